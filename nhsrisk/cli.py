@@ -1,0 +1,194 @@
+"""Command line: ``nhsrisk run`` simulates a scenario, prints a summary and writes results."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main", "summary_table"]
+
+
+def _positive_count(text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number >= 1 (such as 100000 or 1e6), got {text!r}"
+        ) from None
+    if not value.is_integer() or value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (such as 100000 or 1e6), got {text!r}")
+    return int(value)
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**128), got {text!r}") from None
+    if not 0 <= value < 2**128:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**128), got {text!r}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nhsrisk", description="Monte Carlo productivity-risk analysis of NHS technology investment."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run", help="simulate a scenario, print a summary, write results.nc and a figure"
+    )
+    run.add_argument(
+        "--scenario",
+        default="spring-budget-2024",
+        help="built-in scenario name or a TOML file (default: spring-budget-2024)",
+    )
+    run.add_argument(
+        "--draws", type=_positive_count, default=100_000, help="Monte Carlo draws (default: 100000)"
+    )
+    run.add_argument(
+        "--seed", type=_seed, default=None, help="seed (default: fresh entropy, recorded in results)"
+    )
+    run.add_argument("--out", default="nhsrisk-out", help="output directory (default: ./nhsrisk-out)")
+    run.add_argument("--force", action="store_true", help="overwrite existing output files")
+    return parser
+
+
+def summary_table(ds) -> str:
+    """Plain-text summary of a results Dataset: NPV, BCR and cumulative value against the target.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`nhsrisk.simulate`.
+
+    Returns
+    -------
+    str
+        A table of the mean, 5th, 50th and 95th percentiles (GBP bn) and the
+        probability of reaching the claimed return with its Monte Carlo standard error.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> print(summary_table(nhsrisk.simulate(draws=2_000, seed=3)))  # doctest: +ELLIPSIS
+    Scenario spring-budget-2024 ...
+    """
+    final_year = ds["year"].values[-1]
+    first_year = ds["year"].values[0]
+    cumulative = ds["cumulative_value"].isel(year=-1).values
+    target = float(ds["claimed_return"])
+    rows = [
+        ("NPV (GBP bn)", ds["npv"].values / 1e9),
+        ("Benefit-cost ratio", ds["bcr"].values),
+        (f"Cumulative value {first_year} to {final_year} (GBP bn)", cumulative / 1e9),
+    ]
+    width = max(len(r[0]) for r in rows) + 2
+    lines = [
+        f"Scenario {ds.attrs['scenario_name']}: {ds.sizes['draw']:,} draws, seed {ds.attrs['seed']}, "
+        f"{ds.attrs['price_base']} prices",
+        "",
+        f"{'':<{width}}{'mean':>10}{'p5':>10}{'p50':>10}{'p95':>10}",
+    ]
+    for label, values in rows:
+        p5, p50, p95 = np.percentile(values, [5, 50, 95])
+        lines.append(f"{label:<{width}}{values.mean():>10.3f}{p5:>10.3f}{p50:>10.3f}{p95:>10.3f}")
+    reached = cumulative >= target
+    p = reached.mean()
+    se = np.sqrt(p * (1 - p) / reached.size)
+    lines += [
+        "",
+        f"Claimed return (target): GBP {target / 1e9:.2f}bn cumulative by {final_year}",
+        f"P(cumulative value reaches the target) = {p:.4f} (Monte Carlo s.e. {se:.4f})",
+        f"Median shortfall against the target: GBP {(target - np.median(cumulative)) / 1e9:.2f}bn",
+        f"P(benefit-cost ratio < 1) = {(ds['bcr'].values < 1).mean():.4f}",
+    ]
+    return "\n".join(lines)
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same directory, then rename into place."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    os.close(handle)
+    temporary_path = Path(temporary)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary_path, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+    try:
+        write(temporary_path)
+        os.replace(temporary_path, path)
+    except BaseException:
+        temporary_path.unlink(missing_ok=True)
+        raise
+
+
+def _cumulative_figure(ds, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    cumulative = ds["cumulative_value"].isel(year=-1).values / 1e9
+    target = float(ds["claimed_return"]) / 1e9
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    ax.hist(cumulative, bins=80, color="#005EB8", alpha=0.85)
+    ax.axvline(target, color="#DA291C", lw=2, label=f"claimed return GBP {target:.1f}bn")
+    ax.axvline(
+        np.median(cumulative),
+        color="black",
+        ls="--",
+        lw=1.2,
+        label=f"median GBP {np.median(cumulative):.2f}bn",
+    )
+    ax.set_xlabel(f"Cumulative value {ds['year'].values[0]} to {ds['year'].values[-1]} (GBP bn)")
+    ax.set_ylabel("Draws")
+    ax.set_title(f"{ds.attrs['scenario_name']}: distribution of cumulative value")
+    ax.legend(frameon=False)
+    fig.savefig(path, format="png", dpi=150)
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Carry out ``nhsrisk run``."""
+    import nhsrisk
+
+    out = Path(args.out)
+    targets = {"results": out / "results.nc", "figure": out / "cumulative_value.png"}
+    existing = [str(p) for p in targets.values() if p.exists()]
+    if existing and not args.force:
+        print(f"nhsrisk run: refusing to overwrite {', '.join(existing)} (use --force)", file=sys.stderr)
+        return 2
+    try:
+        scenario = nhsrisk.load_scenario(args.scenario)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"nhsrisk run: {err}", file=sys.stderr)
+        return 2
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        print(f"nhsrisk run: cannot create output directory {out}: {err}", file=sys.stderr)
+        return 2
+    ds = nhsrisk.simulate(scenario, draws=args.draws, seed=args.seed)
+    print(summary_table(ds))
+    _write_atomically(targets["results"], lambda p: ds.to_netcdf(p, engine="h5netcdf"))
+    _write_atomically(targets["figure"], lambda p: _cumulative_figure(ds, p))
+    print(f"\nWrote {targets['results']} and {targets['figure']}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``nhsrisk`` console script."""
+    args = _parser().parse_args(argv)
+    if args.command == "run":
+        return run(args)
+    return 2  # pragma: no cover - argparse enforces the choices
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,848 @@
+"""Probability distributions for uncertain scenario inputs.
+
+Every distribution is an immutable value object that validates its parameters,
+exposes exact :meth:`~Distribution.mean`, :meth:`~Distribution.var` and
+:meth:`~Distribution.ppf`, converts to and from a TOML table, and hands the
+numba kernel a compact description of its inverse CDF
+(:meth:`~Distribution.kernel_spec`). Inside the kernel every input is sampled
+by inversion of one uniform, so plain Monte Carlo and quasi-Monte Carlo share
+one code path.
+
+Beta and PERT are inverted in the kernel through a table of the exact
+(scipy) quantile function at ``BETA_TABLE_CELLS + 1`` equally spaced
+probabilities, interpolated linearly; :meth:`Distribution.kernel_ppf` shows
+exactly what the kernel computes, and the tests bound its distance from the
+exact ``ppf``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.special
+import scipy.stats
+
+from nhsrisk import _sampling
+from nhsrisk._rng import stream_key
+
+__all__ = [
+    "Bernoulli",
+    "Beta",
+    "Discrete",
+    "Distribution",
+    "Fixed",
+    "LogNormal",
+    "Normal",
+    "PERT",
+    "Triangular",
+    "TruncatedNormal",
+    "Uniform",
+    "distribution_from_dict",
+]
+
+_Z90 = float(scipy.special.ndtri(0.9))
+
+
+def _fail(cls_name: str, param: str, value: Any, allowed: str) -> ValueError:
+    return ValueError(f"The '{param}' parameter of {cls_name} must be {allowed}. Got {value!r} instead.")
+
+
+def _real(cls_name: str, param: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(
+            f"The '{param}' parameter of {cls_name} must be a real number. "
+            f"Got {value!r} of type {type(value).__name__} instead."
+        )
+    number = float(value)
+    if not math.isfinite(number):
+        raise _fail(cls_name, param, value, "a finite number")
+    return number
+
+
+class Distribution:
+    """Base class of all distributions. Subclasses are frozen dataclasses."""
+
+    #: Name used for ``dist = "..."`` in TOML.
+    kind: ClassVar[str]
+    #: Python field name -> TOML key, where they differ.
+    _toml_names: ClassVar[dict[str, str]] = {}
+    #: True when no single value has positive probability (the support's ends are never drawn).
+    continuous: ClassVar[bool] = True
+
+    # -- exact moments and quantiles ------------------------------------------------
+    def mean(self) -> float:
+        """Exact mean."""
+        raise NotImplementedError
+
+    def var(self) -> float:
+        """Exact variance."""
+        raise NotImplementedError
+
+    def std(self) -> float:
+        """Exact standard deviation."""
+        return math.sqrt(self.var())
+
+    def support(self) -> tuple[float, float]:
+        """Smallest closed interval ``(low, high)`` holding all the probability."""
+        raise NotImplementedError
+
+    def ppf(self, q: Any) -> np.ndarray:
+        """Exact quantile function (inverse CDF) at probabilities ``q`` in [0, 1].
+
+        Parameters
+        ----------
+        q : array_like of float
+            Probabilities.
+
+        Returns
+        -------
+        numpy.ndarray
+            Quantiles, same shape as ``q``.
+        """
+        q = np.asarray(q, dtype=float)
+        if np.any((q < 0) | (q > 1)) or np.any(np.isnan(q)):
+            raise ValueError(f"The 'q' parameter of {type(self).__name__}.ppf must be in [0, 1].")
+        return self.to_scipy().ppf(q)
+
+    def to_scipy(self) -> Any:
+        """Return the equivalent frozen :mod:`scipy.stats` distribution."""
+        raise NotImplementedError
+
+    @property
+    def is_fixed(self) -> bool:
+        """True when every draw gives the same value."""
+        low, high = self.support()
+        return low == high
+
+    # -- kernel interface ------------------------------------------------------------
+    def kernel_spec(self) -> tuple[int, np.ndarray, np.ndarray | None]:
+        """``(code, params, table)`` describing the inverse CDF to the numba kernel."""
+        raise NotImplementedError
+
+    def kernel_ppf(self, q: Any) -> np.ndarray:
+        """Evaluate the inverse CDF exactly as the numba kernel does, for ``q`` in (0, 1)."""
+        q = np.ascontiguousarray(q, dtype=float).ravel()
+        code, params, table = self.kernel_spec()
+        out = np.empty_like(q)
+        table_row = np.zeros(2) if table is None else table
+        _sampling.inverse_cdf_many(code, params, table_row, q, out)
+        return out
+
+    def sample(self, draws: int, *, seed: int = 0, name: str = "x", start: int = 0) -> np.ndarray:
+        """Draw samples exactly as :func:`nhsrisk.simulate` draws an input of this name.
+
+        Parameters
+        ----------
+        draws : int
+            Number of draws (>= 1).
+        seed : int, default=0
+            Run seed (>= 0).
+        name : str, default="x"
+            Stream name: the input's key path in a scenario.
+        start : int, default=0
+            Index of the first draw.
+
+        Returns
+        -------
+        numpy.ndarray of shape (draws,)
+
+        Examples
+        --------
+        >>> from nhsrisk.distributions import Uniform
+        >>> x = Uniform(0.0, 2.0).sample(1000, seed=1)
+        >>> bool(0.0 < x.min() and x.max() < 2.0)
+        True
+        """
+        from nhsrisk._kernels import sample_stream
+        from nhsrisk._validate import check_count, check_seed_int
+
+        draws = check_count(draws, "draws", "Distribution.sample")
+        start = check_count(start, "start", "Distribution.sample", minimum=0)
+        seed = check_seed_int(seed, "Distribution.sample")
+        k0, k1 = stream_key(seed, name)
+        code, params, table = self.kernel_spec()
+        out = np.empty(draws)
+        sample_stream(
+            code,
+            params,
+            np.zeros(2) if table is None else table,
+            np.uint64(k0),
+            np.uint64(k1),
+            start,
+            out,
+        )
+        return out
+
+    # -- TOML ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """TOML table for this distribution (``dist`` plus its parameters)."""
+        table: dict[str, Any] = {"dist": self.kind}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            table[self._toml_names.get(f.name, f.name)] = list(value) if isinstance(value, tuple) else value
+        return table
+
+    def describe(self) -> str:
+        """Short human-readable form, such as ``PERT(min=0.05, mode=0.08, max=0.1)``."""
+        table = self.to_dict()
+        table.pop("dist")
+        inner = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in table.items())
+        return f"{type(self).__name__}({inner})"
+
+
+def _probability_table(cells: int, ppf) -> np.ndarray:
+    grid = np.linspace(0.0, 1.0, cells + 1)
+    table = np.asarray(ppf(grid), dtype=float)
+    return np.maximum.accumulate(table)  # guard against last-ulp wiggles in scipy
+
+
+@dataclass(frozen=True)
+class Fixed(Distribution):
+    """A certain value.
+
+    Parameters
+    ----------
+    value : float
+        The value in every draw.
+
+    Examples
+    --------
+    >>> Fixed(0.035).mean()
+    0.035
+    """
+
+    value: float
+    kind: ClassVar[str] = "fixed"
+    continuous: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", _real("Fixed", "value", self.value))
+
+    def mean(self) -> float:  # noqa: D102
+        return self.value
+
+    def var(self) -> float:  # noqa: D102
+        return 0.0
+
+    def support(self) -> tuple[float, float]:  # noqa: D102
+        return (self.value, self.value)
+
+    def ppf(self, q: Any) -> np.ndarray:  # noqa: D102
+        q = np.asarray(q, dtype=float)
+        if np.any((q < 0) | (q > 1)) or np.any(np.isnan(q)):
+            raise ValueError("The 'q' parameter of Fixed.ppf must be in [0, 1].")
+        return np.full(q.shape, self.value)
+
+    def to_scipy(self) -> Any:  # noqa: D102
+        return scipy.stats.rv_discrete(values=([self.value], [1.0]))
+
+    def kernel_spec(self):  # noqa: D102
+        return _sampling.FIXED, np.array([self.value, 0.0, 0.0, 0.0]), None
+
+    def to_dict(self) -> dict[str, Any]:  # noqa: D102
+        return {"value": self.value}
+
+
+@dataclass(frozen=True)
+class Uniform(Distribution):
+    """Uniform on ``[low, high]``.
+
+    Parameters
+    ----------
+    low, high : float
+        Bounds, ``low < high``.
+
+    Examples
+    --------
+    >>> Uniform(0.1, 0.3).mean()
+    0.2
+    """
+
+    low: float
+    high: float
+    kind: ClassVar[str] = "uniform"
+
+    def __post_init__(self) -> None:
+        low = _real("Uniform", "low", self.low)
+        high = _real("Uniform", "high", self.high)
+        if not high > low:
+            raise _fail("Uniform", "high", high, f"greater than low={low!r}")
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
+    def mean(self) -> float:  # noqa: D102
+        return 0.5 * (self.low + self.high)
+
+    def var(self) -> float:  # noqa: D102
+        return (self.high - self.low) ** 2 / 12.0
+
+    def support(self) -> tuple[float, float]:  # noqa: D102
+        return (self.low, self.high)
+
+    def to_scipy(self) -> Any:  # noqa: D102
+        return scipy.stats.uniform(loc=self.low, scale=self.high - self.low)
+
+    def kernel_spec(self):  # noqa: D102
+        return _sampling.UNIFORM, np.array([self.low, self.high - self.low, 0.0, 0.0]), None
+
+
+@dataclass(frozen=True)
+class Triangular(Distribution):
+    """Triangular on ``[low, high]`` with peak at ``mode`` (TOML keys ``min``, ``mode``, ``max``).
+
+    Examples
+    --------
+    >>> round(Triangular(0.0, 1.0, 2.0).mean(), 12)
+    1.0
+    """
+
+    low: float
+    mode: float
+    high: float
+    kind: ClassVar[str] = "triangular"
+    _toml_names: ClassVar[dict[str, str]] = {"low": "min", "high": "max"}
+
+    def __post_init__(self) -> None:
+        low, mode, high = _three_point("Triangular", self.low, self.mode, self.high)
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "mode", mode)
+        object.__setattr__(self, "high", high)
+
+    def mean(self) -> float:  # noqa: D102
+        return (self.low + self.mode + self.high) / 3.0
+
+    def var(self) -> float:  # noqa: D102
+        a, c, b = self.low, self.mode, self.high
+        return (a * a + b * b + c * c - a * b - a * c - b * c) / 18.0
+
+    def support(self) -> tuple[float, float]:  # noqa: D102
+        return (self.low, self.high)
+
+    def to_scipy(self) -> Any:  # noqa: D102
+        width = self.high - self.low
+        return scipy.stats.triang((self.mode - self.low) / width, loc=self.low, scale=width)
+
+    def kernel_spec(self):  # noqa: D102
+        split = (self.mode - self.low) / (self.high - self.low)
+        return _sampling.TRIANGULAR, np.array([self.low, self.mode, self.high, split]), None
+
+
+def _three_point(cls_name: str, low: Any, mode: Any, high: Any) -> tuple[float, float, float]:
+    low = _real(cls_name, "min", low)
+    mode = _real(cls_name, "mode", mode)
+    high = _real(cls_name, "max", high)
+    if not high > low:
+        raise _fail(cls_name, "max", high, f"greater than min={low!r}")
+    if not low <= mode <= high:
+        raise _fail(cls_name, "mode", mode, f"within [min, max] = [{low!r}, {high!r}]")
+    return low, mode, high
+
+
+class _ScaledBeta(Distribution):
+    """Shared maths of Beta and PERT: a Beta(alpha, beta) on [lower, upper]."""
+
+    def _shape(self) -> tuple[float, float, float, float]:
+        raise NotImplementedError
+
+    def mean(self) -> float:  # noqa: D102
+        a, b, lower, upper = self._shape()
+        return lower + (upper - lower) * a / (a + b)
+
+    def var(self) -> float:  # noqa: D102
+        a, b, lower, upper = self._shape()
+        return (upper - lower) ** 2 * a * b / ((a + b) ** 2 * (a + b + 1.0))
+
+    def support(self) -> tuple[float, float]:  # noqa: D102
+        _, _, lower, upper = self._shape()
+        return (lower, upper)
+
+    def to_scipy(self) -> Any:  # noqa: D102
+        a, b, lower, upper = self._shape()
+        return scipy.stats.beta(a, b, loc=lower, scale=upper - lower)
+
+    def kernel_spec(self):  # noqa: D102
+        a, b, lower, upper = self._shape()
+        table = _probability_table(_sampling.BETA_TABLE_CELLS, scipy.stats.beta(a, b).ppf)
+        return _sampling.BETA_TABLE, np.array([lower, upper - lower, 0.0, 0.0]), table
+
+
+@dataclass(frozen=True)
+class PERT(_ScaledBeta):
+    """Beta-PERT on ``[low, high]`` with most likely value ``mode`` and shape ``lam``.
+
+    A Beta distribution with ``alpha = 1 + lam (mode - low) / (high - low)`` and
+    ``beta = 1 + lam (high - mode) / (high - low)``; its mean is
+    ``(low + lam mode + high) / (lam + 2)``. TOML keys: ``min``, ``mode``,
+    ``max``, ``lambda``.
+
+    Examples
+    --------
+    >>> round(PERT(0.05, 0.08, 0.10).mean(), 12)
+    0.0783333333333
+    """
+
+    low: float
+    mode: float
+    high: float
+    lam: float = 4.0
+    kind: ClassVar[str] = "pert"
+    _toml_names: ClassVar[dict[str, str]] = {"low": "min", "high": "max", "lam": "lambda"}
+
+    def __post_init__(self) -> None:
+        low, mode, high = _three_point("PERT", self.low, self.mode, self.high)
+        lam = _real("PERT", "lambda", self.lam)
+        if not lam > 0:
+            raise _fail("PERT", "lambda", lam, "> 0")
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "mode", mode)
+        object.__setattr__(self, "high", high)
+        object.__setattr__(self, "lam", lam)
+
+    def _shape(self) -> tuple[float, float, float, float]:
+        width = self.high - self.low
+        alpha = 1.0 + self.lam * (self.mode - self.low) / width
+        beta = 1.0 + self.lam * (self.high - self.mode) / width
+        return alpha, beta, self.low, self.high
+
+
+@dataclass(frozen=True)
+class Beta(_ScaledBeta):
+    """Beta(alpha, beta) scaled to ``[low, high]`` (default [0, 1]).
+
+    Examples
+    --------
+    >>> d = Beta.from_musd(0.3, 0.05)
+    >>> round(d.mean(), 12), round(d.std(), 12)
+    (0.3, 0.05)
+    """
+
+    alpha: float
+    beta: float
+    low: float = 0.0
+    high: float = 1.0
+    kind: ClassVar[str] = "beta"
+
+    def __post_init__(self) -> None:
+        for name in ("alpha", "beta"):
+            value = _real("Beta", name, getattr(self, name))
+            if not value > 0:
+                raise _fail("Beta", name, value, "> 0")
+            object.__setattr__(self, name, value)
+        low = _real("Beta", "low", self.low)
+        high = _real("Beta", "high", self.high)
+        if not high > low:
+            raise _fail("Beta", "high", high, f"greater than low={low!r}")
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
+    @classmethod
+    def from_musd(cls, mean: float, sd: float, low: float = 0.0, high: float = 1.0) -> Beta:
+        """Beta on ``[low, high]`` with the given mean and standard deviation.
+
+        Raises
+        ------
+        ValueError
+            If ``mean`` is not strictly inside ``(low, high)`` or ``sd`` is not
+            below the largest standard deviation a Beta with that mean can have.
+        """
+        mean = _real("Beta.from_musd", "mean", mean)
+        sd = _real("Beta.from_musd", "sd", sd)
+        low = _real("Beta.from_musd", "low", low)
+        high = _real("Beta.from_musd", "high", high)
+        if not high > low:
+            raise _fail("Beta.from_musd", "high", high, f"greater than low={low!r}")
+        if not low < mean < high:
+            raise _fail("Beta.from_musd", "mean", mean, f"strictly inside ({low!r}, {high!r})")
+        m = (mean - low) / (high - low)
+        s = sd / (high - low)
+        limit = math.sqrt(m * (1.0 - m)) * (high - low)
+        if not 0 < sd < limit:
+            raise _fail("Beta.from_musd", "sd", sd, f"in (0, {limit!r}) for mean={mean!r}")
+        nu = m * (1.0 - m) / (s * s) - 1.0
+        return cls(m * nu, (1.0 - m) * nu, low, high)
+
+    def _shape(self) -> tuple[float, float, float, float]:
+        return self.alpha, self.beta, self.low, self.high
+
+
+@dataclass(frozen=True)
+class Normal(Distribution):
+    """Normal with mean ``mean`` and standard deviation ``sd``.
+
+    Examples
+    --------
+    >>> Normal(1.0, 2.0).var()
+    4.0
+    """
+
+    mu: float
+    sd: float
+    kind: ClassVar[str] = "normal"
+    _toml_names: ClassVar[dict[str, str]] = {"mu": "mean"}
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mu", _real("Normal", "mean", self.mu))
+        sd = _real("Normal", "sd", self.sd)
+        if not sd > 0:
+            raise _fail("Normal", "sd", sd, "> 0")
+        object.__setattr__(self, "sd", sd)
+
+    def mean(self) -> float:  # noqa: D102
+        return self.mu
+
+    def var(self) -> float:  # noqa: D102
+        return self.sd * self.sd
+
+    def support(self) -> tuple[float, float]:  # noqa: D102
+        return (-math.inf, math.inf)
+
+    def to_scipy(self) -> Any:  # noqa: D102
+        return scipy.stats.norm(loc=self.mu, scale=self.sd)
+
+    def kernel_spec(self):  # noqa: D102
+        return _sampling.NORMAL, np.array([self.mu, self.sd, 0.0, 0.0]), None
+
+
+@dataclass(frozen=True)
+class TruncatedNormal(Distribution):
+    """Normal(``mean``, ``sd``) truncated to ``[low, high]``.
+
+    Examples
+    --------
+    >>> d = TruncatedNormal(0.0, 1.0, -1.0, 1.0)
+    >>> round(d.mean(), 12)
+    0.0
+    """
+
+    mu: float
+    sd: float
+    low: float
+    high: float
+    kind: ClassVar[str] = "truncnormal"
+    _toml_names: ClassVar[dict[str, str]] = {"mu": "mean"}
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mu", _real("TruncatedNormal", "mean", self.mu))
+        sd = _real("TruncatedNormal", "sd", self.sd)
+        if not sd > 0:
+            raise _fail("TruncatedNormal", "sd", sd, "> 0")
+        low = _real("TruncatedNormal", "low", self.low)
+        high = _real("TruncatedNormal", "high", self.high)
+        if not high > low:
+            raise _fail("TruncatedNormal", "high", high, f"greater than low={low!r}")
+        object.__setattr__(self, "sd", sd)
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+        mass = self._mass()
+        if not mass > 1e-12:
+            raise _fail(
+                "TruncatedNormal",
+                "low",
+                low,
+                f"such that [low, high] holds at least 1e-12 of the normal's probability "
+                f"(it holds {mass:.3g}); use a Uniform there",
+            )
+
+    def _standard_bounds(self) -> tuple[float, float]:
+        return (self.low - self.mu) / self.sd, (self.high - self.mu) / self.sd
+
+    def _mass(self) -> float:
+        a, b = self._standard_bounds()
+        if a > 0:
+            return float(scipy.special.ndtr(-a) - scipy.special.ndtr(-b))
+        return float(scipy.special.ndtr(b) - scipy.special.ndtr(a))
+
+    def mean(self) -> float:  # noqa: D102
+        return float(self.to_scipy().mean())
+
+    def var(self) -> float:  # noqa: D102
+        return float(self.to_scipy().var())
+
+    def support(self) -> tuple[float, float]:  # noqa: D102
+        return (self.low, self.high)
+
+    def to_scipy(self) -> Any:  # noqa: D102
+        a, b = self._standard_bounds()
+        return scipy.stats.truncnorm(a, b, loc=self.mu, scale=self.sd)
+
+    def kernel_spec(self):  # noqa: D102
+        a, b = self._standard_bounds()
+        # Work in whichever tail keeps the CDF values away from 1, where they
+        # would lose precision: x = mean + scale * ndtri(base + u * width).
+        if a > 0:
+            base = float(scipy.special.ndtr(-a))
+            width = -(base - float(scipy.special.ndtr(-b)))
+            scale = -self.sd
+        else:
+            base = float(scipy.special.ndtr(a))
+            width = float(scipy.special.ndtr(b)) - base
+            scale = self.sd
+        return _sampling.TRUNCNORMAL, np.array([self.mu, scale, base, width]), None
+
+
+@dataclass(frozen=True)
+class LogNormal(Distribution):
+    """Log-normal: ``log(x)`` is Normal(``mu``, ``sigma``).
+
+    Examples
+    --------
+    >>> d = LogNormal.from_median_p90(1.0, 2.0)
+    >>> round(float(d.ppf(0.9)), 12)
+    2.0
+    """
+
+    mu: float
+    sigma: float
+    kind: ClassVar[str] = "lognormal"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mu", _real("LogNormal", "mu", self.mu))
+        sigma = _real("LogNormal", "sigma", self.sigma)
+        if not sigma > 0:
+            raise _fail("LogNormal", "sigma", sigma, "> 0")
+        object.__setattr__(self, "sigma", sigma)
+
+    @classmethod
+    def from_median_p90(cls, median: float, p90: float) -> LogNormal:
+        """Log-normal with the given median and 90th percentile (``0 < median < p90``)."""
+        median = _real("LogNormal.from_median_p90", "median", median)
+        p90 = _real("LogNormal.from_median_p90", "p90", p90)
+        if not median > 0:
+            raise _fail("LogNormal.from_median_p90", "median", median, "> 0")
+        if not p90 > median:
+            raise _fail("LogNormal.from_median_p90", "p90", p90, f"greater than median={median!r}")
+        return cls(math.log(median), (math.log(p90) - math.log(median)) / _Z90)
+
+    def mean(self) -> float:  # noqa: D102
+        return math.exp(self.mu + 0.5 * self.sigma**2)
+
+    def var(self) -> float:  # noqa: D102
+        s2 = self.sigma**2
+        return math.expm1(s2) * math.exp(2.0 * self.mu + s2)
+
+    def support(self) -> tuple[float, float]:  # noqa: D102
+        return (0.0, math.inf)
+
+    def to_scipy(self) -> Any:  # noqa: D102
+        return scipy.stats.lognorm(self.sigma, scale=math.exp(self.mu))
+
+    def kernel_spec(self):  # noqa: D102
+        return _sampling.LOGNORMAL, np.array([self.mu, self.sigma, 0.0, 0.0]), None
+
+
+@dataclass(frozen=True)
+class Bernoulli(Distribution):
+    """1 with probability ``p``, else 0.
+
+    Examples
+    --------
+    >>> Bernoulli(0.17).mean()
+    0.17
+    """
+
+    p: float
+    kind: ClassVar[str] = "bernoulli"
+    continuous: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        p = _real("Bernoulli", "p", self.p)
+        if not 0.0 <= p <= 1.0:
+            raise _fail("Bernoulli", "p", p, "in [0, 1]")
+        object.__setattr__(self, "p", p)
+
+    def mean(self) -> float:  # noqa: D102
+        return self.p
+
+    def var(self) -> float:  # noqa: D102
+        return self.p * (1.0 - self.p)
+
+    def support(self) -> tuple[float, float]:  # noqa: D102
+        return (0.0 if self.p < 1.0 else 1.0, 1.0 if self.p > 0.0 else 0.0)
+
+    def to_scipy(self) -> Any:  # noqa: D102
+        return scipy.stats.bernoulli(self.p)
+
+    def kernel_spec(self):  # noqa: D102
+        return _sampling.BERNOULLI, np.array([1.0 - self.p, 0.0, 0.0, 0.0]), None
+
+
+@dataclass(frozen=True)
+class Discrete(Distribution):
+    """One of ``values`` with the matching ``probabilities`` (which sum to 1).
+
+    Examples
+    --------
+    >>> round(Discrete((0.0, 1.0, 2.0), (0.4, 0.4, 0.2)).mean(), 12)
+    0.8
+    """
+
+    values: tuple[float, ...]
+    probabilities: tuple[float, ...]
+    kind: ClassVar[str] = "discrete"
+    continuous: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        for name in ("values", "probabilities"):
+            seq = getattr(self, name)
+            if isinstance(seq, str | bytes) or not isinstance(seq, Sequence | np.ndarray):
+                raise TypeError(
+                    f"The '{name}' parameter of Discrete must be a list of numbers. Got {seq!r} instead."
+                )
+        values = tuple(_real("Discrete", "values", v) for v in self.values)
+        probabilities = tuple(_real("Discrete", "probabilities", p) for p in self.probabilities)
+        if len(values) == 0:
+            raise _fail("Discrete", "values", list(values), "a non-empty list")
+        if len(values) != len(probabilities):
+            raise _fail(
+                "Discrete",
+                "probabilities",
+                list(probabilities),
+                f"a list as long as 'values' ({len(values)})",
+            )
+        if len(set(values)) != len(values):
+            raise _fail("Discrete", "values", list(values), "a list without repeats")
+        if any(p < 0 for p in probabilities):
+            raise _fail("Discrete", "probabilities", list(probabilities), "all >= 0")
+        if abs(math.fsum(probabilities) - 1.0) > 1e-9:
+            raise _fail(
+                "Discrete",
+                "probabilities",
+                list(probabilities),
+                f"summing to 1 (they sum to {math.fsum(probabilities)!r})",
+            )
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "probabilities", probabilities)
+
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        order = np.argsort(self.values)
+        values = np.asarray(self.values)[order]
+        probabilities = np.asarray(self.probabilities)[order]
+        cumulative = np.cumsum(probabilities)
+        cumulative /= cumulative[-1]
+        return values, cumulative
+
+    def mean(self) -> float:  # noqa: D102
+        return math.fsum(v * p for v, p in zip(self.values, self.probabilities, strict=True))
+
+    def var(self) -> float:  # noqa: D102
+        m = self.mean()
+        return math.fsum(p * (v - m) ** 2 for v, p in zip(self.values, self.probabilities, strict=True))
+
+    def support(self) -> tuple[float, float]:  # noqa: D102
+        held = [v for v, p in zip(self.values, self.probabilities, strict=True) if p > 0]
+        return (min(held), max(held))
+
+    def ppf(self, q: Any) -> np.ndarray:
+        """Smallest value whose cumulative probability reaches ``q`` (as scipy's ``rv_discrete``)."""
+        q = np.asarray(q, dtype=float)
+        if np.any((q < 0) | (q > 1)) or np.any(np.isnan(q)):
+            raise ValueError("The 'q' parameter of Discrete.ppf must be in [0, 1].")
+        values, cumulative = self._sorted()
+        index = np.searchsorted(cumulative, q, side="left")
+        index = np.minimum(index, len(values) - 1)
+        held = np.asarray(values)[index]
+        # q == 0: the lowest value with positive probability, as scipy returns
+        if np.any(q == 0):
+            held = np.where(q == 0, self.support()[0], held)
+        return held
+
+    def to_scipy(self) -> Any:  # noqa: D102
+        values, cumulative = self._sorted()
+        probabilities = np.diff(np.concatenate([[0.0], cumulative]))
+        return scipy.stats.rv_discrete(values=(values, probabilities))
+
+    def kernel_spec(self):  # noqa: D102
+        values, cumulative = self._sorted()
+        return (
+            _sampling.DISCRETE,
+            np.array([float(len(values)), 0.0, 0.0, 0.0]),
+            np.concatenate([cumulative, values]),
+        )
+
+
+_KINDS: dict[str, type[Distribution]] = {
+    cls.kind: cls
+    for cls in (
+        Fixed,
+        Uniform,
+        Triangular,
+        PERT,
+        Beta,
+        Normal,
+        TruncatedNormal,
+        LogNormal,
+        Bernoulli,
+        Discrete,
+    )
+}
+
+
+def _toml_to_field(cls: type[Distribution]) -> dict[str, str]:
+    names = {f.name: f.name for f in fields(cls)}  # type: ignore[arg-type]
+    names.update(cls._toml_names)
+    return {toml: py for py, toml in names.items()}
+
+
+def distribution_from_dict(table: Mapping[str, Any]) -> Distribution:
+    """Build a distribution from its TOML table (without ``source`` or ``note``).
+
+    ``{"value": x}`` is a :class:`Fixed`; otherwise ``dist`` names the kind.
+    LogNormal also accepts ``median`` and ``p90``; Beta also accepts ``mean`` and ``sd``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``dist``, a missing or unknown parameter, or a parameter
+        out of range; the message names the parameter.
+
+    Examples
+    --------
+    >>> distribution_from_dict({"dist": "pert", "min": 0.05, "mode": 0.08, "max": 0.1})
+    PERT(low=0.05, mode=0.08, high=0.1, lam=4.0)
+    """
+    table = dict(table)
+    kind = table.pop("dist", "fixed")
+    if kind not in _KINDS:
+        raise ValueError(f"Unknown distribution dist={kind!r}; allowed: {sorted(_KINDS)}.")
+    cls = _KINDS[kind]
+    alternatives: dict[str, tuple[set[str], Any]] = {
+        "lognormal": ({"median", "p90"}, LogNormal.from_median_p90),
+        "beta": ({"mean", "sd"}, Beta.from_musd),
+    }
+    if kind in alternatives and alternatives[kind][0] <= set(table):
+        required, factory = alternatives[kind]
+        optional = {"low", "high"} if kind == "beta" else set()
+        unknown = set(table) - required - optional
+        if unknown:
+            raise ValueError(
+                f"Unknown parameter(s) {sorted(unknown)} for dist={kind!r}; "
+                f"allowed: {sorted(required | optional)}."
+            )
+        return factory(**table)
+    mapping = _toml_to_field(cls)
+    unknown = set(table) - set(mapping)
+    if unknown:
+        raise ValueError(
+            f"Unknown parameter(s) {sorted(unknown)} for dist={kind!r}; allowed: {sorted(mapping)}."
+        )
+    required = {toml for toml, py in mapping.items() if _field_default_missing(cls, py)}
+    missing = required - set(table)
+    if missing:
+        raise ValueError(f"Missing parameter(s) {sorted(missing)} for dist={kind!r}.")
+    kwargs = {mapping[k]: v for k, v in table.items()}
+    if cls is Discrete:
+        for name in ("values", "probabilities"):
+            if isinstance(kwargs[name], list):
+                kwargs[name] = tuple(kwargs[name])
+    return cls(**kwargs)
+
+
+def _field_default_missing(cls: type, name: str) -> bool:
+    for f in fields(cls):
+        if f.name == name:
+            return f.default is MISSING and f.default_factory is MISSING
+    return False

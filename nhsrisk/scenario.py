@@ -1,0 +1,824 @@
+"""Scenarios: typed, immutable descriptions of a technology investment and its risks.
+
+A :class:`Scenario` is read from TOML (see ``docs/scenarios.md``), built in
+Python, or rebuilt from a saved results file. Every number is a
+:class:`Quantity`: a distribution (or fixed value) with its source. Nothing in
+a scenario file is ever executed.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib.resources
+import json
+import math
+import re
+import tomllib
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from nhsrisk.distributions import Distribution, distribution_from_dict
+
+__all__ = [
+    "BUILTIN_SCENARIOS",
+    "PatientChannel",
+    "Programme",
+    "Quantity",
+    "Risks",
+    "Scenario",
+    "ScenarioError",
+    "Spend",
+    "StaffEffect",
+    "StaffGroup",
+    "Target",
+    "load_scenario",
+]
+
+SCHEMA_VERSION = 1
+#: Names of the scenarios shipped with the package.
+BUILTIN_SCENARIOS: tuple[str, ...] = ("spring-budget-2024",)
+_YEAR = re.compile(r"^(\d{4})/(\d{2})$")
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class ScenarioError(ValueError):
+    """A scenario is malformed: names the file (if any), the key path and the problem."""
+
+    def __init__(self, path: str, problem: str, file: str | None = None) -> None:
+        self.path = path
+        self.problem = problem
+        self.file = file
+        where = f"{file}: " if file else ""
+        super().__init__(f"{where}{path}: {problem}")
+
+
+# ---------------------------------------------------------------------------------
+# Building blocks
+# ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A number or a distribution, with where it comes from.
+
+    Parameters
+    ----------
+    distribution : Distribution
+        The value (:class:`~nhsrisk.distributions.Fixed`) or its uncertainty.
+    source : str
+        Citation, or ``"assumption: <reasoning>"``.
+    note : str, optional
+        Free text.
+
+    Examples
+    --------
+    >>> from nhsrisk.distributions import Fixed
+    >>> Quantity(Fixed(0.035), "HM Treasury Green Book (2022)").distribution.mean()
+    0.035
+    """
+
+    distribution: Distribution
+    source: str
+    note: str | None = None
+
+    @property
+    def is_assumption(self) -> bool:
+        """True when the source declares the figure an assumption."""
+        return self.source.strip().lower().startswith("assumption")
+
+    def to_dict(self) -> dict[str, Any]:
+        """TOML table of this quantity."""
+        table = self.distribution.to_dict()
+        table["source"] = self.source
+        if self.note is not None:
+            table["note"] = self.note
+        return table
+
+
+def _q(low: float | None = None, high: float | None = None, *, unit: str, doc: str, open_low: bool = False):
+    """Field holding a Quantity whose support must lie in [low, high] (``(low`` if open_low)."""
+    return field(
+        metadata={
+            "kind": "quantity",
+            "low": low,
+            "high": high,
+            "open_low": open_low,
+            "unit": unit,
+            "doc": doc,
+        }
+    )
+
+
+def _s(doc: str, *, optional: bool = False, default: Any = None):
+    if optional:
+        return field(default=default, metadata={"kind": "str", "doc": doc, "optional": True})
+    return field(metadata={"kind": "str", "doc": doc})
+
+
+@dataclass(frozen=True)
+class Spend:
+    """Planned spend by financial year [GBP], one value per scenario year."""
+
+    values: tuple[float, ...]
+    source: str
+    note: str | None = None
+
+    @property
+    def total(self) -> float:
+        """Total planned spend [GBP]."""
+        return math.fsum(self.values)
+
+    def to_dict(self) -> dict[str, Any]:  # noqa: D102
+        table: dict[str, Any] = {"values": list(self.values), "source": self.source}
+        if self.note is not None:
+            table["note"] = self.note
+        return table
+
+
+@dataclass(frozen=True)
+class StaffGroup:
+    """A staff group whose time technology can give back."""
+
+    label: str = _s("display name")
+    fte: Quantity = _q(0, None, unit="FTE", doc="full-time equivalents")
+    hours_per_fte: Quantity = _q(
+        0, None, open_low=True, unit="hours/FTE/year", doc="working hours per FTE per year"
+    )
+    cost_per_hour: Quantity = _q(0, None, unit="GBP/hour", doc="unit cost of a working hour")
+    max_release_share: Quantity = _q(
+        0, 1, unit="1", doc="most of the group's time that all programmes together can give back"
+    )
+
+
+@dataclass(frozen=True)
+class StaffEffect:
+    """How a programme gives back one staff group's time."""
+
+    addressable_share: Quantity = _q(0, 1, unit="1", doc="share of working time the programme addresses")
+    recovered_fraction: Quantity = _q(
+        0, 1, unit="1", doc="share of the addressable time recovered at full uptake"
+    )
+
+
+@dataclass(frozen=True)
+class PatientChannel:
+    """Patient-facing channel shift, limited by digital exclusion."""
+
+    contacts_per_year: Quantity = _q(0, None, unit="contacts/year", doc="eligible contacts per year")
+    value_per_contact: Quantity = _q(0, None, unit="GBP/contact", doc="value of a contact moved online")
+
+
+@dataclass(frozen=True)
+class Programme:
+    """One strand of the investment."""
+
+    label: str = _s("display name")
+    spend: Spend = field(metadata={"kind": "spend", "doc": "planned spend by year", "unit": "GBP/year"})
+    raid_exposure: Quantity = _q(0, 1, unit="1", doc="share of the allocation a raid can reach")
+    uptake_ceiling: Quantity = _q(
+        0, 1, unit="1", doc="share of the addressable benefit reached at full uptake"
+    )
+    uptake_midpoint: Quantity = _q(
+        None, None, unit="years", doc="years after the start of the first year to half the ceiling"
+    )
+    uptake_steepness: Quantity = _q(0, None, open_low=True, unit="1/year", doc="logistic steepness")
+    realisation_lag: Quantity = _q(0, None, unit="years", doc="years between uptake and benefit")
+    benefit_decay: Quantity = _q(0, 1, unit="1/year", doc="share of benefit lost per year after funding ends")
+    cash_releasing_fraction: Quantity = _q(0, 1, unit="1", doc="share of value that is cash-releasing")
+    social_care_share: Quantity = _q(0, 1, unit="1", doc="share of value that depends on social care")
+    staff: Mapping[str, StaffEffect] = field(
+        default_factory=dict,
+        metadata={"kind": "table_of", "of": StaffEffect, "doc": "effects by staff group"},
+    )
+    patients: PatientChannel | None = field(
+        default=None,
+        metadata={"kind": "table", "of": PatientChannel, "optional": True, "doc": "channel shift"},
+    )
+    claimed_return: Quantity | None = field(
+        default=None,
+        metadata={
+            "kind": "quantity",
+            "low": 0,
+            "high": None,
+            "open_low": False,
+            "unit": "GBP",
+            "optional": True,
+            "fixed": True,
+            "doc": "return the claim attributes to this strand (cumulative, undiscounted)",
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Risks:
+    """Risks shared across programmes."""
+
+    raid_probability: Quantity = _q(
+        0, 1, unit="1/year", doc="probability of a raid on technology budgets in a year"
+    )
+    raid_fraction: Quantity = _q(0, 1, unit="1", doc="fraction of a year's exposed allocation a raid removes")
+    cost_overrun: Quantity = _q(
+        0, None, open_low=True, unit="1", doc="cost factor on delivery, ordinary projects"
+    )
+    black_swan: Quantity = _q(0, 1, unit="1", doc="1 when the heavy-tail overrun happens")
+    black_swan_overrun: Quantity = _q(
+        0, None, open_low=True, unit="1", doc="cost factor in the heavy-tail event"
+    )
+    delivery_delay: Quantity = _q(0, None, unit="years", doc="years by which uptake slips")
+    digital_exclusion: Quantity = _q(
+        0, 1, unit="1", doc="share of the public who cannot use patient-facing services"
+    )
+    staff_capacity: Quantity = _q(
+        0, 1, unit="1", doc="multiplier on uptake: staff time, skills and confidence"
+    )
+    social_care_leakage: Quantity = _q(0, 1, unit="1", doc="share of social-care-dependent benefit lost")
+    funding_elasticity: Quantity = _q(0, None, unit="1", doc="elasticity of uptake to funding adequacy")
+    redeployment_fraction: Quantity = _q(0, 1, unit="1", doc="share of released time redeployed productively")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The claimed return the scenario is tested against."""
+
+    description: str = _s("what the claim covers, and whether it is attributable to this spend")
+    claimed_return: Quantity = field(
+        metadata={
+            "kind": "quantity",
+            "low": 0,
+            "high": None,
+            "open_low": False,
+            "unit": "GBP",
+            "fixed": True,
+            "doc": "cumulative undiscounted value by the final year",
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A complete scenario: years, programmes, staff groups, risks and the target.
+
+    Build one with :func:`load_scenario`, :meth:`from_toml` or directly.
+    Derive variants with :meth:`with_values`; scenarios are immutable.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> from nhsrisk.distributions import Beta
+    >>> base = nhsrisk.load_scenario("spring-budget-2024")
+    >>> variant = base.with_values({"risks.digital_exclusion": Beta.from_mean_sd(0.3, 0.05)})
+    >>> round(variant.risks.digital_exclusion.distribution.mean(), 12)
+    0.3
+    """
+
+    name: str
+    title: str
+    description: str
+    years: tuple[str, ...]
+    price_base: str
+    discount_rate: Quantity
+    target: Target
+    risks: Risks
+    staff_groups: Mapping[str, StaffGroup]
+    programmes: Mapping[str, Programme]
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        # Freeze the mappings so that a Scenario really is immutable.
+        object.__setattr__(self, "staff_groups", types.MappingProxyType(dict(self.staff_groups)))
+        object.__setattr__(
+            self,
+            "programmes",
+            types.MappingProxyType(
+                {
+                    k: _replace(v, staff=types.MappingProxyType(dict(v.staff)))
+                    for k, v in self.programmes.items()
+                }
+            ),
+        )
+        object.__setattr__(self, "years", tuple(self.years))
+        # Round-tripping through the parser validates a scenario built in Python.
+        _parse_scenario(self.to_dict(), file=None)
+
+    # -- conversions -------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict in the TOML layout."""
+        return {
+            "schema_version": self.schema_version,
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "years": list(self.years),
+            "price_base": self.price_base,
+            "discount_rate": self.discount_rate.to_dict(),
+            "target": _record_to_dict(self.target),
+            "risks": _record_to_dict(self.risks),
+            "staff_groups": {k: _record_to_dict(v) for k, v in self.staff_groups.items()},
+            "programmes": {k: _record_to_dict(v) for k, v in self.programmes.items()},
+        }
+
+    def to_toml(self) -> str:
+        """Return the scenario as TOML text; ``Scenario.from_toml(s.to_toml()) == s``."""
+        return dumps_toml(self.to_dict())
+
+    @classmethod
+    def from_toml(cls, text: str, *, file: str | None = None) -> Scenario:
+        """Parse TOML text; errors name ``file`` (if given) and the key path."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise ScenarioError("(file)", f"not valid TOML: {err}", file) from None
+        return _parse_scenario(data, file=file)
+
+    def sha256(self) -> str:
+        """Hash of the canonical TOML text (stored with results to detect tampering)."""
+        return hashlib.sha256(self.to_toml().encode("utf-8")).hexdigest()
+
+    # -- variants ----------------------------------------------------------------------
+    def with_values(self, values: Mapping[str, Any], *, source: str | None = None) -> Scenario:
+        """Return a new scenario with the values at the given key paths replaced.
+
+        Parameters
+        ----------
+        values : mapping of str to object
+            Key path (``"risks.digital_exclusion"``, ``"programmes.it_modernisation.uptake_ceiling"``,
+            ``"name"``) to a :class:`~nhsrisk.distributions.Distribution`, a number
+            (fixed value), a :class:`Quantity`, a string, a list (for ``spend`` or
+            ``years``) or a TOML-style dict (for example a whole new programme).
+        source : str, optional
+            Source recorded for replaced quantities; default
+            ``"override: set with Scenario.with_values"``.
+
+        Returns
+        -------
+        Scenario
+            Validated like a file: a bad path or value raises :class:`ScenarioError`.
+        """
+        data = copy.deepcopy(self.to_dict())
+        note = source or "override: set with Scenario.with_values"
+        for path, value in values.items():
+            parts = path.split(".")
+            node: Any = data
+            for depth, part in enumerate(parts[:-1]):
+                if not isinstance(node, dict) or part not in node:
+                    raise ScenarioError(path, f"no such key {'.'.join(parts[: depth + 1])!r}")
+                node = node[part]
+            last = parts[-1]
+            if not isinstance(node, dict):
+                raise ScenarioError(path, "is not inside a table")
+            current = node.get(last)
+            node[last] = _override_value(path, current, value, note)
+        return _parse_scenario(data, file=None)
+
+    # -- convenience -------------------------------------------------------------------
+    @property
+    def total_spend(self) -> float:
+        """Total planned spend over all programmes and years [GBP]."""
+        return math.fsum(p.spend.total for p in self.programmes.values())
+
+    def quantities(self) -> dict[str, Quantity]:
+        """Every quantity of the scenario by key path."""
+        found: dict[str, Quantity] = {"discount_rate": self.discount_rate}
+        _collect(self.target, "target", found)
+        _collect(self.risks, "risks", found)
+        for gid, group in self.staff_groups.items():
+            _collect(group, f"staff_groups.{gid}", found)
+        for pid, programme in self.programmes.items():
+            _collect(programme, f"programmes.{pid}", found)
+        return found
+
+    def __repr__(self) -> str:
+        return (
+            f"Scenario(name={self.name!r}, years={self.years[0]}..{self.years[-1]}, "
+            f"programmes={list(self.programmes)}, staff_groups={list(self.staff_groups)}, "
+            f"total_spend=GBP {self.total_spend / 1e9:.2f}bn)"
+        )
+
+
+def _replace(obj: Any, **changes: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(obj, **changes)
+
+
+def _collect(record: Any, prefix: str, found: dict[str, Quantity]) -> None:
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if isinstance(value, Quantity):
+            found[f"{prefix}.{f.name}"] = value
+        elif isinstance(value, Mapping):
+            for key, sub in value.items():
+                _collect(sub, f"{prefix}.{f.name}.{key}", found)
+        elif value is not None and hasattr(value, "__dataclass_fields__") and not isinstance(value, Spend):
+            _collect(value, f"{prefix}.{f.name}", found)
+
+
+def _override_value(path: str, current: Any, value: Any, source: str) -> Any:
+    if isinstance(value, Quantity):
+        return value.to_dict()
+    if isinstance(value, Distribution):
+        return {**value.to_dict(), "source": source}
+    is_quantity = isinstance(current, dict) and ("source" in current) and "values" not in current
+    if is_quantity and isinstance(value, int | float) and not isinstance(value, bool):
+        return {"value": float(value), "source": source}
+    if isinstance(current, dict) and "values" in current and isinstance(value, list | tuple):
+        return {"values": [float(v) for v in value], "source": source}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _record_to_dict(record: Any) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if value is None:
+            continue
+        if isinstance(value, Quantity | Spend):
+            table[f.name] = value.to_dict()
+        elif isinstance(value, Mapping):
+            table[f.name] = {k: _record_to_dict(v) for k, v in value.items()}
+        elif hasattr(value, "__dataclass_fields__"):
+            table[f.name] = _record_to_dict(value)
+        else:
+            table[f.name] = value
+    return table
+
+
+# ---------------------------------------------------------------------------------
+# Parsing and validation
+# ---------------------------------------------------------------------------------
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "table", list: "array", str: "string", float: "float", int: "integer", bool: "boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], path: str, file: str | None, what: str) -> Any:
+    if isinstance(value, bool) and kind is not bool:
+        raise ScenarioError(path, f"must be {what}, got {_type_name(value)} {value!r}", file)
+    if not isinstance(value, kind):
+        raise ScenarioError(path, f"must be {what}, got {_type_name(value)} {value!r}", file)
+    return value
+
+
+def _check_keys(
+    table: Mapping[str, Any], allowed: set[str], required: set[str], path: str, file: str | None
+) -> None:
+    prefix = f"{path}." if path else ""
+    for key in table:
+        if key not in allowed:
+            raise ScenarioError(f"{prefix}{key}", f"unknown key; allowed here: {sorted(allowed)}", file)
+    for key in sorted(required):
+        if key not in table:
+            raise ScenarioError(f"{prefix}{key}", "missing required key", file)
+
+
+def _parse_quantity(value: Any, meta: Mapping[str, Any], path: str, file: str | None) -> Quantity:
+    table = dict(_expect(value, dict, path, file, 'a table such as { value = 1.0, source = "..." }'))
+    source = table.pop("source", None)
+    if source is None:
+        raise ScenarioError(
+            f"{path}.source", "missing: every number needs a source (or 'assumption: ...')", file
+        )
+    _expect(source, str, f"{path}.source", file, "a string")
+    if not source.strip():
+        raise ScenarioError(
+            f"{path}.source", "is empty: cite a source or write 'assumption: <reasoning>'", file
+        )
+    note = table.pop("note", None)
+    if note is not None:
+        _expect(note, str, f"{path}.note", file, "a string")
+    for key, item in table.items():
+        if key in ("dist",):
+            _expect(item, str, f"{path}.dist", file, "a string")
+        elif key in ("values", "probabilities"):
+            _expect(item, list, f"{path}.{key}", file, "an array of numbers")
+            for j, element in enumerate(item):
+                _expect(element, int | float, f"{path}.{key}[{j}]", file, "a number")
+        else:
+            _expect(item, int | float, f"{path}.{key}", file, "a number")
+    try:
+        distribution = distribution_from_dict(table)
+    except (ValueError, TypeError) as err:
+        raise ScenarioError(path, str(err), file) from None
+    if meta.get("fixed") and not distribution.is_fixed:
+        raise ScenarioError(
+            path, f"must be a fixed value ({{ value = ... }}), got {distribution.describe()}", file
+        )
+    low, high = distribution.support()
+    lo_bound, hi_bound = meta.get("low"), meta.get("high")
+    unit = meta.get("unit", "")
+    touches_low = low == lo_bound and not distribution.continuous
+    if lo_bound is not None and (low < lo_bound or (meta.get("open_low") and touches_low)):
+        sign = ">" if meta.get("open_low") else ">="
+        raise ScenarioError(
+            path,
+            f"must be {sign} {lo_bound}{_range_tail(hi_bound)} [{unit}], but {distribution.describe()} "
+            f"reaches {low!r}",
+            file,
+        )
+    if hi_bound is not None and high > hi_bound:
+        raise ScenarioError(
+            path,
+            f"must be <= {hi_bound} [{unit}], but {distribution.describe()} reaches {high!r}",
+            file,
+        )
+    return Quantity(distribution, source, note)
+
+
+def _range_tail(high: Any) -> str:
+    return f" and <= {high}" if high is not None else ""
+
+
+def _parse_record(cls: type, table: Any, path: str, file: str | None) -> Any:
+    table = _expect(table, dict, path, file, "a table")
+    specs = {f.name: f for f in fields(cls)}
+    required = {
+        name
+        for name, f in specs.items()
+        if not f.metadata.get("optional") and f.metadata.get("kind") != "table_of"
+    }
+    _check_keys(table, set(specs), required, path, file)
+    kwargs: dict[str, Any] = {}
+    for name, f in specs.items():
+        sub = f"{path}.{name}"
+        if name not in table:
+            continue
+        value = table[name]
+        kind = f.metadata["kind"]
+        if kind == "quantity":
+            kwargs[name] = _parse_quantity(value, f.metadata, sub, file)
+        elif kind == "str":
+            kwargs[name] = _expect(value, str, sub, file, "a string")
+        elif kind == "spend":
+            kwargs[name] = _parse_spend(value, sub, file)
+        elif kind == "table":
+            kwargs[name] = _parse_record(f.metadata["of"], value, sub, file)
+        elif kind == "table_of":
+            _expect(value, dict, sub, file, "a table of tables")
+            kwargs[name] = {
+                k: _parse_record(f.metadata["of"], v, f"{sub}.{k}", file) for k, v in value.items()
+            }
+    return cls(**kwargs)
+
+
+def _parse_spend(value: Any, path: str, file: str | None) -> Spend:
+    table = _expect(value, dict, path, file, 'a table { values = [...], source = "..." }')
+    _check_keys(table, {"values", "source", "note"}, {"values", "source"}, path, file)
+    values = _expect(table["values"], list, f"{path}.values", file, "an array of GBP amounts")
+    numbers = []
+    for j, element in enumerate(values):
+        _expect(element, int | float, f"{path}.values[{j}]", file, "a number [GBP]")
+        if not math.isfinite(element) or element < 0:
+            raise ScenarioError(
+                f"{path}.values[{j}]", f"must be a finite amount >= 0 [GBP], got {element!r}", file
+            )
+        numbers.append(float(element))
+    source = _expect(table["source"], str, f"{path}.source", file, "a string")
+    if not source.strip():
+        raise ScenarioError(
+            f"{path}.source", "is empty: cite a source or write 'assumption: <reasoning>'", file
+        )
+    note = table.get("note")
+    if note is not None:
+        _expect(note, str, f"{path}.note", file, "a string")
+    return Spend(tuple(numbers), source, note)
+
+
+def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
+    top = {
+        "schema_version",
+        "name",
+        "title",
+        "description",
+        "years",
+        "price_base",
+        "discount_rate",
+        "target",
+        "risks",
+        "staff_groups",
+        "programmes",
+    }
+    _check_keys(data, top, top, "", file)
+    version = data["schema_version"]
+    if isinstance(version, bool) or version != SCHEMA_VERSION:
+        raise ScenarioError("schema_version", f"must be {SCHEMA_VERSION}, got {version!r}", file)
+    for key in ("name", "title", "description", "price_base"):
+        _expect(data[key], str, key, file, "a string")
+    years = _expect(
+        data["years"], list, "years", file, 'an array of financial years such as ["2025/26", "2026/27"]'
+    )
+    if not years:
+        raise ScenarioError("years", "must list at least one financial year", file)
+    previous = None
+    for j, year in enumerate(years):
+        _expect(year, str, f"years[{j}]", file, 'a financial year such as "2025/26"')
+        match = _YEAR.match(year)
+        if not match or (int(match.group(1)) + 1) % 100 != int(match.group(2)):
+            raise ScenarioError(
+                f"years[{j}]", f'must be a financial year such as "2025/26", got {year!r}', file
+            )
+        start = int(match.group(1))
+        if previous is not None and start != previous + 1:
+            raise ScenarioError(
+                f"years[{j}]", f"years must be consecutive: {year!r} does not follow {years[j - 1]!r}", file
+            )
+        previous = start
+    discount = _parse_quantity(
+        data["discount_rate"],
+        {"low": 0, "high": 1, "unit": "1/year", "fixed": True},
+        "discount_rate",
+        file,
+    )
+    target = _parse_record(Target, data["target"], "target", file)
+    risks = _parse_record(Risks, data["risks"], "risks", file)
+    groups_table = _expect(data["staff_groups"], dict, "staff_groups", file, "a table of staff groups")
+    if not groups_table:
+        raise ScenarioError("staff_groups", "must define at least one staff group", file)
+    groups = {}
+    for gid, table in groups_table.items():
+        if not _IDENTIFIER.match(gid):
+            raise ScenarioError(f"staff_groups.{gid}", "ids must be lower_snake_case identifiers", file)
+        groups[gid] = _parse_record(StaffGroup, table, f"staff_groups.{gid}", file)
+    programmes_table = _expect(data["programmes"], dict, "programmes", file, "a table of programmes")
+    if not programmes_table:
+        raise ScenarioError("programmes", "must define at least one programme", file)
+    programmes = {}
+    for pid, table in programmes_table.items():
+        if not _IDENTIFIER.match(pid):
+            raise ScenarioError(f"programmes.{pid}", "ids must be lower_snake_case identifiers", file)
+        path = f"programmes.{pid}"
+        programme = _parse_record(Programme, table, path, file)
+        if len(programme.spend.values) != len(years):
+            raise ScenarioError(
+                f"{path}.spend.values",
+                f"must have one amount per year ({len(years)}: {years}), got {len(programme.spend.values)}",
+                file,
+            )
+        if not programme.spend.total > 0:
+            raise ScenarioError(f"{path}.spend.values", "total planned spend must be > 0 [GBP]", file)
+        for gid in programme.staff:
+            if gid not in groups:
+                raise ScenarioError(
+                    f"{path}.staff.{gid}", f"unknown staff group; defined groups: {sorted(groups)}", file
+                )
+        programmes[pid] = programme
+    scenario = object.__new__(Scenario)
+    for name, value in (
+        ("name", data["name"]),
+        ("title", data["title"]),
+        ("description", data["description"]),
+        ("years", tuple(years)),
+        ("price_base", data["price_base"]),
+        ("discount_rate", discount),
+        ("target", target),
+        ("risks", risks),
+        ("staff_groups", types.MappingProxyType(groups)),
+        (
+            "programmes",
+            types.MappingProxyType(
+                {k: _replace(v, staff=types.MappingProxyType(dict(v.staff))) for k, v in programmes.items()}
+            ),
+        ),
+        ("schema_version", SCHEMA_VERSION),
+    ):
+        object.__setattr__(scenario, name, value)
+    return scenario
+
+
+# ---------------------------------------------------------------------------------
+# TOML writing (the stdlib reads TOML but does not write it)
+# ---------------------------------------------------------------------------------
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"cannot write non-finite number {value!r} to TOML")
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_scalar(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_scalar(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _is_leaf_table(value: Any) -> bool:
+    """Quantities and spend tables are written inline; other tables get a header."""
+    return isinstance(value, dict) and ("source" in value or not value)
+
+
+def dumps_toml(data: Mapping[str, Any]) -> str:
+    """Write nested dicts as TOML, with quantity tables inline (one per line)."""
+    lines: list[str] = []
+
+    def emit(table: Mapping[str, Any], prefix: tuple[str, ...]) -> None:
+        subtables = []
+        for key, value in table.items():
+            if isinstance(value, dict) and not _is_leaf_table(value):
+                subtables.append((key, value))
+            else:
+                lines.append(f"{_key(key)} = {_scalar(value)}")
+        for key, value in subtables:
+            header = ".".join(_key(k) for k in (*prefix, key))
+            lines.append("")
+            lines.append(f"[{header}]")
+            emit(value, (*prefix, key))
+
+    emit(data, ())
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+# ---------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------
+
+
+def load_scenario(name_or_path: str | Path | Scenario = "spring-budget-2024") -> Scenario:
+    """Load a built-in scenario by name, a TOML file, or the scenario saved in a results file.
+
+    Parameters
+    ----------
+    name_or_path : str or path-like or Scenario, default="spring-budget-2024"
+        A name from :data:`BUILTIN_SCENARIOS`, a ``.toml`` file, or a results
+        file (``.nc``) written by :func:`nhsrisk.simulate` and ``to_netcdf``.
+        A Scenario is returned as it is.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        If the file is malformed (the message names the file and key path),
+        or a results file's stored scenario does not match its checksum.
+    FileNotFoundError
+        If ``name_or_path`` is neither a built-in name nor an existing file.
+
+    Examples
+    --------
+    >>> scenario = load_scenario()
+    >>> scenario.name
+    'spring-budget-2024'
+    """
+    if isinstance(name_or_path, Scenario):
+        return name_or_path
+    text = str(name_or_path)
+    if text in BUILTIN_SCENARIOS:
+        resource = importlib.resources.files("nhsrisk") / "data" / f"{text}.toml"
+        return Scenario.from_toml(resource.read_text(encoding="utf-8"), file=f"<built-in {text}>")
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No scenario named {text!r}: not a built-in scenario {list(BUILTIN_SCENARIOS)} and not a file."
+        )
+    if path.suffix.lower() in (".nc", ".nc4", ".netcdf"):
+        return _scenario_from_results(path)
+    return Scenario.from_toml(path.read_text(encoding="utf-8"), file=str(path))
+
+
+def _scenario_from_results(path: Path) -> Scenario:
+    import xarray as xr
+
+    with xr.open_dataset(path) as ds:
+        attrs = dict(ds.attrs)
+    return scenario_from_attrs(attrs, file=str(path))
+
+
+def scenario_from_attrs(attrs: Mapping[str, Any], file: str | None = None) -> Scenario:
+    """Rebuild the scenario stored in a results Dataset's attrs, checking its hash."""
+    text = attrs.get("scenario")
+    if not isinstance(text, str):
+        raise ScenarioError("attrs.scenario", "missing: this is not an nhsrisk results file", file)
+    expected = attrs.get("scenario_sha256")
+    actual = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if expected != actual:
+        raise ScenarioError(
+            "attrs.scenario",
+            f"does not match its checksum (scenario_sha256={expected!r}, computed {actual!r}): "
+            "the stored scenario was altered after the run",
+            file,
+        )
+    return Scenario.from_toml(text, file=file)

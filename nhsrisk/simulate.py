@@ -1,0 +1,233 @@
+"""``simulate``: validate, flatten the scenario, run the numba kernel, build an xarray Dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numba
+import numpy as np
+import xarray as xr
+
+from nhsrisk._kernels import simulate_kernel
+from nhsrisk._plan import Plan, build_plan
+from nhsrisk._validate import check_count, resolve_seed
+from nhsrisk._version import __version__
+from nhsrisk.scenario import Scenario, load_scenario
+
+__all__ = ["OUTPUTS", "simulate"]
+
+#: Output variables: name -> (dims after "draw", long_name, units).
+OUTPUTS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "raid": (("year",), "Budget raid happened in the year", "1"),
+    "spend": (("year", "programme"), "Spend after budget raids", "GBP/year"),
+    "funding_adequacy": (
+        ("programme",),
+        "Funding adequacy: spend after raids over cost with overrun, capped at 1",
+        "1",
+    ),
+    "uptake": (("year", "programme"), "Uptake: share of the addressable benefit realised", "1"),
+    "hours_released": (
+        ("year", "programme", "staff_group"),
+        "Staff hours released (after the staff-group cap)",
+        "hours/year",
+    ),
+    "hours_capped": (
+        ("year", "staff_group"),
+        "Staff-group cap on released hours was binding",
+        "1",
+    ),
+    "value": (("year", "programme"), "Value of benefits", "GBP/year"),
+    "cash_releasing_value": (("year", "programme"), "Cash-releasing part of the value", "GBP/year"),
+    "net_benefit": (("year", "programme"), "Net benefit: value minus spend", "GBP/year"),
+    "cumulative_value": (("year",), "Cumulative undiscounted value, all programmes", "GBP"),
+    "npv": ((), "Net present value at the discount rate", "GBP"),
+    "bcr": ((), "Benefit-cost ratio: present value of benefits over present value of spend", "1"),
+}
+
+
+def simulate(
+    scenario: Scenario | str | Path = "spring-budget-2024",
+    draws: int = 100_000,
+    seed: int | None = None,
+    *,
+    start: int = 0,
+    threads: int | None = None,
+) -> xr.Dataset:
+    """Run the Monte Carlo simulation of a scenario.
+
+    Parameters
+    ----------
+    scenario : Scenario or str or path-like, default="spring-budget-2024"
+        A :class:`~nhsrisk.Scenario`, a built-in scenario name, a TOML file or a
+        saved results file (see :func:`~nhsrisk.load_scenario`).
+    draws : int, default=100_000
+        Number of Monte Carlo draws (>= 1).
+    seed : int, optional
+        Seed in [0, 2**128). ``None`` draws fresh entropy, recorded in
+        ``ds.attrs["seed"]`` so the run can be repeated.
+    start : int, default=0
+        Index of the first draw. Draw ``i`` depends only on ``(seed, i)``:
+        ``simulate(draws=1000)`` equals ``simulate(draws=600)`` followed by
+        ``simulate(draws=400, start=600)``.
+    threads : int, optional
+        Number of numba threads (default: all). Results do not depend on it.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions ``draw``, ``year`` (labels such as ``"2025/26"``),
+        ``programme`` and ``staff_group``. Every uncertain input is a variable
+        named by its key path (``"risks.digital_exclusion"``); outputs are
+        listed in :data:`OUTPUTS`. Attrs hold the scenario as TOML, its hash,
+        the seed (as a string: it may exceed 64 bits) and the package version.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> ds = nhsrisk.simulate(draws=1_000, seed=42)
+    >>> ds["npv"].dims
+    ('draw',)
+    >>> ds["cumulative_value"].sizes["year"]
+    5
+    """
+    scenario = load_scenario(scenario)
+    draws = check_count(draws, "draws", "simulate")
+    start = check_count(start, "start", "simulate", minimum=0)
+    if threads is not None:
+        threads = check_count(threads, "threads", "simulate")
+        most = numba.config.NUMBA_NUM_THREADS
+        if threads > most:
+            raise ValueError(
+                f"The 'threads' parameter of simulate must be an int in [1, {most}]. Got {threads!r} instead."
+            )
+    seed = resolve_seed(seed, "simulate")
+    plan = build_plan(scenario)
+    arrays = _run(plan, seed, start, draws, threads)
+    return _to_dataset(scenario, plan, arrays, seed, start)
+
+
+def _run(plan: Plan, seed: int, start: int, draws: int, threads: int | None) -> dict[str, np.ndarray]:
+    n_year = plan.planned_spend.shape[1]
+    n_prog = plan.planned_spend.shape[0]
+    n_group = plan.group_idx.shape[0]
+    sizes = {"year": n_year, "programme": n_prog, "staff_group": n_group}
+    out = {
+        name: np.empty(
+            (draws, *(sizes[d] for d in dims)), dtype=bool if name in ("raid", "hours_capped") else float
+        )
+        for name, (dims, _, _) in OUTPUTS.items()
+    }
+    inputs = np.empty((len(plan.stored), draws))
+    previous = numba.get_num_threads()
+    if threads is not None:
+        numba.set_num_threads(threads)
+    try:
+        simulate_kernel(
+            np.uint64(start),
+            plan.codes,
+            plan.params,
+            plan.table_rows,
+            plan.tables,
+            plan.keys(seed),
+            plan.store_rows,
+            plan.risk_idx,
+            plan.year_idx,
+            plan.prog_idx,
+            plan.pg_idx,
+            plan.group_idx,
+            plan.planned_spend,
+            plan.last_funded,
+            plan.discount_factor,
+            inputs,
+            out["raid"],
+            out["spend"],
+            out["funding_adequacy"],
+            out["uptake"],
+            out["hours_released"],
+            out["hours_capped"],
+            out["value"],
+            out["cash_releasing_value"],
+            out["net_benefit"],
+            out["cumulative_value"],
+            out["npv"],
+            out["bcr"],
+        )
+    finally:
+        if threads is not None:
+            numba.set_num_threads(previous)
+    out["_inputs"] = inputs
+    return out
+
+
+def _to_dataset(
+    scenario: Scenario, plan: Plan, arrays: dict[str, np.ndarray], seed: int, start: int
+) -> xr.Dataset:
+    draws = arrays["npv"].shape[0]
+    years = list(scenario.years)
+    coords: dict[str, Any] = {
+        "draw": (
+            "draw",
+            np.arange(start, start + draws, dtype=np.int64),
+            {"long_name": "Monte Carlo draw index"},
+        ),
+        "year": ("year", years, {"long_name": "Financial year (April to March)"}),
+        "programme": ("programme", list(scenario.programmes), {"long_name": "Programme"}),
+        "staff_group": ("staff_group", list(scenario.staff_groups), {"long_name": "Staff group"}),
+        "programme_label": ("programme", [p.label for p in scenario.programmes.values()]),
+        "staff_group_label": ("staff_group", [g.label for g in scenario.staff_groups.values()]),
+    }
+    data_vars: dict[str, Any] = {}
+    for name, (dims, long_name, units) in OUTPUTS.items():
+        data_vars[name] = (("draw", *dims), arrays[name], {"long_name": long_name, "units": units})
+
+    inputs = arrays["_inputs"]
+    per_year_rows: dict[str, list[int]] = {}
+    for row, stored in enumerate(plan.stored):
+        attrs = {
+            "long_name": stored.doc[:1].upper() + stored.doc[1:],
+            "units": stored.unit,
+            "source": stored.quantity.source,
+            "distribution": stored.quantity.distribution.describe(),
+            "sampled_input": 1,
+        }
+        if stored.year is None:
+            data_vars[stored.variable] = ("draw", inputs[row], attrs)
+        else:
+            per_year_rows.setdefault(stored.variable, []).append(row)
+            data_vars[stored.variable] = (("draw", "year"), None, attrs)
+    for variable, rows in per_year_rows.items():
+        _, _, attrs = data_vars[variable]
+        data_vars[variable] = (("draw", "year"), np.ascontiguousarray(inputs[rows].T), attrs)
+
+    data_vars["planned_spend"] = (
+        ("year", "programme"),
+        plan.planned_spend.T.copy(),
+        {"long_name": "Planned spend", "units": "GBP/year"},
+    )
+    data_vars["claimed_return"] = (
+        (),
+        scenario.target.claimed_return.distribution.mean(),
+        {
+            "long_name": "Claimed return (target): cumulative undiscounted value by the final year",
+            "units": "GBP",
+            "description": scenario.target.description,
+            "source": scenario.target.claimed_return.source,
+        },
+    )
+    text = scenario.to_toml()
+    attrs = {
+        "title": f"nhsrisk simulation of {scenario.name}: {scenario.title}",
+        "scenario_name": scenario.name,
+        "scenario": text,
+        "scenario_sha256": scenario.sha256(),
+        "seed": str(seed),
+        "start": start,
+        "n_draws": draws,
+        "price_base": scenario.price_base,
+        "currency": "GBP",
+        "discount_rate": scenario.discount_rate.distribution.mean(),
+        "nhsrisk_version": __version__,
+        "uniforms_per_draw": plan.uniforms_per_draw,
+    }
+    return xr.Dataset(data_vars=data_vars, coords=coords, attrs=attrs)
