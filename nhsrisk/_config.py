@@ -1,9 +1,45 @@
-"""Process-wide switches read once from the environment."""
+"""Process-wide switches read once from the environment, and numba cache hygiene."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+from pathlib import Path
 
 #: Cache compiled numba kernels on disk (set ``NHSRISK_NUMBA_CACHE=0`` to turn off,
 #: for example on a read-only install).
 NUMBA_CACHE: bool = os.environ.get("NHSRISK_NUMBA_CACHE", "1") != "0"
+
+# numba keys a cached function on its own file's timestamp only, but the main
+# kernel inlines code from the other kernel modules: editing _sampling.py would
+# leave a stale _kernels cache that runs the old code (or crashes). So the cache
+# is cleared whenever any kernel module's source changes.
+_KERNEL_SOURCES = ("_config.py", "_rng.py", "_special.py", "_sampling.py", "_kernels.py")
+
+
+def _clear_stale_kernel_cache() -> None:
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in _KERNEL_SOURCES:
+        try:
+            digest.update((here / name).read_bytes())
+        except OSError:
+            return
+    cache = here / "__pycache__"
+    stamp = cache / "nhsrisk-kernels.sha256"
+    try:
+        if stamp.read_text() == digest.hexdigest():
+            return
+    except OSError:
+        pass
+    try:
+        cache.mkdir(exist_ok=True)
+        for path in cache.glob("*.nb[ic]"):
+            path.unlink(missing_ok=True)
+        stamp.write_text(digest.hexdigest())
+    except OSError:
+        pass  # a read-only install: numba cannot write its cache there either
+
+
+if NUMBA_CACHE:
+    _clear_stale_kernel_cache()

@@ -14,7 +14,7 @@ import numpy as np
 
 from nhsrisk import _kernels as K
 from nhsrisk._rng import stream_key
-from nhsrisk._sampling import BETA_TABLE_CELLS, N_PARAMS
+from nhsrisk._sampling import N_PARAMS
 from nhsrisk.distributions import Distribution, Fixed, Uniform
 from nhsrisk.scenario import (
     PatientChannel,
@@ -210,7 +210,7 @@ def build_plan(scenario: Scenario) -> Plan:
     n_inputs = len(b.names)
     codes = np.array([spec[0] for spec in b.specs], dtype=np.int64)
     params = np.zeros((n_inputs, N_PARAMS))
-    table_width = max([BETA_TABLE_CELLS + 1] + [len(s[2]) for s in b.specs if s[2] is not None])
+    table_width = max([2] + [len(s[2]) for s in b.specs if s[2] is not None])
     table_list = [s[2] for s in b.specs if s[2] is not None]
     tables = np.zeros((max(1, len(table_list)), table_width))
     table_rows = np.full(n_inputs, 0, dtype=np.int64)

@@ -26,9 +26,49 @@ LOGNORMAL = 6
 BERNOULLI = 7
 DISCRETE = 8
 
-#: Number of equal-probability cells of the Beta/PERT inverse-CDF tables.
-BETA_TABLE_CELLS = 8192
 N_PARAMS = 4
+#: Doubles before the first record of an inversion table row (see
+#: nhsrisk.distributions._inversion_table): [n_cells, n_guide, 0 x 6].
+TABLE_HEADER = 8
+RECORD = 8
+
+
+@numba.njit(cache=NUMBA_CACHE, inline="always")
+def hermite_inverse(table, u):
+    """Piecewise quintic Hermite inverse CDF stored in ``table`` (one 8-double record per cell)."""
+    n_cells = int(table[0])
+    n_guide = int(table[1])
+    guide_at = TABLE_HEADER + RECORD * n_cells
+    bucket = int(u * n_guide)
+    if bucket >= n_guide:
+        bucket = n_guide - 1
+    cell = int(table[guide_at + bucket])
+    at = TABLE_HEADER + RECORD * cell
+    while cell < n_cells - 1 and u > table[at + 1]:
+        cell += 1
+        at += RECORD
+    u0 = table[at]
+    x0 = table[at + 2]
+    x1 = table[at + 3]
+    s = (u - u0) / (table[at + 1] - u0)
+    s2 = s * s
+    s3 = s2 * s
+    r = 1.0 - s
+    r2 = r * r
+    x = (
+        x0
+        + (x1 - x0) * s3 * (10.0 - 15.0 * s + 6.0 * s2)
+        + table[at + 4] * s * r2 * r * (1.0 + 3.0 * s)
+        - table[at + 5] * s3 * r * (4.0 - 3.0 * s)
+        + 0.5 * table[at + 6] * s2 * r2 * r
+        + 0.5 * table[at + 7] * s3 * r2
+    )
+    # The construction checks monotonicity; the clamp only guards the last ulp.
+    if x < x0:
+        return x0
+    if x > x1:
+        return x1
+    return x
 
 
 @numba.njit(cache=NUMBA_CACHE)
@@ -50,13 +90,7 @@ def inverse_cdf(code, params, table, u):
             return low + math.sqrt(u * (high - low) * (mode - low))
         return high - math.sqrt((1.0 - u) * (high - low) * (high - mode))
     if code == BETA_TABLE:
-        position = u * BETA_TABLE_CELLS
-        cell = int(position)
-        if cell >= BETA_TABLE_CELLS:
-            cell = BETA_TABLE_CELLS - 1
-        frac = position - cell
-        standard = table[cell] + frac * (table[cell + 1] - table[cell])
-        return params[0] + params[1] * standard
+        return params[0] + params[1] * hermite_inverse(table, u)
     if code == NORMAL:
         return params[0] + params[1] * ndtri(u)
     if code == TRUNCNORMAL:

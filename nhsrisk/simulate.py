@@ -107,7 +107,9 @@ def simulate(
     return _to_dataset(scenario, plan, arrays, seed, start)
 
 
-def _run(plan: Plan, seed: int, start: int, draws: int, threads: int | None) -> dict[str, np.ndarray]:
+def _run(
+    plan: Plan, seed: int, start: int, draws: int, threads: int | None, kernel: Any = simulate_kernel
+) -> dict[str, np.ndarray]:
     n_year = plan.planned_spend.shape[1]
     n_prog = plan.planned_spend.shape[0]
     n_group = plan.group_idx.shape[0]
@@ -123,7 +125,7 @@ def _run(plan: Plan, seed: int, start: int, draws: int, threads: int | None) -> 
     if threads is not None:
         numba.set_num_threads(threads)
     try:
-        simulate_kernel(
+        kernel(
             np.uint64(start),
             plan.codes,
             plan.params,
