@@ -190,7 +190,7 @@ class Distribution:
     def describe(self) -> str:
         """Short human-readable form, such as ``PERT(min=0.05, mode=0.08, max=0.1)``."""
         table = self.to_dict()
-        table.pop("dist")
+        table.pop("dist", None)
         inner = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in table.items())
         return f"{type(self).__name__}({inner})"
 

@@ -127,6 +127,9 @@ class Spend:
     source: str
     note: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", tuple(float(v) for v in self.values))
+
     @property
     def total(self) -> float:
         """Total planned spend [GBP]."""
@@ -351,7 +354,7 @@ class Scenario:
             ``years``) or a TOML-style dict (for example a whole new programme).
         source : str, optional
             Source recorded for replaced quantities; default
-            ``"override: set with Scenario.with_values"``.
+            ``"assumption: value set by the user with Scenario.with_values"``.
 
         Returns
         -------
@@ -359,7 +362,7 @@ class Scenario:
             Validated like a file: a bad path or value raises :class:`ScenarioError`.
         """
         data = copy.deepcopy(self.to_dict())
-        note = source or "override: set with Scenario.with_values"
+        note = source or "assumption: value set by the user with Scenario.with_values"
         for path, value in values.items():
             parts = path.split(".")
             node: Any = data
@@ -390,6 +393,9 @@ class Scenario:
         for pid, programme in self.programmes.items():
             _collect(programme, f"programmes.{pid}", found)
         return found
+
+    def __hash__(self) -> int:
+        return hash(self.sha256())
 
     def __repr__(self) -> str:
         return (
@@ -610,7 +616,7 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
     }
     _check_keys(data, top, top, "", file)
     version = data["schema_version"]
-    if isinstance(version, bool) or version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:
         raise ScenarioError("schema_version", f"must be {SCHEMA_VERSION}, got {version!r}", file)
     for key in ("name", "title", "description", "price_base"):
         _expect(data[key], str, key, file, "a string")
@@ -716,7 +722,8 @@ def _scalar(value: Any) -> str:
             raise ValueError(f"cannot write non-finite number {value!r} to TOML")
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        # json escapes every control character TOML forbids except DEL
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_scalar(v) for v in value) + "]"
     if isinstance(value, dict):
@@ -800,10 +807,14 @@ def load_scenario(name_or_path: str | Path | Scenario = "spring-budget-2024") ->
 
 
 def _scenario_from_results(path: Path) -> Scenario:
-    import xarray as xr
+    import h5netcdf
 
-    with xr.open_dataset(path) as ds:
-        attrs = dict(ds.attrs)
+    # Only the global attributes are needed: do not decode every variable.
+    try:
+        with h5netcdf.File(path, "r") as store:
+            attrs = {key: store.attrs[key] for key in ("scenario", "scenario_sha256") if key in store.attrs}
+    except OSError as err:
+        raise ScenarioError("(file)", f"cannot read as a netCDF4 results file: {err}", str(path)) from None
     return scenario_from_attrs(attrs, file=str(path))
 
 

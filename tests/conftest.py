@@ -7,7 +7,9 @@ import pytest
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--runslow", action="store_true", default=False, help="run the full (slow) statistical tier")
+    parser.addoption(
+        "--runslow", action="store_true", default=False, help="run the full (slow) statistical tier"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,0 +1,1139 @@
+"""Tests for nhsrisk.scenario: the default scenario, round trips, immutability, variants,
+validation of malformed files, "nothing is executed", and scenarios saved in results files."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import importlib.resources
+import inspect
+import math
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import xarray as xr
+
+import nhsrisk
+import nhsrisk.distributions
+import nhsrisk.scenario
+from nhsrisk import BUILTIN_SCENARIOS, Quantity, Scenario, ScenarioError, load_scenario
+from nhsrisk.distributions import (
+    PERT,
+    Bernoulli,
+    Beta,
+    Discrete,
+    Fixed,
+    LogNormal,
+    Normal,
+    Triangular,
+    TruncatedNormal,
+    Uniform,
+)
+from nhsrisk.scenario import (
+    PatientChannel,
+    Programme,
+    Risks,
+    Spend,
+    StaffEffect,
+    StaffGroup,
+    Target,
+    dumps_toml,
+)
+
+DATA = Path(__file__).parent / "data"
+MINIMAL = DATA / "minimal-scenario.toml"
+DEFAULT = "spring-budget-2024"
+PROGRAMMES = ("it_modernisation", "staff_technology", "patient_services")
+STAFF_GROUPS = ("gp", "gp_nurse", "gp_admin", "hospital_doctor", "hospital_nurse", "hospital_admin")
+YEARS = ("2025/26", "2026/27", "2027/28", "2028/29", "2029/30")
+# A citation names a dated document (a year such as 2011 or 2024).
+_DATED = re.compile(r"\b(19|20)\d{2}\b")
+
+
+def shipped_text() -> str:
+    return (importlib.resources.files("nhsrisk") / "data" / f"{DEFAULT}.toml").read_text(encoding="utf-8")
+
+
+def shipped_data() -> dict[str, Any]:
+    return tomllib.loads(shipped_text())
+
+
+@pytest.fixture(scope="module")
+def default() -> Scenario:
+    return load_scenario()
+
+
+def q(distribution: Any, source: str = "assumption: test value", note: str | None = None) -> Quantity:
+    return Quantity(distribution, source, note)
+
+
+def build_scenario(*, spend: Any = (1.0e8, 2.0e8), description: str = "built in Python") -> Scenario:
+    """A small scenario built directly from the dataclasses, using every record type."""
+    risks = Risks(
+        raid_probability=q(PERT(0.1, 0.25, 0.5)),
+        raid_fraction=q(Uniform(0.2, 0.6)),
+        cost_overrun=q(LogNormal(-0.1, 0.25)),
+        black_swan=q(Bernoulli(0.17), "Flyvbjerg & Budzier, HBR 89(9), 2011"),
+        black_swan_overrun=q(LogNormal(0.97, 0.5)),
+        delivery_delay=q(Discrete((0.0, 1.0, 2.0), (0.4, 0.4, 0.2))),
+        digital_exclusion=q(Triangular(0.08, 0.25, 0.32)),
+        staff_capacity=q(Beta(8.0, 2.0)),
+        social_care_leakage=q(TruncatedNormal(0.5, 0.1, 0.0, 1.0)),
+        funding_elasticity=q(Fixed(1.0)),
+        redeployment_fraction=q(PERT(0.3, 0.5, 0.8, lam=6.0), note="a note"),
+    )
+    group = StaffGroup(
+        label="GPs",
+        fte=q(PERT(27400.0, 27966.0, 28600.0)),
+        hours_per_fte=q(Fixed(2065.0)),
+        cost_per_hour=q(Fixed(161.0)),
+        max_release_share=q(PERT(0.08, 0.12, 0.18)),
+    )
+    programme = Programme(
+        label="Programme",
+        spend=Spend(spend, "assumption: test spend"),
+        raid_exposure=q(Fixed(0.5)),
+        uptake_ceiling=q(Fixed(0.8)),
+        uptake_midpoint=q(Normal(1.0, 0.5)),
+        uptake_steepness=q(Fixed(1.5)),
+        realisation_lag=q(Fixed(0.5)),
+        benefit_decay=q(Fixed(0.1)),
+        cash_releasing_fraction=q(Fixed(0.2)),
+        social_care_share=q(Fixed(0.05)),
+        staff={"gp": StaffEffect(q(Fixed(0.08)), q(Fixed(0.5)))},
+        patients=PatientChannel(q(Fixed(1.0e6)), q(PERT(1.0, 3.0, 8.0))),
+        claimed_return=q(Fixed(5.0e8)),
+    )
+    return Scenario(
+        name="python-built",
+        title="Built in Python",
+        description=description,
+        years=["2025/26", "2026/27"],
+        price_base="2023/24",
+        discount_rate=q(Fixed(0.035), "HM Treasury Green Book (2022)"),
+        target=Target("test target", q(Fixed(1.0e9))),
+        risks=risks,
+        staff_groups={"gp": group},
+        programmes={"prog": programme},
+    )
+
+
+# =====================================================================================
+# 1. The shipped default scenario
+# =====================================================================================
+
+
+def test_default_is_loaded_by_name_and_without_argument(default: Scenario) -> None:
+    assert DEFAULT in BUILTIN_SCENARIOS
+    assert isinstance(default, Scenario)
+    assert default.name == DEFAULT
+    assert load_scenario(DEFAULT) == default
+    # A Scenario passes through unchanged.
+    assert load_scenario(default) is default
+
+
+def test_default_years_and_price_base(default: Scenario) -> None:
+    assert default.years == YEARS
+    assert default.price_base == "2023/24"
+    assert default.schema_version == 1
+
+
+def test_default_programmes_and_planned_spend(default: Scenario) -> None:
+    assert tuple(default.programmes) == PROGRAMMES
+    # The file's own figures: GBP 2.0bn, 1.0bn and about 0.43bn per strand, 2025/26-2027/28 only.
+    expected = {"it_modernisation": 2.0e9, "staff_technology": 1.0e9, "patient_services": 0.43e9}
+    for pid, total in expected.items():
+        spend = default.programmes[pid].spend
+        assert len(spend.values) == len(YEARS)
+        assert spend.total == pytest.approx(total, rel=1e-12)
+        assert spend.values[3:] == (0.0, 0.0), "nothing is spent after 2027/28"
+        assert all(v > 0 for v in spend.values[:3])
+        assert spend.source.strip()
+    assert default.total_spend == pytest.approx(3.43e9, rel=1e-12)
+    # The file explains why the strands sum to 3.43bn rather than the 3.4bn headline.
+    assert "3.43bn" in default.programmes["patient_services"].spend.source
+    assert "3.4bn" in default.title
+
+
+def test_default_staff_groups(default: Scenario) -> None:
+    assert tuple(default.staff_groups) == STAFF_GROUPS
+    for gid, group in default.staff_groups.items():
+        assert group.label.strip(), gid
+    for programme in default.programmes.values():
+        assert set(programme.staff) <= set(STAFF_GROUPS)
+
+
+def test_default_target_and_discount_rate(default: Scenario) -> None:
+    claim = default.target.claimed_return
+    assert claim.distribution == Fixed(7.0e9)
+    assert claim.distribution.mean() == 7.0e9
+    assert default.target.description.strip()
+    # The target is the sum of the strand figures the file gives (4bn + 3bn + 0).
+    strands = [p.claimed_return.distribution.mean() for p in default.programmes.values()]
+    assert strands == [4.0e9, 3.0e9, 0.0]
+    assert math.fsum(strands) == 7.0e9
+    assert default.discount_rate.distribution == Fixed(0.035)
+    assert "Green Book" in default.discount_rate.source
+
+
+def test_default_every_number_has_a_source(default: Scenario) -> None:
+    quantities = default.quantities()
+    assert "discount_rate" in quantities
+    assert "target.claimed_return" in quantities
+    assert "risks.digital_exclusion" in quantities
+    assert "staff_groups.hospital_nurse.fte" in quantities
+    assert "programmes.it_modernisation.staff.gp.addressable_share" in quantities
+    assert "programmes.patient_services.patients.value_per_contact" in quantities
+    assert len(quantities) == 1 + 1 + 11 + 6 * 4 + 3 * 9 + 2 * (6 + 6 + 2) + 2
+    for path, quantity in quantities.items():
+        assert isinstance(quantity, Quantity), path
+        assert isinstance(quantity.source, str) and quantity.source.strip(), path
+
+
+def test_default_sources_are_citations_or_assumptions(default: Scenario) -> None:
+    sources = {path: quantity.source for path, quantity in default.quantities().items()}
+    sources.update({f"programmes.{pid}.spend": p.spend.source for pid, p in default.programmes.items()})
+    for path, source in sources.items():
+        if source.lower().startswith("assumption"):
+            reasoning = source[len("assumption") :].strip(" :(")
+            assert len(reasoning) >= 8, f"{path}: an assumption must give its reasoning"
+        else:
+            assert _DATED.search(source), (
+                f"{path}: not an assumption, so must cite a dated source: {source!r}"
+            )
+    for path, quantity in default.quantities().items():
+        assert quantity.is_assumption == quantity.source.lower().startswith("assumption"), path
+
+
+# Figures /work/shared/defaults.md lists as unconfirmed (or as assumptions) must be labelled so.
+@pytest.mark.parametrize(
+    "path",
+    [
+        "staff_groups.hospital_nurse.fte",  # hchs_nurse_fte: unconfirmed
+        "staff_groups.gp_admin.cost_per_hour",  # cost_admin_hour: unconfirmed proxy
+        "staff_groups.hospital_admin.cost_per_hour",  # cost_admin_hour: unconfirmed proxy
+        "risks.digital_exclusion",  # the 25% point is unconfirmed
+        "risks.raid_probability",  # budget erosion: assumption informed by episodes
+        "risks.raid_fraction",
+        "programmes.it_modernisation.staff.gp.addressable_share",  # 8% of GP time: survey unconfirmed
+        "programmes.it_modernisation.staff.hospital_doctor.addressable_share",  # 22% survey unconfirmed
+        "programmes.patient_services.claimed_return",  # patient-access claim: unconfirmed
+        "programmes.it_modernisation.cash_releasing_fraction",  # central unconfirmed
+        "programmes.staff_technology.cash_releasing_fraction",
+        "programmes.patient_services.cash_releasing_fraction",
+    ],
+)
+def test_default_unconfirmed_figures_are_labelled_assumption(default: Scenario, path: str) -> None:
+    quantity = default.quantities()[path]
+    assert quantity.is_assumption, f"{path}: {quantity.source[:80]!r}"
+    assert quantity.source.lower().startswith("assumption")
+
+
+def test_default_digital_exclusion_keeps_the_unconfirmed_25_percent_point(default: Scenario) -> None:
+    quantity = default.risks.digital_exclusion
+    assert isinstance(quantity.distribution, PERT)
+    assert quantity.distribution.mode == 0.25
+    assert (quantity.distribution.low, quantity.distribution.high) == (0.08, 0.32)
+    assert "unconfirmed" in quantity.source
+
+
+# =====================================================================================
+# 2. Round trips
+# =====================================================================================
+
+
+def test_round_trip_default(default: Scenario) -> None:
+    text = default.to_toml()
+    again = Scenario.from_toml(text)
+    assert again == default
+    assert again.to_toml() == text, "to_toml must be text-stable"
+    assert again.sha256() == default.sha256()
+
+
+@pytest.mark.parametrize("name", BUILTIN_SCENARIOS)
+def test_round_trip_every_builtin(name: str) -> None:
+    scenario = load_scenario(name)
+    assert Scenario.from_toml(scenario.to_toml()) == scenario
+
+
+def test_shipped_file_equals_its_redump(default: Scenario) -> None:
+    original = Scenario.from_toml(shipped_text(), file="shipped")
+    assert original == default
+    assert Scenario.from_toml(original.to_toml()) == original
+    # Data-level check: the re-dump carries every key and value of the file; the only
+    # additions are PERT's default lambda = 4.0, written out explicitly.
+    redumped = tomllib.loads(default.to_toml())
+
+    def strip_default_lambda(node: Any, reference: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                k: strip_default_lambda(v, reference.get(k) if isinstance(reference, dict) else None)
+                for k, v in node.items()
+                if not (
+                    k == "lambda"
+                    and v == 4.0
+                    and node.get("dist") == "pert"
+                    and isinstance(reference, dict)
+                    and "lambda" not in reference
+                )
+            }
+        return node
+
+    assert strip_default_lambda(redumped, shipped_data()) == shipped_data()
+
+
+def test_round_trip_hand_written_fixture() -> None:
+    scenario = load_scenario(MINIMAL)
+    assert scenario.name == "minimal"
+    assert scenario.programmes["only"].patients is None
+    assert scenario.programmes["only"].claimed_return is None
+    assert scenario.risks.staff_capacity.note == "a note"
+    assert scenario.programmes["only"].spend.note == "spend note"
+    assert scenario.risks.staff_capacity.distribution == PERT(0.6, 0.8, 1.0, lam=6.0)
+    assert scenario.risks.funding_elasticity.distribution == Fixed(1.0)
+    assert scenario.risks.raid_probability.distribution.mean() == pytest.approx(0.2, rel=1e-12)
+    assert scenario.risks.cost_overrun.distribution.ppf(0.5) == pytest.approx(1.0, rel=1e-12)
+    text = scenario.to_toml()
+    again = Scenario.from_toml(text)
+    assert again == scenario
+    assert again.to_toml() == text
+
+
+def test_round_trip_scenario_built_in_python() -> None:
+    scenario = build_scenario()
+    assert scenario.years == ("2025/26", "2026/27")
+    text = scenario.to_toml()
+    again = Scenario.from_toml(text)
+    assert again == scenario
+    assert again.to_toml() == text
+    assert again.risks.redeployment_fraction.note == "a note"
+    assert again.programmes["prog"].patients == scenario.programmes["prog"].patients
+
+
+def test_round_trip_python_built_spend_given_as_list() -> None:
+    scenario = build_scenario(spend=[1.0e8, 2.0e8])
+    assert Scenario.from_toml(scenario.to_toml()) == scenario
+    assert isinstance(scenario.programmes["prog"].spend.values, tuple)
+
+
+def test_round_trip_string_with_control_character() -> None:
+    scenario = build_scenario(description="bell\x07 escape\x1b delete\x7f end")
+    assert Scenario.from_toml(scenario.to_toml()) == scenario
+
+
+def test_round_trip_strings_with_toml_special_characters() -> None:
+    description = (
+        'quote " backslash \\ newline \n tab \t unicode £ é \u2028 """ \'\'\' [table] # not a comment'
+    )
+    scenario = build_scenario(description=description)
+    again = Scenario.from_toml(scenario.to_toml())
+    assert again == scenario
+    assert again.description == description
+
+
+def test_round_trip_variant(default: Scenario) -> None:
+    variant = default.with_values(
+        {
+            "risks.digital_exclusion": Beta(24.9, 58.1),
+            "programmes.it_modernisation.uptake_ceiling": 0.5,
+            "name": "variant",
+        }
+    )
+    assert Scenario.from_toml(variant.to_toml()) == variant
+
+
+def test_python_built_scenario_is_validated() -> None:
+    scenario = build_scenario()
+    bad_risks = dataclasses.replace(scenario.risks, digital_exclusion=q(Uniform(0.5, 1.5)))
+    with pytest.raises(ScenarioError, match=r"risks\.digital_exclusion") as info:
+        dataclasses.replace(scenario, risks=bad_risks)
+    assert info.value.path == "risks.digital_exclusion"
+    with pytest.raises(ScenarioError, match=r"risks\.black_swan\.source"):
+        dataclasses.replace(
+            scenario, risks=dataclasses.replace(scenario.risks, black_swan=q(Bernoulli(0.1), "  "))
+        )
+    with pytest.raises(ScenarioError, match=r"programmes\.prog\.spend\.values"):
+        programme = dataclasses.replace(scenario.programmes["prog"], spend=Spend((1.0,), "x"))
+        dataclasses.replace(scenario, programmes={"prog": programme})
+
+
+# =====================================================================================
+# 3. Immutability
+# =====================================================================================
+
+
+@pytest.mark.parametrize(
+    "target, attribute",
+    [
+        (lambda s: s, "name"),
+        (lambda s: s, "years"),
+        (lambda s: s, "programmes"),
+        (lambda s: s.risks, "digital_exclusion"),
+        (lambda s: s.target, "claimed_return"),
+        (lambda s: s.staff_groups["gp"], "fte"),
+        (lambda s: s.programmes["it_modernisation"], "label"),
+        (lambda s: s.programmes["it_modernisation"].spend, "values"),
+        (lambda s: s.programmes["it_modernisation"].staff["gp"], "addressable_share"),
+        (lambda s: s.risks.digital_exclusion, "source"),
+        (lambda s: s.risks.digital_exclusion.distribution, "mode"),
+    ],
+)
+def test_attributes_cannot_be_assigned(
+    default: Scenario, target: Callable[[Scenario], Any], attribute: str
+) -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(target(default), attribute, None)
+
+
+def test_mappings_cannot_be_mutated(default: Scenario) -> None:
+    programme = default.programmes["it_modernisation"]
+    with pytest.raises(TypeError):
+        default.programmes["new"] = programme  # type: ignore[index]
+    with pytest.raises(TypeError):
+        del default.programmes["it_modernisation"]  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        default.staff_groups["gp"] = default.staff_groups["gp_nurse"]  # type: ignore[index]
+    with pytest.raises(TypeError):
+        programme.staff["gp"] = programme.staff["gp_nurse"]  # type: ignore[index]
+    with pytest.raises(TypeError):
+        default.programmes["patient_services"].staff["gp"] = None  # type: ignore[index]
+    with pytest.raises(TypeError):
+        default.years[0] = "2024/25"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        programme.spend.values[0] = 0.0  # type: ignore[index]
+    assert default == load_scenario()
+
+
+def test_python_built_scenario_does_not_share_the_callers_dicts() -> None:
+    scenario = build_scenario()
+    staff_groups = dict(scenario.staff_groups)
+    programmes = dict(scenario.programmes)
+    staff = dict(programmes["prog"].staff)
+    programme = dataclasses.replace(programmes["prog"], staff=staff)
+    built = dataclasses.replace(scenario, staff_groups=staff_groups, programmes={"prog": programme})
+    staff_groups.clear()
+    staff.clear()
+    assert list(built.staff_groups) == ["gp"]
+    assert list(built.programmes["prog"].staff) == ["gp"]
+    with pytest.raises(TypeError):
+        built.programmes["prog"].staff["gp"] = None  # type: ignore[index]
+
+
+# =====================================================================================
+# 4. with_values
+# =====================================================================================
+
+
+def test_with_values_distribution(default: Scenario) -> None:
+    before = default.to_toml()
+    new = Beta(24.9, 58.1)
+    variant = default.with_values({"risks.digital_exclusion": new})
+    assert variant.risks.digital_exclusion.distribution == new
+    assert (
+        variant.risks.digital_exclusion.source
+        == "assumption: value set by the user with Scenario.with_values"
+    )
+    assert variant.risks.digital_exclusion.distribution.mean() == pytest.approx(0.3, rel=1e-12)
+    # Only that quantity changed.
+    assert (
+        dataclasses.replace(variant.risks, digital_exclusion=default.risks.digital_exclusion) == default.risks
+    )
+    assert variant.programmes == default.programmes
+    # The original is unchanged.
+    assert default.to_toml() == before
+    assert isinstance(default.risks.digital_exclusion.distribution, PERT)
+
+
+def test_with_values_acceptance_example_beta_from_mean_sd(default: Scenario) -> None:
+    variant = default.with_values({"risks.digital_exclusion": Beta.from_mean_sd(0.3, 0.05)})
+    assert variant.risks.digital_exclusion.distribution.mean() == pytest.approx(0.3, rel=1e-12)
+    assert variant.risks.digital_exclusion.distribution.std() == pytest.approx(0.05, rel=1e-12)
+
+
+def test_with_values_source_argument(default: Scenario) -> None:
+    variant = default.with_values({"risks.digital_exclusion": 0.3}, source="assumption: sensitivity test")
+    assert variant.risks.digital_exclusion.source == "assumption: sensitivity test"
+    assert variant.risks.digital_exclusion.is_assumption
+
+
+@pytest.mark.parametrize("number", [0.3, 0, 1])
+def test_with_values_number_becomes_fixed(default: Scenario, number: float) -> None:
+    variant = default.with_values({"risks.digital_exclusion": number})
+    assert variant.risks.digital_exclusion.distribution == Fixed(float(number))
+    assert variant.risks.digital_exclusion.source.strip()
+
+
+def test_with_values_quantity_keeps_its_source(default: Scenario) -> None:
+    quantity = Quantity(PERT(0.1, 0.2, 0.3), "Lloyds Consumer Digital Index 2024", note="a note")
+    variant = default.with_values({"risks.digital_exclusion": quantity})
+    assert variant.risks.digital_exclusion == quantity
+    assert variant.risks.digital_exclusion.source == "Lloyds Consumer Digital Index 2024"
+    assert variant.risks.digital_exclusion.note == "a note"
+
+
+def test_with_values_strings(default: Scenario) -> None:
+    variant = default.with_values(
+        {"name": "variant", "title": "A variant", "programmes.staff_technology.label": "Staff tech"}
+    )
+    assert variant.name == "variant"
+    assert variant.title == "A variant"
+    assert variant.programmes["staff_technology"].label == "Staff tech"
+    assert default.name == DEFAULT
+
+
+@pytest.mark.parametrize("values", [[1.0e8] * 5, (1.0e8,) * 5, [100_000_000] * 5])
+def test_with_values_spend_list(default: Scenario, values: Any) -> None:
+    variant = default.with_values({"programmes.it_modernisation.spend": values})
+    spend = variant.programmes["it_modernisation"].spend
+    assert spend.values == (1.0e8,) * 5
+    assert isinstance(spend.values, tuple)
+    assert spend.source.strip()
+    assert variant.total_spend == pytest.approx(5.0e8 + 1.0e9 + 0.43e9, rel=1e-12)
+    assert default.programmes["it_modernisation"].spend.total == pytest.approx(2.0e9, rel=1e-12)
+
+
+def test_with_values_spend_values_keeps_spend_source(default: Scenario) -> None:
+    variant = default.with_values({"programmes.it_modernisation.spend.values": [1.0e8] * 5})
+    spend = variant.programmes["it_modernisation"].spend
+    assert spend.values == (1.0e8,) * 5
+    assert spend.source == default.programmes["it_modernisation"].spend.source
+
+
+def test_with_values_several_at_once_and_chained(default: Scenario) -> None:
+    variant = default.with_values({"discount_rate": 0.015, "target.claimed_return": 3.5e10})
+    assert variant.discount_rate.distribution == Fixed(0.015)
+    assert variant.target.claimed_return.distribution == Fixed(3.5e10)
+    again = variant.with_values({"discount_rate": 0.035})
+    assert again.discount_rate.distribution == Fixed(0.035)
+    assert variant.discount_rate.distribution == Fixed(0.015)
+
+
+@pytest.mark.parametrize(
+    "values, path",
+    [
+        ({"risks.no_such_risk": 0.3}, "risks.no_such_risk"),
+        ({"no_such_table.value": 0.3}, "no_such_table"),
+        ({"programmes.no_such_programme.uptake_ceiling": 0.5}, "programmes.no_such_programme"),
+        ({"staff_groups.gp.no_such_field": 1.0}, "staff_groups.gp.no_such_field"),
+        ({"name.sub": "x"}, "name.sub"),
+        ({"risks.digital_exclusion.median": 0.2}, "risks.digital_exclusion"),
+    ],
+)
+def test_with_values_bad_key_path(default: Scenario, values: dict[str, Any], path: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        default.with_values(values)
+    assert path in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "values, path, problem",
+    [
+        ({"risks.digital_exclusion": Uniform(0.5, 1.1)}, "risks.digital_exclusion", "<= 1"),
+        ({"risks.digital_exclusion": Normal(0.2, 0.05)}, "risks.digital_exclusion", ">= 0"),
+        ({"staff_groups.gp.fte": PERT(-10.0, 5.0, 10.0)}, "staff_groups.gp.fte", ">= 0"),
+        ({"discount_rate": PERT(0.01, 0.035, 0.05)}, "discount_rate", "fixed"),
+        (
+            {"programmes.it_modernisation.spend": [-1.0, 1.0e8, 1.0e8, 0.0, 0.0]},
+            "programmes.it_modernisation.spend.values[0]",
+            ">= 0",
+        ),
+        (
+            {"programmes.it_modernisation.spend": [1.0e8] * 4},
+            "programmes.it_modernisation.spend.values",
+            "one amount per year",
+        ),
+        ({"name": 5}, "name", "string"),
+        ({"risks.black_swan": True}, "risks.black_swan", "table"),
+        pytest.param(
+            {"risks.digital_exclusion": 1.2},
+            "risks.digital_exclusion",
+            "<= 1",
+        ),
+        pytest.param(
+            {"staff_groups.gp.fte": -1.0},
+            "staff_groups.gp.fte",
+            ">= 0",
+        ),
+    ],
+)
+def test_with_values_out_of_range(default: Scenario, values: dict[str, Any], path: str, problem: str) -> None:
+    before = default.to_toml()
+    with pytest.raises(ScenarioError) as info:
+        default.with_values(values)
+    assert info.value.path == path
+    assert path in str(info.value)
+    assert problem in str(info.value)
+    assert default.to_toml() == before
+
+
+def _new_programme(default: Scenario) -> dict[str, Any]:
+    table = copy.deepcopy(default.to_dict()["programmes"]["patient_services"])
+    table["label"] = "Social care digitisation"
+    table["spend"] = {"values": [5.0e7, 5.0e7, 0.0, 0.0, 0.0], "source": "assumption: hypothetical"}
+    del table["claimed_return"]
+    return table
+
+
+def test_with_values_adds_a_new_programme(default: Scenario) -> None:
+    variant = default.with_values({"programmes.social_care": _new_programme(default)})
+    assert tuple(variant.programmes) == (*PROGRAMMES, "social_care")
+    added = variant.programmes["social_care"]
+    assert added.label == "Social care digitisation"
+    assert added.claimed_return is None
+    assert added.spend.total == pytest.approx(1.0e8)
+    assert variant.total_spend == pytest.approx(3.53e9, rel=1e-12)
+    assert set(added.staff) == {"hospital_doctor", "hospital_admin"}
+    assert "social_care" not in default.programmes
+    assert Scenario.from_toml(variant.to_toml()) == variant
+
+
+@pytest.mark.parametrize(
+    "mutate, path",
+    [
+        (
+            lambda t: t["spend"].update(values=[-5.0e7, 5.0e7, 0.0, 0.0, 0.0]),
+            "programmes.social_care.spend.values[0]",
+        ),
+        (
+            lambda t: t["staff"].update(pharmacist=t["staff"]["hospital_doctor"]),
+            "programmes.social_care.staff.pharmacist",
+        ),
+        (lambda t: t.pop("uptake_ceiling"), "programmes.social_care.uptake_ceiling"),
+        (lambda t: t.update(colour="blue"), "programmes.social_care.colour"),
+        (lambda t: t["raid_exposure"].update(max=1.5), "programmes.social_care.raid_exposure"),
+    ],
+)
+def test_with_values_new_programme_is_validated(
+    default: Scenario, mutate: Callable[[dict[str, Any]], Any], path: str
+) -> None:
+    table = _new_programme(default)
+    mutate(table)
+    with pytest.raises(ScenarioError) as info:
+        default.with_values({"programmes.social_care": table})
+    assert info.value.path == path
+
+
+# =====================================================================================
+# 5. Malformed files
+# =====================================================================================
+
+Mutation = Callable[[dict[str, Any]], Any]
+
+
+def _risk(d: dict[str, Any], name: str = "digital_exclusion") -> dict[str, Any]:
+    return d["risks"][name]
+
+
+def _prog(d: dict[str, Any], name: str = "it_modernisation") -> dict[str, Any]:
+    return d["programmes"][name]
+
+
+MALFORMED: list[Any] = [
+    # unknown keys
+    pytest.param(lambda d: d.update(colour="blue"), "colour", "unknown key", id="unknown-top-level"),
+    pytest.param(
+        lambda d: d["risks"].update(meteor={"value": 0.1, "source": "x"}),
+        "risks.meteor",
+        "unknown key",
+        id="unknown-risk",
+    ),
+    pytest.param(
+        lambda d: _prog(d).update(budget={"value": 1.0, "source": "x"}),
+        "programmes.it_modernisation.budget",
+        "unknown key",
+        id="unknown-programme-field",
+    ),
+    pytest.param(
+        lambda d: _prog(d)["staff"]["gp"].update(minutes={"value": 1.0, "source": "x"}),
+        "programmes.it_modernisation.staff.gp.minutes",
+        "unknown key",
+        id="unknown-staff-effect-field",
+    ),
+    pytest.param(
+        lambda d: _prog(d, "patient_services")["patients"].update(foo={"value": 1.0, "source": "x"}),
+        "programmes.patient_services.patients.foo",
+        "unknown key",
+        id="unknown-patients-field",
+    ),
+    pytest.param(
+        lambda d: _prog(d)["spend"].update(currency="GBP"),
+        "programmes.it_modernisation.spend.currency",
+        "unknown key",
+        id="unknown-spend-field",
+    ),
+    pytest.param(
+        lambda d: d["staff_groups"]["gp"].update(grade="x"),
+        "staff_groups.gp.grade",
+        "unknown key",
+        id="unknown-staff-group-field",
+    ),
+    pytest.param(
+        lambda d: _risk(d).update(median=0.2),
+        "risks.digital_exclusion",
+        "unknown parameter",
+        id="unknown-distribution-parameter",
+    ),
+    pytest.param(
+        lambda d: _risk(d).update(dist="gamma"),
+        "risks.digital_exclusion",
+        "unknown distribution",
+        id="unknown-distribution",
+    ),
+    # wrong types
+    pytest.param(lambda d: d.update(risks="high"), "risks", "must be a table", id="string-for-table"),
+    pytest.param(
+        lambda d: d["risks"].update(digital_exclusion=0.25),
+        "risks.digital_exclusion",
+        "table",
+        id="bare-number-for-quantity",
+    ),
+    pytest.param(
+        lambda d: _risk(d).update(mode="0.25"),
+        "risks.digital_exclusion.mode",
+        "must be a number",
+        id="string-for-number-in-quantity",
+    ),
+    pytest.param(
+        lambda d: _risk(d, "black_swan").update(p=True),
+        "risks.black_swan.p",
+        "must be a number",
+        id="boolean-for-number",
+    ),
+    pytest.param(
+        lambda d: _prog(d)["spend"].update(values=["6e8"] * 5),
+        "programmes.it_modernisation.spend.values[0]",
+        "must be a number",
+        id="string-in-spend",
+    ),
+    pytest.param(lambda d: d.update(name=3), "name", "must be a string", id="number-for-string"),
+    pytest.param(
+        lambda d: d["staff_groups"]["gp"].update(label=["GP"]),
+        "staff_groups.gp.label",
+        "must be a string",
+        id="array-for-label",
+    ),
+    pytest.param(
+        lambda d: _risk(d).update(note=3), "risks.digital_exclusion.note", "must be a string", id="note-int"
+    ),
+    pytest.param(
+        lambda d: _risk(d).update(source=3),
+        "risks.digital_exclusion.source",
+        "must be a string",
+        id="source-int",
+    ),
+    # missing fields
+    pytest.param(
+        lambda d: d["risks"].pop("digital_exclusion"), "risks.digital_exclusion", "missing", id="missing-risk"
+    ),
+    pytest.param(lambda d: d.pop("target"), "target", "missing", id="missing-target"),
+    pytest.param(
+        lambda d: d["staff_groups"]["hospital_nurse"].pop("fte"),
+        "staff_groups.hospital_nurse.fte",
+        "missing",
+        id="missing-staff-group-field",
+    ),
+    pytest.param(
+        lambda d: _prog(d, "patient_services").pop("uptake_ceiling"),
+        "programmes.patient_services.uptake_ceiling",
+        "missing",
+        id="missing-programme-field",
+    ),
+    pytest.param(
+        lambda d: _risk(d).pop("source"),
+        "risks.digital_exclusion.source",
+        "missing",
+        id="quantity-without-source",
+    ),
+    pytest.param(
+        lambda d: _prog(d)["spend"].pop("source"),
+        "programmes.it_modernisation.spend.source",
+        "missing",
+        id="spend-without-source",
+    ),
+    pytest.param(
+        lambda d: _risk(d).update(source="   "), "risks.digital_exclusion.source", "empty", id="empty-source"
+    ),
+    pytest.param(
+        lambda d: _risk(d).pop("max"), "risks.digital_exclusion", "missing parameter", id="missing-pert-max"
+    ),
+    # negative budget and other ranges
+    pytest.param(
+        lambda d: _prog(d)["spend"]["values"].__setitem__(1, -1.0e8),
+        "programmes.it_modernisation.spend.values[1]",
+        ">= 0",
+        id="negative-spend",
+    ),
+    pytest.param(
+        lambda d: _prog(d)["spend"].update(values=[0.0] * 5),
+        "programmes.it_modernisation.spend.values",
+        "> 0",
+        id="zero-total-spend",
+    ),
+    pytest.param(
+        lambda d: d["staff_groups"]["gp"]["fte"].update(min=-100.0),
+        "staff_groups.gp.fte",
+        ">= 0",
+        id="negative-fte-range",
+    ),
+    pytest.param(
+        lambda d: d["risks"].update(digital_exclusion={"value": 1.2, "source": "x"}),
+        "risks.digital_exclusion",
+        "<= 1",
+        id="probability-fixed-1.2",
+    ),
+    pytest.param(
+        lambda d: d["staff_groups"]["hospital_admin"].update(fte={"value": -1.0, "source": "x"}),
+        "staff_groups.hospital_admin.fte",
+        ">= 0",
+        id="negative-fixed-fte",
+    ),
+    pytest.param(
+        lambda d: _risk(d, "raid_fraction").update(high=1.1),
+        "risks.raid_fraction",
+        "<= 1",
+        id="probability-uniform-1.1",
+    ),
+    pytest.param(
+        lambda d: _risk(d).update(max=1.5), "risks.digital_exclusion", "<= 1", id="probability-pert-max-1.5"
+    ),
+    pytest.param(
+        lambda d: _risk(d, "black_swan").update(p=1.2), "risks.black_swan", "[0, 1]", id="bernoulli-p-1.2"
+    ),
+    pytest.param(
+        lambda d: d["risks"].update(
+            digital_exclusion={"dist": "normal", "mean": 0.2, "sd": 0.05, "source": "x"}
+        ),
+        "risks.digital_exclusion",
+        ">= 0",
+        id="unbounded-normal-for-probability",
+    ),
+    pytest.param(
+        lambda d: _prog(d)["uptake_ceiling"].update(max=1.01),
+        "programmes.it_modernisation.uptake_ceiling",
+        "<= 1",
+        id="uptake-ceiling-above-1",
+    ),
+    # PERT mode outside [min, max]
+    pytest.param(
+        lambda d: _risk(d).update(mode=0.5), "risks.digital_exclusion", "mode", id="pert-mode-above-max"
+    ),
+    pytest.param(
+        lambda d: _risk(d).update(mode=0.01), "risks.digital_exclusion", "mode", id="pert-mode-below-min"
+    ),
+    pytest.param(
+        lambda d: d["staff_groups"]["gp"]["fte"].update(mode=30000.0),
+        "staff_groups.gp.fte",
+        "mode",
+        id="pert-mode-outside-staff",
+    ),
+    # fixed values that must be fixed
+    pytest.param(
+        lambda d: d.update(
+            discount_rate={"dist": "pert", "min": 0.01, "mode": 0.035, "max": 0.05, "source": "x"}
+        ),
+        "discount_rate",
+        "fixed",
+        id="uncertain-discount-rate",
+    ),
+    pytest.param(
+        lambda d: d["target"].update(
+            claimed_return={"dist": "uniform", "low": 1e9, "high": 2e9, "source": "x"}
+        ),
+        "target.claimed_return",
+        "fixed",
+        id="uncertain-target",
+    ),
+    # spend length
+    pytest.param(
+        lambda d: _prog(d, "staff_technology")["spend"]["values"].pop(),
+        "programmes.staff_technology.spend.values",
+        "one amount per year",
+        id="too-few-spend-values",
+    ),
+    pytest.param(
+        lambda d: _prog(d, "staff_technology")["spend"]["values"].append(0.0),
+        "programmes.staff_technology.spend.values",
+        "one amount per year",
+        id="too-many-spend-values",
+    ),
+    # years
+    pytest.param(
+        lambda d: d.update(years=["2025/26", "2026/27", "2028/29", "2029/30", "2030/31"]),
+        "years[2]",
+        "consecutive",
+        id="years-not-consecutive",
+    ),
+    pytest.param(
+        lambda d: d.update(years=["2025/26", "2025/26", "2026/27", "2027/28", "2028/29"]),
+        "years[1]",
+        "consecutive",
+        id="years-repeated",
+    ),
+    pytest.param(
+        lambda d: d["years"].__setitem__(0, "2025-26"), "years[0]", "financial year", id="year-malformed-dash"
+    ),
+    pytest.param(
+        lambda d: d["years"].__setitem__(4, "2029/31"), "years[4]", "financial year", id="year-malformed-span"
+    ),
+    pytest.param(lambda d: d["years"].__setitem__(0, 2025), "years[0]", "financial year", id="year-integer"),
+    pytest.param(lambda d: d.update(years="2025/26"), "years", "array", id="years-string"),
+    pytest.param(lambda d: d.update(years=[]), "years", "at least one", id="years-empty"),
+    # references and identifiers
+    pytest.param(
+        lambda d: _prog(d)["staff"].update(pharmacist=copy.deepcopy(_prog(d)["staff"]["gp"])),
+        "programmes.it_modernisation.staff.pharmacist",
+        "unknown staff group",
+        id="unknown-staff-group",
+    ),
+    pytest.param(
+        lambda d: d["staff_groups"].update({"GP Staff": d["staff_groups"]["gp"]}),
+        "staff_groups.GP Staff",
+        "lower_snake_case",
+        id="bad-staff-group-id",
+    ),
+    pytest.param(lambda d: d.update(programmes={}), "programmes", "at least one", id="no-programmes"),
+    pytest.param(lambda d: d.update(staff_groups={}), "staff_groups", "at least one", id="no-staff-groups"),
+    # schema version
+    pytest.param(lambda d: d.update(schema_version=2), "schema_version", "must be 1", id="schema-version-2"),
+    pytest.param(
+        lambda d: d.update(schema_version="1"), "schema_version", "must be 1", id="schema-version-string"
+    ),
+    pytest.param(lambda d: d.pop("schema_version"), "schema_version", "missing", id="schema-version-missing"),
+    pytest.param(
+        lambda d: d.update(schema_version=True), "schema_version", "must be 1", id="schema-version-boolean"
+    ),
+    pytest.param(
+        lambda d: d.update(schema_version=1.0),
+        "schema_version",
+        "must be",
+        id="schema-version-float",
+    ),
+]
+
+
+@pytest.mark.parametrize("mutate, path, problem", MALFORMED)
+def test_malformed_file(tmp_path: Path, mutate: Mutation, path: str, problem: str) -> None:
+    data = shipped_data()
+    mutate(data)
+    file = tmp_path / "bad-scenario.toml"
+    file.write_text(dumps_toml(data), encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(file)
+    message = str(info.value)
+    assert str(file) in message
+    assert info.value.file == str(file)
+    assert info.value.path == path, message
+    assert path in message
+    assert problem.lower() in message.lower(), message
+
+
+def test_unmodified_dump_loads(tmp_path: Path, default: Scenario) -> None:
+    """Control for test_malformed_file: the unmutated dict, dumped the same way, is valid."""
+    file = tmp_path / "good.toml"
+    file.write_text(dumps_toml(shipped_data()), encoding="utf-8")
+    assert load_scenario(file) == default
+    assert load_scenario(str(file)) == default
+
+
+@pytest.mark.parametrize(
+    "old, new, path, problem",
+    [
+        ('name = "spring-budget-2024"', 'name = "spring-budget-2024', "(file)", "not valid toml"),
+        ("years = [", "years = [[", "(file)", "not valid toml"),
+        (
+            'price_base = "2023/24"',
+            'price_base = "2023/24"\nprice_base = "2024/25"',
+            "(file)",
+            "not valid toml",
+        ),
+        ("values = [6.0e8,", "values = [nan,", "programmes.it_modernisation.spend.values[0]", "finite"),
+        ("values = [6.0e8,", "values = [inf,", "programmes.it_modernisation.spend.values[0]", "finite"),
+        ("min = 0.08, mode = 0.25,", "min = 0.08, mode = nan,", "risks.digital_exclusion", "finite"),
+        ("value = 0.035,", "value = inf,", "discount_rate", "finite"),
+    ],
+)
+def test_malformed_text(tmp_path: Path, old: str, new: str, path: str, problem: str) -> None:
+    text = shipped_text()
+    assert text.count(old) == 1
+    file = tmp_path / "bad.toml"
+    file.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(file)
+    message = str(info.value)
+    assert str(file) in message
+    assert info.value.path == path
+    assert problem in message.lower()
+
+
+def test_malformed_file_is_not_run(tmp_path: Path) -> None:
+    data = shipped_data()
+    data["risks"]["digital_exclusion"]["mode"] = 0.5
+    file = tmp_path / "bad.toml"
+    file.write_text(dumps_toml(data), encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"risks\.digital_exclusion"):
+        nhsrisk.simulate(file, draws=10, seed=1)
+
+
+def test_scenario_error_is_a_value_error() -> None:
+    assert issubclass(ScenarioError, ValueError)
+    error = ScenarioError("risks.x", "problem", "f.toml")
+    assert str(error) == "f.toml: risks.x: problem"
+    assert (error.path, error.problem, error.file) == ("risks.x", "problem", "f.toml")
+
+
+def test_missing_file_and_unknown_name(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.toml"
+    with pytest.raises(FileNotFoundError, match="nowhere.toml"):
+        load_scenario(missing)
+    with pytest.raises(FileNotFoundError, match="no-such-scenario"):
+        load_scenario("no-such-scenario")
+    with pytest.raises(FileNotFoundError):
+        load_scenario(tmp_path)  # a directory is not a scenario file
+
+
+# =====================================================================================
+# 6. Nothing in a scenario is executed
+# =====================================================================================
+
+
+def test_code_in_strings_is_not_executed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "PWNED"
+    code = f"__import__('os').system('touch {marker}')"
+    data = shipped_data()
+    data["name"] = code
+    data["title"] = f"{{{code}}}"
+    data["description"] = f"$(touch {marker}) `touch {marker}`"
+    data["staff_groups"]["gp"]["label"] = code
+    data["risks"]["digital_exclusion"]["source"] = f"assumption: {code}"
+    data["risks"]["digital_exclusion"]["note"] = "!!python/object/apply:os.system ['touch PWNED']"
+    file = tmp_path / "code.toml"
+    file.write_text(dumps_toml(data), encoding="utf-8")
+    scenario = load_scenario(file)
+    assert scenario.name == code
+    assert scenario.staff_groups["gp"].label == code
+    assert scenario.risks.digital_exclusion.source == f"assumption: {code}"
+    assert Scenario.from_toml(scenario.to_toml()) == scenario
+    repr(scenario)
+    scenario.sha256()
+    assert not marker.exists()
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_code_as_distribution_name_is_rejected(tmp_path: Path) -> None:
+    marker = tmp_path / "PWNED"
+    data = shipped_data()
+    data["risks"]["digital_exclusion"]["dist"] = f"__import__('os').system('touch {marker}')"
+    file = tmp_path / "code.toml"
+    file.write_text(dumps_toml(data), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="risks.digital_exclusion"):
+        load_scenario(file)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("module", [nhsrisk.scenario, nhsrisk.distributions])
+def test_loader_source_has_no_pickle_or_eval(module: Any) -> None:
+    source = inspect.getsource(module)
+    assert "pickle" not in source
+    assert "marshal" not in source
+    assert "__import__" not in source
+    assert not re.search(r"\beval\s*\(", source)
+    assert not re.search(r"\bexec\s*\(", source)
+    assert not re.search(r"(?<!re\.)\bcompile\s*\(", source)
+
+
+# =====================================================================================
+# 7. The scenario saved in a results file
+# =====================================================================================
+
+
+@pytest.fixture(scope="module")
+def results_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("results") / "r.nc"
+    ds = nhsrisk.simulate(draws=200, seed=1)
+    ds.to_netcdf(path, engine="h5netcdf")
+    return path
+
+
+@pytest.fixture(scope="module")
+def results_attrs(results_file: Path) -> dict[str, Any]:
+    with xr.open_dataset(results_file, engine="h5netcdf") as ds:
+        return dict(ds.attrs)
+
+
+def _write_attrs(path: Path, attrs: dict[str, Any]) -> Path:
+    """A netCDF file carrying only the given global attrs (the loader reads nothing else)."""
+    xr.Dataset(attrs=attrs).to_netcdf(path, engine="h5netcdf")
+    return path
+
+
+def test_results_file_gives_back_the_scenario(
+    results_file: Path, results_attrs: dict[str, Any], default: Scenario
+) -> None:
+    assert load_scenario(results_file) == default
+    assert results_attrs["scenario_sha256"] == default.sha256()
+    assert results_attrs["scenario"] == default.to_toml()
+    assert results_attrs["scenario_name"] == DEFAULT
+
+
+def test_results_file_of_a_variant(tmp_path: Path, default: Scenario) -> None:
+    variant = default.with_values({"risks.digital_exclusion": Beta(24.9, 58.1), "name": "variant"})
+    ds = nhsrisk.simulate(variant, draws=20, seed=2)
+    path = _write_attrs(tmp_path / "variant.nc", dict(ds.attrs))
+    loaded = load_scenario(str(path))
+    assert loaded == variant
+    assert loaded != default
+
+
+def test_results_file_with_altered_scenario(tmp_path: Path, results_file: Path) -> None:
+    # A full copy of the results file, re-written with one number changed in the stored TOML.
+    with xr.open_dataset(results_file, engine="h5netcdf") as ds:
+        copy_ = ds.load()
+    text = copy_.attrs["scenario"]
+    assert text.count("value = 0.035,") == 1
+    copy_.attrs["scenario"] = text.replace("value = 0.035,", "value = 0.04,")
+    altered = tmp_path / "altered.nc"
+    copy_.to_netcdf(altered, engine="h5netcdf")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(altered)
+    message = str(info.value)
+    assert "checksum" in message
+    assert str(altered) in message
+    assert "attrs.scenario" in message
+
+
+def test_results_file_with_removed_checksum(tmp_path: Path, results_attrs: dict[str, Any]) -> None:
+    attrs = dict(results_attrs)
+    del attrs["scenario_sha256"]
+    path = _write_attrs(tmp_path / "nochecksum.nc", attrs)
+    with pytest.raises(ScenarioError, match="checksum"):
+        load_scenario(path)
+
+
+def test_results_file_with_malformed_scenario_and_matching_checksum(
+    tmp_path: Path, results_attrs: dict[str, Any]
+) -> None:
+    old = "min = 0.08, mode = 0.25, max = 0.32"
+    assert results_attrs["scenario"].count(old) == 1
+    text = results_attrs["scenario"].replace(old, "min = 0.08, mode = 0.5, max = 0.32")
+    attrs = {**results_attrs, "scenario": text, "scenario_sha256": hashlib.sha256(text.encode()).hexdigest()}
+    path = _write_attrs(tmp_path / "malformed.nc", attrs)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(path) in str(info.value)
+    assert info.value.path == "risks.digital_exclusion"
+
+
+def test_results_file_without_scenario(tmp_path: Path) -> None:
+    path = tmp_path / "other.nc"
+    xr.Dataset({"x": ("a", [1.0, 2.0])}, attrs={"title": "not nhsrisk"}).to_netcdf(path, engine="h5netcdf")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(path) in str(info.value)
+    assert info.value.path == "attrs.scenario"
+    assert "missing" in str(info.value)
