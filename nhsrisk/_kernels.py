@@ -1,4 +1,4 @@
-"""Numba kernels: the sampling loop and the structural model, one draw at a time.
+"""Numba kernels: the sampling loop and the structural model, a block of draws at a time.
 
 Only arrays go in and come out; nothing here validates, allocates results or
 knows about xarray. Every draw ``i`` reads its randomness from
@@ -17,8 +17,8 @@ import numba
 import numpy as np
 
 from nhsrisk._config import NUMBA_CACHE
-from nhsrisk._rng import philox_uniform
-from nhsrisk._sampling import FIXED, inverse_cdf
+from nhsrisk._rng import fill_uniforms
+from nhsrisk._sampling import FIXED, transform_uniforms
 
 # risk_idx slots
 RAID_PROBABILITY = 0
@@ -61,36 +61,38 @@ COST_PER_HOUR = 2
 MAX_RELEASE_SHARE = 3
 N_GROUP_SLOTS = 4
 
-#: Draws per work item of the parallel loop; scratch space is allocated once per item.
-BLOCK = 512
+#: Draws per work item of the parallel loop. Inputs and scratch live in
+#: (n_inputs, BLOCK) arrays, so every inner loop runs over draws.
+BLOCK = 256
 
 
 @numba.njit(cache=NUMBA_CACHE)
 def sample_stream(code, params, table, k0, k1, start, out):
     """Fill ``out`` with draws ``start, start+1, ...`` of one input's stream."""
-    for i in range(out.shape[0]):
-        u = philox_uniform(np.uint64(start + i), k0, k1)
-        out[i] = inverse_cdf(code, params, table, u)
-
-
-@numba.njit(cache=NUMBA_CACHE, inline="always")
-def _sample_inputs(draw, i, codes, params, table_rows, tables, keys, store_rows, x, inputs_out):
-    """Sample every input of draw ``draw`` into ``x``; keep the uncertain ones in column ``i``."""
-    for k in range(codes.shape[0]):
-        code = codes[k]
-        if code == FIXED:
-            x[k] = params[k, 0]
-            continue
-        u = philox_uniform(draw, keys[k, 0], keys[k, 1])
-        x[k] = inverse_cdf(code, params[k], tables[table_rows[k]], u)
-        row = store_rows[k]
-        if row >= 0:
-            inputs_out[row, i] = x[k]
+    n = out.shape[0]
+    for lo in range(0, n, BLOCK):
+        count = min(BLOCK, n - lo)
+        chunk = out[lo : lo + count]
+        fill_uniforms(np.uint64(start + lo), k0, k1, chunk, count)
+        transform_uniforms(code, params, table, chunk, count)
 
 
 @numba.njit(cache=NUMBA_CACHE)
-def evaluate_draw(
-    i,
+def sample_block(first, count, codes, params, table_rows, tables, keys, values):
+    """Draw every input of draws ``first .. first + count - 1`` into ``values[k, :count]``."""
+    for k in range(codes.shape[0]):
+        row = values[k]
+        if codes[k] == FIXED:
+            row[:count] = params[k, 0]
+            continue
+        fill_uniforms(first, keys[k, 0], keys[k, 1], row, count)
+        transform_uniforms(codes[k], params[k], tables[table_rows[k]], row, count)
+
+
+@numba.njit(cache=NUMBA_CACHE)
+def evaluate_block(
+    lo,
+    count,
     x,
     risk_idx,
     year_idx,
@@ -100,7 +102,7 @@ def evaluate_draw(
     planned_spend,
     last_funded,
     discount_factor,
-    scratch_hours,
+    scratch,
     raid_out,
     spend_out,
     adequacy_out,
@@ -114,110 +116,141 @@ def evaluate_draw(
     npv_out,
     bcr_out,
 ):
-    """Evaluate the structural model for one draw whose inputs are in ``x``.
+    """Evaluate the structural model for draws ``lo .. lo + count - 1``.
 
-    ``planned_spend`` has shape (programme, year); outputs are indexed
-    ``[i, year, programme(, staff_group)]``.
+    ``x[k, j]`` holds input ``k`` of draw ``lo + j``. ``planned_spend`` has shape
+    (programme, year); outputs are indexed ``[year, programme(, staff_group), draw]``:
+    draws last, so every inner loop here writes contiguous memory.
+    ``scratch`` is a (7, BLOCK) work array. The equations are in docs/model.md.
     """
     n_prog, n_year = planned_spend.shape
     n_group = group_idx.shape[0]
+    cut = scratch[0]
+    total = scratch[1]
+    pv_value = scratch[2]
+    pv_spend = scratch[3]
+    cumulative = scratch[4]
+    year_value = scratch[5]
+    actual_spend = scratch[6]
 
+    # Budget raids: the money taken does not come back.
     raid_probability = x[risk_idx[RAID_PROBABILITY]]
     for t in range(n_year):
-        raid = 1.0 if x[year_idx[t, RAID_EVENT]] < raid_probability else 0.0
-        raid_out[i, t] = raid
-        cut = raid * x[year_idx[t, RAID_FRACTION]]
+        event = x[year_idx[t, RAID_EVENT]]
+        fraction = x[year_idx[t, RAID_FRACTION]]
+        for j in range(count):
+            raid = event[j] < raid_probability[j]
+            raid_out[t, lo + j] = raid
+            cut[j] = fraction[j] if raid else 0.0
         for p in range(n_prog):
-            spend_out[i, t, p] = planned_spend[p, t] * (1.0 - cut * x[prog_idx[p, RAID_EXPOSURE]])
+            exposure = x[prog_idx[p, RAID_EXPOSURE]]
+            planned = planned_spend[p, t]
+            for j in range(count):
+                spend_out[t, p, lo + j] = planned * (1.0 - cut[j] * exposure[j])
 
-    if x[risk_idx[BLACK_SWAN]] > 0.5:
-        overrun = x[risk_idx[BLACK_SWAN_OVERRUN]]
-    else:
-        overrun = x[risk_idx[COST_OVERRUN]]
+    # Funding adequacy and uptake S-curves.
+    swan = x[risk_idx[BLACK_SWAN]]
+    swan_overrun = x[risk_idx[BLACK_SWAN_OVERRUN]]
+    body_overrun = x[risk_idx[COST_OVERRUN]]
     delay = x[risk_idx[DELIVERY_DELAY]]
     capacity = x[risk_idx[STAFF_CAPACITY]]
     elasticity = x[risk_idx[FUNDING_ELASTICITY]]
-
     for p in range(n_prog):
-        planned = 0.0
-        actual = 0.0
+        planned_total = 0.0
         for t in range(n_year):
-            planned += planned_spend[p, t]
-            actual += spend_out[i, t, p]
-        if actual > 0.0:
-            adequacy = min(1.0, actual / (overrun * planned))
-            funding_factor = adequacy**elasticity
-        else:
-            adequacy = 0.0
-            funding_factor = 0.0  # no money, no technology, whatever the elasticity
-        adequacy_out[i, p] = adequacy
-        ceiling = x[prog_idx[p, UPTAKE_CEILING]] * capacity * funding_factor
-        shift = x[prog_idx[p, UPTAKE_MIDPOINT]] + x[prog_idx[p, REALISATION_LAG]] + delay
+            planned_total += planned_spend[p, t]
+        ceiling = x[prog_idx[p, UPTAKE_CEILING]]
+        midpoint = x[prog_idx[p, UPTAKE_MIDPOINT]]
+        lag = x[prog_idx[p, REALISATION_LAG]]
         steepness = x[prog_idx[p, UPTAKE_STEEPNESS]]
-        keep = 1.0 - x[prog_idx[p, BENEFIT_DECAY]]
+        decay = x[prog_idx[p, BENEFIT_DECAY]]
+        actual_spend[:count] = 0.0
         for t in range(n_year):
-            level = ceiling / (1.0 + math.exp(-(t - shift) * steepness))
-            if level > 1.0:
-                level = 1.0
-            years_after = t - last_funded[p]
-            if years_after > 0:
-                level *= keep**years_after
-            uptake_out[i, t, p] = level
+            for j in range(count):
+                actual_spend[j] += spend_out[t, p, lo + j]
+        for j in range(count):
+            actual = actual_spend[j]
+            overrun = swan_overrun[j] if swan[j] > 0.5 else body_overrun[j]
+            if actual > 0.0:
+                adequacy = min(1.0, actual / (overrun * planned_total))
+                funding_factor = adequacy ** elasticity[j]
+            else:
+                adequacy = 0.0
+                funding_factor = 0.0  # no money, no technology, whatever the elasticity
+            adequacy_out[p, lo + j] = adequacy
+            level_max = ceiling[j] * capacity[j] * funding_factor
+            shift = midpoint[j] + lag[j] + delay[j]
+            keep = 1.0 - decay[j]
+            for t in range(n_year):
+                level = level_max / (1.0 + math.exp(-(t - shift) * steepness[j]))
+                if level > 1.0:
+                    level = 1.0
+                years_after = t - last_funded[p]
+                if years_after > 0:
+                    level *= keep**years_after
+                uptake_out[t, p, lo + j] = level
 
+    # Staff time released (capped per staff group), value, discounting.
     redeployed = x[risk_idx[REDEPLOYMENT_FRACTION]]
-    included = 1.0 - x[risk_idx[DIGITAL_EXCLUSION]]
+    exclusion = x[risk_idx[DIGITAL_EXCLUSION]]
     leakage = x[risk_idx[SOCIAL_CARE_LEAKAGE]]
-    npv = 0.0
-    pv_value = 0.0
-    pv_spend = 0.0
-    cumulative = 0.0
+    pv_value[:count] = 0.0
+    pv_spend[:count] = 0.0
+    cumulative[:count] = 0.0
     for t in range(n_year):
         for g in range(n_group):
-            staff_hours = x[group_idx[g, FTE]] * x[group_idx[g, HOURS_PER_FTE]]
-            total = 0.0
+            fte = x[group_idx[g, FTE]]
+            hours = x[group_idx[g, HOURS_PER_FTE]]
+            share = x[group_idx[g, MAX_RELEASE_SHARE]]
+            total[:count] = 0.0
             for p in range(n_prog):
                 a = pg_idx[p, g, ADDRESSABLE_SHARE]
                 if a < 0:
-                    scratch_hours[p, g] = 0.0
+                    for j in range(count):
+                        hours_out[t, p, g, lo + j] = 0.0
                     continue
-                h = staff_hours * x[a] * x[pg_idx[p, g, RECOVERED_FRACTION]] * uptake_out[i, t, p]
-                scratch_hours[p, g] = h
-                total += h
-            available = staff_hours * x[group_idx[g, MAX_RELEASE_SHARE]]
-            scale = 1.0
-            if total > available:
-                scale = available / total
-                capped_out[i, t, g] = True
-            else:
-                capped_out[i, t, g] = False
-            for p in range(n_prog):
-                hours_out[i, t, p, g] = scratch_hours[p, g] * scale
-        year_value = 0.0
+                addressable = x[a]
+                recovered = x[pg_idx[p, g, RECOVERED_FRACTION]]
+                for j in range(count):
+                    h = fte[j] * hours[j] * addressable[j] * recovered[j] * uptake_out[t, p, lo + j]
+                    hours_out[t, p, g, lo + j] = h
+                    total[j] += h
+            for j in range(count):
+                available = fte[j] * hours[j] * share[j]
+                binding = total[j] > available
+                capped_out[t, g, lo + j] = binding
+                if binding:
+                    scale = available / total[j]
+                    for p in range(n_prog):
+                        hours_out[t, p, g, lo + j] *= scale
+        year_value[:count] = 0.0
         for p in range(n_prog):
-            staff_value = 0.0
+            contacts = x[prog_idx[p, CONTACTS_PER_YEAR]]
+            per_contact = x[prog_idx[p, VALUE_PER_CONTACT]]
+            care_share = x[prog_idx[p, SOCIAL_CARE_SHARE]]
+            cash_share = x[prog_idx[p, CASH_RELEASING_FRACTION]]
+            total[:count] = 0.0
             for g in range(n_group):
-                staff_value += hours_out[i, t, p, g] * x[group_idx[g, COST_PER_HOUR]]
-            patient_value = (
-                x[prog_idx[p, CONTACTS_PER_YEAR]]
-                * included
-                * uptake_out[i, t, p]
-                * x[prog_idx[p, VALUE_PER_CONTACT]]
-            )
-            value = (staff_value * redeployed + patient_value) * (
-                1.0 - x[prog_idx[p, SOCIAL_CARE_SHARE]] * leakage
-            )
-            spend = spend_out[i, t, p]
-            value_out[i, t, p] = value
-            cash_out[i, t, p] = value * x[prog_idx[p, CASH_RELEASING_FRACTION]]
-            net_out[i, t, p] = value - spend
-            year_value += value
-            pv_value += value * discount_factor[t]
-            pv_spend += spend * discount_factor[t]
-        cumulative += year_value
-        cumulative_out[i, t] = cumulative
-    npv = pv_value - pv_spend
-    npv_out[i] = npv
-    bcr_out[i] = pv_value / pv_spend if pv_spend > 0.0 else 0.0
+                cost = x[group_idx[g, COST_PER_HOUR]]
+                for j in range(count):
+                    total[j] += hours_out[t, p, g, lo + j] * cost[j]
+            for j in range(count):
+                staff_value = total[j]
+                patient_value = contacts[j] * (1.0 - exclusion[j]) * uptake_out[t, p, lo + j] * per_contact[j]
+                value = (staff_value * redeployed[j] + patient_value) * (1.0 - care_share[j] * leakage[j])
+                spend = spend_out[t, p, lo + j]
+                value_out[t, p, lo + j] = value
+                cash_out[t, p, lo + j] = value * cash_share[j]
+                net_out[t, p, lo + j] = value - spend
+                year_value[j] += value
+                pv_value[j] += value * discount_factor[t]
+                pv_spend[j] += spend * discount_factor[t]
+        for j in range(count):
+            cumulative[j] += year_value[j]
+            cumulative_out[t, lo + j] = cumulative[j]
+    for j in range(count):
+        npv_out[lo + j] = pv_value[j] - pv_spend[j]
+        bcr_out[lo + j] = pv_value[j] / pv_spend[j] if pv_spend[j] > 0.0 else 0.0
 
 
 @numba.njit(cache=NUMBA_CACHE, parallel=True)
@@ -251,41 +284,47 @@ def simulate_kernel(
     npv_out,
     bcr_out,
 ):
-    """Sample and evaluate draws ``start .. start + n - 1`` (n = ``npv_out.shape[0]``)."""
+    """Sample and evaluate draws ``start .. start + n - 1`` (n = ``npv_out.shape[0]``).
+
+    Each block of draws is independent and every draw reads only its own
+    counters, so the result is the same for any number of threads.
+    """
     n = npv_out.shape[0]
     n_blocks = (n + BLOCK - 1) // BLOCK
     n_inputs = codes.shape[0]
-    n_prog = planned_spend.shape[0]
-    n_group = group_idx.shape[0]
     for b in numba.prange(n_blocks):
-        x = np.empty(n_inputs)
-        scratch_hours = np.empty((n_prog, n_group))
-        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            _sample_inputs(
-                np.uint64(start + i), i, codes, params, table_rows, tables, keys, store_rows, x, inputs_out
-            )
-            evaluate_draw(
-                i,
-                x,
-                risk_idx,
-                year_idx,
-                prog_idx,
-                pg_idx,
-                group_idx,
-                planned_spend,
-                last_funded,
-                discount_factor,
-                scratch_hours,
-                raid_out,
-                spend_out,
-                adequacy_out,
-                uptake_out,
-                hours_out,
-                capped_out,
-                value_out,
-                cash_out,
-                net_out,
-                cumulative_out,
-                npv_out,
-                bcr_out,
-            )
+        lo = b * BLOCK
+        count = min(BLOCK, n - lo)
+        x = np.empty((n_inputs, BLOCK))
+        scratch = np.empty((7, BLOCK))
+        sample_block(np.uint64(start + lo), count, codes, params, table_rows, tables, keys, x)
+        for k in range(n_inputs):
+            row = store_rows[k]
+            if row >= 0:
+                inputs_out[row, lo : lo + count] = x[k, :count]
+        evaluate_block(
+            lo,
+            count,
+            x,
+            risk_idx,
+            year_idx,
+            prog_idx,
+            pg_idx,
+            group_idx,
+            planned_spend,
+            last_funded,
+            discount_factor,
+            scratch,
+            raid_out,
+            spend_out,
+            adequacy_out,
+            uptake_out,
+            hours_out,
+            capped_out,
+            value_out,
+            cash_out,
+            net_out,
+            cumulative_out,
+            npv_out,
+            bcr_out,
+        )

@@ -23,8 +23,9 @@ _PHILOX_W0 = np.uint64(0x9E3779B9)
 _PHILOX_W1 = np.uint64(0xBB67AE85)
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
-_SHIFT11 = np.uint64(11)
-_TWO_POW_M53 = 2.0**-53
+_SHIFT6 = np.uint64(6)
+_ONE = np.uint64(1)
+_TWO_POW_M52 = 2.0**-52
 
 
 def stream_key(seed: int, name: str) -> tuple[int, int]:
@@ -69,17 +70,60 @@ def _philox_rounds(c0, c1, c2, c3, k0, k1):
 
 
 @numba.njit(cache=NUMBA_CACHE, inline="always")
-def philox_uniform(draw, k0, k1):
-    """Uniform on the open interval (0, 1) for counter ``draw`` under key ``(k0, k1)``.
+def _to_unit(a, b):
+    """Double on the open interval (0, 1) from two 32-bit words: ``(k + 0.5) / 2**52``.
 
-    Runs Philox4x32-10 on the counter ``(draw_lo, draw_hi, 0, 0)`` and builds a
-    53-bit double from the first two output words, offset by half a step so
-    that neither 0 nor 1 can occur (inverse CDFs of unbounded laws stay finite).
+    ``k`` has 52 random bits (26 from each word), so ``k + 0.5`` is exact and the
+    result lies in [2**-53, 1 - 2**-53]: neither 0 nor 1, whose inverse CDFs may
+    be infinite. The halves are int32-sized so the conversion vectorises on AVX2,
+    which has no uint64-to-double instruction.
     """
+    high = np.int32(a >> _SHIFT6)
+    low = np.int32(b >> _SHIFT6)
+    return (high * 67108864.0 + low + 0.5) * _TWO_POW_M52
+
+
+@numba.njit(cache=NUMBA_CACHE, inline="always")
+def philox_uniform(draw, k0, k1):
+    """Uniform on (0, 1) for draw ``draw`` of the stream keyed ``(k0, k1)``.
+
+    One Philox4x32-10 block on counter ``draw // 2`` serves two consecutive
+    draws: words 0-1 the even one, words 2-3 the odd one. So the uniform is a
+    pure function of ``(key, draw)``, and :func:`fill_uniforms` can use all
+    128 bits of every block.
+    """
+    pair = draw >> _ONE
     zero = np.uint64(0)
-    c0, c1, _, _ = _philox_rounds(draw & _MASK32, draw >> _SHIFT32, zero, zero, k0, k1)
-    bits = (c0 << _SHIFT32) | c1
-    return ((bits >> _SHIFT11) + 0.5) * _TWO_POW_M53
+    c0, c1, c2, c3 = _philox_rounds(pair & _MASK32, pair >> _SHIFT32, zero, zero, k0, k1)
+    if draw & _ONE:
+        return _to_unit(c2, c3)
+    return _to_unit(c0, c1)
+
+
+@numba.njit(cache=NUMBA_CACHE)
+def fill_uniforms(first, k0, k1, out, count):
+    """Write the uniforms of draws ``first .. first + count - 1`` into ``out[:count]``.
+
+    Equal to ``philox_uniform(first + i, k0, k1)`` for every ``i``, computed a
+    pair of draws per Philox block in a loop the compiler vectorises.
+    """
+    if count <= 0:
+        return
+    done = 0
+    if first & _ONE:
+        out[0] = philox_uniform(first, k0, k1)
+        done = 1
+    pair0 = (first + np.uint64(done)) >> _ONE
+    n_pairs = (count - done) // 2
+    zero = np.uint64(0)
+    for j in range(n_pairs):
+        pair = pair0 + np.uint64(j)
+        c0, c1, c2, c3 = _philox_rounds(pair & _MASK32, pair >> _SHIFT32, zero, zero, k0, k1)
+        out[done + 2 * j] = _to_unit(c0, c1)
+        out[done + 2 * j + 1] = _to_unit(c2, c3)
+    last = done + 2 * n_pairs
+    if last < count:
+        out[last] = philox_uniform(first + np.uint64(last), k0, k1)
 
 
 @numba.njit(cache=NUMBA_CACHE)

@@ -26,7 +26,7 @@ LOGNORMAL = 6
 BERNOULLI = 7
 DISCRETE = 8
 
-N_PARAMS = 4
+N_PARAMS = 5
 #: Doubles before the first record of an inversion table row (see
 #: nhsrisk.distributions._inversion_table): [n_cells, n_guide, 0 x 6].
 TABLE_HEADER = 8
@@ -35,40 +35,27 @@ RECORD = 8
 
 @numba.njit(cache=NUMBA_CACHE, inline="always")
 def hermite_inverse(table, u):
-    """Piecewise quintic Hermite inverse CDF stored in ``table`` (one 8-double record per cell)."""
+    """Standard-Beta quantile at ``u`` from an inversion table (see ``TABLE_HEADER``).
+
+    A guide table gives the cell; each cell is one record ``[u0, 1/width, c0..c5]``
+    holding its quintic polynomial in Horner form.
+    """
     n_cells = int(table[0])
     n_guide = int(table[1])
-    guide_at = TABLE_HEADER + RECORD * n_cells
-    bucket = int(u * n_guide)
-    if bucket >= n_guide:
-        bucket = n_guide - 1
-    cell = int(table[guide_at + bucket])
+    bucket = min(int(u * n_guide), n_guide - 1)
+    cell = int(table[TABLE_HEADER + RECORD * n_cells + bucket])
+    # The guide is fine enough that u is almost always in this cell or the next:
+    # take that step without a branch, and loop only in the rare remaining case.
+    cell += (cell < n_cells - 1) & (u >= table[TABLE_HEADER + RECORD * (cell + 1)])
     at = TABLE_HEADER + RECORD * cell
-    while cell < n_cells - 1 and u > table[at + 1]:
+    while cell < n_cells - 1 and u >= table[at + RECORD]:
         cell += 1
         at += RECORD
-    u0 = table[at]
-    x0 = table[at + 2]
-    x1 = table[at + 3]
-    s = (u - u0) / (table[at + 1] - u0)
-    s2 = s * s
-    s3 = s2 * s
-    r = 1.0 - s
-    r2 = r * r
-    x = (
-        x0
-        + (x1 - x0) * s3 * (10.0 - 15.0 * s + 6.0 * s2)
-        + table[at + 4] * s * r2 * r * (1.0 + 3.0 * s)
-        - table[at + 5] * s3 * r * (4.0 - 3.0 * s)
-        + 0.5 * table[at + 6] * s2 * r2 * r
-        + 0.5 * table[at + 7] * s3 * r2
+    s = (u - table[at]) * table[at + 1]
+    x = table[at + 2] + s * (
+        table[at + 3] + s * (table[at + 4] + s * (table[at + 5] + s * (table[at + 6] + s * table[at + 7])))
     )
-    # The construction checks monotonicity; the clamp only guards the last ulp.
-    if x < x0:
-        return x0
-    if x > x1:
-        return x1
-    return x
+    return min(max(x, 0.0), 1.0)
 
 
 @numba.njit(cache=NUMBA_CACHE)
@@ -94,8 +81,12 @@ def inverse_cdf(code, params, table, u):
     if code == NORMAL:
         return params[0] + params[1] * ndtri(u)
     if code == TRUNCNORMAL:
-        # params: location, signed scale, base, width (see TruncatedNormal.kernel_spec)
-        return params[0] + params[1] * ndtri(params[2] + u * params[3])
+        # params: location, signed scale, base, width, upper base (see TruncatedNormal.kernel_spec).
+        # Past the median, work from the upper end: ndtri near 1 would lose the tail.
+        q = params[2] + u * params[3]
+        if q <= 0.5:
+            return params[0] + params[1] * ndtri(q)
+        return params[0] - params[1] * ndtri(params[4] + (1.0 - u) * params[3])
     if code == LOGNORMAL:
         return math.exp(params[0] + params[1] * ndtri(u))
     if code == BERNOULLI:
@@ -110,7 +101,43 @@ def inverse_cdf(code, params, table, u):
 
 
 @numba.njit(cache=NUMBA_CACHE)
+def transform_uniforms(code, params, table, values, count):
+    """Replace the uniforms ``values[:count]`` by their quantiles, in place.
+
+    The same arithmetic as :func:`inverse_cdf`, with the kind tested once per
+    call so that the simple kinds run as straight loops the compiler vectorises.
+    """
+    if code == UNIFORM:
+        low = params[0]
+        width = params[1]
+        for i in range(count):
+            values[i] = low + values[i] * width
+    elif code == NORMAL:
+        mean = params[0]
+        sd = params[1]
+        for i in range(count):
+            values[i] = mean + sd * ndtri(values[i])
+    elif code == LOGNORMAL:
+        mu = params[0]
+        sigma = params[1]
+        for i in range(count):
+            values[i] = math.exp(mu + sigma * ndtri(values[i]))
+    elif code == BERNOULLI:
+        threshold = params[0]
+        for i in range(count):
+            values[i] = 1.0 if values[i] > threshold else 0.0
+    elif code == BETA_TABLE:
+        low = params[0]
+        width = params[1]
+        for i in range(count):
+            values[i] = low + width * hermite_inverse(table, values[i])
+    else:
+        for i in range(count):
+            values[i] = inverse_cdf(code, params, table, values[i])
+
+
+@numba.njit(cache=NUMBA_CACHE)
 def inverse_cdf_many(code, params, table, uniforms, out):
-    """Apply :func:`inverse_cdf` elementwise (used by ``Distribution.kernel_ppf``)."""
-    for i in range(uniforms.shape[0]):
-        out[i] = inverse_cdf(code, params, table, uniforms[i])
+    """Quantiles of ``uniforms`` into ``out`` (used by ``Distribution.kernel_ppf``)."""
+    out[:] = uniforms
+    transform_uniforms(code, params, table, out, out.shape[0])

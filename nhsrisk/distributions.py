@@ -201,24 +201,35 @@ _END_CELL = 1e-12  # probability of each end cell: any monotone fill there meets
 _MAX_CELLS = 20_000
 
 
-def _quintic(record: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Evaluate quintic Hermite records ``[u0, u1, x0, x1, m0, m1, a0, a1]`` at ``s`` in [0, 1].
+def _horner(records: np.ndarray) -> np.ndarray:
+    """Kernel records ``[u0, 1/width, c0..c5]`` from Hermite records ``[u0, u1, x0, x1, m0, m1, a0, a1]``.
 
-    Same arithmetic as the kernel's ``hermite_inverse``.
+    ``x(s) = c0 + s (c1 + s (c2 + s (c3 + s (c4 + s c5))))`` with ``s = (u - u0) / width`` is
+    the quintic Hermite interpolant with values x, slopes m and curvatures a
+    (per unit s) at both ends of the cell.
     """
-    u0, u1, x0, x1, m0, m1, a0, a1 = (record[:, j, None] for j in range(8))
-    s2 = s * s
-    s3 = s2 * s
-    r = 1.0 - s
-    r2 = r * r
-    return (
-        x0
-        + (x1 - x0) * s3 * (10.0 - 15.0 * s + 6.0 * s2)
-        + m0 * s * r2 * r * (1.0 + 3.0 * s)
-        - m1 * s3 * r * (4.0 - 3.0 * s)
-        + 0.5 * a0 * s2 * r2 * r
-        + 0.5 * a1 * s3 * r2
+    u0, u1, x0, x1, m0, m1, a0, a1 = records.T
+    step = x1 - x0
+    return np.column_stack(
+        [
+            u0,
+            1.0 / (u1 - u0),
+            x0,
+            m0,
+            0.5 * a0,
+            10.0 * step - 6.0 * m0 - 4.0 * m1 - 1.5 * a0 + 0.5 * a1,
+            -15.0 * step + 8.0 * m0 + 7.0 * m1 + 1.5 * a0 - a1,
+            6.0 * step - 3.0 * m0 - 3.0 * m1 - 0.5 * a0 + 0.5 * a1,
+        ]
     )
+
+
+def _evaluate_records(kernel_records: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Evaluate kernel records at probabilities ``u`` (one row of u per record), as the kernel does."""
+    u0, inverse_width, c0, c1, c2, c3, c4, c5 = (kernel_records[:, j, None] for j in range(8))
+    s = (u - u0) * inverse_width
+    x = c0 + s * (c1 + s * (c2 + s * (c3 + s * (c4 + s * c5))))
+    return np.clip(x, 0.0, 1.0)
 
 
 def _beta_records(law: Any, alpha: float, beta: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -242,9 +253,14 @@ def _beta_records(law: Any, alpha: float, beta: float, lo: np.ndarray, hi: np.nd
 
 def _cdf_step(law: Any, x: np.ndarray) -> np.ndarray:
     """Largest change of the CDF between ``x`` and its neighbouring doubles: the floor of any sampler."""
-    here = law.cdf(x)
-    up = np.abs(law.cdf(np.nextafter(x, np.inf)) - here)
-    down = np.abs(here - law.cdf(np.nextafter(x, -np.inf)))
+
+    def probability(y: np.ndarray) -> np.ndarray:
+        # the smaller tail probability, which keeps its digits
+        return np.where(x <= law.median(), law.cdf(y), law.sf(y))
+
+    here = probability(x)
+    up = np.abs(probability(np.nextafter(x, np.inf)) - here)
+    down = np.abs(here - probability(np.nextafter(x, -np.inf)))
     return np.maximum(up, down)
 
 
@@ -263,8 +279,10 @@ def _inversion_table(alpha: float, beta: float) -> np.ndarray:
     filled linearly, which meets the bound by their size.
 
     Returns a row: ``[n_cells, n_guide, 0 x 6]``, then ``n_cells`` records of 8
-    doubles ``[u0, u1, x0, x1, m0, m1, a0, a1]`` (one cache line each), then
-    the guide table of ``n_guide`` starting cells.
+    doubles ``[u0, 1/width, c0..c5]`` (one cache line each: the cell's start,
+    its reciprocal width and its polynomial in Horner form), then the guide
+    table of ``n_guide`` starting cells. The checks evaluate exactly the
+    kernel's arithmetic.
     """
     law = scipy.stats.beta(alpha, beta)
     decades = np.logspace(-12, -2, 6)
@@ -277,11 +295,13 @@ def _inversion_table(alpha: float, beta: float) -> np.ndarray:
     n_cells = 2
     while len(pending_lo):
         records = _beta_records(law, alpha, beta, pending_lo, pending_hi)
-        xs = _quintic(records, check)
         u = pending_lo[:, None] + (pending_hi - pending_lo)[:, None] * check
+        xs = _evaluate_records(_horner(records), u)
         allowance = 0.5 * U_RESOLUTION + 2.0 * _cdf_step(law, xs)
+        # Above the median compare survival probabilities: a cdf near 1 has no digits left.
+        error = np.where(u > 0.5, np.abs(law.sf(xs) - (1.0 - u)), np.abs(law.cdf(xs) - u))
         path = np.concatenate([records[:, 2:3], xs, records[:, 3:4]], axis=1)
-        good = (np.abs(law.cdf(xs) - u) <= allowance).all(axis=1) & (np.diff(path, axis=1) >= 0).all(axis=1)
+        good = (error <= allowance).all(axis=1) & (np.diff(path, axis=1) >= 0).all(axis=1)
         accepted.append(records[good])
         n_cells += int(good.sum())
         lo, hi = pending_lo[~good], pending_hi[~good]
@@ -297,8 +317,8 @@ def _inversion_table(alpha: float, beta: float) -> np.ndarray:
         pending_lo = np.concatenate([lo, middle])
         pending_hi = np.concatenate([middle, hi])
     records = np.concatenate(accepted)
-    records = records[np.argsort(records[:, 0])]
-    n_guide = len(records)
+    records = _horner(records[np.argsort(records[:, 0])])
+    n_guide = 4 * len(records)
     guide = np.searchsorted(records[:, 0], np.arange(n_guide) / n_guide, side="right") - 1
     header = np.zeros(8)
     header[:2] = len(records), n_guide
@@ -348,7 +368,7 @@ class Fixed(Distribution):
         return scipy.stats.rv_discrete(values=([self.value], [1.0]))
 
     def kernel_spec(self):  # noqa: D102
-        return _sampling.FIXED, np.array([self.value, 0.0, 0.0, 0.0]), None
+        return _sampling.FIXED, np.array([self.value, 0.0, 0.0, 0.0, 0.0]), None
 
     def to_dict(self) -> dict[str, Any]:  # noqa: D102
         return {"value": self.value}
@@ -394,7 +414,7 @@ class Uniform(Distribution):
         return scipy.stats.uniform(loc=self.low, scale=self.high - self.low)
 
     def kernel_spec(self):  # noqa: D102
-        return _sampling.UNIFORM, np.array([self.low, self.high - self.low, 0.0, 0.0]), None
+        return _sampling.UNIFORM, np.array([self.low, self.high - self.low, 0.0, 0.0, 0.0]), None
 
 
 @dataclass(frozen=True)
@@ -435,7 +455,7 @@ class Triangular(Distribution):
 
     def kernel_spec(self):  # noqa: D102
         split = (self.mode - self.low) / (self.high - self.low)
-        return _sampling.TRIANGULAR, np.array([self.low, self.mode, self.high, split]), None
+        return _sampling.TRIANGULAR, np.array([self.low, self.mode, self.high, split, 0.0]), None
 
 
 def _three_point(cls_name: str, low: Any, mode: Any, high: Any) -> tuple[float, float, float]:
@@ -474,7 +494,7 @@ class _ScaledBeta(Distribution):
     def kernel_spec(self):  # noqa: D102
         a, b, lower, upper = self._shape()
         table = _inversion_table(float(a), float(b))
-        return _sampling.BETA_TABLE, np.array([lower, upper - lower, 0.0, 0.0]), table
+        return _sampling.BETA_TABLE, np.array([lower, upper - lower, 0.0, 0.0, 0.0]), table
 
 
 @dataclass(frozen=True)
@@ -545,6 +565,17 @@ class Beta(_ScaledBeta):
             raise _fail("Beta", "high", high, f"greater than low={low!r}")
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
+        try:
+            _inversion_table(self.alpha, self.beta)
+        except ValueError:
+            raise _fail(
+                "Beta",
+                "alpha" if self.alpha <= self.beta else "beta",
+                min(self.alpha, self.beta),
+                f"large enough for the kernel to invert Beta({self.alpha!r}, {self.beta!r}) within "
+                f"{U_RESOLUTION} (this shape piles almost all its mass onto the ends; use a Bernoulli "
+                f"or Discrete instead)",
+            ) from None
 
     @classmethod
     def from_mean_sd(cls, mean: float, sd: float, low: float = 0.0, high: float = 1.0) -> Beta:
@@ -611,7 +642,7 @@ class Normal(Distribution):
         return scipy.stats.norm(loc=self.mu, scale=self.sd)
 
     def kernel_spec(self):  # noqa: D102
-        return _sampling.NORMAL, np.array([self.mu, self.sd, 0.0, 0.0]), None
+        return _sampling.NORMAL, np.array([self.mu, self.sd, 0.0, 0.0, 0.0]), None
 
 
 @dataclass(frozen=True)
@@ -663,6 +694,28 @@ class TruncatedNormal(Distribution):
             return float(scipy.special.ndtr(-a) - scipy.special.ndtr(-b))
         return float(scipy.special.ndtr(b) - scipy.special.ndtr(a))
 
+    def ppf(self, q: Any) -> np.ndarray:
+        """Exact quantiles, from whichever tail keeps ``ndtri``'s argument small.
+
+        More accurate than ``scipy.stats.truncnorm.ppf`` far in the upper tail
+        of an interval that contains the mean; equal to it elsewhere.
+        """
+        q = np.asarray(q, dtype=float)
+        if np.any((q < 0) | (q > 1)) or np.any(np.isnan(q)):
+            raise ValueError("The 'q' parameter of TruncatedNormal.ppf must be in [0, 1].")
+        _, scale, base, width, upper = self.kernel_spec()[1]
+        ndtri = scipy.special.ndtri
+        lower_form = self.mu + scale * ndtri(np.clip(base + q * width, 0.0, 1.0))
+        if scale < 0:
+            return self._pin_ends(lower_form, q)
+        upper_form = self.mu - scale * ndtri(np.clip(upper + (1.0 - q) * width, 0.0, 1.0))
+        x = np.where(base + q * width <= 0.5, lower_form, upper_form)
+        return self._pin_ends(x, q)
+
+    def _pin_ends(self, x: np.ndarray, q: np.ndarray) -> np.ndarray:
+        # The ends of the support exactly, not their rounded images through ndtri.
+        return np.where(q == 0, self.low, np.where(q == 1, self.high, np.clip(x, self.low, self.high)))
+
     def mean(self) -> float:  # noqa: D102
         return float(self.to_scipy().mean())
 
@@ -678,17 +731,20 @@ class TruncatedNormal(Distribution):
 
     def kernel_spec(self):  # noqa: D102
         a, b = self._standard_bounds()
-        # Work in whichever tail keeps the CDF values away from 1, where they
-        # would lose precision: x = mean + scale * ndtri(base + u * width).
+        ndtr = scipy.special.ndtr
         if a > 0:
-            base = float(scipy.special.ndtr(-a))
-            width = -(base - float(scipy.special.ndtr(-b)))
-            scale = -self.sd
-        else:
-            base = float(scipy.special.ndtr(a))
-            width = float(scipy.special.ndtr(b)) - base
-            scale = self.sd
-        return _sampling.TRUNCNORMAL, np.array([self.mu, scale, base, width]), None
+            # Wholly above the mean: sample the mirror image [-b, -a], which lies
+            # below it, so ndtri only ever sees small probabilities:
+            # x = mean - sd * ndtri(top - u * width) with top = Phi(-a).
+            top = float(ndtr(-a))
+            width = top - float(ndtr(-b))
+            return _sampling.TRUNCNORMAL, np.array([self.mu, -self.sd, top, -width, 0.0]), None
+        # Below the median of the truncated law x = mean + sd * ndtri(Phi(a) + u * width);
+        # above it the kernel uses the upper form mean - sd * ndtri(Phi(-b) + (1 - u) * width).
+        base = float(ndtr(a))
+        upper = float(ndtr(-b))
+        width = float(ndtr(b)) - base if b <= 0 else float(ndtr(-a)) - upper
+        return _sampling.TRUNCNORMAL, np.array([self.mu, self.sd, base, width, upper]), None
 
 
 @dataclass(frozen=True)
@@ -738,7 +794,7 @@ class LogNormal(Distribution):
         return scipy.stats.lognorm(self.sigma, scale=math.exp(self.mu))
 
     def kernel_spec(self):  # noqa: D102
-        return _sampling.LOGNORMAL, np.array([self.mu, self.sigma, 0.0, 0.0]), None
+        return _sampling.LOGNORMAL, np.array([self.mu, self.sigma, 0.0, 0.0, 0.0]), None
 
 
 @dataclass(frozen=True)
@@ -770,11 +826,18 @@ class Bernoulli(Distribution):
     def support(self) -> tuple[float, float]:  # noqa: D102
         return (0.0 if self.p < 1.0 else 1.0, 1.0 if self.p > 0.0 else 0.0)
 
+    def ppf(self, q: Any) -> np.ndarray:
+        """0 for ``q <= 1 - p``, else 1 (scipy's convention, except that ``ppf(0)`` is 0, not -1)."""
+        q = np.asarray(q, dtype=float)
+        if np.any((q < 0) | (q > 1)) or np.any(np.isnan(q)):
+            raise ValueError("The 'q' parameter of Bernoulli.ppf must be in [0, 1].")
+        return np.where(q > 1.0 - self.p, 1.0, 0.0)
+
     def to_scipy(self) -> Any:  # noqa: D102
         return scipy.stats.bernoulli(self.p)
 
     def kernel_spec(self):  # noqa: D102
-        return _sampling.BERNOULLI, np.array([1.0 - self.p, 0.0, 0.0, 0.0]), None
+        return _sampling.BERNOULLI, np.array([1.0 - self.p, 0.0, 0.0, 0.0, 0.0]), None
 
 
 @dataclass(frozen=True)
@@ -832,12 +895,17 @@ class Discrete(Distribution):
         cumulative /= cumulative[-1]
         return values, cumulative
 
+    def _normalised(self) -> list[float]:
+        # Sampling uses the probabilities scaled to sum to exactly 1; so do the moments.
+        total = math.fsum(self.probabilities)
+        return [p / total for p in self.probabilities]
+
     def mean(self) -> float:  # noqa: D102
-        return math.fsum(v * p for v, p in zip(self.values, self.probabilities, strict=True))
+        return math.fsum(v * p for v, p in zip(self.values, self._normalised(), strict=True))
 
     def var(self) -> float:  # noqa: D102
         m = self.mean()
-        return math.fsum(p * (v - m) ** 2 for v, p in zip(self.values, self.probabilities, strict=True))
+        return math.fsum(p * (v - m) ** 2 for v, p in zip(self.values, self._normalised(), strict=True))
 
     def support(self) -> tuple[float, float]:  # noqa: D102
         held = [v for v, p in zip(self.values, self.probabilities, strict=True) if p > 0]
@@ -852,7 +920,7 @@ class Discrete(Distribution):
         index = np.searchsorted(cumulative, q, side="left")
         index = np.minimum(index, len(values) - 1)
         held = np.asarray(values)[index]
-        # q == 0: the lowest value with positive probability, as scipy returns
+        # q == 0: the lowest value with positive probability (the support's lower end)
         if np.any(q == 0):
             held = np.where(q == 0, self.support()[0], held)
         return held
@@ -866,7 +934,7 @@ class Discrete(Distribution):
         values, cumulative = self._sorted()
         return (
             _sampling.DISCRETE,
-            np.array([float(len(values)), 0.0, 0.0, 0.0]),
+            np.array([float(len(values)), 0.0, 0.0, 0.0, 0.0]),
             np.concatenate([cumulative, values]),
         )
 

@@ -17,7 +17,8 @@ from nhsrisk.scenario import Scenario, load_scenario
 
 __all__ = ["OUTPUTS", "simulate"]
 
-#: Output variables: name -> (dims after "draw", long_name, units).
+#: Output variables: name -> (dims before "draw", long_name, units). Draws are the
+#: last dimension: the kernel writes, and per-year statistics read, contiguous runs.
 OUTPUTS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "raid": (("year",), "Budget raid happened in the year", "1"),
     "spend": (("year", "programme"), "Spend after budget raids", "GBP/year"),
@@ -76,8 +77,9 @@ def simulate(
     Returns
     -------
     xarray.Dataset
-        Dimensions ``draw``, ``year`` (labels such as ``"2025/26"``),
-        ``programme`` and ``staff_group``. Every uncertain input is a variable
+        Dimensions ``year`` (labels such as ``"2025/26"``), ``programme``,
+        ``staff_group`` and ``draw`` (last, so that the draws of one year are
+        contiguous in memory). Every uncertain input is a variable
         named by its key path (``"risks.digital_exclusion"``); outputs are
         listed in :data:`OUTPUTS`. Attrs hold the scenario as TOML, its hash,
         the seed (as a string: it may exceed 64 bits) and the package version.
@@ -116,7 +118,7 @@ def _run(
     sizes = {"year": n_year, "programme": n_prog, "staff_group": n_group}
     out = {
         name: np.empty(
-            (draws, *(sizes[d] for d in dims)), dtype=bool if name in ("raid", "hours_capped") else float
+            (*(sizes[d] for d in dims), draws), dtype=bool if name in ("raid", "hours_capped") else float
         )
         for name, (dims, _, _) in OUTPUTS.items()
     }
@@ -165,7 +167,7 @@ def _run(
 def _to_dataset(
     scenario: Scenario, plan: Plan, arrays: dict[str, np.ndarray], seed: int, start: int
 ) -> xr.Dataset:
-    draws = arrays["npv"].shape[0]
+    draws = arrays["npv"].shape[-1]
     years = list(scenario.years)
     coords: dict[str, Any] = {
         "draw": (
@@ -181,7 +183,7 @@ def _to_dataset(
     }
     data_vars: dict[str, Any] = {}
     for name, (dims, long_name, units) in OUTPUTS.items():
-        data_vars[name] = (("draw", *dims), arrays[name], {"long_name": long_name, "units": units})
+        data_vars[name] = ((*dims, "draw"), arrays[name], {"long_name": long_name, "units": units})
 
     inputs = arrays["_inputs"]
     per_year_rows: dict[str, list[int]] = {}
@@ -197,10 +199,10 @@ def _to_dataset(
             data_vars[stored.variable] = ("draw", inputs[row], attrs)
         else:
             per_year_rows.setdefault(stored.variable, []).append(row)
-            data_vars[stored.variable] = (("draw", "year"), None, attrs)
+            data_vars[stored.variable] = (("year", "draw"), None, attrs)
     for variable, rows in per_year_rows.items():
         _, _, attrs = data_vars[variable]
-        data_vars[variable] = (("draw", "year"), np.ascontiguousarray(inputs[rows].T), attrs)
+        data_vars[variable] = (("year", "draw"), inputs[rows], attrs)
 
     data_vars["planned_spend"] = (
         ("year", "programme"),

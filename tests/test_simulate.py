@@ -98,7 +98,7 @@ def test_hand_computation_with_everything_fixed():
     np.testing.assert_allclose(ds["value"].values, value, rtol=1e-15)
     np.testing.assert_allclose(ds["cash_releasing_value"].values, 0.25 * value, rtol=1e-15)
     np.testing.assert_allclose(ds["net_benefit"].values, value - 1.0e6, rtol=1e-15)
-    np.testing.assert_allclose(ds["cumulative_value"].values, [[value, 2 * value]] * 3, rtol=1e-15)
+    np.testing.assert_allclose(ds["cumulative_value"].values, [[value] * 3, [2 * value] * 3], rtol=1e-15)
     np.testing.assert_allclose(ds["npv"].values, npv, rtol=1e-14)
     np.testing.assert_allclose(ds["bcr"].values, bcr, rtol=1e-14)
     assert not ds["hours_capped"].any()
@@ -139,7 +139,7 @@ def test_delay_lag_and_decay_shift_the_s_curve_by_hand():
     shift = 0.5 + 0.25 + 1.0
     expected = [0.8 / (1 + math.exp(-(t - shift) * 2.0)) for t in (0, 1)]
     expected[1] *= 0.9  # one year after the last funded year
-    np.testing.assert_allclose(ds["uptake"].values[0, :, 0], expected, rtol=1e-15)
+    np.testing.assert_allclose(ds["uptake"].values[:, 0, 0], expected, rtol=1e-15)
 
 
 def test_zero_spend_means_zero_uptake_whatever_the_elasticity():
@@ -230,8 +230,8 @@ def test_dataset_layout_and_attrs(default_run):
     ds = default_run
     assert dict(ds.sizes) == {"draw": 4_000, "year": 5, "programme": 3, "staff_group": 6}
     assert list(ds["year"].values) == ["2025/26", "2026/27", "2027/28", "2028/29", "2029/30"]
-    assert ds["spend"].dims == ("draw", "year", "programme")
-    assert ds["hours_released"].dims == ("draw", "year", "programme", "staff_group")
+    assert ds["spend"].dims == ("year", "programme", "draw")
+    assert ds["hours_released"].dims == ("year", "programme", "staff_group", "draw")
     for name, variable in ds.data_vars.items():
         assert variable.attrs.get("units") is not None, name
         assert variable.attrs.get("long_name"), name
@@ -239,7 +239,7 @@ def test_dataset_layout_and_attrs(default_run):
     uncertain = [k for k, q in scenario.quantities().items() if not q.distribution.is_fixed]
     for key in uncertain:
         if key == "risks.raid_fraction":
-            assert ds[key].dims == ("draw", "year")
+            assert ds[key].dims == ("year", "draw")
         else:
             assert ds[key].dims == ("draw",), key
         assert ds[key].attrs["source"] == scenario.quantities()[key].source
