@@ -57,6 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", default="nhsrisk-out", help="output directory (default: ./nhsrisk-out)")
     run.add_argument("--force", action="store_true", help="overwrite existing output files")
+    describe = commands.add_parser(
+        "describe", help="print every figure of a scenario with its source (Markdown)"
+    )
+    describe.add_argument(
+        "--scenario",
+        default="spring-budget-2024",
+        help="built-in scenario name or a TOML file (default: spring-budget-2024)",
+    )
     return parser
 
 
@@ -187,6 +195,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return run(args)
+    if args.command == "describe":
+        import nhsrisk
+
+        try:
+            print(nhsrisk.load_scenario(args.scenario).to_markdown(), end="")
+        except (ValueError, FileNotFoundError) as err:
+            print(f"nhsrisk describe: {err}", file=sys.stderr)
+            return 2
+        return 0
     return 2  # pragma: no cover - argparse enforces the choices
 
 

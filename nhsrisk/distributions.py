@@ -18,9 +18,13 @@ computes.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -264,8 +268,72 @@ def _cdf_step(law: Any, x: np.ndarray) -> np.ndarray:
     return np.maximum(up, down)
 
 
+#: Bump when the table construction changes: cached tables of other versions are ignored.
+_TABLE_VERSION = 3
+
+
+def _table_cache_dir() -> Path | None:
+    configured = os.environ.get("NHSRISK_CACHE_DIR")
+    if configured == "":
+        return None  # caching turned off
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "nhsrisk"
+
+
 @functools.lru_cache(maxsize=512)
 def _inversion_table(alpha: float, beta: float) -> np.ndarray:
+    """Inversion table of Beta(alpha, beta), from the on-disk cache when there.
+
+    Building a table takes tens of milliseconds of scipy calls, and a scenario
+    may have a hundred of them, so tables are kept in ``$NHSRISK_CACHE_DIR``
+    (default ``~/.cache/nhsrisk``; set it to the empty string to turn caching
+    off). A cache file is only a copy of what :func:`_build_inversion_table`
+    returns for the same arguments and version; an unreadable one is rebuilt.
+    """
+    folder = _table_cache_dir()
+    name = hashlib.sha256(f"{_TABLE_VERSION}:{U_RESOLUTION!r}:{alpha!r}:{beta!r}".encode()).hexdigest()[:32]
+    path = folder / f"beta-{name}.npy" if folder is not None else None
+    if path is not None:
+        try:
+            table = np.load(path, allow_pickle=False)
+            if table.ndim == 1 and table.dtype == np.float64 and _table_is_consistent(table):
+                table.flags.writeable = False
+                return table
+        except (OSError, ValueError):
+            pass
+    table = _build_inversion_table(alpha, beta)
+    if path is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=folder, suffix=".npy.partial")
+            with os.fdopen(handle, "wb") as stream:
+                np.save(stream, table, allow_pickle=False)
+            os.replace(temporary, path)
+        except OSError:
+            pass  # a read-only home: the table is still correct, only not kept
+    return table
+
+
+def _table_is_consistent(table: np.ndarray) -> bool:
+    """Cheap structural check of a cached table (sizes, ordering, finite values)."""
+    if table.size < 8:
+        return False
+    n_cells, n_guide = int(table[0]), int(table[1])
+    if table.size != 8 + 8 * n_cells + n_guide or n_cells < 2:
+        return False
+    records = table[8 : 8 + 8 * n_cells].reshape(n_cells, 8)
+    guide = table[8 + 8 * n_cells :]
+    return bool(
+        np.isfinite(table).all()
+        and records[0, 0] == 0.0
+        and np.all(np.diff(records[:, 0]) > 0)
+        and np.all((guide >= 0) & (guide < n_cells))
+    )
+
+
+def _build_inversion_table(alpha: float, beta: float) -> np.ndarray:
     """Inverse CDF of Beta(alpha, beta) as piecewise quintic Hermite cells in probability.
 
     The construction follows the idea of PINV (Derflinger, Hörmann and Leydold,

@@ -394,6 +394,49 @@ class Scenario:
             _collect(programme, f"programmes.{pid}", found)
         return found
 
+    def to_markdown(self) -> str:
+        """Every figure of the scenario with its distribution, mean and source, as Markdown.
+
+        Examples
+        --------
+        >>> text = load_scenario().to_markdown()
+        >>> "risks.digital_exclusion" in text
+        True
+        """
+        lines = [
+            f"# Scenario `{self.name}`: {self.title}",
+            "",
+            self.description.strip(),
+            "",
+            f"Years {self.years[0]} to {self.years[-1]}; prices {self.price_base}; "
+            f"total planned spend GBP {self.total_spend / 1e9:.3f}bn; "
+            f"claimed return GBP {self.target.claimed_return.distribution.mean() / 1e9:.2f}bn.",
+            "",
+            f"Target: {self.target.description.strip()}",
+            "",
+            "## Planned spend (GBP)",
+            "",
+            "| programme | " + " | ".join(self.years) + " | total | source |",
+            "| --- | " + " | ".join("---:" for _ in self.years) + " | ---: | --- |",
+        ]
+        for pid, programme in self.programmes.items():
+            amounts = " | ".join(f"{v / 1e6:,.0f}m" for v in programme.spend.values)
+            total = f"{programme.spend.total / 1e6:,.0f}m"
+            lines.append(f"| `{pid}` | {amounts} | {total} | {_cell(programme.spend.source)} |")
+        lines += [
+            "",
+            "## Every figure",
+            "",
+            "| key path | distribution | mean | source |",
+            "| --- | --- | ---: | --- |",
+        ]
+        for key, quantity in self.quantities().items():
+            lines.append(
+                f"| `{key}` | {quantity.distribution.describe()} | {quantity.distribution.mean():.6g} "
+                f"| {_cell(quantity.source)} |"
+            )
+        return "\n".join(lines) + "\n"
+
     def __hash__(self) -> int:
         return hash(self.sha256())
 
@@ -403,6 +446,10 @@ class Scenario:
             f"programmes={list(self.programmes)}, staff_groups={list(self.staff_groups)}, "
             f"total_spend=GBP {self.total_spend / 1e9:.2f}bn)"
         )
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def _replace(obj: Any, **changes: Any) -> Any:

@@ -1,0 +1,141 @@
+"""``nhsrisk run``: summary, outputs written atomically, no silent overwrite."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import nhsrisk
+from nhsrisk import cli
+
+
+def run(argv: list[str]) -> int:
+    return cli.main(["run", *argv])
+
+
+def test_run_writes_results_and_figure_and_prints_the_summary(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run(["--draws", "2000", "--seed", "5", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    for needle in (
+        "NPV (GBP bn)",
+        "Benefit-cost ratio",
+        "Cumulative value",
+        "p5",
+        "p50",
+        "p95",
+        "P(cumulative",
+    ):
+        assert needle in text
+    assert sorted(p.name for p in out.iterdir()) == ["cumulative_value.png", "results.nc"]
+    with xr.open_dataset(out / "results.nc", engine="h5netcdf") as saved:
+        expected = nhsrisk.simulate(draws=2000, seed=5)
+        xr.testing.assert_identical(saved.load(), expected)
+    assert (out / "cumulative_value.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_summary_numbers_match_the_results(tmp_path, capsys):
+    run(["--draws", "3000", "--seed", "11", "--out", str(tmp_path)])
+    text = capsys.readouterr().out
+    ds = nhsrisk.simulate(draws=3000, seed=11)
+    npv_line = next(line for line in text.splitlines() if line.startswith("NPV"))
+    mean, p5, p50, p95 = (float(v) for v in npv_line.split()[-4:])
+    npv = ds["npv"].values / 1e9
+    assert mean == pytest.approx(npv.mean(), abs=5e-4)
+    assert [p5, p50, p95] == pytest.approx(np.percentile(npv, [5, 50, 95]), abs=5e-4)
+    reached = (ds["cumulative_value"].isel(year=-1) >= ds["claimed_return"]).mean()
+    assert f"= {float(reached):.4f}" in text
+
+
+def test_never_overwrites_without_force(tmp_path, capsys):
+    assert run(["--draws", "500", "--seed", "1", "--out", str(tmp_path)]) == 0
+    before = (tmp_path / "results.nc").read_bytes()
+    assert run(["--draws", "700", "--seed", "2", "--out", str(tmp_path)]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert (tmp_path / "results.nc").read_bytes() == before
+    assert run(["--draws", "700", "--seed", "2", "--out", str(tmp_path), "--force"]) == 0
+    with xr.open_dataset(tmp_path / "results.nc", engine="h5netcdf") as saved:
+        assert saved.sizes["draw"] == 700
+
+
+def test_a_failed_write_leaves_no_file_behind(tmp_path, monkeypatch):
+    def broken_to_netcdf(self, path, **kwargs):
+        Path(path).write_bytes(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", broken_to_netcdf)
+    with pytest.raises(OSError, match="disk full"):
+        run(["--draws", "200", "--seed", "1", "--out", str(tmp_path)])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_scenario_file_is_reported_and_nothing_is_written(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(nhsrisk.load_scenario().to_toml().replace("[risks]", "[risks]\nsurprise = 1", 1))
+    out = tmp_path / "out"
+    assert run(["--scenario", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "risks.surprise" in err and "unknown key" in err
+    assert not out.exists()
+
+
+def test_scenario_file_is_accepted(tmp_path, capsys):
+    path = tmp_path / "mine.toml"
+    path.write_text(nhsrisk.load_scenario().with_values({"name": "my-trust"}).to_toml())
+    assert run(["--scenario", str(path), "--draws", "300", "--seed", "3", "--out", str(tmp_path / "o")]) == 0
+    assert "Scenario my-trust" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--draws", "0"], "--draws"),
+        (["--draws", "abc"], "--draws"),
+        (["--draws", "1.5"], "--draws"),
+        (["--seed", "-1"], "--seed"),
+        (["--seed", "x"], "--seed"),
+    ],
+)
+def test_bad_arguments_exit_with_a_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        run(argv)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_draws_accepts_scientific_notation(tmp_path):
+    assert run(["--draws", "1e3", "--seed", "1", "--out", str(tmp_path)]) == 0
+    with xr.open_dataset(tmp_path / "results.nc", engine="h5netcdf") as saved:
+        assert saved.sizes["draw"] == 1000
+
+
+def test_console_script_with_no_arguments_runs_the_default(tmp_path):
+    # The README's first command: `nhsrisk run` with no arguments, in a fresh process.
+    script = Path(sys.executable).with_name("nhsrisk")
+    command = [str(script), "run"] if script.exists() else [sys.executable, "-m", "nhsrisk.cli", "run"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Scenario spring-budget-2024: 100,000 draws" in result.stdout
+    assert (tmp_path / "nhsrisk-out" / "results.nc").is_file()
+    assert (tmp_path / "nhsrisk-out" / "cumulative_value.png").is_file()
+
+
+def test_describe_matches_the_shipped_documentation(capsys):
+    # docs/default-scenario.md is generated by `nhsrisk describe`; this keeps it from going stale.
+    assert cli.main(["describe"]) == 0
+    generated = capsys.readouterr().out
+    shipped = (Path(__file__).parents[1] / "docs" / "default-scenario.md").read_text(encoding="utf-8")
+    assert generated == shipped, "regenerate with: nhsrisk describe > docs/default-scenario.md"
+
+
+def test_describe_lists_every_quantity_with_its_source(capsys):
+    cli.main(["describe"])
+    text = capsys.readouterr().out
+    for key, quantity in nhsrisk.load_scenario().quantities().items():
+        assert f"| `{key}` |" in text
+        assert " ".join(quantity.source.split())[:40] in text
