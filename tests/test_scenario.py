@@ -1039,6 +1039,8 @@ def test_code_as_distribution_name_is_rejected(tmp_path: Path) -> None:
 @pytest.mark.parametrize("module", [nhsrisk.scenario, nhsrisk.distributions])
 def test_loader_source_has_no_pickle_or_eval(module: Any) -> None:
     source = inspect.getsource(module)
+    # numpy's loader with pickling explicitly refused is the one allowed mention
+    source = source.replace("allow_pickle=False", "")
     assert "pickle" not in source
     assert "marshal" not in source
     assert "__import__" not in source
