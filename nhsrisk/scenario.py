@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nhsrisk.distributions import Distribution, distribution_from_dict
 
 __all__ = [
@@ -42,6 +44,8 @@ SCHEMA_VERSION = 1
 #: Names of the scenarios shipped with the package.
 BUILTIN_SCENARIOS: tuple[str, ...] = ("spring-budget-2024",)
 _YEAR = re.compile(r"^(\d{4})/(\d{2})$")
+#: The smallest and largest uniforms the kernel can draw: (k + 1/2) / 2**52.
+_EXTREME_UNIFORMS = np.array([0.5 * 2.0**-52, 1.0 - 0.5 * 2.0**-52])
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -566,6 +570,14 @@ def _parse_quantity(value: Any, meta: Mapping[str, Any], path: str, file: str | 
     if meta.get("fixed") and not distribution.is_fixed:
         raise ScenarioError(
             path, f"must be a fixed value ({{ value = ... }}), got {distribution.describe()}", file
+        )
+    extremes = distribution.kernel_ppf(_EXTREME_UNIFORMS)
+    if not np.isfinite(extremes).all():
+        raise ScenarioError(
+            path,
+            f"{distribution.describe()} reaches {extremes.min()!r}..{extremes.max()!r} at the most extreme "
+            "draws, which does not fit in a double: narrow it",
+            file,
         )
     low, high = distribution.support()
     lo_bound, hi_bound = meta.get("low"), meta.get("high")

@@ -352,3 +352,27 @@ def test_fixed_inputs_are_not_stored_but_uncertain_ones_are():
     # the exclusion stream plus one raid-event stream per year (the raid fraction is fixed)
     assert ds.attrs["uniforms_per_draw"] == 1 + 2
     assert isinstance(scenario.risks.raid_fraction.distribution, Fixed)
+
+
+def test_a_distribution_too_wide_for_a_double_is_rejected_at_load():
+    from nhsrisk.distributions import LogNormal
+    from nhsrisk.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"programmes\.kit\.patients\.value_per_contact.*does not fit"):
+        tiny(**{"programmes.kit.patients.value_per_contact": LogNormal(0.0, 100.0)})
+
+
+def test_non_finite_results_are_refused_not_returned(monkeypatch):
+    import sys
+
+    simulate_module = sys.modules["nhsrisk.simulate"]  # the package's `simulate` name is the function
+    real_run = simulate_module._run
+
+    def poisoned(*args, **kwargs):
+        arrays = real_run(*args, **kwargs)
+        arrays["npv"][3] = np.nan
+        return arrays
+
+    monkeypatch.setattr(simulate_module, "_run", poisoned)
+    with pytest.raises(FloatingPointError, match=r"non-finite npv .* in draw 3 .*risks\.digital_exclusion"):
+        nhsrisk.simulate(tiny(**{"risks.digital_exclusion": Uniform(0.1, 0.4)}), draws=10, seed=1)
