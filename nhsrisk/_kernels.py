@@ -61,6 +61,33 @@ COST_PER_HOUR = 2
 MAX_RELEASE_SHARE = 3
 N_GROUP_SLOTS = 4
 
+#: Order of the model arrays passed to the kernels (built by nhsrisk._plan.Plan).
+MODEL_ARRAYS = (
+    "risk_idx",
+    "year_idx",
+    "prog_idx",
+    "pg_idx",
+    "group_idx",
+    "planned_spend",
+    "last_funded",
+    "discount_factor",
+)
+#: Order of the output arrays passed to the kernels (see nhsrisk.simulate.OUTPUTS).
+OUTPUT_ARRAYS = (
+    "raid",
+    "spend",
+    "funding_adequacy",
+    "uptake",
+    "hours_released",
+    "hours_capped",
+    "value",
+    "cash_releasing_value",
+    "net_benefit",
+    "cumulative_value",
+    "npv",
+    "bcr",
+)
+
 #: Draws per work item of the parallel loop. Inputs and scratch live in
 #: (n_inputs, BLOCK) arrays, so every inner loop runs over draws.
 BLOCK = 256
@@ -90,39 +117,31 @@ def sample_block(first, count, codes, params, table_rows, tables, keys, values):
 
 
 @numba.njit(cache=NUMBA_CACHE)
-def evaluate_block(
-    lo,
-    count,
-    x,
-    risk_idx,
-    year_idx,
-    prog_idx,
-    pg_idx,
-    group_idx,
-    planned_spend,
-    last_funded,
-    discount_factor,
-    scratch,
-    raid_out,
-    spend_out,
-    adequacy_out,
-    uptake_out,
-    hours_out,
-    capped_out,
-    value_out,
-    cash_out,
-    net_out,
-    cumulative_out,
-    npv_out,
-    bcr_out,
-):
+def evaluate_block(lo, count, x, model, scratch, outputs):
     """Evaluate the structural model for draws ``lo .. lo + count - 1``.
 
-    ``x[k, j]`` holds input ``k`` of draw ``lo + j``. ``planned_spend`` has shape
-    (programme, year); outputs are indexed ``[year, programme(, staff_group), draw]``:
-    draws last, so every inner loop here writes contiguous memory.
-    ``scratch`` is a (7, BLOCK) work array. The equations are in docs/model.md.
+    ``x[k, j]`` holds input ``k`` of draw ``lo + j``. ``model`` is the tuple of
+    arrays named in :data:`MODEL_ARRAYS` (``planned_spend`` has shape
+    (programme, year)); ``outputs`` the tuple named in :data:`OUTPUT_ARRAYS`,
+    indexed ``[year, programme(, staff_group), draw]``: draws last, so every
+    inner loop here writes contiguous memory. ``scratch`` is a (7, BLOCK) work
+    array. The equations are in docs/model.md.
     """
+    risk_idx, year_idx, prog_idx, pg_idx, group_idx, planned_spend, last_funded, discount_factor = model
+    (
+        raid_out,
+        spend_out,
+        adequacy_out,
+        uptake_out,
+        hours_out,
+        capped_out,
+        value_out,
+        cash_out,
+        net_out,
+        cumulative_out,
+        npv_out,
+        bcr_out,
+    ) = outputs
     n_prog, n_year = planned_spend.shape
     n_group = group_idx.shape[0]
     cut = scratch[0]
@@ -254,42 +273,16 @@ def evaluate_block(
 
 
 @numba.njit(cache=NUMBA_CACHE, parallel=True)
-def simulate_kernel(
-    start,
-    codes,
-    params,
-    table_rows,
-    tables,
-    keys,
-    store_rows,
-    risk_idx,
-    year_idx,
-    prog_idx,
-    pg_idx,
-    group_idx,
-    planned_spend,
-    last_funded,
-    discount_factor,
-    inputs_out,
-    raid_out,
-    spend_out,
-    adequacy_out,
-    uptake_out,
-    hours_out,
-    capped_out,
-    value_out,
-    cash_out,
-    net_out,
-    cumulative_out,
-    npv_out,
-    bcr_out,
-):
-    """Sample and evaluate draws ``start .. start + n - 1`` (n = ``npv_out.shape[0]``).
+def simulate_kernel(start, codes, params, table_rows, tables, keys, store_rows, model, inputs_out, outputs):
+    """Sample and evaluate draws ``start .. start + n - 1`` (n = length of the ``npv`` output).
 
-    Each block of draws is independent and every draw reads only its own
-    counters, so the result is the same for any number of threads.
+    ``model`` and ``outputs`` are the tuples named in :data:`MODEL_ARRAYS` and
+    :data:`OUTPUT_ARRAYS`; ``inputs_out[row, draw]`` receives the inputs whose
+    ``store_rows`` entry is ``row >= 0``. Each block of draws is independent and
+    every draw reads only its own counters, so the result is the same for any
+    number of threads.
     """
-    n = npv_out.shape[0]
+    n = outputs[-1].shape[0]
     n_blocks = (n + BLOCK - 1) // BLOCK
     n_inputs = codes.shape[0]
     for b in numba.prange(n_blocks):
@@ -302,29 +295,4 @@ def simulate_kernel(
             row = store_rows[k]
             if row >= 0:
                 inputs_out[row, lo : lo + count] = x[k, :count]
-        evaluate_block(
-            lo,
-            count,
-            x,
-            risk_idx,
-            year_idx,
-            prog_idx,
-            pg_idx,
-            group_idx,
-            planned_spend,
-            last_funded,
-            discount_factor,
-            scratch,
-            raid_out,
-            spend_out,
-            adequacy_out,
-            uptake_out,
-            hours_out,
-            capped_out,
-            value_out,
-            cash_out,
-            net_out,
-            cumulative_out,
-            npv_out,
-            bcr_out,
-        )
+        evaluate_block(lo, count, x, model, scratch, outputs)

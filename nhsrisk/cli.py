@@ -36,6 +36,14 @@ def _seed(text: str) -> int:
     return value
 
 
+def _add_scenario_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--scenario",
+        default="spring-budget-2024",
+        help="built-in scenario name or a TOML file (default: spring-budget-2024)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nhsrisk", description="Monte Carlo productivity-risk analysis of NHS technology investment."
@@ -44,11 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="simulate a scenario, print a summary, write results.nc and a figure"
     )
-    run.add_argument(
-        "--scenario",
-        default="spring-budget-2024",
-        help="built-in scenario name or a TOML file (default: spring-budget-2024)",
-    )
+    _add_scenario_argument(run)
     run.add_argument(
         "--draws", type=_positive_count, default=100_000, help="Monte Carlo draws (default: 100000)"
     )
@@ -60,11 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     describe = commands.add_parser(
         "describe", help="print every figure of a scenario with its source (Markdown)"
     )
-    describe.add_argument(
-        "--scenario",
-        default="spring-budget-2024",
-        help="built-in scenario name or a TOML file (default: spring-budget-2024)",
-    )
+    _add_scenario_argument(describe)
     return parser
 
 

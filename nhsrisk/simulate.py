@@ -9,7 +9,7 @@ import numba
 import numpy as np
 import xarray as xr
 
-from nhsrisk._kernels import simulate_kernel
+from nhsrisk._kernels import MODEL_ARRAYS, OUTPUT_ARRAYS, simulate_kernel
 from nhsrisk._plan import Plan, build_plan
 from nhsrisk._validate import check_count, resolve_seed
 from nhsrisk._version import __version__
@@ -155,27 +155,9 @@ def _run(
             plan.tables,
             plan.keys(seed),
             plan.store_rows,
-            plan.risk_idx,
-            plan.year_idx,
-            plan.prog_idx,
-            plan.pg_idx,
-            plan.group_idx,
-            plan.planned_spend,
-            plan.last_funded,
-            plan.discount_factor,
+            tuple(getattr(plan, name) for name in MODEL_ARRAYS),
             inputs,
-            out["raid"],
-            out["spend"],
-            out["funding_adequacy"],
-            out["uptake"],
-            out["hours_released"],
-            out["hours_capped"],
-            out["value"],
-            out["cash_releasing_value"],
-            out["net_benefit"],
-            out["cumulative_value"],
-            out["npv"],
-            out["bcr"],
+            tuple(out[name] for name in OUTPUT_ARRAYS),
         )
     finally:
         if threads is not None:

@@ -376,3 +376,10 @@ def test_non_finite_results_are_refused_not_returned(monkeypatch):
     monkeypatch.setattr(simulate_module, "_run", poisoned)
     with pytest.raises(FloatingPointError, match=r"non-finite npv .* in draw 3 .*risks\.digital_exclusion"):
         nhsrisk.simulate(tiny(**{"risks.digital_exclusion": Uniform(0.1, 0.4)}), draws=10, seed=1)
+
+
+def test_kernel_output_order_matches_the_public_output_list():
+    assert tuple(OUTPUTS) == _kernels.OUTPUT_ARRAYS
+    plan = build_plan(nhsrisk.load_scenario())
+    for name in _kernels.MODEL_ARRAYS:
+        assert isinstance(getattr(plan, name), np.ndarray), name
