@@ -88,7 +88,9 @@ OUTPUT_ARRAYS = (
     "bcr",
 )
 
-#: Draws per work item of the parallel loop. Inputs and scratch live in
+#: Draws per task when kept inputs are sampled (one input, one inverse-CDF table, per task).
+RUN = 4096
+#: Draws per work item of the parallel model loop. Inputs and scratch live in
 #: (n_inputs, BLOCK) arrays, so every inner loop runs over draws.
 BLOCK = 256
 
@@ -278,21 +280,46 @@ def simulate_kernel(start, codes, params, table_rows, tables, keys, store_rows, 
 
     ``model`` and ``outputs`` are the tuples named in :data:`MODEL_ARRAYS` and
     :data:`OUTPUT_ARRAYS`; ``inputs_out[row, draw]`` receives the inputs whose
-    ``store_rows`` entry is ``row >= 0``. Each block of draws is independent and
-    every draw reads only its own counters, so the result is the same for any
-    number of threads.
+    ``store_rows`` entry is ``row >= 0``.
+
+    Two phases. First every kept input is drawn for runs of :data:`RUN` draws
+    straight into its row of ``inputs_out``, so that its inverse-CDF table stays
+    in cache for the whole run. Then each block of draws gathers its inputs
+    (drawing the few unkept ones, such as raid events, on the spot) and
+    evaluates the model. Every draw reads only its own counters, so the result
+    is the same for any number of threads, run length or block size.
     """
     n = outputs[-1].shape[0]
-    n_blocks = (n + BLOCK - 1) // BLOCK
     n_inputs = codes.shape[0]
+    n_stored = inputs_out.shape[0]
+    stored_input = np.empty(n_stored, dtype=np.int64)
+    for k in range(n_inputs):
+        if store_rows[k] >= 0:
+            stored_input[store_rows[k]] = k
+    n_runs = (n + RUN - 1) // RUN
+    for task in numba.prange(n_stored * n_runs):
+        row = task // n_runs
+        lo = (task % n_runs) * RUN
+        count = min(RUN, n - lo)
+        k = stored_input[row]
+        values = inputs_out[row, lo : lo + count]
+        fill_uniforms(np.uint64(start + lo), keys[k, 0], keys[k, 1], values, count)
+        transform_uniforms(codes[k], params[k], tables[table_rows[k]], values, count)
+
+    n_blocks = (n + BLOCK - 1) // BLOCK
     for b in numba.prange(n_blocks):
         lo = b * BLOCK
         count = min(BLOCK, n - lo)
         x = np.empty((n_inputs, BLOCK))
         scratch = np.empty((7, BLOCK))
-        sample_block(np.uint64(start + lo), count, codes, params, table_rows, tables, keys, x)
+        first = np.uint64(start + lo)
         for k in range(n_inputs):
             row = store_rows[k]
             if row >= 0:
-                inputs_out[row, lo : lo + count] = x[k, :count]
+                x[k, :count] = inputs_out[row, lo : lo + count]
+            elif codes[k] == FIXED:
+                x[k, :count] = params[k, 0]
+            else:
+                fill_uniforms(first, keys[k, 0], keys[k, 1], x[k], count)
+                transform_uniforms(codes[k], params[k], tables[table_rows[k]], x[k], count)
         evaluate_block(lo, count, x, model, scratch, outputs)
