@@ -17,7 +17,7 @@ from nhsrisk.scenario import (
     ScenarioError,
     load_scenario,
 )
-from nhsrisk.simulate import simulate
+from nhsrisk.simulation import simulate
 
 __all__ = [
     "BUILTIN_SCENARIOS",

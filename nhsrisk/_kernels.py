@@ -72,7 +72,7 @@ MODEL_ARRAYS = (
     "last_funded",
     "discount_factor",
 )
-#: Order of the output arrays passed to the kernels (see nhsrisk.simulate.OUTPUTS).
+#: Order of the output arrays passed to the kernels (see nhsrisk.simulation.OUTPUTS).
 OUTPUT_ARRAYS = (
     "raid",
     "spend",

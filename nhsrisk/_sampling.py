@@ -37,20 +37,25 @@ RECORD = 8
 def hermite_inverse(table, u):
     """Standard-Beta quantile at ``u`` from an inversion table (see ``TABLE_HEADER``).
 
-    A guide table gives the cell; each cell is one record ``[u0, 1/width, c0..c5]``
-    holding its quintic polynomial in Horner form.
+    Each cell is one record ``[u0, 1/width, c0..c5]`` holding its quintic in
+    Horner form. The guide bucket of ``u`` names a cell and the next boundary
+    after it, so the cell is found without a search except in the far tails.
     """
     n_cells = int(table[0])
     n_guide = int(table[1])
     bucket = min(int(u * n_guide), n_guide - 1)
-    cell = int(table[TABLE_HEADER + RECORD * n_cells + bucket])
-    # The guide is fine enough that u is almost always in this cell or the next:
-    # take that step without a branch, and loop only in the rare remaining case.
-    cell += (cell < n_cells - 1) & (u >= table[TABLE_HEADER + RECORD * (cell + 1)])
-    at = TABLE_HEADER + RECORD * cell
-    while cell < n_cells - 1 and u >= table[at + RECORD]:
-        cell += 1
-        at += RECORD
+    entry = TABLE_HEADER + RECORD * n_cells + 2 * bucket
+    cell = int(table[entry])
+    if cell >= 0:
+        # one boundary at most in this bucket, stored beside the cell: no search
+        cell += u >= table[entry + 1]
+        at = TABLE_HEADER + RECORD * cell
+    else:
+        cell = -cell - 1
+        at = TABLE_HEADER + RECORD * cell
+        while cell < n_cells - 1 and u >= table[at + RECORD]:
+            cell += 1
+            at += RECORD
     s = (u - table[at]) * table[at + 1]
     x = table[at + 2] + s * (
         table[at + 3] + s * (table[at + 4] + s * (table[at + 5] + s * (table[at + 6] + s * table[at + 7])))

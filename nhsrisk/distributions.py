@@ -269,7 +269,7 @@ def _cdf_step(law: Any, x: np.ndarray) -> np.ndarray:
 
 
 #: Bump when the table construction changes: cached tables of other versions are ignored.
-_TABLE_VERSION = 3
+_TABLE_VERSION = 5
 
 
 def _table_cache_dir() -> Path | None:
@@ -321,15 +321,16 @@ def _table_is_consistent(table: np.ndarray) -> bool:
     if table.size < 8:
         return False
     n_cells, n_guide = int(table[0]), int(table[1])
-    if table.size != 8 + 8 * n_cells + n_guide or n_cells < 2:
+    if table.size != 8 + 8 * n_cells + 2 * n_guide or n_cells < 2:
         return False
     records = table[8 : 8 + 8 * n_cells].reshape(n_cells, 8)
-    guide = table[8 + 8 * n_cells :]
+    guide = table[8 + 8 * n_cells :].reshape(-1, 2)[:, 0]
+    cells = np.where(guide < 0, -guide - 1, guide)
     return bool(
         np.isfinite(table).all()
         and records[0, 0] == 0.0
         and np.all(np.diff(records[:, 0]) > 0)
-        and np.all((guide >= 0) & (guide < n_cells))
+        and np.all((cells >= 0) & (cells < n_cells))
     )
 
 
@@ -349,7 +350,9 @@ def _build_inversion_table(alpha: float, beta: float) -> np.ndarray:
     Returns a row: ``[n_cells, n_guide, 0 x 6]``, then ``n_cells`` records of 8
     doubles ``[u0, 1/width, c0..c5]`` (one cache line each: the cell's start,
     its reciprocal width and its polynomial in Horner form), then the guide
-    table of ``n_guide`` starting cells. The checks evaluate exactly the
+    table: ``n_guide`` equal buckets of probability, each a pair ``[cell, next
+    boundary]`` (a negative cell ``-(c + 1)`` marks a far-tail bucket holding
+    several boundaries, searched from ``c``). The checks evaluate exactly the
     kernel's arithmetic.
     """
     law = scipy.stats.beta(alpha, beta)
@@ -386,11 +389,22 @@ def _build_inversion_table(alpha: float, beta: float) -> np.ndarray:
         pending_hi = np.concatenate([middle, hi])
     records = np.concatenate(accepted)
     records = _horner(records[np.argsort(records[:, 0])])
-    n_guide = 4 * len(records)
-    guide = np.searchsorted(records[:, 0], np.arange(n_guide) / n_guide, side="right") - 1
+    n_cells = len(records)
+    n_guide = 2 * n_cells
+    starts = records[:, 0]
+    bucket_lo = np.arange(n_guide) / n_guide
+    bucket_hi = np.arange(1, n_guide + 1) / n_guide
+    first = np.searchsorted(starts, bucket_lo, side="right") - 1
+    last = np.searchsorted(starts, bucket_hi, side="left") - 1
+    # Bucket entry [cell, next boundary]: u is in `cell`, or in `cell + 1` if u >= next
+    # boundary. A bucket that holds two or more boundaries (only in the far tails) is
+    # marked with a negative cell, -(first + 1), and searched.
+    next_start = np.append(starts, 2.0)[first + 1]
+    cell = np.where(last - first <= 1, first, -(first + 1)).astype(float)
+    guide = np.column_stack([cell, next_start]).ravel()
     header = np.zeros(8)
-    header[:2] = len(records), n_guide
-    table = np.concatenate([header, records.ravel(), guide.astype(float)])
+    header[:2] = n_cells, n_guide
+    table = np.concatenate([header, records.ravel(), guide])
     table.flags.writeable = False
     return table
 

@@ -378,7 +378,7 @@ class Scenario:
             if not isinstance(node, dict):
                 raise ScenarioError(path, "is not inside a table")
             current = node.get(last)
-            node[last] = _override_value(path, current, value, note)
+            node[last] = _override_value(last, current, value, note)
         return _parse_scenario(data, file=None)
 
     # -- convenience -------------------------------------------------------------------
@@ -474,15 +474,16 @@ def _collect(record: Any, prefix: str, found: dict[str, Quantity]) -> None:
             _collect(value, f"{prefix}.{f.name}", found)
 
 
-def _override_value(path: str, current: Any, value: Any, source: str) -> Any:
+def _override_value(key: str, current: Any, value: Any, source: str) -> Any:
     if isinstance(value, Quantity):
         return value.to_dict()
     if isinstance(value, Distribution):
         return {**value.to_dict(), "source": source}
-    is_quantity = isinstance(current, dict) and ("source" in current) and "values" not in current
+    is_spend = key == "spend" and isinstance(current, dict)
+    is_quantity = isinstance(current, dict) and "source" in current and not is_spend
     if is_quantity and isinstance(value, int | float) and not isinstance(value, bool):
         return {"value": float(value), "source": source}
-    if isinstance(current, dict) and "values" in current and isinstance(value, list | tuple):
+    if is_spend and isinstance(value, list | tuple):
         return {"values": [float(v) for v in value], "source": source}
     if isinstance(value, Mapping):
         return dict(value)

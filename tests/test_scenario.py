@@ -1139,3 +1139,17 @@ def test_results_file_without_scenario(tmp_path: Path) -> None:
     assert str(path) in str(info.value)
     assert info.value.path == "attrs.scenario"
     assert "missing" in str(info.value)
+
+
+def test_with_values_number_replaces_a_discrete_quantity() -> None:
+    # A Discrete table has a 'values' key too; only 'spend' is a spend table.
+    scenario = load_scenario().with_values({"risks.delivery_delay": 0.8})
+    assert scenario.risks.delivery_delay.distribution.mean() == 0.8
+    assert scenario.risks.delivery_delay.distribution.is_fixed
+
+
+def test_simulation_module_is_reachable_by_its_name() -> None:
+    import importlib
+
+    module = importlib.import_module("nhsrisk.simulation")
+    assert module.simulate is nhsrisk.simulate

@@ -14,7 +14,7 @@ from nhsrisk import _kernels
 from nhsrisk._plan import build_plan
 from nhsrisk.distributions import Beta, Fixed, Uniform
 from nhsrisk.scenario import Scenario, dumps_toml
-from nhsrisk.simulate import OUTPUTS, _run
+from nhsrisk.simulation import OUTPUTS, _run
 
 
 def fixed(value: float) -> dict:
@@ -365,7 +365,7 @@ def test_a_distribution_too_wide_for_a_double_is_rejected_at_load():
 def test_non_finite_results_are_refused_not_returned(monkeypatch):
     import sys
 
-    simulate_module = sys.modules["nhsrisk.simulate"]  # the package's `simulate` name is the function
+    simulate_module = sys.modules["nhsrisk.simulation"]
     real_run = simulate_module._run
 
     def poisoned(*args, **kwargs):

@@ -1,0 +1,1 @@
+"""Benchmarks of nhsrisk (asv suites, the NumPy reference model and ``python -m benchmarks.compare``)."""

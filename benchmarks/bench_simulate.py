@@ -1,0 +1,96 @@
+"""asv benchmarks of ``nhsrisk.simulate`` on the default scenario.
+
+``Simulate`` times the public call (plan building, the kernel, the xarray
+Dataset); ``time_kernel_only`` times the jitted kernel alone on preallocated
+outputs, so the two together show how much of a run is the kernel.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import numba
+
+import nhsrisk
+from nhsrisk._plan import build_plan
+
+_simulate_module = importlib.import_module("nhsrisk.simulation")
+
+SCENARIO = "spring-budget-2024"
+SEED = 20240306
+DRAWS = [10**4, 10**5, 10**6]
+
+
+def _compile() -> None:
+    """Compile (or load from numba's disk cache) every kernel with a tiny run."""
+    nhsrisk.simulate(SCENARIO, draws=64, seed=SEED)
+
+
+class Simulate:
+    """``nhsrisk.simulate(draws=n)`` on the default scenario, all numba threads."""
+
+    params = DRAWS
+    param_names = ["draws"]
+    timeout = 900
+    # a 10**6 run takes seconds: a few repeats are enough
+    number = 1
+    repeat = (1, 5, 60.0)
+
+    def setup(self, draws):
+        self.scenario = nhsrisk.load_scenario(SCENARIO)
+        _compile()
+
+    def time_simulate(self, draws):
+        nhsrisk.simulate(self.scenario, draws=draws, seed=SEED)
+
+    def peakmem_simulate(self, draws):
+        nhsrisk.simulate(self.scenario, draws=draws, seed=SEED)
+
+
+class KernelOnly:
+    """The jitted kernel alone: the plan is built and the outputs allocated in ``setup``."""
+
+    params = DRAWS
+    param_names = ["draws"]
+    timeout = 900
+    number = 1
+    repeat = (1, 5, 60.0)
+
+    def setup(self, draws):
+        _compile()
+        plan = build_plan(nhsrisk.load_scenario(SCENARIO))
+        self.kernel, self.args = _kernel_call(plan, draws)
+        # one untimed call: pages of the fresh output arrays are touched (first-touch
+        # page faults cost seconds at 10**6 draws on a VM) and every specialisation is loaded
+        self.kernel(*self.args)
+
+    def time_kernel_only(self, draws):
+        self.kernel(*self.args)
+
+
+def _kernel_call(plan, draws, threads=None):
+    """The kernel and the exact arguments ``nhsrisk.simulation._run`` passes it, outputs allocated.
+
+    ``_run`` is called once with a recorder in place of the kernel, so the
+    benchmark follows ``_run`` (argument order, output shapes and dtypes) even
+    while the kernel's signature changes.
+    """
+    kernel = _simulate_module.simulate_kernel
+    captured = []
+
+    def record(*args):
+        captured.append(args)
+
+    if "kernel" in inspect.signature(_simulate_module._run).parameters:
+        _simulate_module._run(plan, SEED, 0, draws, threads, kernel=record)
+    else:  # older _run: swap the module global for the call
+        _simulate_module.simulate_kernel = record
+        try:
+            _simulate_module._run(plan, SEED, 0, draws, threads)
+        finally:
+            _simulate_module.simulate_kernel = kernel
+    if threads is not None:
+        numba.set_num_threads(threads)
+    (args,) = captured
+    return kernel, args
