@@ -88,9 +88,9 @@ def summary_table(ds) -> str:
     >>> print(summary_table(nhsrisk.simulate(draws=2_000, seed=3)))  # doctest: +ELLIPSIS
     Scenario spring-budget-2024 ...
     """
-    final_year = ds["year"].values[-1]
+    final_year = ds.attrs["target_year"]
     first_year = ds["year"].values[0]
-    cumulative = ds["cumulative_value"].isel(year=-1).values
+    cumulative = ds["cumulative_value"].sel(year=final_year).values
     target = float(ds["claimed_return"])
     rows = [
         ("NPV (GBP bn)", ds["npv"].values / 1e9),
@@ -142,7 +142,8 @@ def _cumulative_figure(ds, path: Path) -> None:
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    cumulative = ds["cumulative_value"].isel(year=-1).values / 1e9
+    target_year = ds.attrs["target_year"]
+    cumulative = ds["cumulative_value"].sel(year=target_year).values / 1e9
     target = float(ds["claimed_return"]) / 1e9
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     ax.hist(cumulative, bins=80, color="#005EB8", alpha=0.85)
@@ -154,7 +155,7 @@ def _cumulative_figure(ds, path: Path) -> None:
         lw=1.2,
         label=f"median GBP {np.median(cumulative):.2f}bn",
     )
-    ax.set_xlabel(f"Cumulative value {ds['year'].values[0]} to {ds['year'].values[-1]} (GBP bn)")
+    ax.set_xlabel(f"Cumulative value {ds['year'].values[0]} to {target_year} (GBP bn)")
     ax.set_ylabel("Draws")
     ax.set_title(f"{ds.attrs['scenario_name']}: distribution of cumulative value")
     ax.legend(frameon=False)

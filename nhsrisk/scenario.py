@@ -260,8 +260,12 @@ class Target:
             "open_low": False,
             "unit": "GBP",
             "fixed": True,
-            "doc": "cumulative undiscounted value by the final year",
+            "doc": "cumulative undiscounted value by the target year",
         }
+    )
+    year: str | None = _s(
+        "financial year by which the claim is measured (default: the last scenario year)",
+        optional=True,
     )
 
 
@@ -383,6 +387,11 @@ class Scenario:
 
     # -- convenience -------------------------------------------------------------------
     @property
+    def target_year(self) -> str:
+        """Financial year by which the claimed return is measured (``target.year``, else the last year)."""
+        return self.target.year if self.target.year is not None else self.years[-1]
+
+    @property
     def total_spend(self) -> float:
         """Total planned spend over all programmes and years [GBP]."""
         return math.fsum(p.spend.total for p in self.programmes.values())
@@ -414,7 +423,8 @@ class Scenario:
             "",
             f"Years {self.years[0]} to {self.years[-1]}; prices {self.price_base}; "
             f"total planned spend GBP {self.total_spend / 1e9:.3f}bn; "
-            f"claimed return GBP {self.target.claimed_return.distribution.mean() / 1e9:.2f}bn.",
+            f"claimed return GBP {self.target.claimed_return.distribution.mean() / 1e9:.2f}bn "
+            f"by {self.target_year}.",
             "",
             f"Target: {self.target.description.strip()}",
             "",
@@ -706,6 +716,10 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
         file,
     )
     target = _parse_record(Target, data["target"], "target", file)
+    if target.year is not None and target.year not in years:
+        raise ScenarioError(
+            "target.year", f"must be one of the scenario years {years}, got {target.year!r}", file
+        )
     risks = _parse_record(Risks, data["risks"], "risks", file)
     groups_table = _expect(data["staff_groups"], dict, "staff_groups", file, "a table of staff groups")
     if not groups_table:

@@ -215,8 +215,9 @@ def _to_dataset(
         (),
         scenario.target.claimed_return.distribution.mean(),
         {
-            "long_name": "Claimed return (target): cumulative undiscounted value by the final year",
+            "long_name": f"Claimed return (target): cumulative undiscounted value by {scenario.target_year}",
             "units": "GBP",
+            "year": scenario.target_year,
             "description": scenario.target.description,
             "source": scenario.target.claimed_return.source,
         },
@@ -230,6 +231,7 @@ def _to_dataset(
         "seed": str(seed),
         "start": start,
         "n_draws": draws,
+        "target_year": scenario.target_year,
         "price_base": scenario.price_base,
         "currency": "GBP",
         "discount_rate": scenario.discount_rate.distribution.mean(),

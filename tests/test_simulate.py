@@ -383,3 +383,35 @@ def test_kernel_output_order_matches_the_public_output_list():
     plan = build_plan(nhsrisk.load_scenario())
     for name in _kernels.MODEL_ARRAYS:
         assert isinstance(getattr(plan, name), np.ndarray), name
+
+
+def test_target_year_lets_the_appraisal_outlast_the_claim_window():
+    base = nhsrisk.load_scenario()
+    data = base.to_dict()
+    data["years"] = [*data["years"], "2030/31", "2031/32"]
+    for programme in data["programmes"].values():
+        programme["spend"]["values"] = [*programme["spend"]["values"], 0.0, 0.0]
+    data["target"]["year"] = "2029/30"
+    longer = Scenario.from_toml(dumps_toml(data))
+    assert longer.target_year == "2029/30" and base.target_year == "2029/30"
+    assert Scenario.from_toml(longer.to_toml()) == longer
+    short = nhsrisk.simulate(base, draws=500, seed=4)
+    long = nhsrisk.simulate(longer, draws=500, seed=4)
+    assert long.attrs["target_year"] == "2029/30"
+    assert long["claimed_return"].attrs["year"] == "2029/30"
+    # the first five years are the same draws; the extra years add benefits and no cost
+    xr.testing.assert_identical(
+        long["cumulative_value"].sel(year=list(base.years)).drop_vars("year"),
+        short["cumulative_value"].drop_vars("year"),
+    )
+    assert (long["npv"] >= short["npv"]).all() and (long["npv"] > short["npv"]).any()
+    assert (long["spend"].sel(year=["2030/31", "2031/32"]) == 0).all()
+
+
+def test_target_year_must_be_a_scenario_year():
+    from nhsrisk.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"target\.year.*2040/41"):
+        nhsrisk.load_scenario().with_values(
+            {"target": {**nhsrisk.load_scenario().to_dict()["target"], "year": "2040/41"}}
+        )
