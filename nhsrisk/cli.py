@@ -108,16 +108,33 @@ def summary_table(ds) -> str:
         p5, p50, p95 = np.percentile(values, [5, 50, 95])
         lines.append(f"{label:<{width}}{values.mean():>10.3f}{p5:>10.3f}{p50:>10.3f}{p95:>10.3f}")
     reached = cumulative >= target
-    p = reached.mean()
-    se = np.sqrt(p * (1 - p) / reached.size)
     lines += [
         "",
         f"Claimed return (target): GBP {target / 1e9:.2f}bn cumulative by {final_year}",
-        f"P(cumulative value reaches the target) = {p:.4f} (Monte Carlo s.e. {se:.4f})",
+        f"P(cumulative value reaches the target) {_probability(reached)}",
         f"Median shortfall against the target: GBP {(target - np.median(cumulative)) / 1e9:.2f}bn",
-        f"P(benefit-cost ratio < 1) = {(ds['bcr'].values < 1).mean():.4f}",
+        f"P(benefit-cost ratio < 1) {_probability(ds['bcr'].values < 1)}",
     ]
     return "\n".join(lines)
+
+
+def _probability(events: np.ndarray) -> str:
+    """Format a probability with its Monte Carlo error, or a 95% bound when no or every draw is an event.
+
+    With ``k`` events in ``n`` draws the standard error ``sqrt(p (1 - p) / n)``
+    is zero at ``k = 0`` or ``k = n``, which would claim certainty; there the
+    one-sided 95% bound ``1 - 0.05 ** (1 / n)`` (about ``3 / n``, the rule of
+    three) is reported instead.
+    """
+    n = events.size
+    k = int(np.count_nonzero(events))
+    p = k / n
+    bound = 1.0 - 0.05 ** (1.0 / n)
+    if k == 0:
+        return f"< {bound:.2g} (95% upper bound: none of {n:,} draws)"
+    if k == n:
+        return f"> {1 - bound:.6g} (95% lower bound: all {n:,} draws)"
+    return f"= {p:.4f} (Monte Carlo s.e. {np.sqrt(p * (1 - p) / n):.4f})"
 
 
 def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:

@@ -48,8 +48,23 @@ def test_summary_numbers_match_the_results(tmp_path, capsys):
     npv = ds["npv"].values / 1e9
     assert mean == pytest.approx(npv.mean(), abs=5e-4)
     assert [p5, p50, p95] == pytest.approx(np.percentile(npv, [5, 50, 95]), abs=5e-4)
-    reached = (ds["cumulative_value"].isel(year=-1) >= ds["claimed_return"]).mean()
-    assert f"= {float(reached):.4f}" in text
+    reached = (ds["cumulative_value"].sel(year=ds.attrs["target_year"]) >= ds["claimed_return"]).values
+    assert f"P(cumulative value reaches the target) {cli._probability(reached)}" in text
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        # k = 0: the exact one-sided 95% bound 1 - 0.05**(1/n), close to the rule of three 3/n
+        (np.zeros(100_000, bool), "< 3e-05 (95% upper bound: none of 100,000 draws)"),
+        (np.ones(1_000, bool), "> 0.997009 (95% lower bound: all 1,000 draws)"),
+        (np.arange(1_000) < 250, "= 0.2500 (Monte Carlo s.e. 0.0137)"),
+    ],
+)
+def test_probabilities_never_claim_certainty(events, expected):
+    assert cli._probability(events) == expected
+    n = events.size
+    assert 1 - 0.05 ** (1 / n) == pytest.approx(3 / n, rel=0.01 if n >= 1000 else 0.1)
 
 
 def test_never_overwrites_without_force(tmp_path, capsys):
