@@ -134,7 +134,7 @@ def _probability(events: np.ndarray) -> str:
         return f"< {bound:.2g} (95% upper bound: none of {n:,} draws)"
     if k == n:
         return f"> {1 - bound:.6g} (95% lower bound: all {n:,} draws)"
-    return f"= {p:.4f} (Monte Carlo s.e. {np.sqrt(p * (1 - p) / n):.4f})"
+    return f"= {p:.4f} (Monte Carlo s.e. {np.sqrt(p * (1 - p) / n):.2g})"
 
 
 def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:

@@ -58,7 +58,7 @@ def test_summary_numbers_match_the_results(tmp_path, capsys):
         # k = 0: the exact one-sided 95% bound 1 - 0.05**(1/n), close to the rule of three 3/n
         (np.zeros(100_000, bool), "< 3e-05 (95% upper bound: none of 100,000 draws)"),
         (np.ones(1_000, bool), "> 0.997009 (95% lower bound: all 1,000 draws)"),
-        (np.arange(1_000) < 250, "= 0.2500 (Monte Carlo s.e. 0.0137)"),
+        (np.arange(1_000) < 250, "= 0.2500 (Monte Carlo s.e. 0.014)"),
     ],
 )
 def test_probabilities_never_claim_certainty(events, expected):
