@@ -28,8 +28,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import scipy.special
-import scipy.stats
 
 from nhsrisk import _sampling
 from nhsrisk._rng import stream_key
@@ -49,7 +47,22 @@ __all__ = [
     "distribution_from_dict",
 ]
 
-_Z90 = float(scipy.special.ndtri(0.9))
+#: Standard normal 90th percentile, _scipy_special().ndtri(0.9).
+_Z90 = 1.2815515655446004
+
+
+def _scipy_stats() -> Any:
+    # scipy.stats takes most of a second to import and a simulation does not need
+    # it (inversion tables come from the on-disk cache), so it is imported on use.
+    import scipy.stats
+
+    return scipy.stats
+
+
+def _scipy_special() -> Any:
+    import scipy.special
+
+    return scipy.special
 
 
 def _fail(cls_name: str, param: str, value: Any, allowed: str) -> ValueError:
@@ -355,7 +368,7 @@ def _build_inversion_table(alpha: float, beta: float) -> np.ndarray:
     several boundaries, searched from ``c``). The checks evaluate exactly the
     kernel's arithmetic.
     """
-    law = scipy.stats.beta(alpha, beta)
+    law = _scipy_stats().beta(alpha, beta)
     decades = np.logspace(-12, -2, 6)
     nodes = np.unique(np.concatenate([decades, np.linspace(0.02, 0.98, 13), 1.0 - decades]))
     pending_lo, pending_hi = nodes[:-1], nodes[1:]
@@ -447,7 +460,7 @@ class Fixed(Distribution):
         return np.full(q.shape, self.value)
 
     def to_scipy(self) -> Any:  # noqa: D102
-        return scipy.stats.rv_discrete(values=([self.value], [1.0]))
+        return _scipy_stats().rv_discrete(values=([self.value], [1.0]))
 
     def kernel_spec(self):  # noqa: D102
         return _sampling.FIXED, np.array([self.value, 0.0, 0.0, 0.0, 0.0]), None
@@ -493,7 +506,7 @@ class Uniform(Distribution):
         return (self.low, self.high)
 
     def to_scipy(self) -> Any:  # noqa: D102
-        return scipy.stats.uniform(loc=self.low, scale=self.high - self.low)
+        return _scipy_stats().uniform(loc=self.low, scale=self.high - self.low)
 
     def kernel_spec(self):  # noqa: D102
         return _sampling.UNIFORM, np.array([self.low, self.high - self.low, 0.0, 0.0, 0.0]), None
@@ -533,7 +546,7 @@ class Triangular(Distribution):
 
     def to_scipy(self) -> Any:  # noqa: D102
         width = self.high - self.low
-        return scipy.stats.triang((self.mode - self.low) / width, loc=self.low, scale=width)
+        return _scipy_stats().triang((self.mode - self.low) / width, loc=self.low, scale=width)
 
     def kernel_spec(self):  # noqa: D102
         split = (self.mode - self.low) / (self.high - self.low)
@@ -571,7 +584,7 @@ class _ScaledBeta(Distribution):
 
     def to_scipy(self) -> Any:  # noqa: D102
         a, b, lower, upper = self._shape()
-        return scipy.stats.beta(a, b, loc=lower, scale=upper - lower)
+        return _scipy_stats().beta(a, b, loc=lower, scale=upper - lower)
 
     def kernel_spec(self):  # noqa: D102
         a, b, lower, upper = self._shape()
@@ -721,7 +734,7 @@ class Normal(Distribution):
         return (-math.inf, math.inf)
 
     def to_scipy(self) -> Any:  # noqa: D102
-        return scipy.stats.norm(loc=self.mu, scale=self.sd)
+        return _scipy_stats().norm(loc=self.mu, scale=self.sd)
 
     def kernel_spec(self):  # noqa: D102
         return _sampling.NORMAL, np.array([self.mu, self.sd, 0.0, 0.0, 0.0]), None
@@ -773,20 +786,20 @@ class TruncatedNormal(Distribution):
     def _mass(self) -> float:
         a, b = self._standard_bounds()
         if a > 0:
-            return float(scipy.special.ndtr(-a) - scipy.special.ndtr(-b))
-        return float(scipy.special.ndtr(b) - scipy.special.ndtr(a))
+            return float(_scipy_special().ndtr(-a) - _scipy_special().ndtr(-b))
+        return float(_scipy_special().ndtr(b) - _scipy_special().ndtr(a))
 
     def ppf(self, q: Any) -> np.ndarray:
         """Exact quantiles, from whichever tail keeps ``ndtri``'s argument small.
 
-        More accurate than ``scipy.stats.truncnorm.ppf`` far in the upper tail
+        More accurate than ``_scipy_stats().truncnorm.ppf`` far in the upper tail
         of an interval that contains the mean; equal to it elsewhere.
         """
         q = np.asarray(q, dtype=float)
         if np.any((q < 0) | (q > 1)) or np.any(np.isnan(q)):
             raise ValueError("The 'q' parameter of TruncatedNormal.ppf must be in [0, 1].")
         _, scale, base, width, upper = self.kernel_spec()[1]
-        ndtri = scipy.special.ndtri
+        ndtri = _scipy_special().ndtri
         lower_form = self.mu + scale * ndtri(np.clip(base + q * width, 0.0, 1.0))
         if scale < 0:
             return self._pin_ends(lower_form, q)
@@ -809,11 +822,11 @@ class TruncatedNormal(Distribution):
 
     def to_scipy(self) -> Any:  # noqa: D102
         a, b = self._standard_bounds()
-        return scipy.stats.truncnorm(a, b, loc=self.mu, scale=self.sd)
+        return _scipy_stats().truncnorm(a, b, loc=self.mu, scale=self.sd)
 
     def kernel_spec(self):  # noqa: D102
         a, b = self._standard_bounds()
-        ndtr = scipy.special.ndtr
+        ndtr = _scipy_special().ndtr
         if a > 0:
             # Wholly above the mean: sample the mirror image [-b, -a], which lies
             # below it, so ndtri only ever sees small probabilities:
@@ -873,7 +886,7 @@ class LogNormal(Distribution):
         return (0.0, math.inf)
 
     def to_scipy(self) -> Any:  # noqa: D102
-        return scipy.stats.lognorm(self.sigma, scale=math.exp(self.mu))
+        return _scipy_stats().lognorm(self.sigma, scale=math.exp(self.mu))
 
     def kernel_spec(self):  # noqa: D102
         return _sampling.LOGNORMAL, np.array([self.mu, self.sigma, 0.0, 0.0, 0.0]), None
@@ -916,7 +929,7 @@ class Bernoulli(Distribution):
         return np.where(q > 1.0 - self.p, 1.0, 0.0)
 
     def to_scipy(self) -> Any:  # noqa: D102
-        return scipy.stats.bernoulli(self.p)
+        return _scipy_stats().bernoulli(self.p)
 
     def kernel_spec(self):  # noqa: D102
         return _sampling.BERNOULLI, np.array([1.0 - self.p, 0.0, 0.0, 0.0, 0.0]), None
@@ -1010,7 +1023,7 @@ class Discrete(Distribution):
     def to_scipy(self) -> Any:  # noqa: D102
         values, cumulative = self._sorted()
         probabilities = np.diff(np.concatenate([[0.0], cumulative]))
-        return scipy.stats.rv_discrete(values=(values, probabilities))
+        return _scipy_stats().rv_discrete(values=(values, probabilities))
 
     def kernel_spec(self):  # noqa: D102
         values, cumulative = self._sorted()
