@@ -8,7 +8,15 @@ Examples
 ['draw', 'programme', 'staff_group', 'year']
 """
 
-from nhsrisk import distributions
+import os as _os
+
+# A draw's arithmetic must not depend on where it falls in a block: with Intel's
+# SVML present, numba would vectorise exp/pow with it in loop bodies but not in
+# loop tails, so the same draw could round differently. (Effective when nhsrisk
+# is imported before numba; the chunk-invariance tests would catch a difference.)
+_os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")
+
+from nhsrisk import distributions  # noqa: E402
 from nhsrisk._version import __version__
 from nhsrisk.scenario import (
     BUILTIN_SCENARIOS,
