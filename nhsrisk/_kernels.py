@@ -95,27 +95,30 @@ RUN = 4096
 BLOCK = 256
 
 
+@numba.njit(cache=NUMBA_CACHE, inline="always")
+def draw_input(first, code, params, table, k0, k1, values, count):
+    """Draws ``first .. first + count - 1`` of one input's stream into ``values[:count]``."""
+    fill_uniforms(first, k0, k1, values, count)
+    transform_uniforms(code, params, table, values, count)
+
+
 @numba.njit(cache=NUMBA_CACHE)
 def sample_stream(code, params, table, k0, k1, start, out):
     """Fill ``out`` with draws ``start, start+1, ...`` of one input's stream."""
     n = out.shape[0]
-    for lo in range(0, n, BLOCK):
-        count = min(BLOCK, n - lo)
-        chunk = out[lo : lo + count]
-        fill_uniforms(np.uint64(start + lo), k0, k1, chunk, count)
-        transform_uniforms(code, params, table, chunk, count)
+    for lo in range(0, n, RUN):
+        count = min(RUN, n - lo)
+        draw_input(np.uint64(start + lo), code, params, table, k0, k1, out[lo : lo + count], count)
 
 
 @numba.njit(cache=NUMBA_CACHE)
-def sample_block(first, count, codes, params, table_rows, tables, keys, values):
-    """Draw every input of draws ``first .. first + count - 1`` into ``values[k, :count]``."""
-    for k in range(codes.shape[0]):
-        row = values[k]
-        if codes[k] == FIXED:
-            row[:count] = params[k, 0]
-            continue
-        fill_uniforms(first, keys[k, 0], keys[k, 1], row, count)
-        transform_uniforms(codes[k], params[k], tables[table_rows[k]], row, count)
+def block_scratch(model):
+    """Work arrays for :func:`evaluate_block`: vectors, per programme and group, per group."""
+    planned_spend = model[5]
+    group_idx = model[4]
+    n_prog = planned_spend.shape[0]
+    n_group = group_idx.shape[0]
+    return (np.empty((7, BLOCK)), np.empty((n_prog, n_group, BLOCK)), np.empty((n_group, BLOCK)))
 
 
 @numba.njit(cache=NUMBA_CACHE)
@@ -126,8 +129,8 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
     arrays named in :data:`MODEL_ARRAYS` (``planned_spend`` has shape
     (programme, year)); ``outputs`` the tuple named in :data:`OUTPUT_ARRAYS`,
     indexed ``[year, programme(, staff_group), draw]``: draws last, so every
-    inner loop here writes contiguous memory. ``scratch`` is a (7, BLOCK) work
-    array. The equations are in docs/model.md.
+    inner loop here writes contiguous memory. ``scratch`` is the tuple of work
+    arrays made by :func:`block_scratch`. The equations are in docs/model.md.
     """
     risk_idx, year_idx, prog_idx, pg_idx, group_idx, planned_spend, last_funded, discount_factor = model
     (
@@ -146,13 +149,14 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
     ) = outputs
     n_prog, n_year = planned_spend.shape
     n_group = group_idx.shape[0]
-    cut = scratch[0]
-    total = scratch[1]
-    pv_value = scratch[2]
-    pv_spend = scratch[3]
-    cumulative = scratch[4]
-    year_value = scratch[5]
-    actual_spend = scratch[6]
+    vectors, full_uptake_hours, releasable = scratch
+    cut = vectors[0]
+    total = vectors[1]
+    pv_value = vectors[2]
+    pv_spend = vectors[3]
+    cumulative = vectors[4]
+    year_value = vectors[5]
+    actual_spend = vectors[6]
 
     # Budget raids: the money taken does not come back.
     raid_probability = x[risk_idx[RAID_PROBABILITY]]
@@ -218,26 +222,33 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
     pv_value[:count] = 0.0
     pv_spend[:count] = 0.0
     cumulative[:count] = 0.0
+    # Year-independent factors, once per block: hours a programme releases at full
+    # uptake, FTE x hours x addressable x recovered, and each group's releasable time.
+    for g in range(n_group):
+        fte = x[group_idx[g, FTE]]
+        hours = x[group_idx[g, HOURS_PER_FTE]]
+        share = x[group_idx[g, MAX_RELEASE_SHARE]]
+        for j in range(count):
+            releasable[g, j] = fte[j] * hours[j] * share[j]
+        for p in range(n_prog):
+            a = pg_idx[p, g, ADDRESSABLE_SHARE]
+            if a < 0:
+                full_uptake_hours[p, g, :count] = 0.0
+                continue
+            addressable = x[a]
+            recovered = x[pg_idx[p, g, RECOVERED_FRACTION]]
+            for j in range(count):
+                full_uptake_hours[p, g, j] = fte[j] * hours[j] * addressable[j] * recovered[j]
     for t in range(n_year):
         for g in range(n_group):
-            fte = x[group_idx[g, FTE]]
-            hours = x[group_idx[g, HOURS_PER_FTE]]
-            share = x[group_idx[g, MAX_RELEASE_SHARE]]
             total[:count] = 0.0
             for p in range(n_prog):
-                a = pg_idx[p, g, ADDRESSABLE_SHARE]
-                if a < 0:
-                    for j in range(count):
-                        hours_out[t, p, g, lo + j] = 0.0
-                    continue
-                addressable = x[a]
-                recovered = x[pg_idx[p, g, RECOVERED_FRACTION]]
                 for j in range(count):
-                    h = fte[j] * hours[j] * addressable[j] * recovered[j] * uptake_out[t, p, lo + j]
+                    h = full_uptake_hours[p, g, j] * uptake_out[t, p, lo + j]
                     hours_out[t, p, g, lo + j] = h
                     total[j] += h
             for j in range(count):
-                available = fte[j] * hours[j] * share[j]
+                available = releasable[g, j]
                 binding = total[j] > available
                 capped_out[t, g, lo + j] = binding
                 if binding:
@@ -302,16 +313,23 @@ def simulate_kernel(start, codes, params, table_rows, tables, keys, store_rows, 
         lo = (task % n_runs) * RUN
         count = min(RUN, n - lo)
         k = stored_input[row]
-        values = inputs_out[row, lo : lo + count]
-        fill_uniforms(np.uint64(start + lo), keys[k, 0], keys[k, 1], values, count)
-        transform_uniforms(codes[k], params[k], tables[table_rows[k]], values, count)
+        draw_input(
+            np.uint64(start + lo),
+            codes[k],
+            params[k],
+            tables[table_rows[k]],
+            keys[k, 0],
+            keys[k, 1],
+            inputs_out[row, lo : lo + count],
+            count,
+        )
 
     n_blocks = (n + BLOCK - 1) // BLOCK
     for b in numba.prange(n_blocks):
         lo = b * BLOCK
         count = min(BLOCK, n - lo)
         x = np.empty((n_inputs, BLOCK))
-        scratch = np.empty((7, BLOCK))
+        scratch = block_scratch(model)
         first = np.uint64(start + lo)
         for k in range(n_inputs):
             row = store_rows[k]
@@ -320,6 +338,7 @@ def simulate_kernel(start, codes, params, table_rows, tables, keys, store_rows, 
             elif codes[k] == FIXED:
                 x[k, :count] = params[k, 0]
             else:
-                fill_uniforms(first, keys[k, 0], keys[k, 1], x[k], count)
-                transform_uniforms(codes[k], params[k], tables[table_rows[k]], x[k], count)
+                draw_input(
+                    first, codes[k], params[k], tables[table_rows[k]], keys[k, 0], keys[k, 1], x[k], count
+                )
         evaluate_block(lo, count, x, model, scratch, outputs)
