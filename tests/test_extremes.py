@@ -1,0 +1,73 @@
+"""Large and degenerate but valid shapes run and give the right answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import nhsrisk
+from nhsrisk.testing import financial_years, synthetic_scenario
+
+
+def test_financial_years_cross_the_century():
+    assert financial_years(2098, 3) == ["2098/99", "2099/00", "2100/01"]
+
+
+@pytest.mark.parametrize(("programmes", "years"), [(1, 1), (1, 40), (64, 5), (64, 40)])
+def test_large_shapes_run_and_keep_the_invariants(programmes, years):
+    scenario = synthetic_scenario(programmes, years)
+    ds = nhsrisk.simulate(scenario, draws=300, seed=8)
+    assert ds.sizes["programme"] == programmes and ds.sizes["year"] == years
+    for name in ("npv", "bcr", "cumulative_value", "value", "hours_released"):
+        assert np.isfinite(ds[name].values).all(), name
+    # total planned spend is the base scenario's, however it is split
+    np.testing.assert_allclose(
+        ds["planned_spend"].sum().item(), nhsrisk.load_scenario().total_spend, rtol=1e-12
+    )
+    assert (ds["cumulative_value"].diff("year") >= 0).all()
+    factor = xr.DataArray(1.035 ** -np.arange(years), dims="year", coords={"year": ds["year"]})
+    pv = ((ds["value"] - ds["spend"]).sum("programme") * factor).sum("year")
+    np.testing.assert_allclose(ds["npv"], pv, rtol=1e-12, atol=1e-3)
+
+
+def test_sixty_four_programmes_share_the_staff_cap():
+    # 64 programmes all claiming the same staff time: the cap must bind, and released
+    # hours summed over programmes must never exceed the group's releasable time.
+    scenario = synthetic_scenario(64, 8).with_values(
+        {f"staff_groups.{g}.max_release_share": 0.01 for g in nhsrisk.load_scenario().staff_groups}
+    )
+    ds = nhsrisk.simulate(scenario, draws=500, seed=2)
+    assert ds["hours_capped"].any()
+    for group in scenario.staff_groups:
+        fte = ds.get(f"staff_groups.{group}.fte", scenario.staff_groups[group].fte.distribution.mean())
+        hours = ds.get(
+            f"staff_groups.{group}.hours_per_fte",
+            scenario.staff_groups[group].hours_per_fte.distribution.mean(),
+        )
+        released = ds["hours_released"].sel(staff_group=group).sum("programme")
+        assert (released <= fte * hours * 0.01 * (1 + 1e-12)).all()
+
+
+def test_one_draw_equals_the_first_draw_of_many():
+    one = nhsrisk.simulate(draws=1, seed=5)
+    many = nhsrisk.simulate(draws=700, seed=5)
+    for name in ("npv", "bcr", "cumulative_value", "hours_released", "risks.digital_exclusion"):
+        np.testing.assert_array_equal(
+            one[name].values, many[name].isel(draw=slice(0, 1)).values, err_msg=name
+        )
+
+
+def test_zero_budget_in_a_year_is_valid():
+    base = nhsrisk.load_scenario()
+    spend = list(base.programmes["it_modernisation"].spend.values)
+    spend[1] = 0.0
+    ds = nhsrisk.simulate(base.with_values({"programmes.it_modernisation.spend": spend}), draws=200, seed=1)
+    assert (ds["spend"].sel(programme="it_modernisation", year="2026/27") == 0).all()
+    assert np.isfinite(ds["npv"]).all()
+
+
+@pytest.mark.parametrize("n", [0, -1, 1.5])
+def test_synthetic_scenario_rejects_bad_sizes(n):
+    with pytest.raises((ValueError, TypeError), match="n_programmes"):
+        synthetic_scenario(n, 5)
