@@ -94,3 +94,22 @@ def _kernel_call(plan, draws, threads=None):
         numba.set_num_threads(threads)
     (args,) = captured
     return kernel, args
+
+
+class ScenarioShape:
+    """``simulate`` at 20,000 draws on synthetic scenarios of 1-64 programmes and 5-40 years."""
+
+    params = ([1, 4, 16, 64], [5, 10, 20, 40])
+    param_names = ["programmes", "years"]
+    timeout = 600
+    number = 1
+    repeat = (1, 5, 30.0)
+
+    def setup(self, programmes, years):
+        from nhsrisk.testing import synthetic_scenario
+
+        self.scenario = synthetic_scenario(programmes, years)
+        nhsrisk.simulate(self.scenario, draws=64, seed=SEED)
+
+    def time_simulate(self, programmes, years):
+        nhsrisk.simulate(self.scenario, draws=20_000, seed=SEED)
