@@ -114,8 +114,21 @@ def summary_table(ds) -> str:
         f"P(cumulative value reaches the target) {_probability(reached)}",
         f"Median shortfall against the target: GBP {(target - np.median(cumulative)) / 1e9:.2f}bn",
         f"P(benefit-cost ratio < 1) {_probability(ds['bcr'].values < 1)}",
+        f"Staff-time cap binding: {_cap_report(ds)}",
     ]
     return "\n".join(lines)
+
+
+def _cap_report(ds) -> str:
+    """How often the per-group cap on released hours binds, over draws and years."""
+    share = ds["hours_capped"].mean(("year", "draw"))
+    groups = share["staff_group"].values
+    binding = [
+        (str(group), float(value)) for group, value in zip(groups, share.values, strict=True) if value > 0
+    ]
+    if not binding:
+        return "never (in no draw, year or staff group)"
+    return ", ".join(f"{group} {value:.2%} of draw-years" for group, value in binding)
 
 
 def _probability(events: np.ndarray) -> str:

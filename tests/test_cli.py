@@ -154,3 +154,12 @@ def test_describe_lists_every_quantity_with_its_source(capsys):
     for key, quantity in nhsrisk.load_scenario().quantities().items():
         assert f"| `{key}` |" in text
         assert " ".join(quantity.source.split())[:40] in text
+
+
+def test_summary_reports_how_often_the_staff_cap_binds(tmp_path):
+    ds = nhsrisk.simulate(draws=1000, seed=1)
+    assert "Staff-time cap binding: never" in cli.summary_table(ds)
+    tight = nhsrisk.load_scenario().with_values({"staff_groups.gp.max_release_share": 0.001})
+    text = cli.summary_table(nhsrisk.simulate(tight, draws=1000, seed=1))
+    share = float(nhsrisk.simulate(tight, draws=1000, seed=1)["hours_capped"].sel(staff_group="gp").mean())
+    assert f"Staff-time cap binding: gp {share:.2%} of draw-years" in text
