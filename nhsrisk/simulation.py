@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -227,7 +228,7 @@ def _to_dataset(
         "title": f"nhsrisk simulation of {scenario.name}: {scenario.title}",
         "scenario_name": scenario.name,
         "scenario": text,
-        "scenario_sha256": scenario.sha256(),
+        "scenario_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
         "seed": str(seed),
         "start": start,
         "n_draws": draws,
