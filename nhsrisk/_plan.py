@@ -14,7 +14,7 @@ import numpy as np
 
 from nhsrisk import _kernels as K
 from nhsrisk._rng import stream_key
-from nhsrisk._sampling import N_PARAMS
+from nhsrisk._sampling import FIXED, N_PARAMS
 from nhsrisk.distributions import Distribution, Fixed, Uniform
 from nhsrisk.scenario import (
     PatientChannel,
@@ -99,7 +99,7 @@ class Plan:
     @property
     def uniforms_per_draw(self) -> int:
         """How many uniforms the kernel consumes per draw (one per non-fixed stream)."""
-        return int(np.count_nonzero(self.codes != 0))
+        return int(np.count_nonzero(self.codes != FIXED))
 
 
 class _Builder:

@@ -189,7 +189,8 @@ def _to_dataset(
         data_vars[name] = ((*dims, "draw"), arrays[name], {"long_name": long_name, "units": units})
 
     inputs = arrays["_inputs"]
-    per_year_rows: dict[str, list[int]] = {}
+    # A per-year input (such as the raid fraction) has one stream, and one row, per year, in year order.
+    per_year: dict[str, tuple[list[int], dict[str, Any]]] = {}
     for row, stored in enumerate(plan.stored):
         attrs = {
             "long_name": stored.doc[:1].upper() + stored.doc[1:],
@@ -201,10 +202,8 @@ def _to_dataset(
         if stored.year is None:
             data_vars[stored.variable] = ("draw", inputs[row], attrs)
         else:
-            per_year_rows.setdefault(stored.variable, []).append(row)
-            data_vars[stored.variable] = (("year", "draw"), None, attrs)
-    for variable, rows in per_year_rows.items():
-        _, _, attrs = data_vars[variable]
+            per_year.setdefault(stored.variable, ([], attrs))[0].append(row)
+    for variable, (rows, attrs) in per_year.items():
         data_vars[variable] = (("year", "draw"), inputs[rows], attrs)
 
     data_vars["planned_spend"] = (
