@@ -181,8 +181,16 @@ def _to_dataset(
         "year": ("year", years, {"long_name": "Financial year (April to March)"}),
         "programme": ("programme", list(scenario.programmes), {"long_name": "Programme"}),
         "staff_group": ("staff_group", list(scenario.staff_groups), {"long_name": "Staff group"}),
-        "programme_label": ("programme", [p.label for p in scenario.programmes.values()]),
-        "staff_group_label": ("staff_group", [g.label for g in scenario.staff_groups.values()]),
+        "programme_label": (
+            "programme",
+            [p.label for p in scenario.programmes.values()],
+            {"long_name": "Programme (display name)"},
+        ),
+        "staff_group_label": (
+            "staff_group",
+            [g.label for g in scenario.staff_groups.values()],
+            {"long_name": "Staff group (display name)"},
+        ),
     }
     data_vars: dict[str, Any] = {}
     for name, (dims, long_name, units) in OUTPUTS.items():

@@ -235,6 +235,8 @@ def test_dataset_layout_and_attrs(default_run):
     for name, variable in ds.data_vars.items():
         assert variable.attrs.get("units") is not None, name
         assert variable.attrs.get("long_name"), name
+    for name, coordinate in ds.coords.items():
+        assert coordinate.attrs.get("long_name"), name
     scenario = nhsrisk.load_scenario()
     uncertain = [k for k, q in scenario.quantities().items() if not q.distribution.is_fixed]
     for key in uncertain:
