@@ -1,0 +1,76 @@
+"""Array-level statistics against exact references."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.stats as st
+
+from nhsrisk.stats import exceedance_probability, expected_shortfall, mcse_mean, quantile_interval
+
+
+def test_mcse_is_sd_over_root_n(rng):
+    x = rng.normal(size=(3, 500))
+    np.testing.assert_allclose(mcse_mean(x), x.std(axis=1, ddof=1) / math.sqrt(500), rtol=1e-15)
+    np.testing.assert_allclose(mcse_mean(x.T, axis=0), mcse_mean(x), rtol=1e-15)
+
+
+def test_quantile_interval_ranks_are_the_binomial_ones():
+    x = np.arange(1.0, 101.0)  # x_(k) = k, so the bounds are the ranks themselves
+    estimate, lower, upper = quantile_interval(x, 0.5, prob=0.95)
+    assert float(estimate) == 50.5
+    assert float(lower) == st.binom.ppf(0.025, 100, 0.5)
+    assert float(upper) == st.binom.ppf(0.975, 100, 0.5) + 1
+    # exact coverage of [x_(r), x_(s)]: P(r <= B < s), B ~ Binomial(n, q)
+    coverage = st.binom.cdf(upper - 1, 100, 0.5) - st.binom.cdf(lower - 1, 100, 0.5)
+    assert coverage >= 0.95
+
+
+@pytest.mark.slow
+def test_quantile_interval_covers_at_least_its_level(rng):
+    # 4,000 samples of 200 uniforms: the 5% quantile's true value is 0.05.
+    hits = 0
+    trials = 4_000
+    for _ in range(trials):
+        _, lower, upper = quantile_interval(rng.random(200), 0.05, prob=0.9)
+        hits += lower <= 0.05 <= upper
+    # coverage >= 0.9 by construction; allow 3 binomial standard errors of the estimate
+    assert hits / trials >= 0.9 - 3 * math.sqrt(0.9 * 0.1 / trials)
+
+
+def test_quantile_interval_says_how_many_draws_it_needs():
+    with pytest.raises(ValueError, match=r"20 draws are too few .* 0\.01 quantile; about \d+ are needed"):
+        quantile_interval(np.arange(20.0), 0.01, prob=0.95)
+
+
+def test_exceedance_probability_and_its_binomial_error():
+    x = np.arange(1000.0)
+    p, se = exceedance_probability(x, 900.0)
+    assert float(p) == 0.1
+    assert float(se) == pytest.approx(math.sqrt(0.1 * 0.9 / 1000), rel=1e-15)
+
+
+def test_expected_shortfall_of_a_normal_matches_the_closed_form():
+    # A stratified sample (midpoint quantiles) has no Monte Carlo noise: the estimate
+    # converges to the closed form mu - sigma * pdf(z) / tail with O(1/n) error.
+    n, tail, mu, sigma = 1_000_000, 0.05, 2.0, 3.0
+    x = mu + sigma * st.norm.ppf((np.arange(n) + 0.5) / n)
+    exact = mu - sigma * st.norm.pdf(st.norm.ppf(tail)) / tail
+    assert float(expected_shortfall(x, tail)) == pytest.approx(exact, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: mcse_mean([1.0]), "at least 2 draws"),
+        (lambda: mcse_mean([1.0, np.nan]), "finite"),
+        (lambda: quantile_interval([1.0, 2.0, 3.0], 1.5), r"'q' parameter .* \(0, 1\)\. Got 1\.5"),
+        (lambda: quantile_interval([1.0, 2.0, 3.0], 0.5, prob=0.0), r"'prob'"),
+        (lambda: expected_shortfall([1.0, 2.0], tail=0.0), r"'tail'"),
+    ],
+)
+def test_bad_input_is_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
