@@ -451,6 +451,38 @@ class Scenario:
             )
         return "\n".join(lines) + "\n"
 
+    def _repr_html_(self) -> str:
+        """Notebook display: programmes with their spend, then every figure with its source."""
+        from html import escape
+
+        years = "".join(f"<th>{escape(year)}</th>" for year in self.years)
+        spend_rows = "".join(
+            f"<tr><td><code>{escape(pid)}</code></td><td>{escape(programme.label)}</td>"
+            + "".join(f"<td style='text-align:right'>{v / 1e6:,.0f}</td>" for v in programme.spend.values)
+            + f"<td style='text-align:right'><b>{programme.spend.total / 1e6:,.0f}</b></td></tr>"
+            for pid, programme in self.programmes.items()
+        )
+        figure_rows = "".join(
+            f"<tr><td><code>{escape(key)}</code></td><td>{escape(q.distribution.describe())}</td>"
+            f"<td style='text-align:right'>{q.distribution.mean():.4g}</td>"
+            f"<td>{'<i>assumption</i>: ' if q.is_assumption else ''}"
+            f"{escape(q.source.split(':', 1)[1].strip() if q.is_assumption else q.source)}</td></tr>"
+            for key, q in self.quantities().items()
+        )
+        target = self.target.claimed_return.distribution.mean()
+        return (
+            f"<div><p><b>Scenario <code>{escape(self.name)}</code></b>: {escape(self.title)}<br>"
+            f"{escape(self.years[0])} to {escape(self.years[-1])}, {escape(self.price_base)} prices; "
+            f"total planned spend GBP {self.total_spend / 1e9:.3f}bn; "
+            f"claimed return GBP {target / 1e9:.2f}bn by {escape(self.target_year)}.</p>"
+            f"<table><caption>Planned spend (GBP million)</caption><thead><tr><th>programme</th>"
+            f"<th>label</th>{years}<th>total</th></tr></thead><tbody>{spend_rows}</tbody></table>"
+            f"<details><summary>All {len(self.quantities())} figures with their sources</summary>"
+            "<table><thead><tr><th>key path</th><th>distribution</th><th>mean</th><th>source</th>"
+            "</tr></thead>"
+            f"<tbody>{figure_rows}</tbody></table></details></div>"
+        )
+
     def __hash__(self) -> int:
         return hash(self.sha256())
 

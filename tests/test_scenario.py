@@ -1153,3 +1153,32 @@ def test_simulation_module_is_reachable_by_its_name() -> None:
 
     module = importlib.import_module("nhsrisk.simulation")
     assert module.simulate is nhsrisk.simulate
+
+
+def test_html_display_lists_programmes_figures_and_sources_escaped() -> None:
+    from html.parser import HTMLParser
+
+    scenario = load_scenario().with_values({"title": "Trust <plan> & more"})
+    text = scenario._repr_html_()
+    assert "Trust &lt;plan&gt; &amp; more" in text and "<plan>" not in text
+    for pid in scenario.programmes:
+        assert f"<code>{pid}</code>" in text
+    for key in scenario.quantities():
+        assert f"<code>{key}</code>" in text
+    assert text.count("<i>assumption</i>") == sum(q.is_assumption for q in scenario.quantities().values())
+
+    class Balance(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.open: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag != "br":
+                self.open.append(tag)
+
+        def handle_endtag(self, tag):
+            assert self.open.pop() == tag
+
+    parser = Balance()
+    parser.feed(text)
+    assert parser.open == []
