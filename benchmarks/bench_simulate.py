@@ -7,15 +7,11 @@ outputs, so the two together show how much of a run is the kernel.
 
 from __future__ import annotations
 
-import importlib
-import inspect
-
 import numba
 
 import nhsrisk
+from nhsrisk import simulation as _simulate_module
 from nhsrisk._plan import build_plan
-
-_simulate_module = importlib.import_module("nhsrisk.simulation")
 
 SCENARIO = "spring-budget-2024"
 SEED = 20240306
@@ -70,30 +66,11 @@ class KernelOnly:
 
 
 def _kernel_call(plan, draws, threads=None):
-    """The kernel and the exact arguments ``nhsrisk.simulation._run`` passes it, outputs allocated.
-
-    ``_run`` is called once with a recorder in place of the kernel, so the
-    benchmark follows ``_run`` (argument order, output shapes and dtypes) even
-    while the kernel's signature changes.
-    """
-    kernel = _simulate_module.simulate_kernel
-    captured = []
-
-    def record(*args):
-        captured.append(args)
-
-    if "kernel" in inspect.signature(_simulate_module._run).parameters:
-        _simulate_module._run(plan, SEED, 0, draws, threads, kernel=record)
-    else:  # older _run: swap the module global for the call
-        _simulate_module.simulate_kernel = record
-        try:
-            _simulate_module._run(plan, SEED, 0, draws, threads)
-        finally:
-            _simulate_module.simulate_kernel = kernel
+    """The kernel and its arguments for ``draws`` draws, outputs allocated as ``simulate`` allocates them."""
     if threads is not None:
         numba.set_num_threads(threads)
-    (args,) = captured
-    return kernel, args
+    outputs, inputs = _simulate_module.allocate_results(plan, draws)
+    return _simulate_module.simulate_kernel, _simulate_module.kernel_arguments(plan, SEED, 0, inputs, outputs)
 
 
 class ScenarioShape:

@@ -114,8 +114,7 @@ def sample_stream(code, params, table, k0, k1, start, out):
 @numba.njit(cache=NUMBA_CACHE)
 def block_scratch(model):
     """Work arrays for :func:`evaluate_block`: vectors, per programme and group, per group."""
-    planned_spend = model[5]
-    group_idx = model[4]
+    _, _, _, _, group_idx, planned_spend, _, _ = model
     n_prog = planned_spend.shape[0]
     n_group = group_idx.shape[0]
     return (np.empty((7, BLOCK)), np.empty((n_prog, n_group, BLOCK)), np.empty((n_group, BLOCK)))

@@ -124,6 +124,10 @@ class Distribution:
         q = np.asarray(q, dtype=float)
         if np.any((q < 0) | (q > 1)) or np.any(np.isnan(q)):
             raise ValueError(f"The 'q' parameter of {type(self).__name__}.ppf must be in [0, 1].")
+        return self._ppf(q)
+
+    def _ppf(self, q: np.ndarray) -> np.ndarray:
+        """Quantiles at validated probabilities ``q``; scipy's unless a subclass knows better."""
         return self.to_scipy().ppf(q)
 
     def to_scipy(self) -> Any:
@@ -453,10 +457,7 @@ class Fixed(Distribution):
     def support(self) -> tuple[float, float]:  # noqa: D102
         return (self.value, self.value)
 
-    def ppf(self, q: Any) -> np.ndarray:  # noqa: D102
-        q = np.asarray(q, dtype=float)
-        if np.any((q < 0) | (q > 1)) or np.any(np.isnan(q)):
-            raise ValueError("The 'q' parameter of Fixed.ppf must be in [0, 1].")
+    def _ppf(self, q: np.ndarray) -> np.ndarray:
         return np.full(q.shape, self.value)
 
     def to_scipy(self) -> Any:  # noqa: D102
@@ -789,15 +790,12 @@ class TruncatedNormal(Distribution):
             return float(_scipy_special().ndtr(-a) - _scipy_special().ndtr(-b))
         return float(_scipy_special().ndtr(b) - _scipy_special().ndtr(a))
 
-    def ppf(self, q: Any) -> np.ndarray:
+    def _ppf(self, q: np.ndarray) -> np.ndarray:
         """Exact quantiles, from whichever tail keeps ``ndtri``'s argument small.
 
-        More accurate than ``_scipy_stats().truncnorm.ppf`` far in the upper tail
+        More accurate than ``scipy.stats.truncnorm.ppf`` far in the upper tail
         of an interval that contains the mean; equal to it elsewhere.
         """
-        q = np.asarray(q, dtype=float)
-        if np.any((q < 0) | (q > 1)) or np.any(np.isnan(q)):
-            raise ValueError("The 'q' parameter of TruncatedNormal.ppf must be in [0, 1].")
         _, scale, base, width, upper = self.kernel_spec()[1]
         ndtri = _scipy_special().ndtri
         lower_form = self.mu + scale * ndtri(np.clip(base + q * width, 0.0, 1.0))
@@ -921,11 +919,8 @@ class Bernoulli(Distribution):
     def support(self) -> tuple[float, float]:  # noqa: D102
         return (0.0 if self.p < 1.0 else 1.0, 1.0 if self.p > 0.0 else 0.0)
 
-    def ppf(self, q: Any) -> np.ndarray:
+    def _ppf(self, q: np.ndarray) -> np.ndarray:
         """0 for ``q <= 1 - p``, else 1 (scipy's convention, except that ``ppf(0)`` is 0, not -1)."""
-        q = np.asarray(q, dtype=float)
-        if np.any((q < 0) | (q > 1)) or np.any(np.isnan(q)):
-            raise ValueError("The 'q' parameter of Bernoulli.ppf must be in [0, 1].")
         return np.where(q > 1.0 - self.p, 1.0, 0.0)
 
     def to_scipy(self) -> Any:  # noqa: D102
@@ -1006,11 +1001,8 @@ class Discrete(Distribution):
         held = [v for v, p in zip(self.values, self.probabilities, strict=True) if p > 0]
         return (min(held), max(held))
 
-    def ppf(self, q: Any) -> np.ndarray:
+    def _ppf(self, q: np.ndarray) -> np.ndarray:
         """Smallest value whose cumulative probability reaches ``q`` (as scipy's ``rv_discrete``)."""
-        q = np.asarray(q, dtype=float)
-        if np.any((q < 0) | (q > 1)) or np.any(np.isnan(q)):
-            raise ValueError("The 'q' parameter of Discrete.ppf must be in [0, 1].")
         values, cumulative = self._sorted()
         index = np.searchsorted(cumulative, q, side="left")
         index = np.minimum(index, len(values) - 1)

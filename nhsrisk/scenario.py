@@ -299,19 +299,7 @@ class Scenario:
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
-        # Freeze the mappings so that a Scenario really is immutable.
-        object.__setattr__(self, "staff_groups", types.MappingProxyType(dict(self.staff_groups)))
-        object.__setattr__(
-            self,
-            "programmes",
-            types.MappingProxyType(
-                {
-                    k: _replace(v, staff=types.MappingProxyType(dict(v.staff)))
-                    for k, v in self.programmes.items()
-                }
-            ),
-        )
-        object.__setattr__(self, "years", tuple(self.years))
+        _freeze(self)
         # Round-tripping through the parser validates a scenario built in Python.
         _parse_scenario(self.to_dict(), file=None)
 
@@ -492,6 +480,17 @@ class Scenario:
             f"programmes={list(self.programmes)}, staff_groups={list(self.staff_groups)}, "
             f"total_spend=GBP {self.total_spend / 1e9:.2f}bn)"
         )
+
+
+def _freeze(scenario: Scenario) -> None:
+    """Make the mappings and sequences of a scenario read-only, so that it really is immutable."""
+    object.__setattr__(scenario, "years", tuple(scenario.years))
+    object.__setattr__(scenario, "staff_groups", types.MappingProxyType(dict(scenario.staff_groups)))
+    programmes = {
+        pid: _replace(programme, staff=types.MappingProxyType(dict(programme.staff)))
+        for pid, programme in scenario.programmes.items()
+    }
+    object.__setattr__(scenario, "programmes", types.MappingProxyType(programmes))
 
 
 def _cell(text: str) -> str:
@@ -789,21 +788,17 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
         ("name", data["name"]),
         ("title", data["title"]),
         ("description", data["description"]),
-        ("years", tuple(years)),
+        ("years", years),
         ("price_base", data["price_base"]),
         ("discount_rate", discount),
         ("target", target),
         ("risks", risks),
-        ("staff_groups", types.MappingProxyType(groups)),
-        (
-            "programmes",
-            types.MappingProxyType(
-                {k: _replace(v, staff=types.MappingProxyType(dict(v.staff))) for k, v in programmes.items()}
-            ),
-        ),
+        ("staff_groups", groups),
+        ("programmes", programmes),
         ("schema_version", SCHEMA_VERSION),
     ):
         object.__setattr__(scenario, name, value)
+    _freeze(scenario)
     return scenario
 
 

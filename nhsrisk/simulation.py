@@ -48,6 +48,9 @@ OUTPUTS: dict[str, tuple[tuple[str, ...], str, str]] = {
 }
 
 
+_BOOLEAN_OUTPUTS = ("raid", "hours_capped")
+
+
 def simulate(
     scenario: Scenario | str | Path = "spring-budget-2024",
     draws: int = 100_000,
@@ -130,41 +133,52 @@ def _check_finite(plan: Plan, arrays: dict[str, np.ndarray], start: int) -> None
             )
 
 
+def allocate_results(plan: Plan, draws: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Allocate the output arrays (shaped as :data:`OUTPUTS`, draws last) and the kept-inputs matrix."""
+    sizes = {
+        "year": plan.planned_spend.shape[1],
+        "programme": plan.planned_spend.shape[0],
+        "staff_group": plan.group_idx.shape[0],
+    }
+    outputs = {
+        name: np.empty((*(sizes[d] for d in dims), draws), dtype=bool if name in _BOOLEAN_OUTPUTS else float)
+        for name, (dims, _, _) in OUTPUTS.items()
+    }
+    return outputs, np.empty((len(plan.stored), draws))
+
+
+def kernel_arguments(
+    plan: Plan, seed: int, start: int, inputs: np.ndarray, outputs: dict[str, np.ndarray]
+) -> tuple[Any, ...]:
+    """Return the arguments of :func:`nhsrisk._kernels.simulate_kernel`, in order."""
+    return (
+        np.uint64(start),
+        plan.codes,
+        plan.params,
+        plan.table_rows,
+        plan.tables,
+        plan.keys(seed),
+        plan.store_rows,
+        tuple(getattr(plan, name) for name in MODEL_ARRAYS),
+        inputs,
+        tuple(outputs[name] for name in OUTPUT_ARRAYS),
+    )
+
+
 def _run(
     plan: Plan, seed: int, start: int, draws: int, threads: int | None, kernel: Any = simulate_kernel
 ) -> dict[str, np.ndarray]:
-    n_year = plan.planned_spend.shape[1]
-    n_prog = plan.planned_spend.shape[0]
-    n_group = plan.group_idx.shape[0]
-    sizes = {"year": n_year, "programme": n_prog, "staff_group": n_group}
-    out = {
-        name: np.empty(
-            (*(sizes[d] for d in dims), draws), dtype=bool if name in ("raid", "hours_capped") else float
-        )
-        for name, (dims, _, _) in OUTPUTS.items()
-    }
-    inputs = np.empty((len(plan.stored), draws))
+    outputs, inputs = allocate_results(plan, draws)
     previous = numba.get_num_threads()
     if threads is not None:
         numba.set_num_threads(threads)
     try:
-        kernel(
-            np.uint64(start),
-            plan.codes,
-            plan.params,
-            plan.table_rows,
-            plan.tables,
-            plan.keys(seed),
-            plan.store_rows,
-            tuple(getattr(plan, name) for name in MODEL_ARRAYS),
-            inputs,
-            tuple(out[name] for name in OUTPUT_ARRAYS),
-        )
+        kernel(*kernel_arguments(plan, seed, start, inputs, outputs))
     finally:
         if threads is not None:
             numba.set_num_threads(previous)
-    out["_inputs"] = inputs
-    return out
+    outputs["_inputs"] = inputs
+    return outputs
 
 
 def _to_dataset(

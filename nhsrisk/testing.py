@@ -11,11 +11,12 @@ Examples
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from nhsrisk._validate import check_count
 from nhsrisk.scenario import Scenario, dumps_toml, load_scenario
 
-__all__ = ["financial_years", "synthetic_scenario"]
+__all__ = ["assert_hours_within_cap", "financial_years", "input_values", "synthetic_scenario"]
 
 
 def financial_years(first: int, count: int) -> list[str]:
@@ -77,3 +78,28 @@ def synthetic_scenario(
     data["title"] = f"Synthetic scenario: {n_programmes} programmes, {n_years} years"
     data["target"].pop("year", None)
     return Scenario.from_toml(dumps_toml(data), file=f"<synthetic {n_programmes}x{n_years}>")
+
+
+def input_values(ds: Any, scenario: Scenario, key: str) -> Any:
+    """Return the draws of input ``key`` if it was sampled, else its fixed value from ``scenario``."""
+    return ds[key] if key in ds else scenario.quantities()[key].distribution.mean()
+
+
+def assert_hours_within_cap(ds: Any, scenario: Scenario, *, rtol: float = 1e-12, atol: float = 0.0) -> None:
+    """Assert that hours released per staff group, summed over programmes, never exceed its cap.
+
+    The cap is ``fte * hours_per_fte * max_release_share`` of each draw.
+
+    Raises
+    ------
+    AssertionError
+        Naming the first staff group over its cap and by how much.
+    """
+    for gid in scenario.staff_groups:
+        limit = 1.0
+        for field in ("fte", "hours_per_fte", "max_release_share"):
+            limit = limit * input_values(ds, scenario, f"staff_groups.{gid}.{field}")
+        released = ds["hours_released"].sel(staff_group=gid).sum("programme")
+        excess = released - (limit * (1 + rtol) + atol)
+        if bool((excess > 0).any()):
+            raise AssertionError(f"staff group {gid!r} released {float(excess.max())!r} hours over its cap")

@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 import nhsrisk
-from nhsrisk.testing import financial_years, synthetic_scenario
+from nhsrisk.testing import assert_hours_within_cap, financial_years, synthetic_scenario
 
 
 def test_financial_years_cross_the_century():
@@ -39,14 +39,7 @@ def test_sixty_four_programmes_share_the_staff_cap():
     )
     ds = nhsrisk.simulate(scenario, draws=500, seed=2)
     assert ds["hours_capped"].any()
-    for group in scenario.staff_groups:
-        fte = ds.get(f"staff_groups.{group}.fte", scenario.staff_groups[group].fte.distribution.mean())
-        hours = ds.get(
-            f"staff_groups.{group}.hours_per_fte",
-            scenario.staff_groups[group].hours_per_fte.distribution.mean(),
-        )
-        released = ds["hours_released"].sel(staff_group=group).sum("programme")
-        assert (released <= fte * hours * 0.01 * (1 + 1e-12)).all()
+    assert_hours_within_cap(ds, scenario, rtol=1e-12)
 
 
 def test_one_draw_equals_the_first_draw_of_many():
@@ -71,3 +64,13 @@ def test_zero_budget_in_a_year_is_valid():
 def test_synthetic_scenario_rejects_bad_sizes(n):
     with pytest.raises((ValueError, TypeError), match="n_programmes"):
         synthetic_scenario(n, 5)
+
+
+def test_the_cap_assertion_fails_when_hours_exceed_the_cap():
+    ds = nhsrisk.simulate(draws=50, seed=1)
+    scenario = nhsrisk.load_scenario()
+    assert_hours_within_cap(ds, scenario)
+    over = ds.copy(deep=True)
+    over["hours_released"][0, 0, 0, 0] = 1e12  # more GP hours than exist
+    with pytest.raises(AssertionError, match="staff group 'gp' released"):
+        assert_hours_within_cap(over, scenario)
