@@ -86,7 +86,7 @@ def summary_table(ds) -> str:
     --------
     >>> import nhsrisk
     >>> print(summary_table(nhsrisk.simulate(draws=2_000, seed=3)))  # doctest: +ELLIPSIS
-    Scenario spring-budget-2024 ...
+    Scenario spring-budget-2024: 2,000 draws, seed 3, ...
     """
     final_year = ds.attrs["target_year"]
     first_year = ds["year"].values[0]

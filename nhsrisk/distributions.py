@@ -605,7 +605,7 @@ class PERT(_ScaledBeta):
     Examples
     --------
     >>> round(PERT(0.05, 0.08, 0.10).mean(), 12)
-    0.0783333333333
+    0.078333333333
     """
 
     low: float
