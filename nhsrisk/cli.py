@@ -214,9 +214,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"nhsrisk run: cannot create output directory {out}: {err}", file=sys.stderr)
         return 2
     ds = nhsrisk.simulate(scenario, draws=args.draws, seed=args.seed)
-    print(summary_table(ds))
+    # Results first, so that a reader who stops reading early (`nhsrisk run | head`) still gets them.
     _write_atomically(targets["results"], lambda p: ds.to_netcdf(p, engine="h5netcdf"))
     _write_atomically(targets["figure"], lambda p: _cumulative_figure(ds, p))
+    print(summary_table(ds))
     print(f"\nWrote {targets['results']} and {targets['figure']}")
     return 0
 
@@ -224,6 +225,16 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nhsrisk`` console script."""
     args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except BrokenPipeError:
+        # The reader closed the pipe (`nhsrisk run | head`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return run(args)
     if args.command == "describe":

@@ -163,3 +163,13 @@ def test_summary_reports_how_often_the_staff_cap_binds(tmp_path):
     text = cli.summary_table(nhsrisk.simulate(tight, draws=1000, seed=1))
     share = float(nhsrisk.simulate(tight, draws=1000, seed=1)["hours_capped"].sel(staff_group="gp").mean())
     assert f"Staff-time cap binding: gp {share:.2%} of draw-years" in text
+
+
+def test_a_reader_closing_the_pipe_early_still_gets_the_results(tmp_path):
+    script = Path(sys.executable).with_name("nhsrisk")
+    # `true` exits at once, long before the summary is printed: the write is sure to hit a closed pipe.
+    command = f"'{script}' run --draws 500 --seed 1 --out '{tmp_path}' | true; echo ${{PIPESTATUS[0]}}"
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=600, check=False)
+    assert result.stdout.strip() == "1"  # nhsrisk's own exit status: stopped early, quietly
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cumulative_value.png", "results.nc"]
