@@ -14,7 +14,7 @@ NUMBA_CACHE: bool = os.environ.get("NHSRISK_NUMBA_CACHE", "1") != "0"
 # kernel inlines code from the other kernel modules: editing _sampling.py would
 # leave a stale _kernels cache that runs the old code (or crashes). So the cache
 # is cleared whenever any kernel module's source changes.
-_KERNEL_SOURCES = ("_config.py", "_rng.py", "_special.py", "_sampling.py", "_kernels.py")
+_KERNEL_SOURCES = ("_config.py", "_rng.py", "_special.py", "_sampling.py", "_design.py", "_kernels.py")
 
 
 def _clear_stale_kernel_cache() -> None:

@@ -17,6 +17,7 @@ import numba
 import numpy as np
 
 from nhsrisk._config import NUMBA_CACHE
+from nhsrisk._design import DESIGN, gaussian_copula, source_uniforms
 from nhsrisk._rng import fill_uniforms
 from nhsrisk._sampling import FIXED, transform_uniforms
 
@@ -285,43 +286,78 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
 
 
 @numba.njit(cache=NUMBA_CACHE, parallel=True)
-def simulate_kernel(start, codes, params, table_rows, tables, keys, store_rows, model, inputs_out, outputs):
+def simulate_kernel(
+    start, sampling, codes, params, table_rows, tables, keys, store_rows, model, inputs_out, outputs
+):
     """Sample and evaluate draws ``start .. start + n - 1`` (n = length of the ``npv`` output).
 
+    ``sampling`` is ``(sampler, design_size, design, design_rows, copula_rows,
+    mixing)``: the sampler code and size of a Latin hypercube design (see
+    :mod:`nhsrisk._design`), the matrix of uniforms read by the ``DESIGN``
+    sampler (row ``design_rows[k]`` for input ``k``, one column per draw of this
+    call), and the Gaussian copula of correlated inputs (their rows of
+    ``inputs_out`` and the Cholesky factor; empty when nothing is correlated).
     ``model`` and ``outputs`` are the tuples named in :data:`MODEL_ARRAYS` and
     :data:`OUTPUT_ARRAYS`; ``inputs_out[row, draw]`` receives the inputs whose
     ``store_rows`` entry is ``row >= 0``.
 
-    Two phases. First every kept input is drawn for runs of :data:`RUN` draws
+    Three phases. First every kept input is drawn for runs of :data:`RUN` draws
     straight into its row of ``inputs_out``, so that its inverse-CDF table stays
-    in cache for the whole run. Then each block of draws gathers its inputs
-    (drawing the few unkept ones, such as raid events, on the spot) and
-    evaluates the model. Every draw reads only its own counters, so the result
-    is the same for any number of threads, run length or block size.
+    in cache for the whole run. Correlated inputs are left as uniforms there, and
+    a second phase correlates and transforms them a run at a time. Then each
+    block of draws gathers its inputs (drawing the few unkept ones, such as raid
+    events, on the spot) and evaluates the model. Every draw reads only its own
+    counters, so the result is the same for any number of threads, run length or
+    block size.
     """
+    sampler, design_size, design, design_rows, copula_rows, mixing = sampling
     n = outputs[-1].shape[0]
     n_inputs = codes.shape[0]
     n_stored = inputs_out.shape[0]
+    n_copula = copula_rows.shape[0]
     stored_input = np.empty(n_stored, dtype=np.int64)
     for k in range(n_inputs):
         if store_rows[k] >= 0:
             stored_input[store_rows[k]] = k
+    correlated = np.zeros(n_stored, dtype=np.bool_)
+    for a in range(n_copula):
+        correlated[copula_rows[a]] = True
     n_runs = (n + RUN - 1) // RUN
     for task in numba.prange(n_stored * n_runs):
         row = task // n_runs
         lo = (task % n_runs) * RUN
         count = min(RUN, n - lo)
         k = stored_input[row]
-        draw_input(
+        values = inputs_out[row, lo : lo + count]
+        source_uniforms(
+            sampler,
             np.uint64(start + lo),
-            codes[k],
-            params[k],
-            tables[table_rows[k]],
+            lo,
             keys[k, 0],
             keys[k, 1],
-            inputs_out[row, lo : lo + count],
+            design_size,
+            design[design_rows[k] if sampler == DESIGN else 0],
+            values,
             count,
         )
+        if not correlated[row]:
+            transform_uniforms(codes[k], params[k], tables[table_rows[k]], values, count)
+
+    if n_copula > 0:
+        for run in numba.prange(n_runs):
+            lo = run * RUN
+            count = min(RUN, n - lo)
+            uniforms = np.empty((n_copula, RUN))
+            normals = np.empty(n_copula)
+            for a in range(n_copula):
+                uniforms[a, :count] = inputs_out[copula_rows[a], lo : lo + count]
+            gaussian_copula(uniforms, mixing, normals, count)
+            for a in range(n_copula):
+                row = copula_rows[a]
+                k = stored_input[row]
+                values = inputs_out[row, lo : lo + count]
+                values[:] = uniforms[a, :count]
+                transform_uniforms(codes[k], params[k], tables[table_rows[k]], values, count)
 
     n_blocks = (n + BLOCK - 1) // BLOCK
     for b in numba.prange(n_blocks):
@@ -337,7 +373,16 @@ def simulate_kernel(start, codes, params, table_rows, tables, keys, store_rows, 
             elif codes[k] == FIXED:
                 x[k, :count] = params[k, 0]
             else:
-                draw_input(
-                    first, codes[k], params[k], tables[table_rows[k]], keys[k, 0], keys[k, 1], x[k], count
+                source_uniforms(
+                    sampler,
+                    first,
+                    lo,
+                    keys[k, 0],
+                    keys[k, 1],
+                    design_size,
+                    design[design_rows[k] if sampler == DESIGN else 0],
+                    x[k],
+                    count,
                 )
+                transform_uniforms(codes[k], params[k], tables[table_rows[k]], x[k], count)
         evaluate_block(lo, count, x, model, scratch, outputs)

@@ -89,6 +89,9 @@ class Plan:
     planned_spend: np.ndarray
     last_funded: np.ndarray
     discount_factor: np.ndarray
+    design_rows: np.ndarray
+    copula_rows: np.ndarray
+    copula_mixing: np.ndarray
 
     def keys(self, seed: int) -> np.ndarray:
         """Philox key words of every stream for ``seed``, shape (n_inputs, 2)."""
@@ -209,6 +212,9 @@ def build_plan(scenario: Scenario) -> Plan:
 
     n_inputs = len(b.names)
     codes = np.array([spec[0] for spec in b.specs], dtype=np.int64)
+    random = codes != FIXED
+    design_rows = np.where(random, np.cumsum(random) - 1, -1).astype(np.int64)
+    copula_rows, copula_mixing = _copula(scenario, b)
     params = np.zeros((n_inputs, N_PARAMS))
     table_width = max([2] + [len(s[2]) for s in b.specs if s[2] is not None])
     table_list = [s[2] for s in b.specs if s[2] is not None]
@@ -237,4 +243,16 @@ def build_plan(scenario: Scenario) -> Plan:
         planned_spend=planned_spend,
         last_funded=last_funded,
         discount_factor=discount_factor,
+        design_rows=design_rows,
+        copula_rows=copula_rows,
+        copula_mixing=copula_mixing,
     )
+
+
+def _copula(scenario: Scenario, b: _Builder) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``inputs_out`` of the correlated inputs and the mixing matrix of their Gaussian copula."""
+    correlations = scenario.correlations
+    if correlations is None:
+        return np.empty(0, dtype=np.int64), np.empty((0, 0))
+    rows = np.array([b.stored_rows[b.index[name]] for name in correlations.inputs], dtype=np.int64)
+    return rows, correlations.mixing_matrix()

@@ -27,6 +27,7 @@ from nhsrisk.distributions import Distribution, distribution_from_dict
 
 __all__ = [
     "BUILTIN_SCENARIOS",
+    "Correlations",
     "PatientChannel",
     "Programme",
     "Quantity",
@@ -270,6 +271,176 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Correlations:
+    """Rank (Spearman) correlations between named uncertain inputs, applied by a Gaussian copula.
+
+    Each input keeps its own distribution exactly; only the way the draws pair
+    up changes. A Gaussian copula with normal-scale correlation
+    ``2 sin(pi r / 6)`` gives Spearman correlation ``r`` between continuous
+    inputs (Kruskal 1958). The copula acts draw by draw, so correlated runs keep
+    every reproducibility guarantee of uncorrelated ones.
+
+    Parameters
+    ----------
+    inputs : tuple of str
+        Key paths of at least two continuous, uncertain, single-valued inputs
+        (``"risks.cost_overrun"``; not a per-year input such as ``risks.raid_fraction``).
+    matrix : tuple of tuple of float
+        Symmetric, positive semi-definite matrix of Spearman rank correlations in
+        [-1, 1] with a unit diagonal, in the order of ``inputs``.
+    source : str
+        Where the correlations come from (or ``"assumption: ..."``).
+    note : str, optional
+        Free text.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> base = nhsrisk.load_scenario()
+    >>> linked = base.with_correlations(
+    ...     ["risks.cost_overrun", "risks.delivery_delay"], [[1.0, 0.6], [0.6, 1.0]],
+    ...     source="assumption: projects that overrun also slip",
+    ... )
+    >>> linked.correlations.inputs
+    ('risks.cost_overrun', 'risks.delivery_delay')
+    """
+
+    inputs: tuple[str, ...]
+    matrix: tuple[tuple[float, ...], ...]
+    source: str
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict in the TOML layout."""
+        table: dict[str, Any] = {
+            "inputs": list(self.inputs),
+            "matrix": [list(row) for row in self.matrix],
+            "source": self.source,
+        }
+        if self.note is not None:
+            table["note"] = self.note
+        return table
+
+    def as_array(self) -> np.ndarray:
+        """Return the rank-correlation matrix as a float array."""
+        return np.array(self.matrix, dtype=float)
+
+    def normal_matrix(self) -> np.ndarray:
+        """Normal-scale correlation matrix of the copula, ``2 sin(pi r / 6)``."""
+        normal = 2.0 * np.sin(np.pi * self.as_array() / 6.0)
+        np.fill_diagonal(normal, 1.0)
+        return normal
+
+    def mixing_matrix(self) -> np.ndarray:
+        """Return ``M`` with ``M @ M.T == normal_matrix()`` (Cholesky, or eigenvectors if singular)."""
+        normal = self.normal_matrix()
+        try:
+            return np.linalg.cholesky(normal)
+        except np.linalg.LinAlgError:
+            # singular but positive semi-definite (validated): eigenvalues may be -1e-16
+            values, vectors = np.linalg.eigh(normal)
+            return vectors * np.sqrt(np.clip(values, 0.0, None))
+
+
+_PSD_TOLERANCE = 1e-10
+
+
+def _parse_correlations(value: Any, quantities: Mapping[str, Quantity], file: str | None) -> Correlations:
+    path = "correlations"
+    table = _expect(value, dict, path, file, "a table with inputs, matrix and source")
+    _check_keys(table, {"inputs", "matrix", "source", "note"}, {"inputs", "matrix", "source"}, path, file)
+    source = _expect(table["source"], str, f"{path}.source", file, "a string")
+    if not source.strip():
+        raise ScenarioError(
+            f"{path}.source", "is empty: cite a source or write 'assumption: <reasoning>'", file
+        )
+    note = table.get("note")
+    if note is not None:
+        _expect(note, str, f"{path}.note", file, "a string")
+    inputs = _expect(table["inputs"], list, f"{path}.inputs", file, "an array of input key paths")
+    if len(inputs) < 2:
+        raise ScenarioError(f"{path}.inputs", f"must name at least two inputs, got {inputs!r}", file)
+    for j, name in enumerate(inputs):
+        where = f"{path}.inputs[{j}]"
+        _expect(name, str, where, file, "an input key path such as 'risks.cost_overrun'")
+        if inputs.index(name) != j:
+            raise ScenarioError(where, f"{name!r} is listed twice", file)
+        if name == "risks.raid_fraction":
+            raise ScenarioError(
+                where, "risks.raid_fraction is drawn afresh each year and cannot be correlated", file
+            )
+        if name == "discount_rate" or name.startswith("target.") or name not in quantities:
+            allowed = sorted(
+                k for k in quantities if k.split(".")[0] in ("risks", "staff_groups", "programmes")
+            )
+            raise ScenarioError(
+                where, f"unknown input {name!r}; inputs are key paths such as {allowed[:3]}", file
+            )
+        distribution = quantities[name].distribution
+        if distribution.is_fixed:
+            raise ScenarioError(
+                where,
+                f"{name!r} is fixed ({distribution.describe()}); only uncertain inputs can be correlated",
+                file,
+            )
+        if type(distribution).__name__ in ("Bernoulli", "Discrete"):
+            raise ScenarioError(
+                where,
+                f"{name!r} is discrete ({distribution.describe()}); a rank correlation can only be "
+                "matched for continuous inputs",
+                file,
+            )
+    n = len(inputs)
+    rows = _expect(table["matrix"], list, f"{path}.matrix", file, f"a {n}x{n} array of arrays of numbers")
+    if len(rows) != n:
+        raise ScenarioError(f"{path}.matrix", f"must have {n} rows (one per input), got {len(rows)}", file)
+    matrix = []
+    for i, row in enumerate(rows):
+        _expect(row, list, f"{path}.matrix[{i}]", file, f"an array of {n} numbers")
+        if len(row) != n:
+            raise ScenarioError(f"{path}.matrix[{i}]", f"must have {n} entries, got {len(row)}", file)
+        for j, entry in enumerate(row):
+            where = f"{path}.matrix[{i}][{j}]"
+            _expect(entry, int | float, where, file, "a number")
+            if not math.isfinite(entry) or not -1.0 <= entry <= 1.0:
+                raise ScenarioError(
+                    where, f"({inputs[i]} vs {inputs[j]}) = {entry!r} is outside [-1, 1]", file
+                )
+            if i == j and entry != 1:
+                raise ScenarioError(where, f"is a diagonal entry and must be 1, got {entry!r}", file)
+        matrix.append(tuple(float(e) for e in row))
+    array = np.array(matrix)
+    asymmetry = np.abs(array - array.T)
+    if asymmetry.max() > 0.0:
+        i, j = np.unravel_index(int(np.argmax(asymmetry)), asymmetry.shape)
+        raise ScenarioError(
+            f"{path}.matrix",
+            f"is not symmetric: matrix[{i}][{j}] = {array[i, j]!r} but matrix[{j}][{i}] = {array[j, i]!r} "
+            f"(they differ by {asymmetry[i, j]:.3g})",
+            file,
+        )
+    smallest = float(np.linalg.eigvalsh(array)[0])
+    if smallest < -_PSD_TOLERANCE:
+        raise ScenarioError(
+            f"{path}.matrix",
+            f"is not positive semi-definite: its smallest eigenvalue is {smallest:.6g} (must be >= 0), so no "
+            "set of inputs can have these correlations; it is not repaired automatically",
+            file,
+        )
+    correlations = Correlations(tuple(inputs), tuple(matrix), source, note)
+    normal_smallest = float(np.linalg.eigvalsh(correlations.normal_matrix())[0])
+    if normal_smallest < -_PSD_TOLERANCE:
+        raise ScenarioError(
+            f"{path}.matrix",
+            "is positive semi-definite, but its normal-scale version 2 sin(pi r / 6) used by the Gaussian "
+            f"copula is not (smallest eigenvalue {normal_smallest:.6g}); move the correlations away from "
+            "the boundary",
+            file,
+        )
+    return correlations
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A complete scenario: years, programmes, staff groups, risks and the target.
 
@@ -297,6 +468,7 @@ class Scenario:
     staff_groups: Mapping[str, StaffGroup]
     programmes: Mapping[str, Programme]
     schema_version: int = SCHEMA_VERSION
+    correlations: Correlations | None = None
 
     def __post_init__(self) -> None:
         _freeze(self)
@@ -318,6 +490,7 @@ class Scenario:
             "risks": _record_to_dict(self.risks),
             "staff_groups": {k: _record_to_dict(v) for k, v in self.staff_groups.items()},
             "programmes": {k: _record_to_dict(v) for k, v in self.programmes.items()},
+            **({"correlations": self.correlations.to_dict()} if self.correlations is not None else {}),
         }
 
     def to_toml(self) -> str:
@@ -371,6 +544,55 @@ class Scenario:
                 raise ScenarioError(path, "is not inside a table")
             current = node.get(last)
             node[last] = _override_value(last, current, value, note)
+        return _parse_scenario(data, file=None)
+
+    def with_correlations(
+        self, inputs: list[str] | tuple[str, ...], matrix: Any, *, source: str, note: str | None = None
+    ) -> Scenario:
+        """Return a new scenario whose named inputs have the given Spearman rank correlations.
+
+        Parameters
+        ----------
+        inputs : sequence of str
+            Key paths of continuous uncertain inputs (see :class:`Correlations`).
+        matrix : array_like
+            Square rank-correlation matrix in the order of ``inputs``.
+        source : str
+            Where the correlations come from (or ``"assumption: ..."``).
+        note : str, optional
+            Free text.
+
+        Returns
+        -------
+        Scenario
+            Validated: a matrix that is not symmetric, has entries outside
+            [-1, 1] or is not positive semi-definite raises :class:`ScenarioError`
+            saying which and by how much.
+
+        Examples
+        --------
+        >>> base = load_scenario()
+        >>> linked = base.with_correlations(
+        ...     ["risks.cost_overrun", "risks.delivery_delay"], [[1, 0.5], [0.5, 1]], source="assumption: x"
+        ... )
+        >>> linked.correlations.matrix
+        ((1.0, 0.5), (0.5, 1.0))
+        """
+        table: dict[str, Any] = {
+            "inputs": list(inputs),
+            "matrix": np.asarray(matrix).tolist() if isinstance(matrix, np.ndarray) else matrix,
+            "source": source,
+        }
+        if note is not None:
+            table["note"] = note
+        data = self.to_dict()
+        data["correlations"] = table
+        return _parse_scenario(data, file=None)
+
+    def without_correlations(self) -> Scenario:
+        """Return the scenario with independent inputs (no ``correlations`` table)."""
+        data = self.to_dict()
+        data.pop("correlations", None)
         return _parse_scenario(data, file=None)
 
     # -- convenience -------------------------------------------------------------------
@@ -715,7 +937,7 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
         "staff_groups",
         "programmes",
     }
-    _check_keys(data, top, top, "", file)
+    _check_keys(data, top | {"correlations"}, top, "", file)
     version = data["schema_version"]
     if type(version) is not int or version != SCHEMA_VERSION:
         raise ScenarioError("schema_version", f"must be {SCHEMA_VERSION}, got {version!r}", file)
@@ -796,9 +1018,13 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
         ("staff_groups", groups),
         ("programmes", programmes),
         ("schema_version", SCHEMA_VERSION),
+        ("correlations", None),
     ):
         object.__setattr__(scenario, name, value)
     _freeze(scenario)
+    if "correlations" in data:
+        correlations = _parse_correlations(data["correlations"], scenario.quantities(), file)
+        object.__setattr__(scenario, "correlations", correlations)
     return scenario
 
 
@@ -834,7 +1060,7 @@ def _scalar(value: Any) -> str:
 
 def _is_leaf_table(value: Any) -> bool:
     """Quantities and spend tables are written inline; other tables get a header."""
-    return isinstance(value, dict) and ("source" in value or not value)
+    return isinstance(value, dict) and ("source" in value or not value) and "matrix" not in value
 
 
 def dumps_toml(data: Mapping[str, Any]) -> str:

@@ -10,13 +10,17 @@ import numba
 import numpy as np
 import xarray as xr
 
+from nhsrisk import _design
 from nhsrisk._kernels import MODEL_ARRAYS, OUTPUT_ARRAYS, simulate_kernel
 from nhsrisk._plan import Plan, build_plan
 from nhsrisk._validate import check_count, resolve_seed
 from nhsrisk._version import __version__
 from nhsrisk.scenario import Scenario, load_scenario
 
-__all__ = ["OUTPUTS", "simulate"]
+__all__ = ["OUTPUTS", "SAMPLERS", "simulate"]
+
+#: Sampling designs accepted by ``simulate(..., sampler=...)``.
+SAMPLERS = ("random", "lhs", "sobol")
 
 #: Output variables: name -> (dims before "draw", long_name, units). Draws are the
 #: last dimension: the kernel writes, and per-year statistics read, contiguous runs.
@@ -58,6 +62,10 @@ def simulate(
     *,
     start: int = 0,
     threads: int | None = None,
+    sampler: str = "random",
+    precision: float | None = None,
+    precision_output: str = "npv",
+    max_draws: int = 10_000_000,
 ) -> xr.Dataset:
     """Run the Monte Carlo simulation of a scenario.
 
@@ -77,6 +85,27 @@ def simulate(
         ``simulate(draws=400, start=600)``.
     threads : int, optional
         Number of numba threads (default: all). Results do not depend on it.
+    sampler : {"random", "lhs", "sobol"}, default="random"
+        Sampling design. ``"random"``: plain Monte Carlo. ``"lhs"``: Latin
+        hypercube over the ``draws`` draws (every input's range is cut into
+        ``draws`` equally likely strata, one draw in each; ``start`` must be 0).
+        ``"sobol"``: scrambled Sobol' points (``scipy.stats.qmc.Sobol``, one
+        dimension per uncertain input); ``draws`` must be a power of two and
+        ``start`` a multiple of it. The standard-error formulas of
+        :mod:`nhsrisk.stats` assume independent draws: for ``"lhs"`` they are
+        conservative (Owen 1997), for ``"sobol"`` they do not apply.
+    precision : float, optional
+        Keep adding draws, ``draws`` at a time at first, until the Monte Carlo
+        standard error of the mean of ``precision_output`` is at most
+        ``precision`` (in that output's units, GBP for ``"npv"``; for an output
+        with other dimensions, the largest standard error), or ``max_draws`` is
+        reached (then a :class:`RuntimeWarning`). Only with ``sampler="random"``.
+        The outcome is recorded in the attrs ``precision_reached`` and
+        ``precision_mcse``.
+    precision_output : str, default="npv"
+        Output variable whose mean ``precision`` is about (see :data:`OUTPUTS`).
+    max_draws : int, default=10_000_000
+        Cap on draws when ``precision`` is given.
 
     Returns
     -------
@@ -107,11 +136,170 @@ def simulate(
             raise ValueError(
                 f"The 'threads' parameter of simulate must be an int in [1, {most}]. Got {threads!r} instead."
             )
+    sampler = _check_choice(sampler, "sampler", SAMPLERS)
+    if sampler == "lhs" and start != 0:
+        raise ValueError(
+            "The 'start' parameter of simulate must be 0 with sampler='lhs' (a Latin hypercube is "
+            f"one design of 'draws' draws). Got {start!r} instead."
+        )
+    if sampler == "sobol":
+        _check_sobol_size(draws, start)
+    if precision is not None:
+        precision = _check_positive(precision, "precision")
+        if sampler != "random":
+            raise ValueError(
+                "The 'precision' parameter of simulate needs sampler='random': the standard error it "
+                f"stops on assumes independent draws. Got sampler={sampler!r}."
+            )
+        if precision_output not in OUTPUTS:
+            raise ValueError(
+                f"The 'precision_output' parameter of simulate must be one of {sorted(OUTPUTS)}. "
+                f"Got {precision_output!r} instead."
+            )
+        max_draws = check_count(max_draws, "max_draws", "simulate")
+        if max_draws < draws:
+            raise ValueError(
+                f"The 'max_draws' parameter of simulate must be >= draws ({draws}). "
+                f"Got {max_draws!r} instead."
+            )
     seed = resolve_seed(seed, "simulate")
     plan = build_plan(scenario)
-    arrays = _run(plan, seed, start, draws, threads)
-    _check_finite(plan, arrays, start)
-    return _to_dataset(scenario, plan, arrays, seed, start)
+    if precision is None:
+        sampling = _sampling(plan, sampler, seed, start, draws)
+        arrays = _run(plan, seed, start, draws, threads, sampling=sampling)
+        _check_finite(plan, arrays, start)
+        ds = _to_dataset(scenario, plan, arrays, seed, start)
+    else:
+        ds = _run_to_precision(
+            scenario, plan, seed, start, draws, threads, precision, precision_output, max_draws
+        )
+    ds.attrs["sampler"] = sampler
+    if plan.copula_rows.size:
+        ds.attrs["correlated_inputs"] = list(scenario.correlations.inputs)
+    return ds
+
+
+def _check_choice(value: Any, name: str, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(
+            f"The {name!r} parameter of simulate must be one of {list(allowed)}. Got {value!r} instead."
+        )
+    return value
+
+
+def _check_positive(value: Any, name: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (value > 0 and np.isfinite(value))
+    ):
+        raise ValueError(
+            f"The {name!r} parameter of simulate must be a finite number > 0. Got {value!r} instead."
+        )
+    return float(value)
+
+
+def _check_sobol_size(draws: int, start: int) -> None:
+    if draws & (draws - 1):
+        low = 1 << (draws.bit_length() - 1)
+        raise ValueError(
+            "The 'draws' parameter of simulate must be a power of two with sampler='sobol' (the balance "
+            f"of Sobol' points needs it), such as {low} or {2 * low}. Got {draws!r} instead."
+        )
+    if start % draws:
+        raise ValueError(
+            "The 'start' parameter of simulate must be a multiple of draws with sampler='sobol', so that the "
+            f"draws are one block of the Sobol' sequence. Got start={start!r} with draws={draws}."
+        )
+
+
+def _sampling(plan: Plan, sampler: str, seed: int, start: int, draws: int) -> tuple[Any, ...]:
+    """Return the kernel's ``sampling`` argument for a named sampler (designs are built here)."""
+    if sampler == "random":
+        return sampling_arguments(plan)
+    if sampler == "lhs":
+        if draws > 2**32:
+            raise ValueError(
+                f"The 'draws' parameter of simulate must be at most 2**32 with sampler='lhs'. Got {draws!r}."
+            )
+        return sampling_arguments(plan, _design.LATIN_HYPERCUBE, design_size=draws)
+    return sampling_arguments(
+        plan, _design.DESIGN, design=sobol_uniforms(plan.uniforms_per_draw, seed, start, draws)
+    )
+
+
+def sobol_uniforms(dimensions: int, seed: int, start: int, draws: int) -> np.ndarray:
+    """Scrambled Sobol' points ``start .. start + draws - 1``, one row per dimension.
+
+    The scrambling (Owen's linear matrix scramble with a digital shift, as
+    ``scipy.stats.qmc.Sobol`` does it) is seeded from ``seed``, so a run is
+    reproducible; ``start`` must be a multiple of ``draws``, a power of two,
+    so the points are one balanced block of the sequence.
+    """
+    import warnings
+
+    from scipy.stats import qmc
+
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x50B0,)))
+    engine = qmc.Sobol(d=max(1, dimensions), scramble=True, bits=52, rng=rng)
+    if start:
+        engine.fast_forward(start)
+    with warnings.catch_warnings():
+        # scipy warns unless start + draws is a power of two; a block [k 2^m, (k+1) 2^m) is balanced too
+        warnings.filterwarnings("ignore", message="The balance properties of Sobol", category=UserWarning)
+        points = engine.random(draws)
+    return np.ascontiguousarray(points.T)
+
+
+def _run_to_precision(
+    scenario: Scenario,
+    plan: Plan,
+    seed: int,
+    start: int,
+    draws: int,
+    threads: int | None,
+    precision: float,
+    output: str,
+    max_draws: int,
+) -> xr.Dataset:
+    """Add chunks of draws until the standard error of ``output``'s mean is at most ``precision``."""
+    import warnings
+
+    chunks: list[dict[str, np.ndarray]] = []
+    done = 0
+    chunk = draws
+    while True:
+        arrays = _run(plan, seed, start + done, chunk, threads)
+        _check_finite(plan, arrays, start + done)
+        chunks.append(arrays)
+        done += chunk
+        mean = sum(c[output].sum(axis=-1, dtype=float) for c in chunks) / done
+        # two passes over the draws kept so far: exact, and cheap next to simulating them
+        squares = sum(((c[output] - mean[..., None]) ** 2).sum(axis=-1) for c in chunks)
+        sd = np.sqrt(squares / (done - 1)) if done > 1 else np.full_like(mean, np.inf)
+        mcse = float(np.max(sd / np.sqrt(done)))
+        if mcse <= precision or done >= max_draws:
+            break
+        needed = int(np.ceil(float(np.max(sd)) ** 2 / precision**2 * 1.05))
+        chunk = int(min(max(needed - done, draws), max_draws - done))
+    merged = {name: np.concatenate([c[name] for c in chunks], axis=-1) for name in chunks[0]}
+    ds = _to_dataset(scenario, plan, merged, seed, start)
+    reached = mcse <= precision
+    ds.attrs.update(
+        precision=precision,
+        precision_output=output,
+        precision_mcse=mcse,
+        precision_reached=int(reached),
+    )
+    if not reached:
+        warnings.warn(
+            f"simulate stopped at max_draws={max_draws} with the standard error of the mean of {output} at "
+            f"{mcse:.6g}, above the requested precision {precision:.6g}; about "
+            f"{int(np.ceil(float(np.max(sd)) ** 2 / precision**2))} draws are needed.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return ds
 
 
 def _check_finite(plan: Plan, arrays: dict[str, np.ndarray], start: int) -> None:
@@ -147,12 +335,42 @@ def allocate_results(plan: Plan, draws: int) -> tuple[dict[str, np.ndarray], np.
     return outputs, np.empty((len(plan.stored), draws))
 
 
+def sampling_arguments(
+    plan: Plan,
+    sampler: int = _design.RANDOM,
+    design_size: int = 1,
+    design: np.ndarray | None = None,
+    *,
+    correlated: bool = True,
+) -> tuple[Any, ...]:
+    """Return the ``sampling`` argument of :func:`nhsrisk._kernels.simulate_kernel`.
+
+    ``design`` (rows: the non-fixed inputs in plan order, columns: draws) is
+    read by the ``DESIGN`` sampler; ``correlated=False`` leaves out the copula
+    (tornado and Sobol' designs place each input exactly where they ask).
+    """
+    if design is None:
+        design = np.zeros((1, 1))
+    rows, mixing = (plan.copula_rows, plan.copula_mixing) if correlated else (_NO_ROWS, _NO_MIXING)
+    return (np.int64(sampler), np.uint64(design_size), design, plan.design_rows, rows, mixing)
+
+
+_NO_ROWS = np.empty(0, dtype=np.int64)
+_NO_MIXING = np.empty((0, 0))
+
+
 def kernel_arguments(
-    plan: Plan, seed: int, start: int, inputs: np.ndarray, outputs: dict[str, np.ndarray]
+    plan: Plan,
+    seed: int,
+    start: int,
+    inputs: np.ndarray,
+    outputs: dict[str, np.ndarray],
+    sampling: tuple[Any, ...] | None = None,
 ) -> tuple[Any, ...]:
     """Return the arguments of :func:`nhsrisk._kernels.simulate_kernel`, in order."""
     return (
         np.uint64(start),
+        sampling if sampling is not None else sampling_arguments(plan),
         plan.codes,
         plan.params,
         plan.table_rows,
@@ -166,14 +384,20 @@ def kernel_arguments(
 
 
 def _run(
-    plan: Plan, seed: int, start: int, draws: int, threads: int | None, kernel: Any = simulate_kernel
+    plan: Plan,
+    seed: int,
+    start: int,
+    draws: int,
+    threads: int | None,
+    kernel: Any = simulate_kernel,
+    sampling: tuple[Any, ...] | None = None,
 ) -> dict[str, np.ndarray]:
     outputs, inputs = allocate_results(plan, draws)
     previous = numba.get_num_threads()
     if threads is not None:
         numba.set_num_threads(threads)
     try:
-        kernel(*kernel_arguments(plan, seed, start, inputs, outputs))
+        kernel(*kernel_arguments(plan, seed, start, inputs, outputs, sampling))
     finally:
         if threads is not None:
             numba.set_num_threads(previous)
