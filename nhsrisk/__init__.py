@@ -18,6 +18,7 @@ _os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")
 
 from nhsrisk import distributions  # noqa: E402
 from nhsrisk._version import __version__
+from nhsrisk.experiments import compare_options, sobol_analysis, spider, sweep, tornado
 from nhsrisk.scenario import (
     BUILTIN_SCENARIOS,
     Quantity,
@@ -26,6 +27,7 @@ from nhsrisk.scenario import (
     load_scenario,
 )
 from nhsrisk.simulation import simulate
+from nhsrisk.sobol import sobol_indices
 
 __all__ = [
     "BUILTIN_SCENARIOS",
@@ -33,7 +35,13 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "__version__",
+    "compare_options",
     "distributions",
     "load_scenario",
     "simulate",
+    "sobol_analysis",
+    "sobol_indices",
+    "spider",
+    "sweep",
+    "tornado",
 ]

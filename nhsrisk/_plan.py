@@ -75,6 +75,7 @@ class Plan:
     """Everything the kernel needs except the seed-dependent stream keys."""
 
     stream_names: list[str]
+    stream_distributions: list[Distribution]
     codes: np.ndarray
     params: np.ndarray
     table_rows: np.ndarray
@@ -109,6 +110,7 @@ class _Builder:
     def __init__(self) -> None:
         self.names: list[str] = []
         self.specs: list[tuple[int, np.ndarray, np.ndarray | None]] = []
+        self.distributions: list[Distribution] = []
         self.stored_rows: list[int] = []
         self.stored: list[StoredInput] = []
         self.index: dict[str, int] = {}
@@ -124,6 +126,7 @@ class _Builder:
         self.index[name] = len(self.names)
         self.names.append(name)
         self.specs.append(distribution.kernel_spec())
+        self.distributions.append(distribution)
         if stored is not None and not distribution.is_fixed:
             self.stored_rows.append(len(self.stored))
             self.stored.append(stored)
@@ -229,6 +232,7 @@ def build_plan(scenario: Scenario) -> Plan:
             row += 1
     return Plan(
         stream_names=b.names,
+        stream_distributions=b.distributions,
         codes=codes,
         params=params,
         table_rows=table_rows,

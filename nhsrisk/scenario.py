@@ -298,11 +298,11 @@ class Correlations:
     >>> import nhsrisk
     >>> base = nhsrisk.load_scenario()
     >>> linked = base.with_correlations(
-    ...     ["risks.cost_overrun", "risks.delivery_delay"], [[1.0, 0.6], [0.6, 1.0]],
-    ...     source="assumption: projects that overrun also slip",
+    ...     ["risks.cost_overrun", "risks.staff_capacity"], [[1.0, -0.4], [-0.4, 1.0]],
+    ...     source="assumption: projects that overrun leave staff less time to adopt them",
     ... )
     >>> linked.correlations.inputs
-    ('risks.cost_overrun', 'risks.delivery_delay')
+    ('risks.cost_overrun', 'risks.staff_capacity')
     """
 
     inputs: tuple[str, ...]
@@ -573,10 +573,10 @@ class Scenario:
         --------
         >>> base = load_scenario()
         >>> linked = base.with_correlations(
-        ...     ["risks.cost_overrun", "risks.delivery_delay"], [[1, 0.5], [0.5, 1]], source="assumption: x"
+        ...     ["risks.cost_overrun", "risks.staff_capacity"], [[1, -0.5], [-0.5, 1]], source="assumption: x"
         ... )
         >>> linked.correlations.matrix
-        ((1.0, 0.5), (0.5, 1.0))
+        ((1.0, -0.5), (-0.5, 1.0))
         """
         table: dict[str, Any] = {
             "inputs": list(inputs),

@@ -1,0 +1,675 @@
+"""Designed experiments on a scenario: tornado, spider, Sobol' indices, sweeps and decision options.
+
+Tornado, spider and Sobol' analyses place every uncertain input at chosen
+percentiles and run the same numba kernel as :func:`~nhsrisk.simulate` on that
+design (its ``DESIGN`` sampler). The factors are the kernel's random streams:
+each named input, plus one stream per year for the raid event
+(``"risks.raid_event[2025/26]"``: a raid happens when this uniform falls below
+the raid probability) and for the raid fraction. Sweeps and decision options
+re-run :func:`~nhsrisk.simulate` with the same seed, so every cell sees the same
+random numbers (common random numbers) and differences between cells are
+differences of the model, not of the noise.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from nhsrisk import _design
+from nhsrisk._plan import Plan, build_plan
+from nhsrisk._validate import check_count, resolve_seed
+from nhsrisk.distributions import Distribution
+from nhsrisk.scenario import Scenario, load_scenario
+from nhsrisk.simulation import OUTPUTS, _check_finite, _run, sampling_arguments, simulate
+from nhsrisk.sobol import saltelli_design, sobol_from_evaluations
+
+__all__ = ["compare_options", "sobol_analysis", "spider", "sweep", "tornado"]
+
+_YEAR_SUFFIX = re.compile(r"\[(\d{4}/\d{2})\]$")
+#: Range searched for a switching value: the 0.1th to 99.9th percentile of each input.
+SWITCHING_RANGE = (0.001, 0.999)
+
+
+@dataclass(frozen=True)
+class _Factor:
+    """One random stream of the kernel as a factor of an experiment."""
+
+    name: str  # stream name, e.g. "risks.raid_fraction[2025/26]"
+    group: str  # the input it belongs to, e.g. "risks.raid_fraction"
+    column: int  # row of the design matrix
+    distribution: Distribution
+    long_name: str
+    units: str
+
+
+def _factors(plan: Plan) -> list[_Factor]:
+    docs = {stored.variable: (stored.doc, stored.unit) for stored in plan.stored}
+    factors = []
+    for k, name in enumerate(plan.stream_names):
+        column = int(plan.design_rows[k])
+        if column < 0:
+            continue
+        group = _YEAR_SUFFIX.sub("", name)
+        if group == "risks.raid_event":
+            doc, unit = "uniform deciding the budget raid (a raid when below the raid probability)", "1"
+        else:
+            doc, unit = docs[group]
+        factors.append(_Factor(name, group, column, plan.stream_distributions[k], doc, unit))
+    return factors
+
+
+def _select(factors: list[_Factor], inputs: Sequence[str] | None, caller: str) -> list[_Factor]:
+    if inputs is None:
+        return factors
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    chosen = []
+    for name in inputs:
+        matched = [f for f in factors if name in (f.name, f.group)]
+        if not matched:
+            known = sorted({f.group for f in factors})
+            raise ValueError(
+                f"The 'inputs' parameter of {caller} must name uncertain inputs of the scenario, such as "
+                f"{known[:4]} (per-year inputs by name or as 'name[2025/26]'). Got {name!r}."
+            )
+        chosen += [f for f in matched if f not in chosen]
+    return chosen
+
+
+def _output_reader(scenario: Scenario, output: str, caller: str) -> tuple[Any, str, str]:
+    """Return a function arrays -> per-draw values of ``output``, its label and units."""
+    if output not in OUTPUTS:
+        raise ValueError(
+            f"The 'output' parameter of {caller} must be one of {sorted(OUTPUTS)}. Got {output!r} instead."
+        )
+    dims, long_name, units = OUTPUTS[output]
+    if dims == ():
+        return (lambda arrays: arrays[output].astype(float)), long_name, units
+    if dims == ("year",):
+        t = list(scenario.years).index(scenario.target_year)
+        label = f"{long_name} in {scenario.target_year}"
+        return (lambda arrays: arrays[output][t].astype(float)), label, units
+    raise ValueError(
+        f"The 'output' parameter of {caller} must be a per-draw scalar or per-year output (the target year "
+        f"is used); {output!r} has dims {dims}: sum it over its other dimensions in a simulate run instead."
+    )
+
+
+def _evaluate(plan: Plan, uniforms: np.ndarray, threads: int | None = None) -> dict[str, np.ndarray]:
+    """Run the kernel on a design: ``uniforms[column, draw]`` for every non-fixed stream, no copula."""
+    design = np.ascontiguousarray(uniforms, dtype=float)
+    sampling = sampling_arguments(plan, _design.DESIGN, design=design, correlated=False)
+    arrays = _run(plan, 0, 0, design.shape[1], threads, sampling=sampling)
+    _check_finite(plan, arrays, 0)
+    return arrays
+
+
+def _base_design(plan: Plan, draws: int) -> np.ndarray:
+    return np.full((plan.uniforms_per_draw, draws), 0.5)
+
+
+def _probability(value: Any, name: str, caller: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value < 1.0:
+        raise ValueError(f"The {name!r} parameter of {caller} must be in (0, 1). Got {value!r} instead.")
+    return float(value)
+
+
+def _default_threshold(scenario: Scenario, output: str) -> float:
+    if output == "cumulative_value":
+        return float(scenario.target.claimed_return.distribution.mean())
+    if output == "bcr":
+        return 1.0
+    return 0.0
+
+
+def _input_coords(factors: list[_Factor]) -> dict[str, Any]:
+    return {
+        "input": ("input", [f.name for f in factors], {"long_name": "Uncertain input (kernel stream)"}),
+        "input_group": ("input", [f.group for f in factors], {"long_name": "Input key path"}),
+        "input_long_name": ("input", [f.long_name for f in factors]),
+        "input_units": ("input", [f.units for f in factors]),
+    }
+
+
+def tornado(
+    scenario: Scenario | str | Path = "spring-budget-2024",
+    output: str = "npv",
+    *,
+    low: float = 0.1,
+    high: float = 0.9,
+    inputs: Sequence[str] | None = None,
+    threshold: float | None = None,
+    threads: int | None = None,
+) -> xr.Dataset:
+    """One-way sensitivity: each input at its ``low`` and ``high`` percentile, the others at their medians.
+
+    Parameters
+    ----------
+    scenario : Scenario or str or path-like, default="spring-budget-2024"
+        Scenario (see :func:`~nhsrisk.load_scenario`).
+    output : str, default="npv"
+        Output variable: a per-draw scalar (``"npv"``, ``"bcr"``) or a per-year
+        one (``"cumulative_value"``), read in the target year.
+    low, high : float, default=0.1, 0.9
+        Percentiles (as probabilities) of the two ends of each bar.
+    inputs : sequence of str, optional
+        Inputs to vary (key paths; a per-year input by name or as
+        ``"name[2025/26]"``). Default: every uncertain input and the yearly raid events.
+    threshold : float, optional
+        Output level for the switching values (Green Book): default 0 for
+        ``npv``, 1 for ``bcr`` and the claimed return for ``cumulative_value``.
+    threads : int, optional
+        Number of numba threads.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimension ``input``, sorted by ``swing`` (largest first): ``output_low``
+        and ``output_high`` (output with the input at ``low`` and ``high``),
+        ``swing`` (their absolute difference), ``input_low``, ``input_base``
+        and ``input_high`` (the input's values, in its units), and the
+        switching value: ``switching_value`` (the input value, within its
+        0.1th-99.9th percentile range, at which the output crosses
+        ``threshold`` with the others at their medians; NaN where it never
+        does, flagged by ``has_switching_value``) and
+        ``switching_percentile``. The scalar ``output_base`` is the output with
+        every input at its median. Correlations between inputs are not applied
+        (one input moves at a time).
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> t = nhsrisk.tornado(inputs=["risks.digital_exclusion", "risks.cost_overrun"])
+    >>> t.sizes["input"]
+    2
+    >>> bool((t["swing"] >= 0).all())
+    True
+    """
+    caller = "tornado"
+    scenario = load_scenario(scenario)
+    low = _probability(low, "low", caller)
+    high = _probability(high, "high", caller)
+    if not low < high:
+        raise ValueError(
+            f"The 'low' parameter of tornado must be below 'high' ({high}). Got {low!r} instead."
+        )
+    read, label, units = _output_reader(scenario, output, caller)
+    threshold = _default_threshold(scenario, output) if threshold is None else _finite(threshold, "threshold")
+    plan = build_plan(scenario)
+    factors = _select(_factors(plan), inputs, caller)
+    k = len(factors)
+    design = _base_design(plan, 2 * k + 1)
+    for i, factor in enumerate(factors):
+        design[factor.column, i] = low
+        design[factor.column, k + i] = high
+    values = read(_evaluate(plan, design, threads))
+    output_low, output_high, base = values[:k], values[k : 2 * k], values[2 * k]
+    switching = _switching_values(plan, factors, read, threshold, threads)
+    swing = np.abs(output_high - output_low)
+    order = np.argsort(-swing, kind="stable")
+    factors = [factors[i] for i in order]
+    attrs = {"long_name": label, "units": units}
+    ds = xr.Dataset(
+        {
+            "output_low": (
+                "input",
+                output_low[order],
+                {**attrs, "description": f"input at percentile {low}"},
+            ),
+            "output_high": (
+                "input",
+                output_high[order],
+                {**attrs, "description": f"input at percentile {high}"},
+            ),
+            "swing": ("input", swing[order], {"long_name": f"Swing of {label}", "units": units}),
+            "input_low": ("input", _ppf(factors, low), {"long_name": f"Input at percentile {low}"}),
+            "input_base": ("input", _ppf(factors, 0.5), {"long_name": "Input at its median"}),
+            "input_high": ("input", _ppf(factors, high), {"long_name": f"Input at percentile {high}"}),
+            "switching_value": ("input", switching[0][order], {"long_name": "Switching value (input units)"}),
+            "switching_percentile": (
+                "input",
+                switching[1][order],
+                {"long_name": "Percentile of the input at its switching value", "units": "1"},
+            ),
+            "has_switching_value": ("input", np.isfinite(switching[0][order])),
+            "output_base": ((), base, {**attrs, "description": "every input at its median"}),
+        },
+        coords=_input_coords(factors),
+        attrs={
+            "scenario_name": scenario.name,
+            "scenario_sha256": scenario.sha256(),
+            "output": output,
+            "low": low,
+            "high": high,
+            "threshold": threshold,
+            "switching_range": list(SWITCHING_RANGE),
+            "correlations": "not applied: one input moves at a time",
+        },
+    )
+    return ds
+
+
+def _finite(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"The {name!r} parameter must be a finite number. Got {value!r} instead.")
+    return float(value)
+
+
+def _ppf(factors: list[_Factor], q: float | np.ndarray) -> np.ndarray:
+    return np.array([float(np.asarray(f.distribution.ppf(q))) for f in factors])
+
+
+def _switching_values(
+    plan: Plan, factors: list[_Factor], read: Any, threshold: float, threads: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Input value and percentile where the output crosses ``threshold``, one input moving at a time.
+
+    A grid of 101 percentiles over :data:`SWITCHING_RANGE` brackets the crossing
+    nearest the median; bisection in percentile space then narrows it to 1e-12.
+    """
+    k = len(factors)
+    grid = np.linspace(*SWITCHING_RANGE, 101)
+    design = _base_design(plan, k * grid.size)
+    for i, factor in enumerate(factors):
+        design[factor.column, i * grid.size : (i + 1) * grid.size] = grid
+    gap = read(_evaluate(plan, design, threads)).reshape(k, grid.size) - threshold
+    lower = np.full(k, np.nan)
+    upper = np.full(k, np.nan)
+    centre = np.searchsorted(grid, 0.5)
+    for i in range(k):
+        crossings = np.flatnonzero(np.sign(gap[i, :-1]) * np.sign(gap[i, 1:]) <= 0)
+        crossings = crossings[(gap[i, crossings] != 0) | (gap[i, crossings + 1] != 0)]
+        if crossings.size:
+            j = crossings[np.argmin(np.abs(crossings + 0.5 - centre))]
+            lower[i], upper[i] = grid[j], grid[j + 1]
+    found = np.flatnonzero(np.isfinite(lower))
+    if found.size:
+        low_gap = gap[found, np.searchsorted(grid, lower[found])]
+        for _ in range(40):
+            middle = 0.5 * (lower[found] + upper[found])
+            design = _base_design(plan, found.size)
+            for j, i in enumerate(found):
+                design[factors[i].column, j] = middle[j]
+            middle_gap = read(_evaluate(plan, design, threads)) - threshold
+            same_side = np.sign(middle_gap) == np.sign(low_gap)
+            lower[found] = np.where(same_side, middle, lower[found])
+            low_gap = np.where(same_side, middle_gap, low_gap)
+            upper[found] = np.where(same_side, upper[found], middle)
+    percentile = 0.5 * (lower + upper)
+    value = np.full(k, np.nan)
+    for i in found:
+        value[i] = float(np.asarray(factors[i].distribution.ppf(percentile[i])))
+    return value, percentile
+
+
+def spider(
+    scenario: Scenario | str | Path = "spring-budget-2024",
+    output: str = "npv",
+    *,
+    percentiles: Sequence[float] | np.ndarray | None = None,
+    inputs: Sequence[str] | None = None,
+    threads: int | None = None,
+) -> xr.Dataset:
+    """Trace the output as each input moves across its percentiles, the others at their medians.
+
+    Parameters
+    ----------
+    scenario : Scenario or str or path-like, default="spring-budget-2024"
+        Scenario (see :func:`~nhsrisk.load_scenario`).
+    output : str, default="npv"
+        Output variable, as in :func:`tornado`.
+    percentiles : sequence of float, optional
+        Percentiles as probabilities in (0, 1); default 0.05, 0.10, ..., 0.95.
+    inputs : sequence of str, optional
+        Inputs to vary, as in :func:`tornado`; default all.
+    threads : int, optional
+        Number of numba threads.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions ``input`` and ``percentile``: ``output`` (in the output's
+        units) and ``input_value`` (in each input's units); the scalar
+        ``output_base`` with every input at its median.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> s = nhsrisk.spider(inputs=["risks.digital_exclusion"], percentiles=[0.1, 0.5, 0.9])
+    >>> s["output"].shape
+    (1, 3)
+    >>> bool(s["output"].sel(percentile=0.5).item() == s["output_base"].item())
+    True
+    """
+    caller = "spider"
+    scenario = load_scenario(scenario)
+    if percentiles is None:
+        percentiles = np.round(np.arange(1, 20) * 0.05, 2)
+    grid = np.asarray(percentiles, dtype=float).ravel()
+    if grid.size == 0 or not np.all((grid > 0) & (grid < 1)):
+        raise ValueError(
+            "The 'percentiles' parameter of spider must be probabilities in (0, 1). "
+            f"Got {percentiles!r} instead."
+        )
+    read, label, units = _output_reader(scenario, output, caller)
+    plan = build_plan(scenario)
+    factors = _select(_factors(plan), inputs, caller)
+    k = len(factors)
+    design = _base_design(plan, k * grid.size + 1)
+    for i, factor in enumerate(factors):
+        design[factor.column, i * grid.size : (i + 1) * grid.size] = grid
+    values = read(_evaluate(plan, design, threads))
+    input_values = np.array([np.asarray(f.distribution.ppf(grid), dtype=float) for f in factors])
+    return xr.Dataset(
+        {
+            "output": (
+                ("input", "percentile"),
+                values[:-1].reshape(k, grid.size),
+                {"long_name": label, "units": units},
+            ),
+            "input_value": (
+                ("input", "percentile"),
+                input_values,
+                {"long_name": "Input value (input units)"},
+            ),
+            "output_base": ((), values[-1], {"long_name": label, "units": units}),
+        },
+        coords={**_input_coords(factors), "percentile": ("percentile", grid, {"units": "1"})},
+        attrs={"scenario_name": scenario.name, "scenario_sha256": scenario.sha256(), "output": output},
+    )
+
+
+def sobol_analysis(
+    scenario: Scenario | str | Path = "spring-budget-2024",
+    output: str = "npv",
+    *,
+    base_samples: int = 4096,
+    seed: int | None = None,
+    group_years: bool = True,
+    confidence: float = 0.95,
+    bootstrap: int = 1000,
+    threads: int | None = None,
+) -> xr.Dataset:
+    """Sobol' first-order and total indices of every uncertain input of a scenario.
+
+    A Saltelli design of ``base_samples * (factors + 2)`` model runs on the
+    numba kernel, analysed by :func:`nhsrisk.sobol.sobol_from_evaluations`
+    (Saltelli 2010 first order, Jansen total, bootstrap intervals).
+
+    Parameters
+    ----------
+    scenario : Scenario or str or path-like, default="spring-budget-2024"
+        Scenario without correlations: Sobol' indices assume independent inputs.
+    output : str, default="npv"
+        Output variable, as in :func:`tornado`.
+    base_samples : int, default=4096
+        Rows of each Saltelli matrix, a power of two.
+    seed : int, optional
+        Seed of the scrambled Sobol' design and the bootstrap (recorded in attrs).
+    group_years : bool, default=True
+        Treat a per-year input (the raid event and raid fraction of every year)
+        as one factor; ``False`` gives each year its own.
+    confidence : float, default=0.95
+        Level of the bootstrap intervals.
+    bootstrap : int, default=1000
+        Bootstrap resamples (0 for none).
+    threads : int, optional
+        Number of numba threads.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimension ``input`` (key paths), sorted by total index: ``S1``, ``ST``
+        and their bounds and standard errors, as
+        :func:`nhsrisk.sobol.sobol_from_evaluations` returns them.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> s = nhsrisk.sobol_analysis(base_samples=64, seed=1, bootstrap=0)
+    >>> bool((s["ST"] >= s["S1"] - 0.5).all()), s.attrs["output"]
+    (True, 'npv')
+    """
+    caller = "sobol_analysis"
+    scenario = load_scenario(scenario)
+    if scenario.correlations is not None:
+        raise ValueError(
+            "sobol_analysis needs independent inputs, but the scenario correlates "
+            f"{list(scenario.correlations.inputs)}; use scenario.without_correlations() (Sobol' indices of "
+            "dependent inputs are not variance shares)."
+        )
+    read, label, units = _output_reader(scenario, output, caller)
+    seed = resolve_seed(seed, caller)
+    plan = build_plan(scenario)
+    factors = _factors(plan)
+    names = [f.group if group_years else f.name for f in factors]
+    groups = list(dict.fromkeys(names))
+    columns = [[f.column for f, n in zip(factors, names, strict=True) if n == g] for g in groups]
+    a, b = saltelli_design(plan.uniforms_per_draw, base_samples, seed)
+    a, b = a.T.copy(), b.T.copy()
+    f_a = read(_evaluate(plan, a, threads))
+    f_b = read(_evaluate(plan, b, threads))
+    f_ab = np.empty((len(groups), a.shape[1]))
+    for g, cols in enumerate(columns):
+        mixed = a.copy()
+        mixed[cols] = b[cols]
+        f_ab[g] = read(_evaluate(plan, mixed, threads))
+    result = sobol_from_evaluations(
+        f_a, f_b, f_ab, groups, confidence=confidence, bootstrap=bootstrap, seed=seed
+    )
+    order = np.argsort(-result["ST"].values, kind="stable")
+    result = result.isel(input=order)
+    long_names = {f.group: f.long_name for f in factors}
+    result = result.assign_coords(
+        input_long_name=(
+            "input",
+            [long_names.get(_YEAR_SUFFIX.sub("", g), "") for g in result["input"].values],
+        )
+    )
+    result.attrs.update(
+        scenario_name=scenario.name,
+        scenario_sha256=scenario.sha256(),
+        output=output,
+        output_long_name=label,
+        output_units=units,
+    )
+    return result
+
+
+def _cell_label(value: Any) -> Any:
+    if isinstance(value, Distribution):
+        return value.describe()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return float(value)
+
+
+def sweep(
+    scenario: Scenario | str | Path,
+    parameters: Mapping[str, Sequence[Any]],
+    *,
+    draws: int = 10_000,
+    seed: int | None = None,
+    outputs: Sequence[str] = ("cumulative_value", "npv", "bcr"),
+    sampler: str = "random",
+    threads: int | None = None,
+) -> xr.Dataset:
+    """Run a scenario over a grid of parameter values with common random numbers.
+
+    Parameters
+    ----------
+    scenario : Scenario or str or path-like
+        Base scenario.
+    parameters : mapping of str to sequence
+        Key path (as in :meth:`~nhsrisk.Scenario.with_values`) to the values it
+        takes: numbers (fixed values) or distributions. Each key becomes a
+        dimension of the result, named by the key path.
+    draws : int, default=10_000
+        Draws per cell.
+    seed : int, optional
+        One seed for every cell (recorded in attrs), so that every cell uses
+        the same random numbers for the inputs it shares with the others.
+    outputs : sequence of str, default=("cumulative_value", "npv", "bcr")
+        Output variables to keep (see :data:`~nhsrisk.simulation.OUTPUTS`).
+    sampler : str, default="random"
+        Sampling design, as in :func:`~nhsrisk.simulate`.
+    threads : int, optional
+        Number of numba threads.
+
+    Returns
+    -------
+    xarray.Dataset
+        The kept outputs with one new leading dimension per swept parameter,
+        plus ``planned_spend`` and ``claimed_return`` (which a sweep may change).
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> ds = nhsrisk.sweep("spring-budget-2024", {"risks.raid_probability": [0.0, 0.5]}, draws=500, seed=1)
+    >>> ds["npv"].dims
+    ('risks.raid_probability', 'draw')
+    >>> ds["npv"].mean("draw").sizes["risks.raid_probability"]
+    2
+    """
+    caller = "sweep"
+    scenario = load_scenario(scenario)
+    if not isinstance(parameters, Mapping) or not parameters:
+        raise ValueError(
+            f"The 'parameters' parameter of {caller} must be a non-empty mapping of key path to values. "
+            f"Got {parameters!r} instead."
+        )
+    grid: dict[str, list[Any]] = {}
+    for key, values in parameters.items():
+        if (
+            isinstance(values, str | bytes)
+            or not isinstance(values, Sequence | np.ndarray)
+            or len(values) == 0
+        ):
+            raise ValueError(
+                f"The 'parameters' parameter of {caller} must map {key!r} to a non-empty sequence of values. "
+                f"Got {values!r} instead."
+            )
+        labels = [_cell_label(v) for v in values]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"The values swept for {key!r} in {caller} repeat: {labels}.")
+        grid[key] = list(values)
+    outputs = list(outputs)
+    for name in outputs:
+        if name not in OUTPUTS:
+            raise ValueError(
+                f"The 'outputs' parameter of {caller} must list outputs from {sorted(OUTPUTS)}. Got {name!r}."
+            )
+    draws = check_count(draws, "draws", caller)
+    seed = resolve_seed(seed, caller)
+    # build and validate every cell's scenario before running any
+    cells = {
+        combo: scenario.with_values(
+            dict(zip(grid, combo, strict=True)), source="assumption: value of a sweep cell"
+        )
+        for combo in itertools.product(*grid.values())
+    }
+    keep = [*outputs, "planned_spend", "claimed_return"]
+    runs = [simulate(cell, draws, seed, sampler=sampler, threads=threads)[keep] for cell in cells.values()]
+    shape = [len(v) for v in grid.values()]
+    first = runs[0]
+    data_vars = {}
+    for name, var in first.data_vars.items():
+        values = np.stack([run[name].values for run in runs]).reshape(*shape, *var.shape)
+        data_vars[name] = ((*grid, *var.dims), values, var.attrs)
+    coords: dict[str, Any] = {key: (key, [_cell_label(v) for v in values]) for key, values in grid.items()}
+    coords.update({name: coord for name, coord in first.coords.items()})
+    attrs = {k: v for k, v in runs[0].attrs.items() if k not in ("scenario", "scenario_sha256", "title")}
+    attrs.update(
+        title=f"nhsrisk sweep of {scenario.name} over {', '.join(grid)}",
+        base_scenario=scenario.to_toml(),
+        base_scenario_sha256=scenario.sha256(),
+        swept=list(grid),
+        seed=str(seed),
+    )
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+def compare_options(
+    options: Mapping[str, Scenario | str | Path],
+    *,
+    draws: int = 10_000,
+    seed: int | None = None,
+    outputs: Sequence[str] = ("cumulative_value", "npv", "bcr"),
+    threads: int | None = None,
+) -> xr.Dataset:
+    """Simulate decision options (scenarios) side by side with common random numbers.
+
+    Parameters
+    ----------
+    options : mapping of str to Scenario or str or path-like
+        Option label (such as ``"as planned"``, ``"ring-fenced"``) to its scenario.
+    draws : int, default=10_000
+        Draws per option.
+    seed : int, optional
+        One seed for all options: draw ``i`` is the same state of the world in
+        every option, for every input they share.
+    outputs : sequence of str, default=("cumulative_value", "npv", "bcr")
+        Outputs to keep, with a new ``option`` dimension.
+    threads : int, optional
+        Number of numba threads.
+
+    Returns
+    -------
+    xarray.Dataset
+        The outputs with dimension ``option`` first, and the sampled inputs of
+        the first option (dims ``draw`` or ``year, draw``), for value-of-
+        information analysis (:func:`nhsrisk.voi.evppi`). Where an option
+        changes an input's distribution, its draws are a monotone function of
+        the first option's (same uniforms), so conditioning on either is the same.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> base = nhsrisk.load_scenario()
+    >>> ds = nhsrisk.compare_options(
+    ...     {"as planned": base, "ring-fenced": base.with_values({"risks.raid_probability": 0.0})},
+    ...     draws=500, seed=1,
+    ... )
+    >>> ds["npv"].dims
+    ('option', 'draw')
+    """
+    caller = "compare_options"
+    if not isinstance(options, Mapping) or len(options) < 2:
+        raise ValueError(
+            f"The 'options' parameter of {caller} must map at least two labels to scenarios. Got {options!r}."
+        )
+    for name in outputs:
+        if name not in OUTPUTS:
+            raise ValueError(
+                f"The 'outputs' parameter of {caller} must list outputs from {sorted(OUTPUTS)}. Got {name!r}."
+            )
+    scenarios = {str(label): load_scenario(s) for label, s in options.items()}
+    draws = check_count(draws, "draws", caller)
+    seed = resolve_seed(seed, caller)
+    runs = [simulate(s, draws, seed, threads=threads) for s in scenarios.values()]
+    first = runs[0]
+    keep = list(outputs)
+    stacked = xr.concat([r[keep] for r in runs], dim="option", combine_attrs="drop", join="exact")
+    inputs = [name for name, var in first.data_vars.items() if var.attrs.get("sampled_input") == 1]
+    ds = xr.merge([stacked, first[inputs]], combine_attrs="drop", join="exact")
+    ds = ds.assign_coords(option=("option", list(scenarios), {"long_name": "Decision option"}))
+    ds.attrs.update(
+        title=f"nhsrisk decision options: {', '.join(scenarios)}",
+        seed=str(seed),
+        n_draws=draws,
+        target_year=first.attrs["target_year"],
+        options=list(scenarios),
+        inputs_from=list(scenarios)[0],
+    )
+    for label, scenario in scenarios.items():
+        ds.attrs[f"scenario[{label}]"] = scenario.to_toml()
+    return ds
