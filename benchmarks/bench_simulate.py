@@ -65,12 +65,42 @@ class KernelOnly:
         self.kernel(*self.args)
 
 
-def _kernel_call(plan, draws, threads=None):
+def _kernel_call(plan, draws, threads=None, sampler="random"):
     """The kernel and its arguments for ``draws`` draws, outputs allocated as ``simulate`` allocates them."""
     if threads is not None:
         numba.set_num_threads(threads)
     outputs, inputs = _simulate_module.allocate_results(plan, draws)
-    return _simulate_module.simulate_kernel, _simulate_module.kernel_arguments(plan, SEED, 0, inputs, outputs)
+    sampling = _simulate_module._sampling(plan, sampler, SEED, 0, draws)
+    return _simulate_module.simulate_kernel, _simulate_module.kernel_arguments(
+        plan, SEED, 0, inputs, outputs, sampling
+    )
+
+
+class Samplers:
+    """``simulate`` with each sampling design at 2**17 draws (Sobol' needs a power of two).
+
+    ``time_simulate`` includes making the design (scipy's Sobol' points);
+    ``time_kernel`` is the kernel alone on a prepared design, the figure to
+    compare with ``KernelOnly``: the ratio of the Latin hypercube to the plain path.
+    """
+
+    params = ["random", "lhs", "sobol"]
+    param_names = ["sampler"]
+    timeout = 600
+    number = 1
+    repeat = (1, 7, 60.0)
+
+    def setup(self, sampler):
+        _compile()
+        self.scenario = nhsrisk.load_scenario(SCENARIO)
+        self.kernel, self.args = _kernel_call(build_plan(self.scenario), 2**17, sampler=sampler)
+        self.kernel(*self.args)
+
+    def time_simulate(self, sampler):
+        nhsrisk.simulate(self.scenario, draws=2**17, seed=SEED, sampler=sampler)
+
+    def time_kernel(self, sampler):
+        self.kernel(*self.args)
 
 
 class ScenarioShape:

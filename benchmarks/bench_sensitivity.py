@@ -1,0 +1,66 @@
+"""asv benchmarks of the sensitivity analyses on the default scenario."""
+
+from __future__ import annotations
+
+import nhsrisk
+
+SCENARIO = "spring-budget-2024"
+SEED = 20240306
+
+
+class SobolAnalysis:
+    """Scenario-level Sobol' indices: a Saltelli design of ``N * (factors + 2)`` kernel runs."""
+
+    params = [2**10, 2**12]
+    param_names = ["base_samples"]
+    timeout = 900
+    number = 1
+    repeat = (1, 3, 120.0)
+
+    def setup(self, base_samples):
+        self.scenario = nhsrisk.load_scenario(SCENARIO)
+        nhsrisk.sobol_analysis(self.scenario, base_samples=16, seed=SEED, bootstrap=0)
+
+    def time_sobol_analysis(self, base_samples):
+        nhsrisk.sobol_analysis(self.scenario, base_samples=base_samples, seed=SEED)
+
+    def peakmem_sobol_analysis(self, base_samples):
+        nhsrisk.sobol_analysis(self.scenario, base_samples=base_samples, seed=SEED)
+
+
+class OneWay:
+    """Tornado (with switching values) and spider over every input."""
+
+    timeout = 300
+    number = 1
+    repeat = (1, 5, 60.0)
+
+    def setup(self):
+        self.scenario = nhsrisk.load_scenario(SCENARIO)
+        nhsrisk.tornado(self.scenario, inputs=["risks.digital_exclusion"])
+
+    def time_tornado(self):
+        nhsrisk.tornado(self.scenario)
+
+    def time_spider(self):
+        nhsrisk.spider(self.scenario)
+
+
+class Sweep:
+    """A 3 x 3 sweep at 10,000 draws a cell."""
+
+    timeout = 300
+    number = 1
+    repeat = (1, 5, 60.0)
+
+    def setup(self):
+        self.scenario = nhsrisk.load_scenario(SCENARIO)
+        nhsrisk.simulate(self.scenario, draws=64, seed=SEED)
+
+    def time_sweep(self):
+        nhsrisk.sweep(
+            self.scenario,
+            {"risks.raid_probability": [0.1, 0.3, 0.5], "risks.digital_exclusion": [0.1, 0.25, 0.4]},
+            draws=10_000,
+            seed=SEED,
+        )
