@@ -16,7 +16,7 @@ import os as _os
 # is imported before numba; the chunk-invariance tests would catch a difference.)
 _os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")
 
-from nhsrisk import distributions  # noqa: E402
+from nhsrisk import accessor, distributions  # noqa: E402  (accessor registers ds.nhsrisk)
 from nhsrisk._version import __version__
 from nhsrisk.experiments import compare_options, sobol_analysis, spider, sweep, tornado
 from nhsrisk.scenario import (
@@ -28,6 +28,8 @@ from nhsrisk.scenario import (
 )
 from nhsrisk.simulation import simulate
 from nhsrisk.sobol import sobol_indices
+from nhsrisk.stats import describe, draws_needed, payback, running_mean, summary
+from nhsrisk.voi import evpi, evppi
 
 __all__ = [
     "BUILTIN_SCENARIOS",
@@ -35,13 +37,21 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "__version__",
+    "accessor",
     "compare_options",
+    "describe",
     "distributions",
+    "draws_needed",
+    "evpi",
+    "evppi",
     "load_scenario",
+    "payback",
+    "running_mean",
     "simulate",
     "sobol_analysis",
     "sobol_indices",
     "spider",
+    "summary",
     "sweep",
     "tornado",
 ]

@@ -1,17 +1,58 @@
-"""Summary statistics with honest Monte Carlo error, on plain arrays of draws.
+"""Summary statistics with honest Monte Carlo error.
 
-This is the array layer (NumPy in, NumPy out, the draws along ``axis``). The
-Dataset-level summary (``ds.nhsrisk.summary()``) is built on it.
+Three layers, as in arviz-stats:
+
+- the array layer (NumPy in, NumPy out, the draws along ``axis``):
+  :func:`mcse_mean`, :func:`quantile_interval`, :func:`exceedance_probability`,
+  :func:`expected_shortfall`, :func:`expected_shortfall_mcse`;
+- the xarray layer (the draws along ``dim="draw"``, other dimensions kept):
+  :func:`describe`, :func:`summary`, :func:`payback`, :func:`running_mean`,
+  :func:`draws_needed`;
+- one-line accessors on results, ``ds.nhsrisk.summary()`` and friends
+  (:mod:`nhsrisk.accessor`).
+
+Every standard error here assumes independent draws, as ``nhsrisk.simulate``
+makes them with its default random sampler.
 """
 
 from __future__ import annotations
 
+import difflib
+import html
 import math
-from typing import Any
+import numbers
+from collections.abc import Hashable, Sequence
+from typing import Any, Literal
 
 import numpy as np
+import xarray as xr
 
-__all__ = ["expected_shortfall", "exceedance_probability", "mcse_mean", "quantile_interval"]
+from nhsrisk._validate import _message, check_count
+
+__all__ = [
+    "SummaryDataset",
+    "describe",
+    "draws_needed",
+    "exceedance_probability",
+    "expected_shortfall",
+    "expected_shortfall_mcse",
+    "mcse_mean",
+    "payback",
+    "quantile_interval",
+    "running_mean",
+    "summary",
+]
+
+#: Reference for the standard error of the expected shortfall (recorded in results).
+EXPECTED_SHORTFALL_MCSE_REFERENCE = (
+    "Manistre & Hancock (2005), Variance of the CTE estimator, North American Actuarial Journal 9(2), "
+    "129-156: Var(ES) = [Var(X | X <= q) + (1 - tail) (q - ES)^2] / (n tail)"
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Array layer
+# --------------------------------------------------------------------------------------------------
 
 
 def _draws(values: Any, axis: int, caller: str, minimum: int = 2) -> np.ndarray:
@@ -27,11 +68,68 @@ def _draws(values: Any, axis: int, caller: str, minimum: int = 2) -> np.ndarray:
 
 
 def _probability(value: float, name: str, caller: str, *, open_interval: bool = True) -> float:
-    inside = 0.0 < value < 1.0 if open_interval else 0.0 <= value <= 1.0
-    if isinstance(value, bool) or not isinstance(value, int | float) or not inside:
+    inside = (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and (0.0 < value < 1.0 if open_interval else 0.0 <= value <= 1.0)
+    )
+    if not inside:
         interval = "(0, 1)" if open_interval else "[0, 1]"
         raise ValueError(f"The {name!r} parameter of {caller} must be in {interval}. Got {value!r} instead.")
     return float(value)
+
+
+def _interval_ranks_exist(n: int, q: float, alpha: float) -> bool:
+    import scipy.stats
+
+    return scipy.stats.binom.ppf(alpha / 2, n, q) >= 1 and scipy.stats.binom.ppf(1 - alpha / 2, n, q) + 1 <= n
+
+
+def _interval_ranks(n: int, q: float, prob: float, caller: str) -> tuple[int, int]:
+    """1-based ranks ``(r, s)`` of the order statistics bounding the ``q`` quantile at level ``prob``."""
+    import scipy.stats
+
+    alpha = 1.0 - prob
+    lower_rank = int(scipy.stats.binom.ppf(alpha / 2, n, q))
+    upper_rank = int(scipy.stats.binom.ppf(1 - alpha / 2, n, q)) + 1
+    if lower_rank < 1 or upper_rank > n:
+        # Both conditions are monotone in n: (1 - q)**n < alpha / 2 puts the lower rank at 1 or
+        # above and q**n <= alpha / 2 keeps the upper one within n. Start just below the closed
+        # form and let scipy's own ppf decide, so the count agrees with the ranks used above.
+        closed_form = max(math.log(alpha / 2) / math.log1p(-q), math.log(alpha / 2) / math.log(q))
+        needed = max(n + 1, math.floor(closed_form) - 2)
+        while not _interval_ranks_exist(needed, q, alpha):
+            needed += 1
+        raise ValueError(
+            f"{caller}: {n} draws are too few for a {prob:.0%} interval of the {q} quantile; "
+            f"about {needed} are needed."
+        )
+    return lower_rank, upper_rank
+
+
+def _tail_count(n: int, tail: float) -> int:
+    # The tiny offset keeps tail * n = 5.000000000000001 (from 0.05 * 100) at 5 draws.
+    return max(1, math.ceil(tail * n - 1e-9))
+
+
+def _tail_mean_and_mcse(worst_sorted: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of the ``k`` lowest draws (sorted, last axis) and its standard error (Manistre & Hancock)."""
+    count = worst_sorted.shape[-1]
+    tail_mean = worst_sorted.mean(axis=-1)
+    tail_variance = worst_sorted.var(axis=-1, ddof=1)
+    # The estimated quantile moves with the sample; its uncertainty adds the second term,
+    # which the naive sqrt(tail variance / k) misses (over half of the variance for a normal at 5%).
+    level = worst_sorted[..., -1]
+    share = count / n
+    variance = (tail_variance + (1.0 - share) * (level - tail_mean) ** 2) / count
+    return tail_mean, np.sqrt(variance)
+
+
+def _draws_for_tail_mcse(tail: float) -> int:
+    needed = math.ceil(1.0 / tail)
+    while _tail_count(needed, tail) < 2:
+        needed += 1
+    return needed
 
 
 def mcse_mean(values: Any, axis: int = -1) -> np.ndarray:
@@ -87,7 +185,7 @@ def quantile_interval(values: Any, q: float, prob: float = 0.95, axis: int = -1)
     ------
     ValueError
         If there are too few draws for the interval to exist at this ``q`` and
-        ``prob`` (the message says how many are needed).
+        ``prob`` (the message gives the smallest number of draws for which it does).
 
     Examples
     --------
@@ -96,28 +194,10 @@ def quantile_interval(values: Any, q: float, prob: float = 0.95, axis: int = -1)
     >>> bool(lower < estimate < upper)
     True
     """
-    import scipy.stats
-
     q = _probability(q, "q", "quantile_interval")
     prob = _probability(prob, "prob", "quantile_interval")
     draws = np.sort(_draws(values, axis, "quantile_interval"), axis=-1)
-    n = draws.shape[-1]
-    alpha = 1.0 - prob
-    lower_rank = int(scipy.stats.binom.ppf(alpha / 2, n, q))
-    upper_rank = int(scipy.stats.binom.ppf(1 - alpha / 2, n, q)) + 1
-    if lower_rank < 1 or upper_rank > n:
-        needed = n
-        while True:
-            needed *= 2
-            if (
-                scipy.stats.binom.ppf(alpha / 2, needed, q) >= 1
-                and scipy.stats.binom.ppf(1 - alpha / 2, needed, q) + 1 <= needed
-            ):
-                break
-        raise ValueError(
-            f"quantile_interval: {n} draws are too few for a {prob:.0%} interval of the {q} quantile; "
-            f"about {needed} are needed."
-        )
+    lower_rank, upper_rank = _interval_ranks(draws.shape[-1], q, prob, "quantile_interval")
     estimate = np.quantile(draws, q, axis=-1)
     return estimate, draws[..., lower_rank - 1], draws[..., upper_rank - 1]
 
@@ -174,6 +254,10 @@ def expected_shortfall(values: Any, tail: float = 0.05, axis: int = -1) -> np.nd
     numpy.ndarray
         Expected shortfall, in the units of ``values``.
 
+    See Also
+    --------
+    expected_shortfall_mcse : Its Monte Carlo standard error.
+
     Examples
     --------
     >>> float(expected_shortfall(np.arange(100.0), tail=0.05))  # mean of 0..4
@@ -181,6 +265,1165 @@ def expected_shortfall(values: Any, tail: float = 0.05, axis: int = -1) -> np.nd
     """
     tail = _probability(tail, "tail", "expected_shortfall")
     draws = _draws(values, axis, "expected_shortfall", minimum=1)
-    count = max(1, math.ceil(tail * draws.shape[-1] - 1e-9))
-    worst = np.partition(draws, count - 1, axis=-1)[..., :count]
+    count = _tail_count(draws.shape[-1], tail)
+    # Sorted so the sum runs in the same order as in describe(): the two agree to the last bit.
+    worst = np.sort(np.partition(draws, count - 1, axis=-1)[..., :count], axis=-1)
     return worst.mean(axis=-1)
+
+
+def expected_shortfall_mcse(values: Any, tail: float = 0.05, axis: int = -1) -> np.ndarray:
+    """Monte Carlo standard error of :func:`expected_shortfall` (independent draws).
+
+    The large-sample variance of the mean of the lowest ``k = ceil(tail * n)``
+    of ``n`` draws is (Manistre & Hancock 2005; Chen 2008)::
+
+        Var(ES) = [Var(X | X <= q) + (1 - tail) * (q - ES)**2] / (n * tail)
+
+    with ``q`` the ``tail`` quantile, estimated by the ``k``-th lowest draw, and
+    ``Var(X | X <= q)`` by the sample variance of the ``k`` lowest draws. The
+    second term accounts for the randomness of which draws fall in the tail;
+    leaving it out (``sqrt(Var(X | X <= q) / k)``) understates the error.
+
+    Parameters
+    ----------
+    values : array_like
+        Draws along ``axis`` (finite; at least two must fall in the tail).
+    tail : float, default=0.05
+        Share of draws in the tail, in (0, 1).
+    axis : int, default=-1
+        Axis of the draws.
+
+    Returns
+    -------
+    numpy.ndarray
+        Standard error, in the units of ``values``, with ``axis`` removed.
+
+    Raises
+    ------
+    ValueError
+        If fewer than two draws fall in the tail (the message says how many draws are needed).
+
+    Notes
+    -----
+    References: B. J. Manistre and G. H. Hancock, "Variance of the CTE
+    estimator", North American Actuarial Journal 9(2), 129-156, 2005,
+    doi:10.1080/10920277.2005.10596207; S. X. Chen, "Nonparametric estimation
+    of expected shortfall", Journal of Financial Econometrics 6(1), 87-107,
+    2008. The formula needs a finite variance of ``X`` in the tail and is
+    asymptotic: with fewer than about 50 draws in the tail treat it as rough.
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).normal(size=100_000)
+    >>> round(float(expected_shortfall_mcse(x, tail=0.05)), 4)  # about sqrt(0.304 / 5000) = 0.0078
+    0.0079
+    """
+    tail = _probability(tail, "tail", "expected_shortfall_mcse")
+    draws = _draws(values, axis, "expected_shortfall_mcse", minimum=1)
+    n = draws.shape[-1]
+    count = _tail_count(n, tail)
+    if count < 2:
+        needed = _draws_for_tail_mcse(tail)
+        raise ValueError(
+            _message("values", "expected_shortfall_mcse", f"at least {needed} draws for tail={tail}", n)
+        )
+    worst = np.sort(np.partition(draws, count - 1, axis=-1)[..., :count], axis=-1)
+    return _tail_mean_and_mcse(worst, n)[1]
+
+
+def _clopper_pearson_upper(successes: np.ndarray, n: int, level: float = 0.95) -> np.ndarray:
+    """One-sided Clopper-Pearson upper bound; at 0 successes it is ``1 - (1 - level) ** (1 / n)``."""
+    import scipy.stats
+
+    successes = np.asarray(successes)
+    bound = scipy.stats.beta.ppf(level, successes + 1, np.maximum(n - successes, 1))
+    return np.where(successes >= n, 1.0, bound)
+
+
+# --------------------------------------------------------------------------------------------------
+# xarray layer: shared checks
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_dataset(ds: Any, caller: str) -> xr.Dataset:
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(_message("ds", caller, "an xarray.Dataset from nhsrisk.simulate", type(ds).__name__))
+    return ds
+
+
+def _valid_variables(ds: xr.Dataset, dim: str) -> tuple[list[str], int]:
+    """Return the outputs with ``dim`` (by name) and the number of sampled inputs (too many to list)."""
+    outputs, inputs = [], 0
+    for name, variable in ds.data_vars.items():
+        if dim not in variable.dims:
+            continue
+        if variable.attrs.get("sampled_input") == 1:
+            inputs += 1
+        else:
+            outputs.append(str(name))
+    return outputs, inputs
+
+
+def _variable(
+    ds: xr.Dataset, name: Any, caller: str, *, parameter: str = "variable", dim: str = "draw"
+) -> xr.DataArray:
+    """``ds[name]`` as a DataArray with ``dim``, or an error listing the names that would work."""
+    if not isinstance(name, str):
+        raise TypeError(_message(parameter, caller, "a variable name (str)", name))
+    if name in ds.data_vars and dim in ds[name].dims:
+        return ds[name]
+    outputs, inputs = _valid_variables(ds, dim)
+    allowed = "one of the Dataset's variables with a 'draw' dimension: " + ", ".join(map(repr, outputs))
+    if inputs:
+        allowed += f" or one of its {inputs} sampled inputs (attrs['sampled_input'] == 1)"
+    close = difflib.get_close_matches(name, [str(key) for key in ds.data_vars], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close and close[0] != name else ""
+    raise ValueError(_message(parameter, caller, allowed, name) + hint)
+
+
+def _check_dim(da: xr.DataArray, dim: Any, caller: str) -> str:
+    if dim not in da.dims:
+        raise ValueError(_message("dim", caller, f"one of the dimensions {tuple(map(str, da.dims))}", dim))
+    return str(dim)
+
+
+def _finite_draws(da: xr.DataArray, dim: str, caller: str, parameter: str = "da") -> np.ndarray:
+    """Values as a C-contiguous float array with ``dim`` last; booleans become 0/1."""
+    values = np.ascontiguousarray(da.transpose(..., dim).values, dtype=float)
+    bad = values.size - int(np.isfinite(values).sum())
+    if bad:
+        raise ValueError(
+            f"The {parameter!r} parameter of {caller} must hold finite values. "
+            f"Got {bad} NaN or infinite values in {_label(da)} instead."
+        )
+    return values
+
+
+def _label(da: xr.DataArray) -> str:
+    return repr(str(da.name)) if da.name is not None else "the unnamed DataArray"
+
+
+def _check_quantiles(quantiles: Any, caller: str) -> tuple[float, ...]:
+    items = (quantiles,) if isinstance(quantiles, numbers.Real) else quantiles
+    allowed = "a non-empty sequence of distinct probabilities in (0, 1)"
+    if isinstance(items, str) or not isinstance(items, Sequence | np.ndarray):
+        raise TypeError(_message("quantiles", caller, allowed, quantiles))
+    if len(items) == 0:
+        raise ValueError(_message("quantiles", caller, allowed, quantiles))
+    checked = tuple(_probability(q, "quantiles", caller) for q in items)
+    if len(set(checked)) != len(checked):
+        raise ValueError(_message("quantiles", caller, allowed, quantiles))
+    return checked
+
+
+def _check_inputs(
+    n: int, quantiles: Any, confidence: Any, tail: Any, caller: str
+) -> tuple[tuple[float, ...], float, float, list[tuple[int, int]]]:
+    """Validate the describe options and that ``n`` draws suffice for all of them, before any sorting."""
+    quantiles = _check_quantiles(quantiles, caller)
+    confidence = _probability(confidence, "confidence", caller)
+    tail = _probability(tail, "tail", caller)
+    if n < 2:
+        raise ValueError(f"{caller}: {n} draws are too few; a standard deviation needs at least 2.")
+    ranks = [_interval_ranks(n, q, confidence, caller) for q in quantiles]
+    if _tail_count(n, tail) < 2:
+        needed = _draws_for_tail_mcse(tail)
+        raise ValueError(
+            f"{caller}: {n} draws are too few for the standard error of the expected shortfall at "
+            f"tail={tail} (it needs 2 draws in the tail); about {needed} are needed."
+        )
+    return quantiles, confidence, tail, ranks
+
+
+def _statistics(
+    draws: np.ndarray, quantiles: tuple[float, ...], ranks: list[tuple[int, int]], tail: float
+) -> dict[str, np.ndarray]:
+    """Compute the describe statistics of ``draws`` (draws on the last axis), one array each."""
+    n = draws.shape[-1]
+    ordered = np.sort(draws, axis=-1)
+    sd = draws.std(axis=-1, ddof=1)
+    tail_mean, tail_mcse = _tail_mean_and_mcse(ordered[..., : _tail_count(n, tail)], n)
+    return {
+        "mean": draws.mean(axis=-1),
+        "sd": sd,
+        "mcse": sd / math.sqrt(n),
+        "quantile_estimate": np.moveaxis(np.quantile(ordered, quantiles, axis=-1), 0, -1),
+        "quantile_low": np.stack([ordered[..., low - 1] for low, _ in ranks], axis=-1),
+        "quantile_high": np.stack([ordered[..., high - 1] for _, high in ranks], axis=-1),
+        "expected_shortfall": tail_mean,
+        "expected_shortfall_mcse": tail_mcse,
+    }
+
+
+def _statistic_attrs(long_name: str, units: str, confidence: float, tail: float) -> dict[str, dict]:
+    level = f"{confidence:.3g}"
+    return {
+        "mean": {"long_name": f"Mean of {long_name}", "units": units},
+        "sd": {"long_name": f"Standard deviation of {long_name}", "units": units},
+        "mcse": {"long_name": f"Monte Carlo standard error of the mean of {long_name}", "units": units},
+        "quantile_estimate": {"long_name": f"Quantiles of {long_name}", "units": units},
+        "quantile_low": {
+            "long_name": f"Lower {level} confidence bound of the quantiles (order statistic)",
+            "units": units,
+        },
+        "quantile_high": {
+            "long_name": f"Upper {level} confidence bound of the quantiles (order statistic)",
+            "units": units,
+        },
+        "expected_shortfall": {
+            "long_name": f"Expected shortfall: mean of the lowest {tail:.3g} share of {long_name}",
+            "units": units,
+        },
+        "expected_shortfall_mcse": {
+            "long_name": "Monte Carlo standard error of the expected shortfall",
+            "units": units,
+            "reference": EXPECTED_SHORTFALL_MCSE_REFERENCE,
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# xarray layer: describe
+# --------------------------------------------------------------------------------------------------
+
+
+def describe(
+    da: xr.DataArray,
+    *,
+    quantiles: Sequence[float] = (0.05, 0.5, 0.95),
+    confidence: float = 0.95,
+    tail: float = 0.05,
+    dim: str = "draw",
+) -> xr.Dataset:
+    """Mean, spread, quantiles and expected shortfall of any output, each with its Monte Carlo error.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        Draws along ``dim``, e.g. ``ds["value"]`` (GBP/year) or ``ds["npv"]``
+        (GBP). Other dimensions are kept. Booleans (``raid``) count as 0/1, so
+        their mean is a probability.
+    quantiles : sequence of float, default=(0.05, 0.5, 0.95)
+        Probabilities of the quantiles, each in (0, 1).
+    confidence : float, default=0.95
+        Level of the distribution-free quantile intervals, in (0, 1).
+    tail : float, default=0.05
+        Share of draws averaged by the expected shortfall: the lowest
+        ``ceil(tail * n)``, since low is bad for every value output.
+    dim : str, default="draw"
+        Dimension of the draws.
+
+    Returns
+    -------
+    xarray.Dataset
+        In the units of ``da`` (attrs ``units`` and ``long_name`` carried over):
+        ``mean``, ``sd`` (ddof=1), ``mcse`` (of the mean, ``sd / sqrt(n)``),
+        ``quantile`` (new last dimension ``quantile``; linear interpolation as
+        in ``numpy.quantile``), ``quantile_low`` and ``quantile_high`` (order
+        statistics with coverage of at least ``confidence`` for any continuous
+        distribution, see :func:`quantile_interval`), ``expected_shortfall`` and
+        ``expected_shortfall_mcse`` (see :func:`expected_shortfall_mcse`).
+
+    Raises
+    ------
+    TypeError
+        If ``da`` is not a DataArray.
+    ValueError
+        If ``dim`` is not a dimension of ``da``, an option is out of range,
+        ``da`` holds NaN or infinity, or there are too few draws for a quantile
+        interval or the expected-shortfall error (the message says how many are needed).
+
+    Notes
+    -----
+    An output that does not vary has ``sd`` and ``mcse`` 0: its mean is exact,
+    not an error. The standard errors assume independent draws.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> draws = np.random.default_rng(1).normal(5e9, 1e9, size=4_000)
+    >>> da = xr.DataArray(draws, dims="draw", name="npv", attrs={"long_name": "NPV", "units": "GBP"})
+    >>> stats = describe(da)
+    >>> round(float(stats["mean"]) / 1e9, 2), round(float(stats["mcse"]) / 1e9, 3), stats["mean"].units
+    (4.99, 0.016, 'GBP')
+    >>> [round(float(q) / 1e9, 1) for q in stats["quantile_estimate"]]  # about 5 + (-1.645, 0, 1.645)
+    [3.4, 5.0, 6.7]
+    """
+    if not isinstance(da, xr.DataArray):
+        raise TypeError(_message("da", "describe", "an xarray.DataArray", type(da).__name__))
+    dim = _check_dim(da, dim, "describe")
+    quantiles, confidence, tail, ranks = _check_inputs(da.sizes[dim], quantiles, confidence, tail, "describe")
+    draws = _finite_draws(da, dim, "describe")
+    long_name = str(da.attrs.get("long_name", da.name if da.name is not None else "the values"))
+    units = str(da.attrs.get("units", "1" if da.dtype == bool else ""))
+    kept_coords = da.isel({dim: 0}, drop=True).coords
+    kept_dims = tuple(d for d in da.transpose(..., dim).dims if d != dim)
+    attrs = _statistic_attrs(long_name, units, confidence, tail)
+    data_vars = {}
+    for name, values in _statistics(draws, quantiles, ranks, tail).items():
+        dims = (*kept_dims, "quantile") if name.startswith("quantile") else kept_dims
+        data_vars[name] = xr.Variable(dims, values, attrs[name])
+    coords = dict(kept_coords)
+    coords["quantile"] = xr.Variable("quantile", np.array(quantiles), {"long_name": "Quantile probability"})
+    return xr.Dataset(
+        data_vars,
+        coords=coords,
+        attrs={
+            "variable": str(da.name) if da.name is not None else "",
+            "long_name": long_name,
+            "units": units,
+            "n_draws": int(draws.shape[-1]),
+            "confidence": confidence,
+            "tail": tail,
+        },
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# xarray layer: summary and its printed form
+# --------------------------------------------------------------------------------------------------
+
+_OUTPUT_STATISTICS = (
+    "mean",
+    "sd",
+    "mcse",
+    "quantile_estimate",
+    "quantile_low",
+    "quantile_high",
+    "expected_shortfall",
+    "expected_shortfall_mcse",
+)
+
+
+def _significant(value: float, digits: int) -> str:
+    """``value`` to ``digits`` significant figures, without an exponent (1,234 not 1.23e+03)."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    rounded = float(f"{value:.{digits}g}")
+    decimals = max(digits - 1 - math.floor(math.log10(abs(rounded))), 0)
+    return f"{rounded:,.{decimals}f}"
+
+
+def _scale(units: str) -> tuple[float, str]:
+    """Divisor and column label: GBP is shown in bn."""
+    if units == "GBP":
+        return 1e9, "£bn"
+    if units == "1":
+        return 1.0, "ratio"
+    return 1.0, units
+
+
+def _percent(p: float, digits: int = 3) -> str:
+    text = _significant(100.0 * p, digits)
+    # 99.998% must not print as a certain "100%" (nor 0.0001% as "0%"): add digits until it differs.
+    while digits < 12 and 0.0 < p < 1.0 and float(text) in (0.0, 100.0):
+        digits += 1
+        text = _significant(100.0 * p, digits)
+    return f"{text}%"
+
+
+def _interval(estimate: float, low: float, high: float) -> str:
+    """``estimate [low, high]`` with 3 significant figures, more if the bounds would print equal."""
+    digits = 3
+    while True:
+        texts = [_significant(value, digits) for value in (estimate, low, high)]
+        distinct = (low == estimate or texts[1] != texts[0]) and (high == estimate or texts[2] != texts[0])
+        if distinct or digits >= 8:
+            return f"{texts[0]} [{texts[1]}, {texts[2]}]"
+        digits += 1
+
+
+def _gbp_bn(value: float) -> str:
+    sign = "-" if value < 0 else ""
+    return f"{sign}£{_significant(abs(value) / 1e9, 3)}bn"
+
+
+class SummaryDataset(xr.Dataset):
+    """The Dataset returned by :func:`summary`, printed as a table.
+
+    It is an ordinary :class:`xarray.Dataset` (``.sel``, ``.to_netcdf`` and
+    the rest work and keep the class) whose ``repr`` is an aligned text table
+    and whose ``_repr_html_`` (Jupyter) is an HTML table. A Dataset that no
+    longer has the summary's layout (after ``.sel(output="npv")`` for instance)
+    prints as a plain Dataset.
+    """
+
+    __slots__ = ()
+
+    def to_dataset(self) -> xr.Dataset:
+        """Return the same variables, coordinates and attributes as a plain :class:`xarray.Dataset`.
+
+        Returns
+        -------
+        xarray.Dataset
+            A shallow copy (the data are shared) of class ``xarray.Dataset``.
+
+        Examples
+        --------
+        >>> import xarray as xr
+        >>> summary_ds = SummaryDataset({"p_target": 0.5})
+        >>> type(summary_ds.to_dataset()) is xr.Dataset
+        True
+        """
+        return xr.Dataset(
+            {name: variable.variable for name, variable in self.data_vars.items()},
+            coords={name: coordinate.variable for name, coordinate in self.coords.items()},
+            attrs=dict(self.attrs),
+        )
+
+    def _has_table_layout(self) -> bool:
+        if not set(_OUTPUT_STATISTICS) <= set(self.data_vars) or "output" not in self.dims:
+            return False
+        return all(
+            self[name].dims == ("output",) for name in _OUTPUT_STATISTICS if "quantile" not in name
+        ) and all(
+            self[name].dims == ("output", "quantile")
+            for name in ("quantile_estimate", "quantile_low", "quantile_high")
+        )
+
+    def _cells(self) -> tuple[list[str], list[tuple[str, list[str]]], list[tuple[str, str]]]:
+        """Header, statistic rows (one cell per output) and probability rows, as strings."""
+        outputs = [str(output) for output in self["output"].values]
+        units = (
+            [str(u) for u in self["output_units"].values]
+            if "output_units" in self.coords
+            else [""] * len(outputs)
+        )
+        scales = [_scale(u) for u in units]
+        level = f"{100 * float(self.attrs.get('confidence', 0.95)):g}%"
+        tail = f"{100 * float(self.attrs.get('tail', 0.05)):g}%"
+
+        def column(name: str) -> list[float]:
+            return [float(v) / scale for v, (scale, _) in zip(self[name].values, scales, strict=True)]
+
+        rows = [("units", [label for _, label in scales])]
+        rows.append(
+            (
+                "mean ± MCSE",
+                [
+                    f"{_significant(m, 3)} ± {_significant(e, 2)}"
+                    for m, e in zip(column("mean"), column("mcse"), strict=True)
+                ],
+            )
+        )
+        rows.append(("sd", [_significant(s, 3) for s in column("sd")]))
+        for index, q in enumerate(self["quantile"].values):
+            cells = []
+            for output_index, (scale, _) in enumerate(scales):
+                estimate, low, high = (
+                    float(self[name].values[output_index, index]) / scale
+                    for name in ("quantile_estimate", "quantile_low", "quantile_high")
+                )
+                cells.append(_interval(estimate, low, high))
+            rows.append((f"{100 * float(q):g}% quantile [{level} CI]", cells))
+        rows.append(
+            (
+                f"expected shortfall {tail} ± MCSE",
+                [
+                    f"{_significant(m, 3)} ± {_significant(e, 2)}"
+                    for m, e in zip(
+                        column("expected_shortfall"), column("expected_shortfall_mcse"), strict=True
+                    )
+                ],
+            )
+        )
+        probabilities = []
+        target_year = self.attrs.get("target_year", "the target year")
+        if {"p_target", "p_target_mcse", "target"} <= set(self.data_vars):
+            text = f"{_percent(float(self['p_target']))} ± {_percent(float(self['p_target_mcse']), 2)}"
+            if "p_target_upper_95" in self.data_vars:
+                text += f" (one-sided 95% upper bound {_percent(float(self['p_target_upper_95']))})"
+            label = f"P(cumulative value by {target_year} >= {_gbp_bn(float(self['target']))})"
+            probabilities.append((label, text))
+        if {"p_bcr_below_1", "p_bcr_below_1_mcse"} <= set(self.data_vars):
+            text = (
+                f"{_percent(float(self['p_bcr_below_1']))} ± {_percent(float(self['p_bcr_below_1_mcse']), 2)}"
+            )
+            probabilities.append(("P(benefit-cost ratio < 1)", text))
+        if {"productivity_at_risk", "productivity_at_risk_mcse"} <= set(self.data_vars):
+            error = float(self["productivity_at_risk_mcse"]) / 1e9
+            text = f"{_gbp_bn(float(self['productivity_at_risk']))} ± £{_significant(error, 2)}bn"
+            probabilities.append((f"Productivity at risk (expected shortfall {tail}, {target_year})", text))
+        return outputs, rows, probabilities
+
+    def _title(self) -> str:
+        parts = [f"nhsrisk summary of {self.attrs.get('scenario_name', 'a simulation')}"]
+        if "n_draws" in self.attrs:
+            parts.append(f"{int(self.attrs['n_draws']):,} draws")
+        if "seed" in self.attrs:
+            parts.append(f"seed {self.attrs['seed']}")
+        if "price_base" in self.attrs:
+            parts.append(f"{self.attrs['price_base']} prices")
+        return ", ".join(parts)
+
+    def __repr__(self) -> str:
+        if not self._has_table_layout():
+            return xr.Dataset.__repr__(self)
+        outputs, rows, probabilities = self._cells()
+        label_width = max(len(label) for label, _ in rows)
+        widths = [max(len(output), *(len(cells[i]) for _, cells in rows)) for i, output in enumerate(outputs)]
+        lines = [self._title(), ""]
+        lines.append(
+            " " * label_width
+            + "".join(f"  {output:>{width}}" for output, width in zip(outputs, widths, strict=True))
+        )
+        for label, cells in rows:
+            lines.append(
+                f"{label:<{label_width}}"
+                + "".join(f"  {cell:>{width}}" for cell, width in zip(cells, widths, strict=True))
+            )
+        if probabilities:
+            width = max(len(label) for label, _ in probabilities)
+            lines.append("")
+            lines.extend(f"{label:<{width}}  {text}" for label, text in probabilities)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.__repr__()
+
+    def _repr_html_(self) -> str:
+        if not self._has_table_layout():
+            return xr.Dataset._repr_html_(self)
+        outputs, rows, probabilities = self._cells()
+        cell = "padding:2px 8px;text-align:right;font-family:monospace;white-space:nowrap"
+        head = "padding:2px 8px;text-align:left;white-space:nowrap"
+        parts = [
+            '<div style="font-family:sans-serif">',
+            f'<p style="margin:0 0 4px 0;font-weight:bold">{html.escape(self._title())}</p>',
+            '<table style="border-collapse:collapse">',
+            "<tr><th></th>"
+            + "".join(
+                f'<th style="{cell};border-bottom:1px solid #888">{html.escape(o)}</th>' for o in outputs
+            )
+            + "</tr>",
+        ]
+        for label, cells in rows:
+            parts.append(
+                f'<tr><th style="{head}">{html.escape(label)}</th>'
+                + "".join(f'<td style="{cell}">{html.escape(c)}</td>' for c in cells)
+                + "</tr>"
+            )
+        parts.append("</table>")
+        if probabilities:
+            parts.append('<table style="border-collapse:collapse;margin-top:6px">')
+            parts.extend(
+                f'<tr><th style="{head}">{html.escape(label)}</th>'
+                f'<td style="{cell};text-align:left">{html.escape(text)}</td></tr>'
+                for label, text in probabilities
+            )
+            parts.append("</table>")
+        parts.append("</div>")
+        return "".join(parts)
+
+
+def _check_target(target: Any) -> float:
+    if isinstance(target, bool) or not isinstance(target, numbers.Real):
+        raise TypeError(_message("target", "summary", "a finite amount in GBP or None", target))
+    if not math.isfinite(target):
+        raise ValueError(_message("target", "summary", "a finite amount in GBP or None", target))
+    return float(target)
+
+
+def _target_year(ds: xr.Dataset, caller: str) -> str:
+    target_year = ds.attrs.get("target_year")
+    years = [str(year) for year in ds["year"].values] if "year" in ds.coords else []
+    if target_year is None or str(target_year) not in years:
+        raise ValueError(
+            _message(
+                "ds", caller, f"a Dataset whose attrs['target_year'] is one of its years {years}", target_year
+            )
+        )
+    return str(target_year)
+
+
+def summary(
+    ds: xr.Dataset,
+    *,
+    quantiles: Sequence[float] = (0.05, 0.5, 0.95),
+    confidence: float = 0.95,
+    tail: float = 0.05,
+    target: float | None = None,
+) -> SummaryDataset:
+    """Headline figures of a run, each with its Monte Carlo error.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`nhsrisk.simulate`: needs ``cumulative_value``
+        (year, draw; GBP), ``npv`` (GBP), ``bcr``, ``attrs["target_year"]`` and,
+        unless ``target`` is given, ``claimed_return`` (GBP).
+    quantiles, confidence, tail
+        As in :func:`describe`.
+    target : float, optional
+        Amount in GBP that the cumulative value should reach by the target
+        year. Default: ``ds["claimed_return"]``.
+
+    Returns
+    -------
+    SummaryDataset
+        An :class:`xarray.Dataset` that prints as a table. Along the dimension
+        ``output`` (``"cumulative_value[<target year>]"``, ``"npv"``, ``"bcr"``;
+        their units in the coordinate ``output_units``): the :func:`describe`
+        statistics ``mean``, ``sd``, ``mcse``, ``quantile``, ``quantile_low``,
+        ``quantile_high``, ``expected_shortfall``, ``expected_shortfall_mcse``.
+        Scalars: ``target`` (GBP); ``p_target``, the probability that the
+        cumulative value by the target year is at least ``target``, with
+        ``p_target_mcse`` (``sqrt(p (1 - p) / n)``) and ``p_target_upper_95``;
+        ``p_bcr_below_1`` and ``p_bcr_below_1_mcse``; ``productivity_at_risk``
+        (GBP), the expected shortfall of the cumulative value by the target
+        year, and ``productivity_at_risk_mcse``.
+
+    Raises
+    ------
+    TypeError
+        If ``ds`` is not a Dataset or ``target`` is not a number.
+    ValueError
+        If a needed variable is missing (the message lists what is there), the
+        data hold NaN, an option is out of range or there are too few draws.
+
+    Notes
+    -----
+    ``p_target_upper_95`` is the one-sided 95% Clopper-Pearson upper bound,
+    the ``0.95`` quantile of Beta(k + 1, n - k) for ``k`` of ``n`` draws reaching
+    the target (1 when all do). At ``k = 0``, where the standard error is 0,
+    it equals ``1 - 0.05 ** (1 / n)`` (about ``3 / n``, the rule of three): no
+    draw reaching the target does not make the probability 0. Clopper-Pearson
+    rather than Wilson because it never undercovers.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> rng = np.random.default_rng(2)
+    >>> cumulative = np.cumsum(rng.normal(1e9, 0.3e9, size=(3, 2_000)), axis=0)
+    >>> ds = xr.Dataset(
+    ...     {
+    ...         "cumulative_value": (("year", "draw"), cumulative, {"units": "GBP"}),
+    ...         "npv": ("draw", cumulative[-1] - 2.5e9, {"units": "GBP"}),
+    ...         "bcr": ("draw", cumulative[-1] / 2.5e9, {"units": "1"}),
+    ...         "claimed_return": ((), 3e9, {"units": "GBP"}),
+    ...     },
+    ...     coords={"year": ["2025/26", "2026/27", "2027/28"]},
+    ...     attrs={"target_year": "2027/28"},
+    ... )
+    >>> result = summary(ds)
+    >>> result["output"].values.tolist()
+    ['cumulative_value[2027/28]', 'npv', 'bcr']
+    >>> round(float(result["p_target"]), 1)  # P(N(3e9, 0.52e9) >= 3e9) = 0.5
+    0.5
+    >>> print(result)
+    nhsrisk summary of a simulation, 2,000 draws
+    <BLANKLINE>
+                                  cumulative_value[2027/28]                      npv                   bcr
+    units                                               £bn                      £bn                 ratio
+    mean ± MCSE                                3.01 ± 0.012            0.509 ± 0.012         1.20 ± 0.0046
+    sd                                                0.517                    0.517                 0.207
+    5% quantile [95% CI]                  2.17 [2.13, 2.21]  -0.327 [-0.372, -0.291]  0.869 [0.851, 0.883]
+    50% quantile [95% CI]                 3.01 [2.98, 3.04]     0.512 [0.485, 0.541]     1.20 [1.19, 1.22]
+    95% quantile [95% CI]                 3.87 [3.82, 3.92]        1.37 [1.32, 1.42]     1.55 [1.53, 1.57]
+    expected shortfall 5% ± MCSE               1.97 ± 0.028           -0.526 ± 0.028         0.790 ± 0.011
+    <BLANKLINE>
+    P(cumulative value by 2027/28 >= £3.00bn)              51.1% ± 1.1% (one-sided 95% upper bound 53.0%)
+    P(benefit-cost ratio < 1)                              17.2% ± 0.84%
+    Productivity at risk (expected shortfall 5%, 2027/28)  £1.97bn ± £0.028bn
+    """
+    caller = "summary"
+    ds = _check_dataset(ds, caller)
+    target_year = _target_year(ds, caller)
+    cumulative = _variable(ds, "cumulative_value", caller, parameter="ds")
+    npv = _variable(ds, "npv", caller, parameter="ds")
+    bcr = _variable(ds, "bcr", caller, parameter="ds")
+    if target is None:
+        if "claimed_return" not in ds.data_vars:
+            raise ValueError(
+                _message("target", caller, "given (in GBP) when ds has no 'claimed_return' variable", target)
+            )
+        target_value, target_source = float(ds["claimed_return"]), "claimed_return"
+    else:
+        target_value, target_source = _check_target(target), "target argument"
+    if not math.isfinite(target_value):
+        raise ValueError(_message("ds", caller, "a Dataset with a finite 'claimed_return'", target_value))
+    label = f"cumulative_value[{target_year}]"
+    outputs = {label: cumulative.sel(year=target_year, drop=True), "npv": npv, "bcr": bcr}
+    for name, da in outputs.items():
+        if da.dims != ("draw",):
+            raise ValueError(
+                _message("ds", caller, f"a Dataset whose {name!r} has dims ('draw',) only", da.dims)
+            )
+    n = ds.sizes["draw"]
+    quantiles, confidence, tail, ranks = _check_inputs(n, quantiles, confidence, tail, caller)
+    draws = np.stack([_finite_draws(da, "draw", caller, parameter="ds") for da in outputs.values()])
+    statistics = _statistics(draws, quantiles, ranks, tail)
+
+    units = [str(da.attrs.get("units", "")) for da in outputs.values()]
+    long_names = [str(da.attrs.get("long_name", name)) for name, da in outputs.items()]
+    long_names[0] = f"{long_names[0]} by {target_year}"
+    varying_units = "varies by output: see the output_units coordinate"
+    attrs = _statistic_attrs("each output", varying_units, confidence, tail)
+    data_vars: dict[Hashable, xr.Variable] = {
+        name: xr.Variable(
+            ("output", "quantile") if name.startswith("quantile") else ("output",), values, attrs[name]
+        )
+        for name, values in statistics.items()
+    }
+
+    reaching = int(np.count_nonzero(draws[0] >= target_value))
+    below_one = int(np.count_nonzero(draws[2] < 1.0))
+    p_target, p_below = reaching / n, below_one / n
+    by_year = f"by {target_year}"
+    data_vars |= {
+        "target": xr.Variable(
+            (),
+            target_value,
+            {"long_name": f"Cumulative value to reach {by_year}", "units": "GBP", "source": target_source},
+        ),
+        "p_target": xr.Variable(
+            (),
+            p_target,
+            {
+                "long_name": f"Probability that the cumulative value {by_year} reaches the target",
+                "units": "1",
+            },
+        ),
+        "p_target_mcse": xr.Variable(
+            (),
+            math.sqrt(p_target * (1 - p_target) / n),
+            {"long_name": "Monte Carlo standard error of p_target", "units": "1"},
+        ),
+        "p_target_upper_95": xr.Variable(
+            (),
+            float(_clopper_pearson_upper(reaching, n)),
+            {"long_name": "One-sided 95% Clopper-Pearson upper bound of p_target", "units": "1"},
+        ),
+        "p_bcr_below_1": xr.Variable(
+            (), p_below, {"long_name": "Probability that the benefit-cost ratio is below 1", "units": "1"}
+        ),
+        "p_bcr_below_1_mcse": xr.Variable(
+            (),
+            math.sqrt(p_below * (1 - p_below) / n),
+            {"long_name": "Monte Carlo standard error of p_bcr_below_1", "units": "1"},
+        ),
+        "productivity_at_risk": xr.Variable(
+            (),
+            statistics["expected_shortfall"][0],
+            {
+                "long_name": (
+                    f"Productivity at risk: expected shortfall ({tail:.3g}) of the cumulative value {by_year}"
+                ),
+                "units": "GBP",
+            },
+        ),
+        "productivity_at_risk_mcse": xr.Variable(
+            (),
+            statistics["expected_shortfall_mcse"][0],
+            {"long_name": "Monte Carlo standard error of productivity_at_risk", "units": "GBP"},
+        ),
+    }
+    coords = {
+        "output": xr.Variable("output", list(outputs), {"long_name": "Headline output"}),
+        "output_long_name": xr.Variable("output", long_names, {"long_name": "Description of the output"}),
+        "output_units": xr.Variable("output", units, {"long_name": "Units of the output"}),
+        "quantile": xr.Variable("quantile", np.array(quantiles), {"long_name": "Quantile probability"}),
+    }
+    attrs_out = {
+        key: ds.attrs[key]
+        for key in ("scenario_name", "seed", "sampler", "price_base", "currency")
+        if key in ds.attrs
+    }
+    attrs_out |= {"target_year": target_year, "n_draws": int(n), "confidence": confidence, "tail": tail}
+    return SummaryDataset(data_vars, coords=coords, attrs=attrs_out)
+
+
+# --------------------------------------------------------------------------------------------------
+# xarray layer: payback
+# --------------------------------------------------------------------------------------------------
+
+
+def payback(ds: xr.Dataset) -> xr.Dataset:
+    """Probability that the investment has paid back, year by year.
+
+    A draw's payback year is the first year in which its cumulative
+    undiscounted value (``cumulative_value``, GBP) is at least its cumulative
+    spend (``spend`` summed over programmes and accumulated over years, GBP).
+    This is a first crossing: when benefits decay after the funded years the
+    value can later fall back below the spend, and the draw still counts as
+    paid back from its first crossing on.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`nhsrisk.simulate`: needs ``cumulative_value`` (year,
+        draw) and ``spend`` (year, programme, draw).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``payback_probability`` (year): P(payback year <= year), with
+        ``payback_probability_mcse`` and ``payback_probability_upper_95`` (the
+        one-sided 95% Clopper-Pearson bound, useful when no draw has paid back);
+        ``payback_year_probability`` (payback_year) over the year labels and
+        ``"not by <last year>"`` (sums to 1), with
+        ``payback_year_probability_mcse``; ``median_payback_year``, the median
+        of that ordered distribution: a year label, or ``"not by <last year>"``
+        when fewer than half of the draws pay back within the horizon.
+
+    Raises
+    ------
+    TypeError
+        If ``ds`` is not a Dataset.
+    ValueError
+        If a variable is missing or holds NaN (the message names it).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> years = ["2025/26", "2026/27", "2027/28"]
+    >>> cumulative_value = [[0.5, 0.5], [2.5, 1.0], [2.8, 1.5]]  # GBP bn; two draws
+    >>> spend = [[[1.0, 1.0]], [[1.0, 1.0]], [[1.0, 1.0]]]  # one programme, GBP bn a year
+    >>> ds = xr.Dataset(
+    ...     {
+    ...         "cumulative_value": (("year", "draw"), cumulative_value),
+    ...         "spend": (("year", "programme", "draw"), spend),
+    ...     },
+    ...     coords={"year": years},
+    ... )
+    >>> result = payback(ds)
+    >>> result["payback_probability"].values.tolist()
+    [0.0, 0.5, 0.5]
+    >>> result["payback_year_probability"].values.tolist()  # the first draw falls back below in 2027/28
+    [0.0, 0.5, 0.0, 0.5]
+    >>> str(result["median_payback_year"].values)
+    '2026/27'
+    """
+    caller = "payback"
+    ds = _check_dataset(ds, caller)
+    cumulative_value = _variable(ds, "cumulative_value", caller, parameter="ds")
+    spend = _variable(ds, "spend", caller, parameter="ds")
+    for da in (cumulative_value, spend):
+        if "year" not in da.dims:
+            raise ValueError(
+                _message("ds", caller, f"a Dataset whose {da.name!r} has a 'year' dimension", da.dims)
+            )
+    if set(cumulative_value.dims) != {"year", "draw"}:
+        raise ValueError(
+            _message(
+                "ds",
+                caller,
+                "a Dataset whose 'cumulative_value' has dims ('year', 'draw')",
+                cumulative_value.dims,
+            )
+        )
+    value_draws = _finite_draws(cumulative_value.transpose("year", "draw"), "draw", caller, parameter="ds")
+    spend_draws = _finite_draws(spend.transpose("year", ..., "draw"), "draw", caller, parameter="ds")
+    n_years, n = value_draws.shape
+    # Every dimension but year and draw (programme) is summed: spend of the whole investment.
+    cumulative_spend = np.cumsum(spend_draws.reshape(n_years, -1, n).sum(axis=1), axis=0)
+
+    years = [str(year) for year in cumulative_value["year"].values]
+    paid_back = value_draws >= cumulative_spend
+    first_year = np.where(paid_back.any(axis=0), paid_back.argmax(axis=0), n_years)
+    counts = np.bincount(first_year, minlength=n_years + 1)
+    category_probability = counts / n
+    by_year = np.cumsum(counts[:n_years])
+    probability = by_year / n
+    categories = [*years, f"not by {years[-1]}"]
+    # The smallest category reached by at least half of the draws, in integers to avoid rounding.
+    median = categories[int(np.argmax(2 * np.cumsum(counts) >= n))]
+    year_coord = cumulative_value["year"].variable.to_base_variable()
+    return xr.Dataset(
+        {
+            "payback_probability": (
+                "year",
+                probability,
+                {
+                    "long_name": "Probability that cumulative value has reached cumulative spend by the year",
+                    "units": "1",
+                },
+            ),
+            "payback_probability_mcse": (
+                "year",
+                np.sqrt(probability * (1 - probability) / n),
+                {"long_name": "Monte Carlo standard error of payback_probability", "units": "1"},
+            ),
+            "payback_probability_upper_95": (
+                "year",
+                _clopper_pearson_upper(by_year, n),
+                {
+                    "long_name": "One-sided 95% Clopper-Pearson upper bound of payback_probability",
+                    "units": "1",
+                },
+            ),
+            "payback_year_probability": (
+                "payback_year",
+                category_probability,
+                {
+                    "long_name": (
+                        "Probability that the payback year (first crossing) is this one "
+                        "(the last category: no payback within the horizon)"
+                    ),
+                    "units": "1",
+                },
+            ),
+            "payback_year_probability_mcse": (
+                "payback_year",
+                np.sqrt(category_probability * (1 - category_probability) / n),
+                {"long_name": "Monte Carlo standard error of payback_year_probability", "units": "1"},
+            ),
+            "median_payback_year": (
+                (),
+                median,
+                {"long_name": "Median payback year (first crossing)", "units": "financial year"},
+            ),
+        },
+        coords={
+            "year": year_coord,
+            "payback_year": ("payback_year", categories, {"long_name": "Payback year (first crossing)"}),
+        },
+        attrs={"n_draws": int(n), "definition": "first year with cumulative_value >= cumulative spend"},
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# xarray layer: convergence
+# --------------------------------------------------------------------------------------------------
+
+
+def _draws_of(data: Any, variable: str | None, caller: str) -> xr.DataArray:
+    if isinstance(data, xr.Dataset):
+        return _variable(data, "npv" if variable is None else variable, caller)
+    if isinstance(data, xr.DataArray):
+        if variable is not None:
+            raise ValueError(_message("variable", caller, "None when a DataArray is given", variable))
+        _check_dim(data, "draw", caller)
+        return data
+    raise TypeError(_message("ds_or_da", caller, "an xarray.Dataset or DataArray", type(data).__name__))
+
+
+def running_mean(
+    ds_or_da: xr.Dataset | xr.DataArray,
+    variable: str | None = None,
+    points: int = 100,
+    *,
+    confidence: float = 0.95,
+) -> xr.Dataset:
+    """Trace the mean of the first ``n`` draws and its error as ``n`` grows, to judge convergence.
+
+    Parameters
+    ----------
+    ds_or_da : xarray.Dataset or xarray.DataArray
+        Results with a ``draw`` dimension, or one output.
+    variable : str, optional
+        Variable of a Dataset (default ``"npv"``); must be None for a DataArray.
+    points : int, default=100
+        Number of draw counts, spaced evenly in log scale from 2 to all draws
+        (fewer when counts coincide at small ``n``).
+    confidence : float, default=0.95
+        Level of the normal interval ``mean ± z * mcse``, in (0, 1).
+
+    Returns
+    -------
+    xarray.Dataset
+        Along the new dimension ``n_draws``, with the other dimensions of the
+        variable kept, in its units: ``mean``, ``mcse``, ``ci_low``, ``ci_high``.
+        Computed from cumulative sums, so in O(n); the last point is the
+        full-sample mean and error exactly as :func:`describe` gives them.
+
+    Raises
+    ------
+    TypeError
+        If ``ds_or_da`` is neither a Dataset nor a DataArray, or ``points`` not an int.
+    ValueError
+        If the variable is unknown (the message lists the valid ones), holds
+        NaN, or there are fewer than 2 draws.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> x = xr.DataArray(np.random.default_rng(3).normal(2.0, 1.0, 10_000), dims="draw", name="npv")
+    >>> trace = running_mean(x, points=20)
+    >>> int(trace["n_draws"][-1]), bool(trace["mean"][-1] == x.mean())
+    (10000, True)
+    """
+    import scipy.stats
+
+    caller = "running_mean"
+    da = _draws_of(ds_or_da, variable, caller)
+    points = check_count(points, "points", caller, minimum=2)
+    confidence = _probability(confidence, "confidence", caller)
+    n = da.sizes["draw"]
+    if n < 2:
+        raise ValueError(_message("ds_or_da", caller, "data with at least 2 draws", n))
+    draws = _finite_draws(da, "draw", caller, parameter="ds_or_da")
+    counts = np.unique(np.rint(np.geomspace(2, n, points)).astype(np.int64))
+    full_mean = draws.mean(axis=-1)
+    full_sd = draws.std(axis=-1, ddof=1)
+    # Sums of squares about the full-sample mean: summing raw squares of GBP-sized numbers
+    # would lose the variance to cancellation.
+    centred = draws - full_mean[..., None]
+    sums = np.cumsum(centred, axis=-1)[..., counts - 1]
+    squares = np.cumsum(centred**2, axis=-1)[..., counts - 1]
+    mean_offset = sums / counts
+    variance = np.maximum(squares - counts * mean_offset**2, 0.0) / (counts - 1)
+    mean = full_mean[..., None] + mean_offset
+    mcse = np.sqrt(variance / counts)
+    # Report the last point exactly as describe() does, so the trace ends on the headline number.
+    mean[..., -1] = full_mean
+    mcse[..., -1] = full_sd / math.sqrt(n)
+    z = float(scipy.stats.norm.ppf(0.5 + confidence / 2))
+    units = str(da.attrs.get("units", "1" if da.dtype == bool else ""))
+    long_name = str(da.attrs.get("long_name", da.name if da.name is not None else "the values"))
+    dims = (*(d for d in da.transpose(..., "draw").dims if d != "draw"), "n_draws")
+    coords = dict(da.isel(draw=0, drop=True).coords)
+    coords["n_draws"] = xr.Variable("n_draws", counts, {"long_name": "Number of draws used", "units": "1"})
+    level = f"{confidence:.3g}"
+    return xr.Dataset(
+        {
+            "mean": (dims, mean, {"long_name": f"Running mean of {long_name}", "units": units}),
+            "mcse": (
+                dims,
+                mcse,
+                {"long_name": "Monte Carlo standard error of the running mean", "units": units},
+            ),
+            "ci_low": (
+                dims,
+                mean - z * mcse,
+                {"long_name": f"Lower {level} normal bound of the mean", "units": units},
+            ),
+            "ci_high": (
+                dims,
+                mean + z * mcse,
+                {"long_name": f"Upper {level} normal bound of the mean", "units": units},
+            ),
+        },
+        coords=coords,
+        attrs={"variable": str(da.name) if da.name is not None else "", "confidence": confidence},
+    )
+
+
+def _check_precision(precision: Any) -> float:
+    allowed = "a positive finite number in the units of the output (or of a probability)"
+    if isinstance(precision, bool) or not isinstance(precision, numbers.Real):
+        raise TypeError(_message("precision", "draws_needed", allowed, precision))
+    if not (math.isfinite(precision) and precision > 0):
+        raise ValueError(_message("precision", "draws_needed", allowed, precision))
+    return float(precision)
+
+
+def draws_needed(
+    values_or_da: Any,
+    precision: float,
+    *,
+    statistic: Literal["mean", "probability"] = "mean",
+    threshold: float | None = None,
+    confidence: float | None = None,
+) -> int:
+    """Estimate the independent draws needed for a mean or a probability to reach a given precision.
+
+    Uses a pilot run: for ``statistic="mean"`` the draws needed for the Monte
+    Carlo standard error ``sd / sqrt(n)`` to be at most ``precision``,
+    ``ceil((sd / precision) ** 2)``; for ``statistic="probability"``, with
+    ``p`` the pilot's share of draws ``>= threshold``, ``ceil(p (1 - p) /
+    precision ** 2)``. With ``confidence`` the precision is instead the
+    half-width of the normal interval at that level (``sd`` and ``sqrt(p (1 -
+    p))`` multiplied by ``z``).
+
+    Parameters
+    ----------
+    values_or_da : array_like or xarray.DataArray
+        Pilot draws: a DataArray with a ``draw`` dimension, or an array with
+        the draws on the last axis (at least 2). Over other dimensions (years,
+        programmes) the largest requirement is returned.
+    precision : float
+        Target standard error (or half-width), in the units of the values for
+        the mean (GBP for ``npv``) and as a probability (0.01 = 1 point) for a
+        probability.
+    statistic : {"mean", "probability"}, default="mean"
+        What is to be estimated.
+    threshold : float, optional
+        Level defining the probability ``P(X >= threshold)``; required for, and
+        only allowed with, ``statistic="probability"``.
+    confidence : float, optional
+        Level in (0, 1) if ``precision`` is a half-width rather than a standard error.
+
+    Returns
+    -------
+    int
+        Draws needed, at least 1.
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type.
+    ValueError
+        If ``precision <= 0``, the values hold NaN, there are fewer than 2
+        pilot draws, or ``threshold`` does not match ``statistic``.
+
+    Notes
+    -----
+    A pilot with no spread (``sd == 0``) gives 1 draw for the mean: an output
+    that does not vary, such as a fixed figure, has a mean with no Monte Carlo
+    error, and raising would break loops over outputs. Beware that a pilot too
+    short to see a rare event also has no spread. For a probability that is 0
+    or 1 in the pilot, ``p`` is replaced by the one-sided 95% bound ``1 -
+    0.05 ** (1 / n)`` (or 1 minus it), the largest value the pilot cannot rule
+    out, rather than returning 1 draw. The estimate of ``sd`` is itself
+    uncertain, by about ``1 / sqrt(2 n)`` relatively for a normal output.
+
+    Examples
+    --------
+    >>> pilot = np.random.default_rng(4).normal(0.0, 2e9, size=5_000)  # GBP
+    >>> draws_needed(pilot, 1e7)  # MCSE of GBP 10m: (sd / 1e7) ** 2, 40,000 for the true sd
+    39348
+    >>> draws_needed(pilot, 0.005, statistic="probability", threshold=0.0)  # 0.25 / 0.005 ** 2
+    9999
+    """
+    import scipy.stats
+
+    caller = "draws_needed"
+    precision = _check_precision(precision)
+    if statistic not in ("mean", "probability"):
+        raise ValueError(_message("statistic", caller, "'mean' or 'probability'", statistic))
+    if (threshold is None) == (statistic == "probability"):
+        allowed = "a number" if statistic == "probability" else "None unless statistic='probability'"
+        raise ValueError(_message("threshold", caller, allowed, threshold))
+    if threshold is not None and (
+        isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(threshold)
+    ):
+        raise TypeError(_message("threshold", caller, "a finite number", threshold))
+    z = (
+        1.0
+        if confidence is None
+        else float(scipy.stats.norm.ppf(0.5 + _probability(confidence, "confidence", caller) / 2))
+    )
+    if isinstance(values_or_da, xr.Dataset):
+        raise TypeError(
+            _message(
+                "values_or_da",
+                caller,
+                "an array or DataArray of draws (pick a variable: ds['npv'])",
+                "a Dataset",
+            )
+        )
+    if isinstance(values_or_da, xr.DataArray):
+        _check_dim(values_or_da, "draw", caller)
+        draws = _finite_draws(values_or_da, "draw", caller, parameter="values_or_da")
+    else:
+        draws = np.asarray(values_or_da, dtype=float)
+        if draws.ndim == 0:
+            raise ValueError(_message("values_or_da", caller, "an array of pilot draws", values_or_da))
+        bad = draws.size - int(np.isfinite(draws).sum())
+        if bad:
+            raise ValueError(
+                f"The 'values_or_da' parameter of {caller} must hold finite values. "
+                f"Got {bad} NaN or infinite values instead."
+            )
+    n = draws.shape[-1]
+    if n < 2:
+        raise ValueError(_message("values_or_da", caller, "at least 2 pilot draws", n))
+    if statistic == "mean":
+        spread = draws.std(axis=-1, ddof=1)
+    else:
+        p = (draws >= threshold).mean(axis=-1)
+        unseen = 1.0 - 0.05 ** (1.0 / n)
+        p = np.where(p == 0, unseen, np.where(p == 1, 1.0 - unseen, p))
+        spread = np.sqrt(p * (1.0 - p))
+    return max(1, int(np.ceil(np.max((z * spread / precision) ** 2))))
