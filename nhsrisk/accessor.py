@@ -18,7 +18,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import xarray as xr
 
@@ -139,6 +139,58 @@ class NhsriskDatasetAccessor:
         1.0
         """
         return stats.payback(self._ds)
+
+    def rank_correlation(self, output: str = "npv", **kwargs: Any) -> xr.Dataset:
+        """Call :func:`nhsrisk.sensitivity.rank_correlation` on this Dataset.
+
+        Parameters
+        ----------
+        output : str, default="npv"
+            Output variable (a per-year one is read in the target year).
+        **kwargs
+            ``inputs``, ``year``, ``confidence``, as in :func:`nhsrisk.sensitivity.rank_correlation`.
+
+        Returns
+        -------
+        xarray.Dataset
+            Spearman correlation of every sampled input with the output, largest first.
+
+        Examples
+        --------
+        >>> import nhsrisk
+        >>> ds = nhsrisk.simulate(draws=1_000, seed=1)
+        >>> ds.nhsrisk.rank_correlation("npv").sizes["input"] > 10
+        True
+        """
+        from nhsrisk.sensitivity import rank_correlation
+
+        return rank_correlation(self._ds, output, **kwargs)
+
+    def prcc(self, output: str = "npv", **kwargs: Any) -> xr.Dataset:
+        """Call :func:`nhsrisk.sensitivity.prcc` on this Dataset.
+
+        Parameters
+        ----------
+        output : str, default="npv"
+            Output variable (a per-year one is read in the target year).
+        **kwargs
+            ``inputs``, ``year``, ``confidence``, as in :func:`nhsrisk.sensitivity.prcc`.
+
+        Returns
+        -------
+        xarray.Dataset
+            Partial rank correlation of every sampled input with the output, largest first.
+
+        Examples
+        --------
+        >>> import nhsrisk
+        >>> ds = nhsrisk.simulate(draws=1_000, seed=1)
+        >>> str(ds.nhsrisk.prcc("cumulative_value")["input"][0].values)
+        'risks.delivery_delay'
+        """
+        from nhsrisk.sensitivity import prcc
+
+        return prcc(self._ds, output, **kwargs)
 
     def running_mean(
         self, variable: str = "npv", points: int = 100, *, confidence: float = 0.95
