@@ -327,8 +327,11 @@ class Correlations:
 
     def normal_matrix(self) -> np.ndarray:
         """Normal-scale correlation matrix of the copula, ``2 sin(pi r / 6)``."""
-        normal = 2.0 * np.sin(np.pi * self.as_array() / 6.0)
-        np.fill_diagonal(normal, 1.0)
+        rank = self.as_array()
+        normal = 2.0 * np.sin(np.pi * rank / 6.0)
+        # 2 sin(pi/6) rounds to 0.9999999999999999: perfect correlation must stay perfect
+        perfect = np.abs(rank) == 1.0
+        normal[perfect] = rank[perfect]
         return normal
 
     def mixing_matrix(self) -> np.ndarray:
@@ -339,7 +342,10 @@ class Correlations:
         except np.linalg.LinAlgError:
             # singular but positive semi-definite (validated): eigenvalues may be -1e-16
             values, vectors = np.linalg.eigh(normal)
-            return vectors * np.sqrt(np.clip(values, 0.0, None))
+            # eigenvalues of a singular matrix come out as +-1e-16, not 0; their square
+            # roots (1e-8) would blur a perfect correlation
+            values[values < 1e-12 * values.max()] = 0.0
+            return vectors * np.sqrt(values)
 
 
 _PSD_TOLERANCE = 1e-10
@@ -415,7 +421,8 @@ def _parse_correlations(value: Any, quantities: Mapping[str, Quantity], file: st
         i, j = np.unravel_index(int(np.argmax(asymmetry)), asymmetry.shape)
         raise ScenarioError(
             f"{path}.matrix",
-            f"is not symmetric: matrix[{i}][{j}] = {array[i, j]!r} but matrix[{j}][{i}] = {array[j, i]!r} "
+            f"is not symmetric: matrix[{i}][{j}] = {float(array[i, j])!r} but "
+            f"matrix[{j}][{i}] = {float(array[j, i])!r} "
             f"(they differ by {asymmetry[i, j]:.3g})",
             file,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -142,8 +143,14 @@ def simulate(
             "The 'start' parameter of simulate must be 0 with sampler='lhs' (a Latin hypercube is "
             f"one design of 'draws' draws). Got {start!r} instead."
         )
+    if sampler == "lhs" and draws > 2**32:
+        raise ValueError(
+            "The 'draws' parameter of simulate must be at most 2**32 with sampler='lhs'. "
+            f"Got {draws!r} instead."
+        )
     if sampler == "sobol":
         _check_sobol_size(draws, start)
+    max_draws = check_count(max_draws, "max_draws", "simulate")
     if precision is not None:
         precision = _check_positive(precision, "precision")
         if sampler != "random":
@@ -156,7 +163,6 @@ def simulate(
                 f"The 'precision_output' parameter of simulate must be one of {sorted(OUTPUTS)}. "
                 f"Got {precision_output!r} instead."
             )
-        max_draws = check_count(max_draws, "max_draws", "simulate")
         if max_draws < draws:
             raise ValueError(
                 f"The 'max_draws' parameter of simulate must be >= draws ({draws}). "
@@ -189,8 +195,8 @@ def _check_choice(value: Any, name: str, allowed: tuple[str, ...]) -> str:
 
 def _check_positive(value: Any, name: str) -> float:
     if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
+        isinstance(value, bool | np.bool_)
+        or not isinstance(value, numbers.Real)
         or not (value > 0 and np.isfinite(value))
     ):
         raise ValueError(
@@ -218,10 +224,6 @@ def _sampling(plan: Plan, sampler: str, seed: int, start: int, draws: int) -> tu
     if sampler == "random":
         return sampling_arguments(plan)
     if sampler == "lhs":
-        if draws > 2**32:
-            raise ValueError(
-                f"The 'draws' parameter of simulate must be at most 2**32 with sampler='lhs'. Got {draws!r}."
-            )
         return sampling_arguments(plan, _design.LATIN_HYPERCUBE, design_size=draws)
     return sampling_arguments(
         plan, _design.DESIGN, design=sobol_uniforms(plan.uniforms_per_draw, seed, start, draws)
@@ -242,11 +244,15 @@ def sobol_uniforms(dimensions: int, seed: int, start: int, draws: int) -> np.nda
 
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x50B0,)))
     engine = qmc.Sobol(d=max(1, dimensions), scramble=True, bits=52, rng=rng)
-    if start:
-        engine.fast_forward(start)
     with warnings.catch_warnings():
         # scipy warns unless start + draws is a power of two; a block [k 2^m, (k+1) 2^m) is balanced too
         warnings.filterwarnings("ignore", message="The balance properties of Sobol", category=UserWarning)
+        # Sobol.fast_forward fails for bits > 32 (scipy 1.17), so earlier points are drawn and dropped
+        skipped = 0
+        while skipped < start:
+            step = min(start - skipped, 2**16)
+            engine.random(step)
+            skipped += step
         points = engine.random(draws)
     return np.ascontiguousarray(points.T)
 
