@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,11 +31,18 @@ from nhsrisk._validate import check_count, resolve_seed
 from nhsrisk.distributions import Distribution
 from nhsrisk.scenario import Scenario, load_scenario
 from nhsrisk.simulation import OUTPUTS, _check_finite, _run, sampling_arguments, simulate
-from nhsrisk.sobol import saltelli_design, sobol_from_evaluations
+from nhsrisk.sobol import (
+    _check_base_samples,
+    _check_bootstrap,
+    _check_confidence,
+    saltelli_design,
+    sobol_from_evaluations,
+)
 
 __all__ = ["compare_options", "sobol_analysis", "spider", "sweep", "tornado"]
 
 _YEAR_SUFFIX = re.compile(r"\[(\d{4}/\d{2})\]$")
+_SMALL_DESIGN = 1024
 #: Range searched for a switching value: the 0.1th to 99.9th percentile of each input.
 SWITCHING_RANGE = (0.001, 0.999)
 
@@ -72,6 +80,11 @@ def _select(factors: list[_Factor], inputs: Sequence[str] | None, caller: str) -
         return factors
     if isinstance(inputs, str):
         inputs = [inputs]
+    if not isinstance(inputs, Sequence | np.ndarray) or not all(isinstance(name, str) for name in inputs):
+        raise TypeError(
+            f"The 'inputs' parameter of {caller} must be a key path or a sequence of key paths. "
+            f"Got {inputs!r} instead."
+        )
     chosen = []
     for name in inputs:
         matched = [f for f in factors if name in (f.name, f.group)]
@@ -107,6 +120,8 @@ def _output_reader(scenario: Scenario, output: str, caller: str) -> tuple[Any, s
 def _evaluate(plan: Plan, uniforms: np.ndarray, threads: int | None = None) -> dict[str, np.ndarray]:
     """Run the kernel on a design: ``uniforms[column, draw]`` for every non-fixed stream, no copula."""
     design = np.ascontiguousarray(uniforms, dtype=float)
+    if threads is None and design.shape[1] <= _SMALL_DESIGN:
+        threads = 1  # waking a thread pool costs more than a few hundred draws (results do not change)
     sampling = sampling_arguments(plan, _design.DESIGN, design=design, correlated=False)
     arrays = _run(plan, 0, 0, design.shape[1], threads, sampling=sampling)
     _check_finite(plan, arrays, 0)
@@ -118,7 +133,7 @@ def _base_design(plan: Plan, draws: int) -> np.ndarray:
 
 
 def _probability(value: Any, name: str, caller: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value < 1.0:
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real) or not 0.0 < value < 1.0:
         raise ValueError(f"The {name!r} parameter of {caller} must be in (0, 1). Got {value!r} instead.")
     return float(value)
 
@@ -203,7 +218,9 @@ def tornado(
             f"The 'low' parameter of tornado must be below 'high' ({high}). Got {low!r} instead."
         )
     read, label, units = _output_reader(scenario, output, caller)
-    threshold = _default_threshold(scenario, output) if threshold is None else _finite(threshold, "threshold")
+    threshold = (
+        _default_threshold(scenario, output) if threshold is None else _finite(threshold, "threshold", caller)
+    )
     plan = build_plan(scenario)
     factors = _select(_factors(plan), inputs, caller)
     k = len(factors)
@@ -258,9 +275,11 @@ def tornado(
     return ds
 
 
-def _finite(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"The {name!r} parameter must be a finite number. Got {value!r} instead.")
+def _finite(value: Any, name: str, caller: str) -> float:
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(
+            f"The {name!r} parameter of {caller} must be a finite number. Got {value!r} instead."
+        )
     return float(value)
 
 
@@ -354,7 +373,10 @@ def spider(
     scenario = load_scenario(scenario)
     if percentiles is None:
         percentiles = np.round(np.arange(1, 20) * 0.05, 2)
-    grid = np.asarray(percentiles, dtype=float).ravel()
+    try:
+        grid = np.asarray(percentiles, dtype=float).ravel()
+    except (TypeError, ValueError):
+        grid = np.array([np.nan])
     if grid.size == 0 or not np.all((grid > 0) & (grid < 1)):
         raise ValueError(
             "The 'percentiles' parameter of spider must be probabilities in (0, 1). "
@@ -443,11 +465,14 @@ def sobol_analysis(
     scenario = load_scenario(scenario)
     if scenario.correlations is not None:
         raise ValueError(
-            "sobol_analysis needs independent inputs, but the scenario correlates "
-            f"{list(scenario.correlations.inputs)}; use scenario.without_correlations() (Sobol' indices of "
-            "dependent inputs are not variance shares)."
+            "The 'scenario' parameter of sobol_analysis must have independent inputs (Sobol' indices of "
+            "dependent inputs are not variance shares); use scenario.without_correlations(). Got a scenario "
+            f"correlating {list(scenario.correlations.inputs)} instead."
         )
     read, label, units = _output_reader(scenario, output, caller)
+    base_samples = _check_base_samples(base_samples, caller)
+    confidence = _check_confidence(confidence, caller)
+    bootstrap = _check_bootstrap(bootstrap, caller)
     seed = resolve_seed(seed, caller)
     plan = build_plan(scenario)
     factors = _factors(plan)
@@ -488,9 +513,25 @@ def sobol_analysis(
 def _cell_label(value: Any) -> Any:
     if isinstance(value, Distribution):
         return value.describe()
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         return str(value)
     return float(value)
+
+
+def _check_outputs(outputs: Any, caller: str) -> list[str]:
+    names = [outputs] if isinstance(outputs, str) else outputs
+    if not isinstance(names, Sequence) or not names or not all(isinstance(n, str) for n in names):
+        raise ValueError(
+            f"The 'outputs' parameter of {caller} must be an output name or a non-empty sequence of them. "
+            f"Got {outputs!r} instead."
+        )
+    for name in names:
+        if name not in OUTPUTS:
+            raise ValueError(
+                f"The 'outputs' parameter of {caller} must list outputs from {sorted(OUTPUTS)}. "
+                f"Got {name!r} instead."
+            )
+    return list(names)
 
 
 def sweep(
@@ -562,12 +603,7 @@ def sweep(
         if len(set(labels)) != len(labels):
             raise ValueError(f"The values swept for {key!r} in {caller} repeat: {labels}.")
         grid[key] = list(values)
-    outputs = list(outputs)
-    for name in outputs:
-        if name not in OUTPUTS:
-            raise ValueError(
-                f"The 'outputs' parameter of {caller} must list outputs from {sorted(OUTPUTS)}. Got {name!r}."
-            )
+    outputs = _check_outputs(outputs, caller)
     draws = check_count(draws, "draws", caller)
     seed = resolve_seed(seed, caller)
     # build and validate every cell's scenario before running any
@@ -647,18 +683,18 @@ def compare_options(
         raise ValueError(
             f"The 'options' parameter of {caller} must map at least two labels to scenarios. Got {options!r}."
         )
-    for name in outputs:
-        if name not in OUTPUTS:
-            raise ValueError(
-                f"The 'outputs' parameter of {caller} must list outputs from {sorted(OUTPUTS)}. Got {name!r}."
-            )
+    outputs = _check_outputs(outputs, caller)
+    labels = [str(label) for label in options]
+    if len(set(labels)) != len(labels):
+        raise ValueError(
+            f"The 'options' parameter of {caller} must have distinct labels. Got {list(options)!r} instead."
+        )
     scenarios = {str(label): load_scenario(s) for label, s in options.items()}
     draws = check_count(draws, "draws", caller)
     seed = resolve_seed(seed, caller)
     runs = [simulate(s, draws, seed, threads=threads) for s in scenarios.values()]
     first = runs[0]
-    keep = list(outputs)
-    stacked = xr.concat([r[keep] for r in runs], dim="option", combine_attrs="drop", join="exact")
+    stacked = xr.concat([r[outputs] for r in runs], dim="option", combine_attrs="drop", join="exact")
     inputs = [name for name, var in first.data_vars.items() if var.attrs.get("sampled_input") == 1]
     ds = xr.merge([stacked, first[inputs]], combine_attrs="drop", join="exact")
     ds = ds.assign_coords(option=("option", list(scenarios), {"long_name": "Decision option"}))

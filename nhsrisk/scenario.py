@@ -13,6 +13,7 @@ import hashlib
 import importlib.resources
 import json
 import math
+import numbers
 import re
 import tomllib
 import types
@@ -751,9 +752,9 @@ def _override_value(key: str, current: Any, value: Any, source: str) -> Any:
         return {**value.to_dict(), "source": source}
     is_spend = key == "spend" and isinstance(current, dict)
     is_quantity = isinstance(current, dict) and "source" in current and not is_spend
-    if is_quantity and isinstance(value, int | float) and not isinstance(value, bool):
+    if is_quantity and isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
         return {"value": float(value), "source": source}
-    if is_spend and isinstance(value, list | tuple):
+    if is_spend and isinstance(value, list | tuple | np.ndarray):
         return {"values": [float(v) for v in value], "source": source}
     if isinstance(value, Mapping):
         return dict(value)
