@@ -646,6 +646,15 @@ class SummaryDataset(xr.Dataset):
     and whose ``_repr_html_`` (Jupyter) is an HTML table. A Dataset that no
     longer has the summary's layout (after ``.sel(output="npv")`` for instance)
     prints as a plain Dataset.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> table = nhsrisk.summary(nhsrisk.simulate(draws=2_000, seed=1))
+    >>> "P(benefit-cost ratio < 1)" in repr(table)
+    True
+    >>> float(table["mean"].sel(output="npv")) < 0
+    True
     """
 
     __slots__ = ()
