@@ -18,7 +18,7 @@ _os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")
 
 from nhsrisk import accessor, distributions  # noqa: E402  (accessor registers ds.nhsrisk)
 from nhsrisk._version import __version__
-from nhsrisk.experiments import compare_options, sobol_analysis, spider, sweep, tornado
+from nhsrisk.experiments import compare_options, sobol_analysis, spider, sweep, tornado, waterfall
 from nhsrisk.scenario import (
     BUILTIN_SCENARIOS,
     Quantity,
@@ -54,4 +54,5 @@ __all__ = [
     "summary",
     "sweep",
     "tornado",
+    "waterfall",
 ]
