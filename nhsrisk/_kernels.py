@@ -287,9 +287,13 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
 
 @numba.njit(cache=NUMBA_CACHE, parallel=True)
 def simulate_kernel(
-    start, sampling, codes, params, table_rows, tables, keys, store_rows, model, inputs_out, outputs
+    start, span, sampling, codes, params, table_rows, tables, keys, store_rows, model, inputs_out, outputs
 ):
-    """Sample and evaluate draws ``start .. start + n - 1`` (n = length of the ``npv`` output).
+    """Sample and evaluate the draws at positions ``span = (offset, count)`` of the output arrays.
+
+    Position ``i`` of the arrays holds draw ``start + i``; a call fills positions
+    ``offset .. offset + count - 1`` (all of them: ``(0, n)``, n = length of the
+    ``npv`` output), so a long run can be made in several calls, for a progress bar.
 
     ``sampling`` is ``(sampler, design_size, design, design_rows, copula_rows,
     mixing)``: the sampler code and size of a Latin hypercube design (see
@@ -311,7 +315,7 @@ def simulate_kernel(
     block size.
     """
     sampler, design_size, design, design_rows, copula_rows, mixing = sampling
-    n = outputs[-1].shape[0]
+    offset, n = span
     n_inputs = codes.shape[0]
     n_stored = inputs_out.shape[0]
     n_copula = copula_rows.shape[0]
@@ -323,10 +327,11 @@ def simulate_kernel(
     for a in range(n_copula):
         correlated[copula_rows[a]] = True
     n_runs = (n + RUN - 1) // RUN
+    end = offset + n
     for task in numba.prange(n_stored * n_runs):
         row = task // n_runs
-        lo = (task % n_runs) * RUN
-        count = min(RUN, n - lo)
+        lo = offset + (task % n_runs) * RUN
+        count = min(RUN, end - lo)
         k = stored_input[row]
         values = inputs_out[row, lo : lo + count]
         source_uniforms(
@@ -345,8 +350,8 @@ def simulate_kernel(
 
     if n_copula > 0:
         for run in numba.prange(n_runs):
-            lo = run * RUN
-            count = min(RUN, n - lo)
+            lo = offset + run * RUN
+            count = min(RUN, end - lo)
             uniforms = np.empty((n_copula, RUN))
             normals = np.empty(n_copula)
             for a in range(n_copula):
@@ -361,8 +366,8 @@ def simulate_kernel(
 
     n_blocks = (n + BLOCK - 1) // BLOCK
     for b in numba.prange(n_blocks):
-        lo = b * BLOCK
-        count = min(BLOCK, n - lo)
+        lo = offset + b * BLOCK
+        count = min(BLOCK, end - lo)
         x = np.empty((n_inputs, BLOCK))
         scratch = block_scratch(model)
         first = np.uint64(start + lo)

@@ -27,6 +27,7 @@ import xarray as xr
 
 from nhsrisk import _design
 from nhsrisk._plan import Plan, build_plan
+from nhsrisk._progress import check_progress, progress_bar
 from nhsrisk._validate import check_count, resolve_seed
 from nhsrisk.distributions import Distribution
 from nhsrisk.scenario import Scenario, load_scenario
@@ -420,6 +421,7 @@ def sobol_analysis(
     confidence: float = 0.95,
     bootstrap: int = 1000,
     threads: int | None = None,
+    progress: bool | None = None,
 ) -> xr.Dataset:
     """Sobol' first-order and total indices of every uncertain input of a scenario.
 
@@ -446,6 +448,9 @@ def sobol_analysis(
         Bootstrap resamples (0 for none).
     threads : int, optional
         Number of numba threads.
+    progress : bool, optional
+        Progress bar over the factors (default: only in a terminal or notebook,
+        after a second; ``False`` never, ``True`` always).
 
     Returns
     -------
@@ -473,6 +478,7 @@ def sobol_analysis(
     base_samples = _check_base_samples(base_samples, caller)
     confidence = _check_confidence(confidence, caller)
     bootstrap = _check_bootstrap(bootstrap, caller)
+    progress = check_progress(progress, caller)
     seed = resolve_seed(seed, caller)
     plan = build_plan(scenario)
     factors = _factors(plan)
@@ -481,13 +487,16 @@ def sobol_analysis(
     columns = [[f.column for f, n in zip(factors, names, strict=True) if n == g] for g in groups]
     a, b = saltelli_design(plan.uniforms_per_draw, base_samples, seed)
     a, b = a.T.copy(), b.T.copy()
-    f_a = read(_evaluate(plan, a, threads))
-    f_b = read(_evaluate(plan, b, threads))
-    f_ab = np.empty((len(groups), a.shape[1]))
-    for g, cols in enumerate(columns):
-        mixed = a.copy()
-        mixed[cols] = b[cols]
-        f_ab[g] = read(_evaluate(plan, mixed, threads))
+    with progress_bar(len(groups) + 2, "Sobol' design", progress, unit="matrix") as bar:
+        f_a = read(_evaluate(plan, a, threads))
+        f_b = read(_evaluate(plan, b, threads))
+        bar.update(2)
+        f_ab = np.empty((len(groups), a.shape[1]))
+        for g, cols in enumerate(columns):
+            mixed = a.copy()
+            mixed[cols] = b[cols]
+            f_ab[g] = read(_evaluate(plan, mixed, threads))
+            bar.update(1)
     result = sobol_from_evaluations(
         f_a, f_b, f_ab, groups, confidence=confidence, bootstrap=bootstrap, seed=seed
     )
@@ -543,6 +552,7 @@ def sweep(
     outputs: Sequence[str] = ("cumulative_value", "npv", "bcr"),
     sampler: str = "random",
     threads: int | None = None,
+    progress: bool | None = None,
 ) -> xr.Dataset:
     """Run a scenario over a grid of parameter values with common random numbers.
 
@@ -565,6 +575,9 @@ def sweep(
         Sampling design, as in :func:`~nhsrisk.simulate`.
     threads : int, optional
         Number of numba threads.
+    progress : bool, optional
+        Progress bar over the cells (default: only in a terminal or notebook,
+        after a second; ``False`` never, ``True`` always).
 
     Returns
     -------
@@ -613,8 +626,13 @@ def sweep(
         )
         for combo in itertools.product(*grid.values())
     }
+    progress = check_progress(progress, caller)
     keep = [*outputs, "planned_spend", "claimed_return"]
-    runs = [simulate(cell, draws, seed, sampler=sampler, threads=threads)[keep] for cell in cells.values()]
+    runs = []
+    with progress_bar(len(cells), "sweep", progress, unit="cell") as bar:
+        for cell in cells.values():
+            runs.append(simulate(cell, draws, seed, sampler=sampler, threads=threads, progress=False)[keep])
+            bar.update(1)
     shape = [len(v) for v in grid.values()]
     first = runs[0]
     data_vars = {}
@@ -641,6 +659,7 @@ def compare_options(
     seed: int | None = None,
     outputs: Sequence[str] = ("cumulative_value", "npv", "bcr"),
     threads: int | None = None,
+    progress: bool | None = None,
 ) -> xr.Dataset:
     """Simulate decision options (scenarios) side by side with common random numbers.
 
@@ -657,6 +676,9 @@ def compare_options(
         Outputs to keep, with a new ``option`` dimension.
     threads : int, optional
         Number of numba threads.
+    progress : bool, optional
+        Progress bar over the options (default: only in a terminal or notebook,
+        after a second; ``False`` never, ``True`` always).
 
     Returns
     -------
@@ -692,7 +714,12 @@ def compare_options(
     scenarios = {str(label): load_scenario(s) for label, s in options.items()}
     draws = check_count(draws, "draws", caller)
     seed = resolve_seed(seed, caller)
-    runs = [simulate(s, draws, seed, threads=threads) for s in scenarios.values()]
+    progress = check_progress(progress, caller)
+    runs = []
+    with progress_bar(len(scenarios), "options", progress, unit="option") as bar:
+        for scenario in scenarios.values():
+            runs.append(simulate(scenario, draws, seed, threads=threads, progress=False))
+            bar.update(1)
     first = runs[0]
     stacked = xr.concat([r[outputs] for r in runs], dim="option", combine_attrs="drop", join="exact")
     inputs = [name for name, var in first.data_vars.items() if var.attrs.get("sampled_input") == 1]
@@ -733,6 +760,7 @@ def waterfall(
     seed: int | None = None,
     statistic: str = "median",
     threads: int | None = None,
+    progress: bool | None = None,
 ) -> xr.Dataset:
     """Bridge from the planned benefit to the realised one, one step per risk, with common random numbers.
 
@@ -760,6 +788,9 @@ def waterfall(
         Statistic of the output's draws at each step.
     threads : int, optional
         Number of numba threads.
+    progress : bool, optional
+        Progress bar over the steps (default: only in a terminal or notebook,
+        after a second; ``False`` never, ``True`` always).
 
     Returns
     -------
@@ -798,13 +829,18 @@ def waterfall(
         switches.append((name, expanded))
     everything_off = {k: v for _, settings in switches for k, v in settings.items()}
     source = "assumption: risk switched off for the waterfall"
-    levels = []
+    progress = check_progress(progress, caller)
+    variants = []
     for step in range(len(switches) + 1):
         restored = {k for _, settings in switches[:step] for k in settings}
         off = {k: v for k, v in everything_off.items() if k not in restored}
-        variant = scenario.with_values(off, source=source) if off else scenario
-        values = read(_run_scenario(variant, draws, seed, threads))
-        levels.append(float(np.median(values) if statistic == "median" else values.mean()))
+        variants.append(scenario.with_values(off, source=source) if off else scenario)
+    levels = []
+    with progress_bar(len(variants), "waterfall", progress, unit="step") as bar:
+        for variant in variants:
+            values = read(_run_scenario(variant, draws, seed, threads))
+            levels.append(float(np.median(values) if statistic == "median" else values.mean()))
+            bar.update(1)
     steps = ["planned", *(name for name, _ in switches), "realised"]
     level = np.array([*levels, levels[-1]])
     change = np.concatenate([[level[0]], np.diff(level[:-1]), [level[-1]]])

@@ -14,11 +14,16 @@ import xarray as xr
 from nhsrisk import _design
 from nhsrisk._kernels import MODEL_ARRAYS, OUTPUT_ARRAYS, simulate_kernel
 from nhsrisk._plan import Plan, build_plan
+from nhsrisk._progress import _NoBar as _NoBarType
+from nhsrisk._progress import check_progress, progress_bar
 from nhsrisk._validate import check_count, resolve_seed
 from nhsrisk._version import __version__
 from nhsrisk.scenario import Scenario, load_scenario
 
 __all__ = ["OUTPUTS", "SAMPLERS", "simulate"]
+
+#: Draws per kernel call when a progress bar is shown.
+PROGRESS_SLICE = 2**16
 
 #: Sampling designs accepted by ``simulate(..., sampler=...)``.
 SAMPLERS = ("random", "lhs", "sobol")
@@ -67,6 +72,7 @@ def simulate(
     precision: float | None = None,
     precision_output: str = "npv",
     max_draws: int = 10_000_000,
+    progress: bool | None = None,
 ) -> xr.Dataset:
     """Run the Monte Carlo simulation of a scenario.
 
@@ -107,6 +113,10 @@ def simulate(
         Output variable whose mean ``precision`` is about (see :data:`OUTPUTS`).
     max_draws : int, default=10_000_000
         Cap on draws when ``precision`` is given.
+    progress : bool, optional
+        Progress bar (tqdm's, a widget in Jupyter). Default: shown only in a
+        terminal or a notebook, once the run has taken a second; never in
+        logs. ``True`` always, ``False`` never. Results do not depend on it.
 
     Returns
     -------
@@ -168,16 +178,17 @@ def simulate(
                 f"The 'max_draws' parameter of simulate must be >= draws ({draws}). "
                 f"Got {max_draws!r} instead."
             )
+    progress = check_progress(progress, "simulate")
     seed = resolve_seed(seed, "simulate")
     plan = build_plan(scenario)
     if precision is None:
         sampling = _sampling(plan, sampler, seed, start, draws)
-        arrays = _run(plan, seed, start, draws, threads, sampling=sampling)
+        arrays = _run(plan, seed, start, draws, threads, sampling=sampling, progress=progress)
         _check_finite(plan, arrays, start)
         ds = _to_dataset(scenario, plan, arrays, seed, start)
     else:
         ds = _run_to_precision(
-            scenario, plan, seed, start, draws, threads, precision, precision_output, max_draws
+            scenario, plan, seed, start, draws, threads, precision, precision_output, max_draws, progress
         )
     ds.attrs["sampler"] = sampler
     if plan.copula_rows.size:
@@ -267,6 +278,7 @@ def _run_to_precision(
     precision: float,
     output: str,
     max_draws: int,
+    progress: bool | None = None,
 ) -> xr.Dataset:
     """Add chunks of draws until the standard error of ``output``'s mean is at most ``precision``."""
     import warnings
@@ -275,7 +287,7 @@ def _run_to_precision(
     done = 0
     chunk = draws
     while True:
-        arrays = _run(plan, seed, start + done, chunk, threads)
+        arrays = _run(plan, seed, start + done, chunk, threads, progress=progress)
         _check_finite(plan, arrays, start + done)
         chunks.append(arrays)
         done += chunk
@@ -376,6 +388,7 @@ def kernel_arguments(
     """Return the arguments of :func:`nhsrisk._kernels.simulate_kernel`, in order."""
     return (
         np.uint64(start),
+        (np.int64(0), np.int64(outputs["npv"].shape[-1])),
         sampling if sampling is not None else sampling_arguments(plan),
         plan.codes,
         plan.params,
@@ -397,13 +410,25 @@ def _run(
     threads: int | None,
     kernel: Any = simulate_kernel,
     sampling: tuple[Any, ...] | None = None,
+    progress: bool | None = False,
 ) -> dict[str, np.ndarray]:
     outputs, inputs = allocate_results(plan, draws)
+    arguments = list(kernel_arguments(plan, seed, start, inputs, outputs, sampling))
     previous = numba.get_num_threads()
     if threads is not None:
         numba.set_num_threads(threads)
     try:
-        kernel(*kernel_arguments(plan, seed, start, inputs, outputs, sampling))
+        with progress_bar(draws, "simulate", progress) as bar:
+            if isinstance(bar, _NoBarType):
+                kernel(*arguments)
+            else:
+                # the same draws in slices (a draw depends only on its index): one bar step per slice
+                step = max(PROGRESS_SLICE, -(-draws // 100))
+                for offset in range(0, draws, step):
+                    count = min(step, draws - offset)
+                    arguments[1] = (np.int64(offset), np.int64(count))
+                    kernel(*arguments)
+                    bar.update(count)
     finally:
         if threads is not None:
             numba.set_num_threads(previous)

@@ -1,0 +1,95 @@
+"""Progress bars for long runs: tqdm's notebook-aware bar, or nothing.
+
+``progress=None`` (the default of the public functions) shows a bar only where
+someone is watching, a terminal or a Jupyter kernel, and only once a run has
+taken a second; CI logs and pipes stay clean. ``True`` forces a bar and
+``False`` turns it off.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+__all__ = ["progress_bar"]
+
+#: Seconds a run must take before an automatic bar appears.
+DELAY = 1.0
+
+
+class _NoBar:
+    """Stands in for a bar when none is shown."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def _watched() -> bool:
+    if "ipykernel" in sys.modules:
+        try:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+        except ImportError:
+            shell = None
+        if shell is not None and getattr(shell, "kernel", None) is not None:
+            return True
+    stream = sys.stderr
+    return bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
+
+
+def check_progress(value: Any, caller: str) -> bool | None:
+    """Validate a ``progress`` argument: ``None``, ``True`` or ``False``."""
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(
+            f"The 'progress' parameter of {caller} must be True, False or None (automatic). "
+            f"Got {value!r} instead."
+        )
+    return value
+
+
+def progress_bar(total: int, desc: str, progress: bool | None, unit: str = "draw") -> Any:
+    """Return a context-managed bar with ``update(n)``: tqdm's, or a silent stand-in.
+
+    Parameters
+    ----------
+    total : int
+        Number of units of work.
+    desc : str
+        Label shown before the bar.
+    progress : bool or None
+        ``True``: always show; ``False``: never; ``None``: in a terminal or a
+        notebook only, after :data:`DELAY` seconds.
+    unit : str, default="draw"
+        Name of a unit of work.
+
+    Returns
+    -------
+    object
+        A ``tqdm.auto.tqdm`` bar or a stand-in with the same ``update`` and
+        context-manager methods.
+
+    Examples
+    --------
+    >>> with progress_bar(10, "demo", progress=False) as bar:
+    ...     bar.update(10)
+    """
+    if progress is False or (progress is None and not _watched()):
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        unit_scale=unit == "draw",
+        delay=DELAY if progress is None else 0.0,
+        leave=progress is True,
+        dynamic_ncols=True,
+    )
