@@ -73,6 +73,9 @@ def simulate(
     precision_output: str = "npv",
     max_draws: int = 10_000_000,
     progress: bool | None = None,
+    chunks: int | None = None,
+    keep: str = "all",
+    client: Any = None,
 ) -> xr.Dataset:
     """Run the Monte Carlo simulation of a scenario.
 
@@ -117,6 +120,20 @@ def simulate(
         Progress bar (tqdm's, a widget in Jupyter). Default: shown only in a
         terminal or a notebook, once the run has taken a second; never in
         logs. ``True`` always, ``False`` never. Results do not depend on it.
+    chunks : int, optional
+        Draws per chunk. With ``keep="all"`` the result is dask-backed: each
+        chunk is one lazy kernel call, computed where and when it is needed
+        (on a ``dask.distributed`` cluster if one is active), and equal bit
+        for bit to the unchunked run. With ``keep="summary"``: draws per step
+        (default 2**17).
+    keep : {"all", "summary"}, default="all"
+        ``"summary"`` keeps no draws: summary statistics of ``cumulative_value``,
+        ``npv`` and ``bcr`` are computed chunk by chunk in bounded memory (exact
+        mean and variance, KLL-sketch quantiles with their stated rank error,
+        exact probabilities); see :func:`nhsrisk.streaming.streaming_summary`.
+        For runs too big to hold, such as 10**8 draws.
+    client : dask.distributed.Client, optional
+        With ``keep="summary"``, run the chunks as tasks on this cluster.
 
     Returns
     -------
@@ -179,8 +196,49 @@ def simulate(
                 f"Got {max_draws!r} instead."
             )
     progress = check_progress(progress, "simulate")
+    keep = _check_choice(keep, "keep", ("all", "summary"))
+    if chunks is not None:
+        chunks = check_count(chunks, "chunks", "simulate")
+        if sampler == "sobol" and (chunks & (chunks - 1) or draws % chunks or start % chunks):
+            raise ValueError(
+                "The 'chunks' parameter of simulate must be a power of two dividing draws and start with "
+                f"sampler='sobol' (each chunk one balanced block). Got chunks={chunks!r}."
+            )
+    if keep == "summary" and (sampler != "random" or precision is not None):
+        raise ValueError(
+            "The 'keep' parameter of simulate can be 'summary' only with sampler='random' and no precision. "
+            f"Got keep={keep!r} with sampler={sampler!r}."
+        )
+    if client is not None and keep != "summary":
+        raise ValueError(
+            "The 'client' parameter of simulate is for keep='summary'; a chunked run (chunks=N) is computed "
+            "by whichever dask scheduler is active when you load it."
+        )
+    if chunks is not None and precision is not None:
+        raise ValueError("The 'chunks' parameter of simulate cannot be combined with precision.")
     seed = resolve_seed(seed, "simulate")
+    if keep == "summary":
+        from nhsrisk.streaming import DEFAULT_CHUNK, streaming_summary
+
+        return streaming_summary(
+            scenario,
+            seed,
+            start,
+            draws,
+            chunk=chunks or DEFAULT_CHUNK,
+            threads=threads,
+            client=client,
+            progress=progress,
+        )
     plan = build_plan(scenario)
+    if chunks is not None:
+        from nhsrisk.streaming import lazy_results
+
+        ds = lazy_results(scenario, seed, start, draws, chunks, sampler, threads)
+        ds.attrs["sampler"] = sampler
+        if plan.copula_rows.size:
+            ds.attrs["correlated_inputs"] = list(scenario.correlations.inputs)
+        return ds
     if precision is None:
         sampling = _sampling(plan, sampler, seed, start, draws)
         arrays = _run(plan, seed, start, draws, threads, sampling=sampling, progress=progress)
@@ -230,12 +288,19 @@ def _check_sobol_size(draws: int, start: int) -> None:
         )
 
 
-def _sampling(plan: Plan, sampler: str, seed: int, start: int, draws: int) -> tuple[Any, ...]:
-    """Return the kernel's ``sampling`` argument for a named sampler (designs are built here)."""
+def _sampling(
+    plan: Plan, sampler: str, seed: int, start: int, draws: int, design_size: int | None = None
+) -> tuple[Any, ...]:
+    """Return the kernel's ``sampling`` argument for a named sampler (designs are built here).
+
+    ``design_size`` is the size of the whole Latin hypercube when these draws are one chunk of it.
+    """
     if sampler == "random":
         return sampling_arguments(plan)
     if sampler == "lhs":
-        return sampling_arguments(plan, _design.LATIN_HYPERCUBE, design_size=draws)
+        return sampling_arguments(
+            plan, _design.LATIN_HYPERCUBE, design_size=design_size if design_size is not None else draws
+        )
     return sampling_arguments(
         plan, _design.DESIGN, design=sobol_uniforms(plan.uniforms_per_draw, seed, start, draws)
     )
