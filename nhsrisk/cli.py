@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["main", "summary_table"]
+__all__ = ["main", "streaming_table", "summary_table"]
 
 
 def _positive_count(text: str) -> int:
@@ -61,6 +61,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", default="nhsrisk-out", help="output directory (default: ./nhsrisk-out)")
     run.add_argument("--force", action="store_true", help="overwrite existing output files")
+    run.add_argument(
+        "--summary-only",
+        action="store_true",
+        help="keep no draws: stream summary statistics chunk by chunk in bounded memory and write "
+        "summary.nc (for very large runs such as --draws 1e8)",
+    )
+    run.add_argument(
+        "--chunks",
+        type=_positive_count,
+        default=None,
+        help="draws per chunk (default: 131072 with --summary-only)",
+    )
+    run.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run the chunks on an existing dask cluster (scheduler address such as tcp://host:8786)",
+    )
+    run.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None, help="show a progress bar"
+    )
     describe = commands.add_parser(
         "describe", help="print every figure of a scenario with its source (Markdown)"
     )
@@ -198,7 +219,10 @@ def run(args: argparse.Namespace) -> int:
     import nhsrisk
 
     out = Path(args.out)
-    targets = {"results": out / "results.nc", "figure": out / "cumulative_value.png"}
+    if args.summary_only:
+        targets = {"summary": out / "summary.nc"}
+    else:
+        targets = {"results": out / "results.nc", "figure": out / "cumulative_value.png"}
     existing = [str(p) for p in targets.values() if p.exists()]
     if existing and not args.force:
         print(f"nhsrisk run: refusing to overwrite {', '.join(existing)} (use --force)", file=sys.stderr)
@@ -213,13 +237,118 @@ def run(args: argparse.Namespace) -> int:
     except OSError as err:
         print(f"nhsrisk run: cannot create output directory {out}: {err}", file=sys.stderr)
         return 2
-    ds = nhsrisk.simulate(scenario, draws=args.draws, seed=args.seed)
+    client = None
+    if args.scheduler is not None:
+        try:
+            from distributed import Client
+        except ImportError:
+            print(
+                "nhsrisk run: --scheduler needs dask.distributed: pip install 'nhsrisk[distributed]'",
+                file=sys.stderr,
+            )
+            return 2
+        try:
+            client = Client(args.scheduler, timeout="10s")
+        except OSError as err:
+            print(f"nhsrisk run: cannot reach the dask scheduler at {args.scheduler}: {err}", file=sys.stderr)
+            return 2
+    try:
+        if args.summary_only:
+            return _run_summary_only(args, scenario, targets["summary"], client)
+        chunks = args.chunks if args.chunks is not None else (2**17 if client is not None else None)
+        ds = nhsrisk.simulate(
+            scenario, draws=args.draws, seed=args.seed, chunks=chunks, progress=args.progress
+        )
+        if chunks is not None:
+            ds = ds.compute()  # on the cluster when a client is active
+    finally:
+        if client is not None:
+            client.close()
     # Results first, so that a reader who stops reading early (`nhsrisk run | head`) still gets them.
     _write_atomically(targets["results"], lambda p: ds.to_netcdf(p, engine="h5netcdf"))
     _write_atomically(targets["figure"], lambda p: _cumulative_figure(ds, p))
     print(summary_table(ds))
     print(f"\nWrote {targets['results']} and {targets['figure']}")
     return 0
+
+
+def _run_summary_only(args: argparse.Namespace, scenario, path: Path, client) -> int:
+    import nhsrisk
+
+    summary = nhsrisk.simulate(
+        scenario,
+        draws=args.draws,
+        seed=args.seed,
+        keep="summary",
+        chunks=args.chunks,
+        client=client,
+        progress=args.progress,
+    )
+    _write_atomically(path, lambda p: summary.to_netcdf(p, engine="h5netcdf"))
+    print(streaming_table(summary))
+    print(f"\nWrote {path}")
+    return 0
+
+
+def streaming_table(summary) -> str:
+    """Plain-text table of a streaming summary (``simulate(..., keep="summary")``).
+
+    Parameters
+    ----------
+    summary : xarray.Dataset
+        Output of ``nhsrisk.simulate(..., keep="summary")``.
+
+    Returns
+    -------
+    str
+        Mean with its Monte Carlo standard error and sketch quantiles (GBP bn
+        for money) of NPV, BCR and the cumulative value by the target year,
+        and the probabilities of reaching the claimed return and of BCR < 1.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> print(streaming_table(nhsrisk.simulate(draws=2_000, seed=3, keep="summary")))  # doctest: +ELLIPSIS
+    Scenario spring-budget-2024: 2,000 draws (streamed), seed 3
+    ...
+    """
+    year = summary.attrs["target_year"]
+    n = summary.attrs["n_draws"]
+    rows = [
+        ("NPV (GBP bn)", "npv", {}, 1e9),
+        ("Benefit-cost ratio", "bcr", {}, 1.0),
+        (f"Cumulative value by {year} (GBP bn)", "cumulative_value", {"year": year}, 1e9),
+    ]
+    width = max(len(r[0]) for r in rows) + 2
+    quantiles = summary["quantile"].values
+    header = "".join(f"{f'p{round(q * 100)}':>10}" for q in quantiles)
+    lines = [
+        f"Scenario {summary.attrs['scenario_name']}: {n:,} draws (streamed), seed {summary.attrs['seed']}",
+        "",
+        f"{'':<{width}}{'mean':>10}{'s.e.':>10}{header}",
+    ]
+    for label, name, where, scale in rows:
+        mean = float(summary[f"{name}_mean"].sel(where)) / scale
+        mcse = float(summary[f"{name}_mcse"].sel(where)) / scale
+        values = summary[f"{name}_quantile"].sel(where).values / scale
+        lines.append(f"{label:<{width}}{mean:>10.3f}{mcse:>10.2g}" + "".join(f"{v:>10.3f}" for v in values))
+    bound = 1.0 - 0.05 ** (1.0 / n)
+    p_target = float(summary["p_target"])
+    target_text = (
+        f"< {bound:.2g} (95% upper bound: none of {n:,} draws)"
+        if p_target == 0
+        else f"= {p_target:.4g} (s.e. {float(summary['p_target_mcse']):.2g})"
+    )
+    lines += [
+        "",
+        f"Quantiles from a KLL sketch: rank error within {summary.attrs['quantile_rank_error']:.2%} "
+        "(99% confidence); means and probabilities exact.",
+        f"P(cumulative value reaches GBP {float(summary['claimed_return']) / 1e9:.2f}bn by {year}) "
+        f"{target_text}",
+        f"P(benefit-cost ratio < 1) = {float(summary['p_bcr_below_1']):.6g} "
+        f"(s.e. {float(summary['p_bcr_below_1_mcse']):.2g})",
+    ]
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

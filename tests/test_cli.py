@@ -173,3 +173,45 @@ def test_a_reader_closing_the_pipe_early_still_gets_the_results(tmp_path):
     assert result.stdout.strip() == "1"  # nhsrisk's own exit status: stopped early, quietly
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cumulative_value.png", "results.nc"]
+
+
+def test_summary_only_streams_and_writes_summary_nc(tmp_path):
+    import xarray as xr
+
+    from nhsrisk.cli import main
+
+    out = tmp_path / "big"
+    assert (
+        main(
+            ["run", "--draws", "2e4", "--chunks", "4096", "--summary-only", "--seed", "5", "--out", str(out)]
+        )
+        == 0
+    )
+    summary = xr.open_dataset(out / "summary.nc", engine="h5netcdf")
+    assert summary.attrs["n_draws"] == 20_000 and summary.attrs["chunk_draws"] == 4096
+    assert not (out / "results.nc").exists()
+    exact = nhsrisk.simulate(draws=20_000, seed=5)
+    np.testing.assert_allclose(summary["npv_mean"].item(), exact["npv"].values.mean(), rtol=1e-12)
+
+
+def test_chunked_cli_run_equals_the_unchunked_one(tmp_path):
+    import xarray as xr
+
+    from nhsrisk.cli import main
+
+    assert (
+        main(["run", "--draws", "3000", "--chunks", "1000", "--seed", "8", "--out", str(tmp_path / "a")]) == 0
+    )
+    assert main(["run", "--draws", "3000", "--seed", "8", "--out", str(tmp_path / "b")]) == 0
+    a = xr.open_dataset(tmp_path / "a" / "results.nc", engine="h5netcdf")
+    b = xr.open_dataset(tmp_path / "b" / "results.nc", engine="h5netcdf")
+    xr.testing.assert_identical(a, b)
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    from nhsrisk.cli import main
+
+    code = main(["run", "--draws", "100", "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "x")])
+    assert code == 2
+    assert "cannot reach the dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
