@@ -21,6 +21,7 @@ from nhsrisk._version import __version__
 from nhsrisk.experiments import compare_options, sobol_analysis, spider, sweep, tornado, waterfall
 from nhsrisk.scenario import (
     BUILTIN_SCENARIOS,
+    Correlations,
     Quantity,
     Scenario,
     ScenarioError,
@@ -33,6 +34,7 @@ from nhsrisk.voi import evpi, evppi
 
 __all__ = [
     "BUILTIN_SCENARIOS",
+    "Correlations",
     "Quantity",
     "Scenario",
     "ScenarioError",

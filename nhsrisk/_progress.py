@@ -82,7 +82,12 @@ def progress_bar(total: int, desc: str, progress: bool | None, unit: str = "draw
     """
     if progress is False or (progress is None and not _watched()):
         return _NoBar()
-    from tqdm.auto import tqdm
+    try:
+        import ipywidgets  # noqa: F401  (tqdm's notebook bar is a widget)
+        from tqdm.auto import tqdm
+    except ImportError:
+        # without ipywidgets tqdm.auto warns in a notebook and falls back to text anyway
+        from tqdm.std import tqdm
 
     return tqdm(
         total=total,
