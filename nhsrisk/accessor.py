@@ -58,6 +58,28 @@ class NhsriskDatasetAccessor:
     def __init__(self, ds: xr.Dataset) -> None:
         self._ds = ds
 
+    @property
+    def plot(self) -> Any:
+        """Plots of this Dataset: ``ds.nhsrisk.plot.fan()`` and the rest of :mod:`nhsrisk.plot`.
+
+        Returns
+        -------
+        nhsrisk.plot.PlotAccessor
+            One method per plotting function, each drawing this Dataset.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import nhsrisk
+        >>> ax = nhsrisk.simulate(draws=2_000, seed=1).nhsrisk.plot.fan()
+        >>> "GBP bn" in ax.get_ylabel()
+        True
+        """
+        from nhsrisk.plot import PlotAccessor
+
+        return PlotAccessor(self._ds)
+
     def summary(
         self,
         *,

@@ -1,0 +1,1963 @@
+"""Publication-quality figures of nhsrisk results, one call each.
+
+Every function draws on a matplotlib Axes and returns it: the ``ax`` given,
+or a new figure of 7 x 4.5 inches (constrained layout) when ``ax`` is None.
+None of them calls ``plt.show()``. The numbers drawn come from
+:mod:`nhsrisk.stats` and :mod:`nhsrisk.experiments` (as arviz-plots takes
+its numbers from arviz-stats), so a figure shows exactly what those
+functions return.
+
+Notes
+-----
+Conventions shared by every figure:
+
+- Money is shown in GBP bn (values divided by 1e9) when the largest absolute
+  amount drawn, target included, is at least GBP 1bn, and in GBP m (divided
+  by 1e6) otherwise; per-year amounts read "GBP bn/year". Hours are shown in
+  million hours, dimensionless ratios as "ratio", probabilities in %.
+- Per-year plots put the financial years ("2025/26") on the x axis.
+- Colours come from the Okabe-Ito palette (Okabe and Ito 2008, "Color
+  universal design"), which stays distinguishable with the common
+  colour-vision deficiencies and, through its spread of lightness, in
+  greyscale print; heat maps use viridis, which is perceptually uniform and
+  also colour-blind safe. Font sizes come from ``matplotlib.rcParams``.
+- A per-year output with programme or staff-group dimensions (``value``,
+  ``spend``, ``hours_released``...) is summed over them when its units are
+  an amount (GBP, GBP/year, hours/year); select one with ``ds.sel(...)``
+  to see it alone. Shares and flags (units "1") are never summed.
+- The ``target`` of :func:`fan`, :func:`distribution`, :func:`exceedance`
+  and :func:`compare`: ``True`` draws the output's own threshold where it
+  has one (the claimed return ``ds["claimed_return"]`` for
+  ``cumulative_value``, break-even 0 for ``npv`` and 1 for ``bcr``), a number
+  draws that level (in the output's units, GBP for money), ``False`` none.
+
+matplotlib is imported inside the functions: importing :mod:`nhsrisk` does
+not import ``matplotlib.pyplot``.
+
+Examples
+--------
+>>> import matplotlib; matplotlib.use("Agg")
+>>> import matplotlib.pyplot as plt
+>>> import nhsrisk
+>>> import nhsrisk.plot
+>>> ax = nhsrisk.plot.fan(nhsrisk.simulate(draws=500, seed=1))
+>>> [text.get_text() for text in ax.get_legend().get_texts()]
+['5-95%', '25-75%', 'median', 'claimed return']
+>>> plt.close(ax.figure)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+import textwrap
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+
+from nhsrisk import stats
+from nhsrisk._validate import _message, check_count
+from nhsrisk.simulation import OUTPUTS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = [
+    "OKABE_ITO",
+    "PlotAccessor",
+    "compare",
+    "distribution",
+    "exceedance",
+    "fan",
+    "heatmap",
+    "payback",
+    "sobol",
+    "spider",
+    "tornado",
+    "waterfall",
+]
+
+#: The Okabe-Ito colour-blind-safe palette, by name.
+OKABE_ITO: dict[str, str] = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+}
+# Order for series: yellow last, as it is the hardest to see on white paper.
+_SERIES_COLOURS = tuple(
+    OKABE_ITO[name]
+    for name in (
+        "blue",
+        "orange",
+        "bluish_green",
+        "vermillion",
+        "reddish_purple",
+        "sky_blue",
+        "black",
+        "yellow",
+    )
+)
+_SERIES_STYLES = ("-", "--", ":", "-.")
+_FIGURE_SIZE = (7.0, 4.5)
+_FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+# Box plots: box from the quartiles, whiskers from the 5th to the 95th percentile.
+_BOX_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+_SUMMABLE_DIMS = {"programme": "all programmes", "staff_group": "all staff groups"}
+_AMOUNT_UNITS = ("GBP", "GBP/year", "hours", "hours/year", "FTE")
+_HEATMAP_STATISTICS = ("mean", "median", "probability")
+# Two-sided 95% normal quantile, scipy.stats.norm.ppf(0.975), for intervals from a standard error.
+_Z95 = 1.959963984540054
+# Characters per line before a title or axis label wraps, for a 7-inch figure at rcParams font sizes.
+_TITLE_WIDTH = 60
+_XLABEL_WIDTH = 80
+_YLABEL_WIDTH = 56
+
+
+# --------------------------------------------------------------------------------------------------
+# Checks
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_ax(ax: Any, caller: str) -> None:
+    if ax is None:
+        return
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        raise TypeError(_message("ax", caller, "a matplotlib Axes or None", type(ax).__name__))
+
+
+def _new_axes(ax: Axes | None, height: float = _FIGURE_SIZE[1]) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, new = plt.subplots(figsize=(_FIGURE_SIZE[0], height), layout="constrained")
+    return new
+
+
+def _check_dataset(value: Any, name: str, caller: str, kind: str) -> xr.Dataset:
+    if not isinstance(value, xr.Dataset):
+        raise TypeError(_message(name, caller, kind, type(value).__name__))
+    return value
+
+
+def _describe_dataset(ds: xr.Dataset) -> str:
+    names = list(map(str, ds.data_vars))
+    shown = ", ".join(map(repr, names[:8])) + (", ..." if len(names) > 8 else "")
+    return f"a Dataset with dimensions {dict(ds.sizes)} and variables [{shown}]"
+
+
+def _require(
+    ds: xr.Dataset, name: str, caller: str, kind: str, variables: dict[str, tuple[str, ...]]
+) -> None:
+    """Refuse ``ds`` unless each variable exists with exactly the listed dimensions (any order)."""
+    for variable, dims in variables.items():
+        if variable not in ds.data_vars or set(ds[variable].dims) != set(dims):
+            raise ValueError(
+                f"The {name!r} parameter of {caller} must be {kind}. Got {_describe_dataset(ds)} instead."
+            )
+
+
+def _check_finite(values: np.ndarray, name: str, caller: str, what: str) -> None:
+    bad = values.size - int(np.isfinite(values).sum())
+    if bad:
+        raise ValueError(
+            _refuse(name, caller, f"a Dataset whose {what} is finite", f"{bad} NaN or infinite values")
+        )
+
+
+def _refuse(name: str, caller: str, allowed: str, got: str) -> str:
+    """Format the project's message for a ``got`` that describes the value rather than being it."""
+    return f"The {name!r} parameter of {caller} must be {allowed}. Got {got} instead."
+
+
+def _check_top(top: Any, caller: str) -> int:
+    return check_count(top, "top", caller)
+
+
+def _check_target(target: Any, caller: str) -> bool | float:
+    allowed = "True, False or a finite number (in the output's units)"
+    if isinstance(target, bool | np.bool_):
+        return bool(target)
+    if not isinstance(target, numbers.Real):
+        raise TypeError(_message("target", caller, allowed, target))
+    if not math.isfinite(target):
+        raise ValueError(_message("target", caller, allowed, target))
+    return float(target)
+
+
+def _check_results(ds: Any, caller: str, name: str = "ds") -> xr.Dataset:
+    kind = "a results Dataset from nhsrisk.simulate (with a 'draw' dimension)"
+    ds = _check_dataset(ds, name, caller, kind)
+    if "draw" not in ds.dims:
+        raise ValueError(_refuse(name, caller, kind, _describe_dataset(ds)))
+    return ds
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading outputs
+# --------------------------------------------------------------------------------------------------
+
+
+def _lower_first(text: str) -> str:
+    """``"Net present value"`` -> ``"net present value"``, leaving acronyms (``"NPV"``) alone."""
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text
+
+
+def _summed(
+    ds: xr.Dataset, variable: str, caller: str, keep: Sequence[str] = ()
+) -> tuple[xr.DataArray, str, str]:
+    """Return the variable summed over programmes/staff groups (amounts only), its label and units.
+
+    Dimensions in ``keep`` (the swept parameters of a sweep) stay; any other is refused.
+    """
+    da = stats._variable(ds, variable, caller)
+    # compare_options drops the variables' attrs: fall back on the output table of simulate
+    _, known_label, known_units = OUTPUTS.get(variable, ((), variable, ""))
+    units = str(da.attrs.get("units", known_units))
+    label = str(da.attrs.get("long_name", known_label))
+    extra = [str(d) for d in da.dims if d not in ("year", "draw", *keep)]
+    allowed = [d for d in extra if d in _SUMMABLE_DIMS]
+    if extra and (allowed != extra or units not in _AMOUNT_UNITS):
+        raise ValueError(
+            _refuse(
+                "variable",
+                caller,
+                "an output that has only 'year' and 'draw' dimensions, or an amount (GBP, GBP/year, "
+                "hours/year) to sum over programmes and staff groups; select one first, such as "
+                f"ds.sel({extra[0]}=...)",
+                f"{variable!r} with dims {da.dims} in units {units!r}",
+            )
+        )
+    if extra:
+        # skipna=False: a NaN must reach the finiteness check, not vanish from the sum
+        da = da.sum(extra, skipna=False, keep_attrs=True)
+        label += ", " + ", ".join(_SUMMABLE_DIMS[d] for d in extra)
+    _check_finite(np.asarray(da.values, dtype=float), "ds", caller, repr(variable))
+    return da, label, units
+
+
+def _years(ds: xr.Dataset) -> list[str]:
+    return [str(year) for year in ds["year"].values] if "year" in ds.coords else []
+
+
+def _check_year(ds: xr.Dataset, year: Any, caller: str) -> str:
+    years = _years(ds)
+    if year is None:
+        return stats._target_year(ds, caller)
+    if str(year) not in years or not isinstance(year, str):
+        raise ValueError(_message("year", caller, f"one of the financial years {years} or None", year))
+    return year
+
+
+def _per_draw(
+    ds: xr.Dataset, variable: str, year: Any, caller: str, keep: Sequence[str] = ()
+) -> tuple[xr.DataArray, str, str, str | None]:
+    """Per-draw values of ``variable``; a per-year one in ``year`` (default the target year)."""
+    da, label, units = _summed(ds, variable, caller, keep)
+    if "year" not in da.dims:
+        if year is not None:
+            raise ValueError(
+                _message("year", caller, f"None for {variable!r}, which has no 'year' dimension", year)
+            )
+        return da, label, units, None
+    chosen = _check_year(ds, year, caller)
+    preposition = "by" if variable == "cumulative_value" else "in"
+    return da.sel(year=chosen, drop=True), f"{label} {preposition} {chosen}", units, chosen
+
+
+def _describe(da: xr.DataArray, quantiles: Sequence[float], caller: str) -> xr.Dataset:
+    try:
+        return stats.describe(da, quantiles=tuple(quantiles))
+    except ValueError as error:
+        raise ValueError(f"{caller}: {error}") from error
+
+
+def _reference(
+    ds: xr.Dataset, variable: str, target: bool | float, caller: str, claimed: Any = None
+) -> tuple[np.ndarray, str] | None:
+    """Return the level to mark (in the output's units) and its legend label, or None.
+
+    ``claimed`` replaces ``ds["claimed_return"]`` (a compare_options Dataset keeps it in its attrs).
+    """
+    if target is False:
+        return None
+    if target is not True:
+        return np.asarray(float(target)), "target"
+    if variable == "cumulative_value":
+        if claimed is None:
+            if "claimed_return" not in ds.data_vars:
+                raise ValueError(
+                    _message(
+                        "target",
+                        caller,
+                        "False, or a number in GBP, when ds has no 'claimed_return' variable",
+                        target,
+                    )
+                )
+            claimed = ds["claimed_return"].values
+        claimed = np.asarray(claimed, dtype=float)
+        if not np.isfinite(claimed).all():
+            raise ValueError(_message("ds", caller, "a Dataset with a finite 'claimed_return'", claimed))
+        return claimed, "claimed return"
+    if variable == "npv":
+        return np.asarray(0.0), "break-even (NPV = 0)"
+    if variable == "bcr":
+        return np.asarray(1.0), "break-even (BCR = 1)"
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Units and labels
+# --------------------------------------------------------------------------------------------------
+
+
+def _scale(units: str, *values: Any) -> tuple[float, str]:
+    """Divisor and unit label for an axis: GBP in bn from GBP 1bn up, else in m (see the module notes)."""
+    arrays = [np.ravel(np.asarray(v, dtype=float)) for v in values if v is not None]
+    magnitude = max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
+    if units in ("GBP", "GBP/year"):
+        per = units[3:]
+        return (1e9, f"GBP bn{per}") if magnitude >= 1e9 else (1e6, f"GBP m{per}")
+    if units in ("hours", "hours/year"):
+        return 1e6, f"million {units}"
+    if units == "1":
+        return 1.0, "ratio"
+    return 1.0, units
+
+
+def _with_units(label: str, unit_label: str) -> str:
+    return f"{label} ({unit_label})" if unit_label else label
+
+
+def _number(value: float) -> str:
+    return stats._significant(float(value), 3)
+
+
+def _amount(value: float, unit_label: str) -> str:
+    """``"7.00"`` and ``"GBP bn"`` -> ``"GBP 7.00bn"``; other units follow the number."""
+    if unit_label.startswith("GBP "):
+        sign = "-" if value < 0 else ""
+        return f"{sign}GBP {_number(abs(value))}{unit_label[4:]}"
+    return f"{_number(value)} {unit_label}".strip()
+
+
+def _ordinal(probability: float) -> str:
+    percent = 100.0 * probability
+    text = f"{percent:g}"
+    if not float(percent).is_integer():
+        return f"{text}th"
+    whole = int(round(percent))
+    suffix = "th" if whole % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(whole % 10, "th")
+    return f"{text}{suffix}"
+
+
+def _reference_label(reference: tuple[np.ndarray, str], scale: float) -> str:
+    """Legend label of a reference line: with its value, unless the label states it (``NPV = 0``)."""
+    name = reference[1]
+    return name if "=" in name else f"{name} ({_number(float(reference[0]) / scale)})"
+
+
+def _title(obj: xr.Dataset, what: str) -> str:
+    scenario = obj.attrs.get("scenario_name")
+    return f"{scenario}: {what}" if scenario else what[:1].upper() + what[1:]
+
+
+def _wrap(text: str, width: int) -> str:
+    return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
+
+
+def _set_title(ax: Axes, text: str) -> None:
+    ax.set_title(_wrap(text, _TITLE_WIDTH))
+
+
+def _xlabel(ax: Axes, text: str) -> None:
+    ax.set_xlabel(_wrap(text, _XLABEL_WIDTH))
+
+
+def _ylabel(ax: Axes, text: str) -> None:
+    ax.set_ylabel(_wrap(text, _YLABEL_WIDTH))
+
+
+def _key_label(key: str, width: int = 34) -> str:
+    """Break a long key path after its dots, so tick labels do not squeeze the plot."""
+    lines = [""]
+    for part in re.findall(r"[^.]+\.?", key):
+        if lines[-1] and len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)
+
+
+def _legend(ax: Axes, **kwargs: Any) -> None:
+    ax.legend(frameon=False, **kwargs)
+
+
+def _tidy(ax: Axes) -> None:
+    """No chartjunk: drop the top and right frame lines."""
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def _year_axis(ax: Axes, years: list[str]) -> np.ndarray:
+    x = np.arange(len(years))
+    ax.set_xticks(x, labels=years)
+    _xlabel(ax, "Financial year")
+    return x
+
+
+def _line_style(index: int) -> dict[str, Any]:
+    colours = len(_SERIES_COLOURS)
+    return {
+        "color": _SERIES_COLOURS[index % colours],
+        "linestyle": _SERIES_STYLES[(index // colours) % len(_SERIES_STYLES)],
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Results of simulate
+# --------------------------------------------------------------------------------------------------
+
+
+def fan(
+    ds: xr.Dataset,
+    variable: str = "cumulative_value",
+    *,
+    target: bool | float = True,
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
+    """Fan chart of a per-year output: percentile bands and median by financial year.
+
+    The bands are the 5th-95th and 25th-75th percentiles over the draws and
+    the line the median, all from :func:`nhsrisk.stats.describe`
+    (``quantile_estimate``).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Results of :func:`nhsrisk.simulate`.
+    variable : str, default="cumulative_value"
+        A per-year output (dimension ``year``): ``cumulative_value`` (GBP),
+        or an amount such as ``value``, ``spend`` (GBP/year) or
+        ``hours_released`` (hours/year), summed over programmes and staff
+        groups (``ds.sel(programme=...)`` shows one programme).
+    target : bool or float, default=True
+        Horizontal line: ``True`` marks the claimed return
+        (``ds["claimed_return"]``, GBP, to be reached by
+        ``ds.attrs["target_year"]``) for ``cumulative_value`` and nothing for
+        other outputs; a number marks that level (output units); ``False`` none.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; default a new 7 x 4.5 inch figure.
+    **kwargs
+        Passed to ``ax.plot`` for the median line.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Legend entries ``"5-95%"``, ``"25-75%"``, ``"median"`` and the target's
+        (``"claimed return"``); money in GBP bn (GBP m below GBP 1bn).
+
+    Raises
+    ------
+    TypeError
+        If ``ds`` is not a Dataset or ``ax`` not an Axes.
+    ValueError
+        If ``variable`` is unknown or has no ``year`` dimension, the values
+        are not finite, or ``target=True`` asks for a missing claimed return.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import nhsrisk
+    >>> import nhsrisk.plot
+    >>> ax = nhsrisk.plot.fan(nhsrisk.simulate(draws=500, seed=1))
+    >>> ax.get_ylabel()
+    'Cumulative undiscounted value, all programmes (GBP bn)'
+    >>> [label.get_text() for label in ax.get_xticklabels()][:2]
+    ['2025/26', '2026/27']
+    >>> plt.close(ax.figure)
+    """
+    caller = "fan"
+    _check_ax(ax, caller)
+    ds = _check_results(ds, caller)
+    target = _check_target(target, caller)
+    da, label, units = _summed(ds, variable, caller)
+    if "year" not in da.dims:
+        raise ValueError(
+            _refuse(
+                "variable",
+                caller,
+                "a per-year output (with a 'year' dimension), such as 'cumulative_value', 'value' or 'spend'",
+                f"{variable!r} with dims {da.dims}",
+            )
+        )
+    reference = _reference(ds, variable, target, caller)
+    described = _describe(da.transpose("year", "draw"), _FAN_QUANTILES, caller)
+    bands = described["quantile_estimate"].transpose("year", "quantile").values
+    scale, unit_label = _scale(units, bands, None if reference is None else reference[0])
+    bands = bands / scale
+    ax = _new_axes(ax)
+    x = _year_axis(ax, _years(ds))
+    blue = OKABE_ITO["blue"]
+    ax.fill_between(x, bands[:, 0], bands[:, 4], color=blue, alpha=0.2, linewidth=0, label="5-95%")
+    ax.fill_between(x, bands[:, 1], bands[:, 3], color=blue, alpha=0.4, linewidth=0, label="25-75%")
+    ax.plot(x, bands[:, 2], **{"color": blue, "linewidth": 2.0, "label": "median", **kwargs})
+    if reference is not None:
+        level, name = float(reference[0]) / scale, reference[1]
+        ax.axhline(level, color=OKABE_ITO["vermillion"], linestyle="--", linewidth=1.5, label=name)
+        target_year = ds.attrs.get("target_year") if variable == "cumulative_value" else None
+        when = f" by {target_year}" if target_year else ""
+        ax.annotate(
+            f"{_amount(level, unit_label)}{when}",
+            xy=(x[-1], level),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize="small",
+            color=OKABE_ITO["vermillion"],
+        )
+    _ylabel(ax, _with_units(label, unit_label))
+    _set_title(ax, _title(ds, f"{_lower_first(label)} by year"))
+    _tidy(ax)
+    _legend(ax, loc="upper left")
+    return ax
+
+
+def distribution(
+    ds: xr.Dataset,
+    variable: str = "npv",
+    *,
+    year: str | None = None,
+    percentiles: Sequence[float] = (0.05, 0.5, 0.95),
+    bins: int = 60,
+    target: bool | float = True,
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
+    """Histogram of a per-draw output with its mean, median and percentiles marked.
+
+    The mean and the percentiles are those of :func:`nhsrisk.stats.describe`.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Results of :func:`nhsrisk.simulate`.
+    variable : str, default="npv"
+        An output: per draw (``npv``, GBP; ``bcr``) or per year, read in
+        ``year`` (amounts summed over programmes and staff groups).
+    year : str, optional
+        Financial year such as ``"2029/30"`` for a per-year output; default
+        ``ds.attrs["target_year"]``. Must be None for an output without years.
+    percentiles : sequence of float, default=(0.05, 0.5, 0.95)
+        Probabilities in (0, 1) marked with dotted lines; 0.5 is the median,
+        always drawn (dashed).
+    bins : int, default=60
+        Number of histogram bins.
+    target : bool or float, default=True
+        Vertical line: the output's own threshold (claimed return for
+        ``cumulative_value``, 0 for ``npv``, 1 for ``bcr``), a number, or ``False``.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; default a new 7 x 4.5 inch figure.
+    **kwargs
+        Passed to ``ax.hist``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Bars count draws; legend entries give each marked value.
+
+    Raises
+    ------
+    TypeError
+        If ``ds`` is not a Dataset, ``ax`` not an Axes or ``bins`` not an int.
+    ValueError
+        If the variable or year is unknown, a percentile is outside (0, 1),
+        or the values are not finite.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import nhsrisk
+    >>> import nhsrisk.plot
+    >>> ax = nhsrisk.plot.distribution(nhsrisk.simulate(draws=500, seed=1), bins=20)
+    >>> len(ax.patches), ax.get_xlabel()
+    (20, 'Net present value at the discount rate (GBP bn)')
+    >>> plt.close(ax.figure)
+    """
+    caller = "distribution"
+    _check_ax(ax, caller)
+    ds = _check_results(ds, caller)
+    bins = check_count(bins, "bins", caller)
+    target = _check_target(target, caller)
+    marked = _check_percentiles(percentiles, caller)
+    da, label, units, _ = _per_draw(ds, variable, year, caller)
+    reference = _reference(ds, variable, target, caller)
+    quantiles = tuple(sorted({*marked, 0.5}))
+    described = _describe(da, quantiles, caller)
+    values = np.asarray(da.values, dtype=float)
+    estimates = dict(zip(quantiles, described["quantile_estimate"].values, strict=True))
+    mean = float(described["mean"])
+    scale, unit_label = _scale(units, values, None if reference is None else reference[0])
+    ax = _new_axes(ax)
+    ax.hist(values / scale, **{"bins": bins, "color": OKABE_ITO["sky_blue"], "alpha": 0.8, **kwargs})
+    ax.axvline(mean / scale, color=OKABE_ITO["black"], linewidth=1.5, label=f"mean ({_number(mean / scale)})")
+    median = estimates[0.5] / scale
+    ax.axvline(
+        median, color=OKABE_ITO["blue"], linestyle="--", linewidth=1.5, label=f"median ({_number(median)})"
+    )
+    for q in marked:
+        if q == 0.5:
+            continue
+        level = estimates[q] / scale
+        ax.axvline(
+            level,
+            color=OKABE_ITO["orange"],
+            linestyle=":",
+            linewidth=1.5,
+            label=f"{_ordinal(q)} percentile ({_number(level)})",
+        )
+    if reference is not None:
+        level = float(reference[0]) / scale
+        ax.axvline(
+            level, color=OKABE_ITO["vermillion"], linewidth=2.0, label=_reference_label(reference, scale)
+        )
+    _xlabel(ax, _with_units(label, unit_label))
+    _ylabel(ax, f"Number of draws (of {values.size:,})")
+    _set_title(ax, _title(ds, f"distribution of {_lower_first(label)}"))
+    _tidy(ax)
+    _legend(ax, fontsize="small")
+    return ax
+
+
+def _check_percentiles(percentiles: Any, caller: str) -> tuple[float, ...]:
+    allowed = "a non-empty sequence of probabilities in (0, 1)"
+    if isinstance(percentiles, str) or not isinstance(percentiles, Sequence | np.ndarray):
+        raise TypeError(_message("percentiles", caller, allowed, percentiles))
+    if len(percentiles) == 0:
+        raise ValueError(_message("percentiles", caller, allowed, percentiles))
+    return tuple(dict.fromkeys(stats._probability(q, "percentiles", caller) for q in percentiles))
+
+
+def exceedance(
+    ds: xr.Dataset,
+    variable: str = "cumulative_value",
+    *,
+    year: str | None = None,
+    target: bool | float = True,
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
+    """Exceedance curve: probability that the output is at least x, against x.
+
+    The curve is the empirical ``P(output >= x)`` over the draws, a
+    decreasing step function: at every x it equals
+    :func:`nhsrisk.stats.exceedance_probability` of the draws at threshold x.
+    At the target the probability is annotated with its Monte Carlo standard
+    error (``sqrt(p (1 - p) / n)``); when no draw (or every draw) reaches it,
+    that error is 0, and the one-sided 95% bound ``1 - 0.05 ** (1 / n)``
+    (or 1 minus it) is reported instead, as :mod:`nhsrisk.stats` advises.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Results of :func:`nhsrisk.simulate`.
+    variable : str, default="cumulative_value"
+        An output, as in :func:`distribution`.
+    year : str, optional
+        Year of a per-year output; default ``ds.attrs["target_year"]``.
+    target : bool or float, default=True
+        Vertical line and annotated probability: the output's own threshold
+        (claimed return for ``cumulative_value``, 0 for ``npv``, 1 for
+        ``bcr``), a number (output units), or ``False``.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; default a new 7 x 4.5 inch figure.
+    **kwargs
+        Passed to ``ax.step``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Probability in % on the y axis.
+
+    Raises
+    ------
+    TypeError
+        If ``ds`` is not a Dataset or ``ax`` not an Axes.
+    ValueError
+        If the variable or year is unknown or the values are not finite.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import nhsrisk
+    >>> import nhsrisk.plot
+    >>> ax = nhsrisk.plot.exceedance(nhsrisk.simulate(draws=500, seed=1))
+    >>> ax.get_ylabel()
+    'Probability of reaching at least x (%)'
+    >>> plt.close(ax.figure)
+    """
+    caller = "exceedance"
+    _check_ax(ax, caller)
+    ds = _check_results(ds, caller)
+    target = _check_target(target, caller)
+    da, label, units, chosen = _per_draw(ds, variable, year, caller)
+    reference = _reference(ds, variable, target, caller)
+    values = np.asarray(da.values, dtype=float)
+    n = values.size
+    levels, counts = np.unique(values, return_counts=True)
+    # Draws at or above each distinct level: the count from that level to the top.
+    at_least = np.cumsum(counts[::-1])[::-1] / n
+    scale, unit_label = _scale(units, values, None if reference is None else reference[0])
+    span = float(levels[-1] - levels[0]) or max(abs(float(levels[0])), 1.0)
+    pad = 0.02 * span
+    # where="pre" holds y[i] on (x[i-1], x[i]]: 1 up to the lowest draw, then the share at or above
+    # each level, then 0 beyond the highest.
+    x = np.concatenate([[levels[0] - pad], levels, [levels[-1] + pad]]) / scale
+    y = 100.0 * np.concatenate([[1.0], at_least, [0.0]])
+    ax = _new_axes(ax)
+    ax.step(
+        x,
+        y,
+        **{"where": "pre", "color": OKABE_ITO["blue"], "linewidth": 1.8, "label": "P(at least x)", **kwargs},
+    )
+    if reference is not None:
+        threshold = float(reference[0])
+        p, se = (float(v) for v in stats.exceedance_probability(values, threshold))
+        ax.axvline(
+            threshold / scale,
+            color=OKABE_ITO["vermillion"],
+            linestyle="--",
+            linewidth=1.5,
+            label=reference[1],
+        )
+        if 0.0 < p < 1.0:
+            error = f" ± {stats._percent(se, 2)} (MCSE)"
+        else:
+            # a standard error of 0 would claim certainty from a finite sample
+            bound = 1.0 - 0.05 ** (1.0 / n)
+            side = "upper" if p == 0.0 else "lower"
+            error = f" (one-sided 95% {side} bound {stats._percent(bound if p == 0.0 else 1.0 - bound)})"
+        # Above a decreasing curve the upper right is empty, and below it the lower left.
+        ax.annotate(
+            f"P(at least {_amount(threshold / scale, unit_label)}) = {stats._percent(p)}{error}",
+            xy=(threshold / scale, 100.0 * p),
+            xytext=(0.98, 0.95),
+            textcoords="axes fraction",
+            ha="right",
+            va="top",
+            fontsize="small",
+            color=OKABE_ITO["vermillion"],
+            arrowprops={"arrowstyle": "-", "color": OKABE_ITO["vermillion"], "linewidth": 0.8},
+        )
+    ax.set_ylim(-2.0, 102.0)
+    _xlabel(ax, _with_units(label, unit_label))
+    _ylabel(ax, "Probability of reaching at least x (%)")
+    _set_title(ax, _title(ds, f"exceedance curve of {_lower_first(label)}"))
+    _tidy(ax)
+    _legend(ax, loc="lower left")
+    return ax
+
+
+def payback(p_or_ds: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Probability of payback by each financial year, with its Monte Carlo error.
+
+    The probabilities are those of :func:`nhsrisk.stats.payback` (first
+    year with cumulative value at least cumulative spend). Error bars are 95%
+    intervals ``p ± 1.96 MCSE`` clipped to [0, 100]%; where no draw has paid
+    back (``p = 0``, MCSE 0) the bar reaches the one-sided 95%
+    Clopper-Pearson upper bound ``payback_probability_upper_95`` instead.
+
+    Parameters
+    ----------
+    p_or_ds : xarray.Dataset
+        Results of :func:`nhsrisk.simulate` (``payback`` is called on them) or
+        the output of :func:`nhsrisk.stats.payback`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; default a new 7 x 4.5 inch figure.
+    **kwargs
+        Passed to ``ax.errorbar``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Probability in % by financial year; the median payback year is annotated.
+
+    Raises
+    ------
+    TypeError
+        If ``p_or_ds`` is not a Dataset or ``ax`` not an Axes.
+    ValueError
+        If it is neither simulate results nor a payback result.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import nhsrisk
+    >>> import nhsrisk.plot
+    >>> ax = nhsrisk.plot.payback(nhsrisk.simulate(draws=500, seed=1))
+    >>> ax.get_ylabel()
+    'Probability of payback by the year (%)'
+    >>> plt.close(ax.figure)
+    """
+    caller = "payback"
+    _check_ax(ax, caller)
+    kind = "results of nhsrisk.simulate or the output of nhsrisk.payback"
+    source = _check_dataset(p_or_ds, "p_or_ds", caller, kind)
+    if "payback_probability" in source.data_vars:
+        _require(
+            source,
+            "p_or_ds",
+            caller,
+            kind,
+            {
+                name: ("year",)
+                for name in (
+                    "payback_probability",
+                    "payback_probability_mcse",
+                    "payback_probability_upper_95",
+                )
+            },
+        )
+        result = source
+    elif "draw" in source.dims:
+        result = stats.payback(source)
+    else:
+        raise ValueError(_refuse("p_or_ds", caller, kind, _describe_dataset(source)))
+    p = np.asarray(result["payback_probability"].values, dtype=float)
+    se = np.asarray(result["payback_probability_mcse"].values, dtype=float)
+    upper_95 = np.asarray(result["payback_probability_upper_95"].values, dtype=float)
+    for name, values in (("payback_probability", p), ("its MCSE and bound", np.concatenate([se, upper_95]))):
+        _check_finite(values, "p_or_ds", caller, name)
+    low = np.clip(p - _Z95 * se, 0.0, 1.0)
+    high = np.where((se == 0) & (p == 0), upper_95, np.clip(p + _Z95 * se, 0.0, 1.0))
+    ax = _new_axes(ax)
+    x = _year_axis(ax, [str(y) for y in result["year"].values])
+    style = {
+        "color": OKABE_ITO["blue"],
+        "marker": "o",
+        "capsize": 4,
+        "linewidth": 1.8,
+        "label": "probability, with 95% interval",
+    }
+    ax.errorbar(x, 100.0 * p, yerr=[100.0 * (p - low), 100.0 * (high - p)], **{**style, **kwargs})
+    if "median_payback_year" in result.data_vars:
+        ax.annotate(
+            f"median payback year: {result['median_payback_year'].values}",
+            xy=(0.02, 0.96),
+            xycoords="axes fraction",
+            va="top",
+            fontsize="small",
+        )
+    ax.set_ylim(-2.0, 102.0)
+    _ylabel(ax, "Probability of payback by the year (%)")
+    _set_title(ax, _title(source, "probability of payback (cumulative value reaching cumulative spend)"))
+    _tidy(ax)
+    _legend(ax, loc="center left")
+    return ax
+
+
+# --------------------------------------------------------------------------------------------------
+# Experiments
+# --------------------------------------------------------------------------------------------------
+
+
+def waterfall(wf: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Bridge from the planned benefit to the realised one, one floating bar per risk.
+
+    Parameters
+    ----------
+    wf : xarray.Dataset
+        Output of :func:`nhsrisk.waterfall`: ``level`` and ``change`` over
+        ``step`` (``"planned"``, the risks in order, ``"realised"``).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; default a new 7 x 4.5 inch figure.
+    **kwargs
+        Passed to ``ax.bar`` (every bar).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One bar per step: ``"planned"`` and ``"realised"`` from 0 (blue), each
+        risk from the previous level by its change (vermillion for a loss,
+        bluish green for a gain), each labelled with its value. The x-axis
+        label states the order of the steps (``wf.attrs["order"]``).
+
+    Raises
+    ------
+    TypeError
+        If ``wf`` is not a Dataset or ``ax`` not an Axes.
+    ValueError
+        If it is not a waterfall result or holds non-finite values.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import nhsrisk
+    >>> import nhsrisk.plot
+    >>> from nhsrisk.experiments import waterfall
+    >>> ax = nhsrisk.plot.waterfall(waterfall(draws=500, seed=1))
+    >>> len(ax.patches), ax.get_xticklabels()[0].get_text()
+    (8, 'planned')
+    >>> plt.close(ax.figure)
+    """
+    caller = "waterfall"
+    _check_ax(ax, caller)
+    kind = "a Dataset from nhsrisk.waterfall ('level' and 'change' over 'step')"
+    wf = _check_dataset(wf, "wf", caller, kind)
+    _require(wf, "wf", caller, kind, {"level": ("step",), "change": ("step",)})
+    steps = [str(step) for step in wf["step"].values]
+    if len(steps) < 2 or steps[0] != "planned" or steps[-1] != "realised":
+        raise ValueError(_message("wf", caller, "steps from 'planned' to 'realised'", steps))
+    level = np.asarray(wf["level"].values, dtype=float)
+    change = np.asarray(wf["change"].values, dtype=float)
+    _check_finite(np.concatenate([level, change]), "wf", caller, "'level' and 'change'")
+    units = str(wf["level"].attrs.get("units", ""))
+    scale, unit_label = _scale(units, level, change)
+    level, change = level / scale, change / scale
+    x = np.arange(len(steps))
+    inner = x[1:-1]
+    bottoms = level[:-2]  # a risk's bar starts at the level before it
+    ax = _new_axes(ax)
+    totals = ax.bar(
+        x[[0, -1]], level[[0, -1]], **{"color": OKABE_ITO["blue"], "label": "planned and realised", **kwargs}
+    )
+    containers = [totals]
+    for mask, colour, name in (
+        (change[1:-1] < 0, OKABE_ITO["vermillion"], "loss"),
+        (change[1:-1] >= 0, OKABE_ITO["bluish_green"], "gain"),
+    ):
+        if mask.any():
+            containers.append(
+                ax.bar(
+                    inner[mask],
+                    change[1:-1][mask],
+                    bottom=bottoms[mask],
+                    **{"color": colour, "label": name, **kwargs},
+                )
+            )
+    ax.bar_label(totals, labels=[_number(v) for v in level[[0, -1]]], padding=2, fontsize="small")
+    for container in containers[1:]:
+        # at the bar's far end (below a loss): thin bars have no room inside
+        changes = [patch.get_height() for patch in container.patches]
+        ax.bar_label(
+            container,
+            labels=[("+" if v >= 0 else "-") + _number(abs(v)) for v in changes],
+            padding=2,
+            fontsize="small",
+        )
+    # a floating bar's base is a sticky edge that autoscaling will not pad, so pad by hand
+    low, high = min(0.0, float(level.min())), max(0.0, float(level.max()))
+    pad = 0.1 * (high - low) or 1.0
+    ax.set_ylim(low - (pad if low < 0 else 0.0), high + pad)
+    # thin connectors carry each level to the next bar
+    ax.hlines(level[:-1], x[:-1] + 0.4, x[1:] - 0.4, colors="0.5", linewidth=0.8)
+    ax.axhline(0.0, color="0.3", linewidth=0.8)
+    ax.set_xticks(x, labels=steps, rotation=30, ha="right")
+    order = str(wf.attrs.get("order", "risks switched on one at a time, left to right"))
+    ax.set_xlabel(_wrap(f"Order of steps: {order}", 90), fontsize="small")
+    statistic, _, output = str(wf["level"].attrs.get("long_name", "output")).partition(" ")
+    label = f"{statistic} {_lower_first(output)}" if output else statistic
+    _ylabel(ax, _with_units(label, unit_label))
+    _set_title(ax, _title(wf, "from the planned to the realised benefit"))
+    _tidy(ax)
+    _legend(ax, loc="upper right")
+    return ax
+
+
+def tornado(t: xr.Dataset, *, top: int = 15, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Tornado chart: the output with each input at its low and high percentile.
+
+    Parameters
+    ----------
+    t : xarray.Dataset
+        Output of :func:`nhsrisk.tornado`.
+    top : int, default=15
+        Number of inputs shown: the ``top`` largest by ``swing``, largest on top.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; default a new figure 7 inches wide, taller with more inputs.
+    **kwargs
+        Passed to ``ax.barh``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Two bars per input from ``output_base`` (every input at its median,
+        the vertical line) to ``output_low`` (input at its ``low``
+        percentile, blue) and to ``output_high`` (orange); inputs labelled by
+        key path.
+
+    Raises
+    ------
+    TypeError
+        If ``t`` is not a Dataset, ``top`` not an int or ``ax`` not an Axes.
+    ValueError
+        If ``t`` is not a tornado result or holds non-finite outputs.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import nhsrisk
+    >>> import nhsrisk.plot
+    >>> t = nhsrisk.tornado(inputs=["risks.digital_exclusion", "risks.cost_overrun"])
+    >>> ax = nhsrisk.plot.tornado(t)
+    >>> ax.get_yticklabels()[0].get_text()  # the largest swing, at the top
+    'risks.cost_overrun'
+    >>> plt.close(ax.figure)
+    """
+    caller = "tornado"
+    _check_ax(ax, caller)
+    kind = "a Dataset from nhsrisk.tornado ('output_low', 'output_high', 'swing' over 'input', 'output_base')"
+    t = _check_dataset(t, "t", caller, kind)
+    _require(
+        t,
+        "t",
+        caller,
+        kind,
+        {"output_low": ("input",), "output_high": ("input",), "swing": ("input",), "output_base": ()},
+    )
+    top = _check_top(top, caller)
+    order = np.argsort(-np.asarray(t["swing"].values, dtype=float), kind="stable")[:top]
+    shown = t.isel(input=order)
+    low = np.asarray(shown["output_low"].values, dtype=float)
+    high = np.asarray(shown["output_high"].values, dtype=float)
+    base = float(t["output_base"])
+    _check_finite(np.concatenate([low, high, [base]]), "t", caller, "output")
+    units = str(t["output_low"].attrs.get("units", ""))
+    scale, unit_label = _scale(units, low, high, base)
+    low, high, base = low / scale, high / scale, base / scale
+    k = len(order)
+    y = np.arange(k)[::-1]  # the largest swing at the top
+    ax = _new_axes(ax, height=max(_FIGURE_SIZE[1], 1.5 + 0.3 * k))
+    for ends, colour, percentile in (
+        (low, OKABE_ITO["blue"], t.attrs.get("low")),
+        (high, OKABE_ITO["orange"], t.attrs.get("high")),
+    ):
+        name = f"input at its {_ordinal(percentile)} percentile" if percentile is not None else "input"
+        ax.barh(y, ends - base, left=base, **{"height": 0.6, "color": colour, "label": name, **kwargs})
+    ax.axvline(
+        base, color=OKABE_ITO["black"], linewidth=1.0, label=f"all inputs at their medians ({_number(base)})"
+    )
+    ax.set_yticks(y, labels=[_key_label(str(name)) for name in shown["input"].values])
+    ax.tick_params(axis="y", labelsize="small")
+    label = str(t["output_low"].attrs.get("long_name", t.attrs.get("output", "output")))
+    _xlabel(ax, _with_units(label, unit_label))
+    _set_title(ax, _title(t, f"one-way sensitivity of {_lower_first(label)}"))
+    _tidy(ax)
+    # the smallest swings are at the bottom, leaving room there
+    _legend(ax, fontsize="small", loc="lower right")
+    return ax
+
+
+def spider(
+    s: xr.Dataset,
+    *,
+    inputs: Sequence[str] | None = None,
+    top: int = 8,
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
+    """Spider plot: the output as each input moves across its percentiles.
+
+    Parameters
+    ----------
+    s : xarray.Dataset
+        Output of :func:`nhsrisk.spider`.
+    inputs : sequence of str, optional
+        Inputs to draw (names of ``s["input"]``); default the ``top`` whose
+        output varies most (largest max - min over the percentiles).
+    top : int, default=8
+        Number of inputs drawn when ``inputs`` is None (the palette has 8 colours;
+        more lines repeat them with other line styles).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; default a new 7 x 4.5 inch figure.
+    **kwargs
+        Passed to ``ax.plot`` (every input's line).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One line per input against its percentile (%), and a dotted line at
+        ``output_base`` (every input at its median).
+
+    Raises
+    ------
+    TypeError
+        If ``s`` is not a Dataset, ``inputs`` not a sequence of str or ``ax`` not an Axes.
+    ValueError
+        If ``s`` is not a spider result, an input is not in it, or the outputs are not finite.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import nhsrisk
+    >>> import nhsrisk.plot
+    >>> s = nhsrisk.spider(inputs=["risks.digital_exclusion", "risks.cost_overrun"])
+    >>> ax = nhsrisk.plot.spider(s)
+    >>> ax.get_xlabel()
+    'Input percentile (%)'
+    >>> plt.close(ax.figure)
+    """
+    caller = "spider"
+    _check_ax(ax, caller)
+    kind = "a Dataset from nhsrisk.spider ('output' over 'input' and 'percentile', 'output_base')"
+    s = _check_dataset(s, "s", caller, kind)
+    _require(s, "s", caller, kind, {"output": ("input", "percentile"), "output_base": ()})
+    names = [str(name) for name in s["input"].values]
+    output = s["output"].transpose("input", "percentile")
+    values = np.asarray(output.values, dtype=float)
+    _check_finite(values, "s", caller, "'output'")
+    if inputs is None:
+        top = _check_top(top, caller)
+        spread = values.max(axis=1) - values.min(axis=1)
+        chosen = list(np.argsort(-spread, kind="stable")[:top])
+    else:
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, Sequence | np.ndarray) or not all(isinstance(n, str) for n in inputs):
+            raise TypeError(_message("inputs", caller, "a sequence of input names or None", inputs))
+        unknown = [n for n in inputs if n not in names]
+        if unknown or len(inputs) == 0:
+            raise ValueError(
+                _message("inputs", caller, f"names from s['input'], such as {names[:3]}", list(inputs))
+            )
+        chosen = [names.index(n) for n in inputs]
+    base = float(s["output_base"])
+    units = str(s["output"].attrs.get("units", ""))
+    scale, unit_label = _scale(units, values[chosen], base)
+    percent = 100.0 * np.asarray(s["percentile"].values, dtype=float)
+    ax = _new_axes(ax)
+    for index, i in enumerate(chosen):
+        ax.plot(
+            percent,
+            values[i] / scale,
+            **{**_line_style(index), "linewidth": 1.8, "label": _key_label(names[i], 28), **kwargs},
+        )
+    ax.axhline(base / scale, color="0.4", linestyle=":", linewidth=1.0, label="all inputs at their medians")
+    label = str(s["output"].attrs.get("long_name", s.attrs.get("output", "output")))
+    _xlabel(ax, "Input percentile (%)")
+    _ylabel(ax, _with_units(label, unit_label))
+    _set_title(ax, _title(s, f"{_lower_first(label)} as one input moves"))
+    _tidy(ax)
+    # outside, on the right: inside, the legend would hide the lines that matter
+    _legend(ax, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def sobol(s: xr.Dataset, *, top: int = 15, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """First-order and total Sobol' indices as grouped horizontal bars with their intervals.
+
+    Parameters
+    ----------
+    s : xarray.Dataset
+        Output of :func:`nhsrisk.sobol_analysis` or :func:`nhsrisk.sobol_indices`.
+    top : int, default=15
+        Number of inputs shown: the ``top`` largest total indices, largest on top.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; default a new figure 7 inches wide, taller with more inputs.
+    **kwargs
+        Passed to ``ax.barh`` (both sets of bars).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        For each input a bar of ``S1`` (sky blue) above one of ``ST`` (blue);
+        when the result has bootstrap intervals, each bar carries a black
+        line from ``*_conf_low`` to ``*_conf_high``. The indices are shares
+        of the output's variance (dimensionless).
+
+    Raises
+    ------
+    TypeError
+        If ``s`` is not a Dataset, ``top`` not an int or ``ax`` not an Axes.
+    ValueError
+        If ``s`` is not a Sobol' result or holds non-finite indices.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import nhsrisk
+    >>> import nhsrisk.plot
+    >>> ax = nhsrisk.plot.sobol(nhsrisk.sobol_analysis(base_samples=64, seed=1, bootstrap=100), top=5)
+    >>> len(ax.patches)
+    10
+    >>> plt.close(ax.figure)
+    """
+    caller = "sobol"
+    _check_ax(ax, caller)
+    kind = "a Dataset from nhsrisk.sobol_analysis or sobol_indices ('S1' and 'ST' over 'input')"
+    s = _check_dataset(s, "s", caller, kind)
+    _require(s, "s", caller, kind, {"S1": ("input",), "ST": ("input",)})
+    top = _check_top(top, caller)
+    order = np.argsort(-np.asarray(s["ST"].values, dtype=float), kind="stable")[:top]
+    shown = s.isel(input=order)
+    names = [str(name) for name in shown["input"].values]
+    with_intervals = all(f"{i}_conf_{end}" in s.data_vars for i in ("S1", "ST") for end in ("low", "high"))
+    arrays = [
+        f"{i}{end}"
+        for i in ("S1", "ST")
+        for end in (("", "_conf_low", "_conf_high") if with_intervals else ("",))
+    ]
+    for name in arrays:
+        _check_finite(np.asarray(shown[name].values, dtype=float), "s", caller, repr(name))
+    k = len(order)
+    y = np.arange(k)[::-1]
+    ax = _new_axes(ax, height=max(_FIGURE_SIZE[1], 1.5 + 0.4 * k))
+    for offset, index, colour, name in (
+        (0.2, "S1", OKABE_ITO["sky_blue"], "first order (S1)"),
+        (-0.2, "ST", OKABE_ITO["blue"], "total (ST)"),
+    ):
+        ax.barh(y + offset, shown[index].values, **{"height": 0.38, "color": colour, "label": name, **kwargs})
+    if with_intervals:
+        # Lines from bound to bound rather than xerr: a bootstrap percentile interval need not contain
+        # the estimate, and xerr cannot be negative.
+        level = float(s.attrs.get("confidence", 0.95))
+        for offset, index in ((0.2, "S1"), (-0.2, "ST")):
+            ax.hlines(
+                y + offset,
+                shown[f"{index}_conf_low"].values,
+                shown[f"{index}_conf_high"].values,
+                colors=OKABE_ITO["black"],
+                linewidth=1.2,
+                label=f"{100 * level:g}% bootstrap interval" if index == "S1" else None,
+            )
+    ax.axvline(0.0, color="0.3", linewidth=0.8)
+    ax.set_yticks(y, labels=[_key_label(name) for name in names])
+    ax.tick_params(axis="y", labelsize="small")
+    _xlabel(ax, "Sobol' index (share of the output's variance, dimensionless)")
+    output = s.attrs.get("output_long_name")
+    _set_title(
+        ax, _title(s, f"Sobol' indices of {_lower_first(str(output))}" if output else "Sobol' indices")
+    )
+    _tidy(ax)
+    _legend(ax, fontsize="small", loc="lower right")
+    return ax
+
+
+def _swept_units(sw: xr.Dataset, key: str) -> str:
+    """Units of a swept key path, read from the scenario's field metadata ("" when unknown)."""
+    import dataclasses
+
+    from nhsrisk.scenario import Scenario, ScenarioError
+
+    text = sw.attrs.get("base_scenario")
+    if not isinstance(text, str):
+        return ""
+    try:
+        record: Any = Scenario.from_toml(text)
+    except ScenarioError:
+        return ""
+    parts = key.split(".")
+    for part in parts[:-1]:
+        record = record.get(part) if isinstance(record, Mapping) else getattr(record, part, None)
+        if record is None:
+            return ""
+    if not dataclasses.is_dataclass(record):
+        return ""
+    meta = {f.name: f.metadata for f in dataclasses.fields(record)}.get(parts[-1], {})
+    return str(meta.get("unit", ""))
+
+
+def _swept_axis(sw: xr.Dataset, key: str) -> tuple[list[str], str]:
+    """Tick labels and axis label of a swept parameter; amounts of money scaled as everywhere else."""
+    values = sw[key].values
+    units = _swept_units(sw, key)
+    if values.dtype.kind not in "iuf":
+        # distributions swept are labelled by their description
+        return [str(v) for v in values], _with_units(key, _axis_units(units))
+    scale, unit_label = _scale(units, values)
+    return [f"{float(v) / scale:g}" for v in values], _with_units(key, _axis_units(unit_label))
+
+
+def heatmap(
+    sw: xr.Dataset,
+    variable: str = "npv",
+    *,
+    statistic: str = "mean",
+    year: str | None = None,
+    annotate: bool = True,
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
+    """Heat map of a statistic of an output over a two-parameter sweep.
+
+    Parameters
+    ----------
+    sw : xarray.Dataset
+        Output of :func:`nhsrisk.sweep` over exactly two parameters
+        (``sw.attrs["swept"]``): the first on the y axis, the second on the x axis.
+    variable : str, default="npv"
+        Output kept by the sweep (a per-year one is read in ``year``).
+    statistic : {"mean", "median", "probability"}, default="mean"
+        Colour of a cell, over its draws: the mean or median of
+        :func:`nhsrisk.stats.describe`, or the probability of reaching the
+        output's threshold from :func:`nhsrisk.stats.exceedance_probability`
+        (the cell's claimed return for ``cumulative_value``, 0 for ``npv``,
+        1 for ``bcr``), in %.
+    year : str, optional
+        Year of a per-year output; default ``sw.attrs["target_year"]``.
+    annotate : bool, default=True
+        Write each cell's value in it (3 significant figures).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; default a new 7 x 4.5 inch figure.
+    **kwargs
+        Passed to ``ax.imshow`` (default colour map viridis).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        With a colour bar labelled with the statistic and its units.
+
+    Raises
+    ------
+    TypeError
+        If ``sw`` is not a Dataset or ``ax`` not an Axes.
+    ValueError
+        If ``sw`` is not a two-parameter sweep, the variable, statistic or
+        year is unknown, or the values are not finite.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import nhsrisk
+    >>> import nhsrisk.plot
+    >>> sw = nhsrisk.sweep(
+    ...     "spring-budget-2024",
+    ...     {"risks.raid_probability": [0.0, 0.5], "risks.digital_exclusion": [0.0, 0.2]},
+    ...     draws=200, seed=1,
+    ... )
+    >>> ax = nhsrisk.plot.heatmap(sw)
+    >>> ax.images[0].get_array().shape
+    (2, 2)
+    >>> plt.close(ax.figure)
+    """
+    caller = "heatmap"
+    _check_ax(ax, caller)
+    kind = "a Dataset from nhsrisk.sweep over exactly two parameters (attrs['swept'])"
+    sw = _check_dataset(sw, "sw", caller, kind)
+    swept = list(sw.attrs.get("swept", []))
+    if len(swept) != 2 or not all(key in sw.dims for key in swept):
+        raise ValueError(_refuse("sw", caller, kind, f"{_describe_dataset(sw)} swept over {swept}"))
+    if statistic not in _HEATMAP_STATISTICS:
+        raise ValueError(_message("statistic", caller, f"one of {list(_HEATMAP_STATISTICS)}", statistic))
+    if not isinstance(annotate, bool):
+        raise TypeError(_message("annotate", caller, "True or False", annotate))
+    da, label, units, chosen_year = _per_draw(sw, variable, year, caller, keep=swept)
+    da = da.transpose(*swept, "draw")
+    if statistic == "probability":
+        reference = _reference(sw, variable, True, caller)
+        if reference is None:
+            raise ValueError(
+                _message(
+                    "statistic",
+                    caller,
+                    "'mean' or 'median' for an output without a threshold (only cumulative_value, npv and "
+                    "bcr have one)",
+                    statistic,
+                )
+            )
+        threshold = reference[0]
+        if threshold.ndim:
+            threshold = xr.DataArray(threshold, dims=sw["claimed_return"].dims).transpose(*swept).values
+        p, _ = stats.exceedance_probability(da.values, threshold)
+        cells = 100.0 * p
+        scale, unit_label = 1.0, "%"
+        event = "reaching the claimed return" if reference[1] == "claimed return" else reference[1]
+        if chosen_year is not None and reference[1] == "claimed return":
+            event += f" by {chosen_year}"
+        what = f"probability of {event}"
+    else:
+        described = _describe(da, (0.5,), caller)
+        raw = described["mean"] if statistic == "mean" else described["quantile_estimate"].isel(quantile=0)
+        raw_values = np.asarray(raw.transpose(*swept).values, dtype=float)
+        scale, unit_label = _scale(units, raw_values)
+        cells = raw_values / scale
+        what = f"{statistic} of {_lower_first(label)}"
+    ax = _new_axes(ax)
+    style = {"cmap": "viridis", "origin": "lower", "aspect": "auto"}
+    if statistic == "probability":
+        style |= {"vmin": 0.0, "vmax": 100.0}
+    image = ax.imshow(cells, **{**style, **kwargs})
+    (row_ticks, row_label), (column_ticks, column_label) = (_swept_axis(sw, key) for key in swept)
+    ax.set_yticks(np.arange(len(row_ticks)), labels=row_ticks)
+    ax.set_xticks(np.arange(len(column_ticks)), labels=column_ticks)
+    _ylabel(ax, row_label)
+    _xlabel(ax, column_label)
+    if annotate:
+        for (i, j), value in np.ndenumerate(cells):
+            red, green, blue, _ = image.cmap(image.norm(value))
+            # dark text on light cells and light text on dark ones (relative luminance, ITU-R BT.709)
+            light = 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.5
+            ax.text(
+                j,
+                i,
+                _number(value),
+                ha="center",
+                va="center",
+                fontsize="small",
+                color="black" if light else "white",
+            )
+    ax.figure.colorbar(image, ax=ax, label=_wrap(_with_units(what[:1].upper() + what[1:], unit_label), 50))
+    _set_title(ax, _title(sw, f"{what} over the sweep"))
+    return ax
+
+
+def _axis_units(units: str) -> str:
+    return "dimensionless" if units in ("1", "ratio") else units
+
+
+def compare(
+    runs: Mapping[str, xr.Dataset] | xr.Dataset,
+    variable: str = "cumulative_value",
+    *,
+    year: str | None = None,
+    target: bool | float = True,
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
+    """Box plots of an output over two or more runs side by side.
+
+    Boxes span the 25th to 75th percentile with a line at the median and a
+    marker at the mean; whiskers reach the 5th and 95th percentiles (no
+    outliers drawn). All come from :func:`nhsrisk.stats.describe`.
+
+    Parameters
+    ----------
+    runs : mapping of str to xarray.Dataset, or xarray.Dataset
+        Label to results of :func:`nhsrisk.simulate`, or the output of
+        :func:`nhsrisk.compare_options` (one box per ``option``).
+    variable : str, default="cumulative_value"
+        An output, as in :func:`distribution`.
+    year : str, optional
+        Year of a per-year output; default the runs' ``attrs["target_year"]``.
+    target : bool or float, default=True
+        Horizontal line: the output's own threshold (the claimed return of
+        each run for ``cumulative_value``, one line when they agree and a
+        segment over each box when they differ; 0 for ``npv``; 1 for ``bcr``),
+        a number (output units), or ``False``.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; default a new 7 x 4.5 inch figure.
+    **kwargs
+        Passed to ``ax.bxp``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Runs on the x axis in the order given.
+
+    Raises
+    ------
+    TypeError
+        If ``runs`` is neither a mapping of Datasets nor a Dataset, or ``ax`` not an Axes.
+    ValueError
+        If there are fewer than two runs, or a variable or year is unknown.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import nhsrisk
+    >>> import nhsrisk.plot
+    >>> base = nhsrisk.load_scenario()
+    >>> options = nhsrisk.compare_options(
+    ...     {"as planned": base, "ring-fenced": base.with_values({"risks.raid_probability": 0.0})},
+    ...     draws=500, seed=1,
+    ... )
+    >>> ax = nhsrisk.plot.compare(options)
+    >>> [label.get_text() for label in ax.get_xticklabels()]
+    ['as planned', 'ring-fenced']
+    >>> plt.close(ax.figure)
+    """
+    caller = "compare"
+    _check_ax(ax, caller)
+    target = _check_target(target, caller)
+    named = _runs(runs, caller)
+    claimed = _claimed_returns(runs, target, variable) if isinstance(runs, xr.Dataset) else {}
+    boxes: list[tuple[str, np.ndarray, float]] = []
+    references: list[float] = []
+    reference_label = ""
+    for name, run in named.items():
+        da, label, units, _ = _per_draw(run, variable, year, caller)
+        described = _describe(da, _BOX_QUANTILES, caller)
+        boxes.append(
+            (name, np.asarray(described["quantile_estimate"].values, dtype=float), float(described["mean"]))
+        )
+        reference = _reference(run, variable, target, caller, claimed=claimed.get(name))
+        if reference is not None:
+            references.append(float(reference[0]))
+            reference_label = reference[1]
+    scale, unit_label = _scale(units, *[q for _, q, _ in boxes], references)
+    statistics = [
+        {
+            "label": name,
+            "whislo": q[0] / scale,
+            "q1": q[1] / scale,
+            "med": q[2] / scale,
+            "q3": q[3] / scale,
+            "whishi": q[4] / scale,
+            "mean": mean / scale,
+            "fliers": [],
+        }
+        for name, q, mean in boxes
+    ]
+    ax = _new_axes(ax)
+    style = {
+        "showmeans": True,
+        "showfliers": False,
+        "patch_artist": True,
+        "boxprops": {"facecolor": OKABE_ITO["sky_blue"], "edgecolor": OKABE_ITO["black"]},
+        "medianprops": {"color": OKABE_ITO["black"], "linewidth": 2.0},
+        "meanprops": {
+            "marker": "D",
+            "markerfacecolor": OKABE_ITO["orange"],
+            "markeredgecolor": OKABE_ITO["black"],
+        },
+    }
+    artists = ax.bxp(statistics, **{**style, **kwargs})
+    for part, name in (("boxes", "25-75%"), ("whiskers", "5-95%"), ("medians", "median"), ("means", "mean")):
+        if artists.get(part):
+            artists[part][0].set_label(name)
+    if references:
+        levels = np.array(references) / scale
+        colour = OKABE_ITO["vermillion"]
+        if np.all(levels == levels[0]):
+            ax.axhline(levels[0], color=colour, linestyle="--", linewidth=1.5, label=reference_label)
+        else:
+            positions = np.arange(1, len(levels) + 1)
+            ax.hlines(
+                levels,
+                positions - 0.4,
+                positions + 0.4,
+                colors=colour,
+                linestyles="--",
+                label=reference_label,
+            )
+    _ylabel(ax, _with_units(label, unit_label))
+    scenarios = {run.attrs.get("scenario_name") for run in named.values()}
+    title_source = xr.Dataset(attrs={"scenario_name": scenarios.pop()} if len(scenarios) == 1 else {})
+    _set_title(ax, _title(title_source, f"{_lower_first(label)}, runs compared"))
+    _tidy(ax)
+    _legend(ax, fontsize="small", loc="best")
+    return ax
+
+
+def _runs(runs: Any, caller: str) -> dict[str, xr.Dataset]:
+    """Label -> results Dataset, from a mapping or from the ``option`` dimension of compare_options."""
+    kind = "a mapping of at least two labels to results of nhsrisk.simulate, or a compare_options Dataset"
+    if isinstance(runs, xr.Dataset):
+        if "option" not in runs.dims or runs.sizes["option"] < 2 or "draw" not in runs.dims:
+            raise ValueError(_refuse("runs", caller, kind, _describe_dataset(runs)))
+        return {str(option): runs.isel(option=i, drop=True) for i, option in enumerate(runs["option"].values)}
+    if not isinstance(runs, Mapping):
+        raise TypeError(_message("runs", caller, kind, type(runs).__name__))
+    if len(runs) < 2:
+        raise ValueError(_refuse("runs", caller, kind, f"a mapping of {len(runs)} run(s)"))
+    for label, run in runs.items():
+        if not isinstance(run, xr.Dataset) or "draw" not in run.dims:
+            got = (
+                _describe_dataset(run)
+                if isinstance(run, xr.Dataset)
+                else f"a value of type {type(run).__name__}"
+            )
+            error = ValueError if isinstance(run, xr.Dataset) else TypeError
+            raise error(_refuse("runs", caller, kind, f"{got} for {label!r}"))
+    named = {str(label): run for label, run in runs.items()}
+    if len(named) < len(runs):
+        raise ValueError(_message("runs", caller, "a mapping with distinct labels", list(runs)))
+    return named
+
+
+def _claimed_returns(options: xr.Dataset, target: bool | float, variable: str) -> dict[str, float]:
+    """Claimed return of each option, from the scenarios compare_options keeps in its attrs."""
+    from nhsrisk.scenario import Scenario
+
+    if target is not True or variable != "cumulative_value" or "claimed_return" in options.data_vars:
+        return {}
+    labels = [str(option) for option in options["option"].values]
+    texts = {label: options.attrs.get(f"scenario[{label}]") for label in labels}
+    if not all(isinstance(text, str) for text in texts.values()):
+        raise ValueError(
+            _message(
+                "target",
+                "compare",
+                "False, or a number in GBP, when runs holds no claimed return "
+                "(no attrs['scenario[<option>]'])",
+                target,
+            )
+        )
+    # the same figure simulate stores as claimed_return
+    return {
+        label: Scenario.from_toml(text).target.claimed_return.distribution.mean()
+        for label, text in texts.items()
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Accessor
+# --------------------------------------------------------------------------------------------------
+
+
+class PlotAccessor:
+    """The plots of this module on one Dataset, as ``ds.nhsrisk.plot``.
+
+    Each method calls the function of the same name with the Dataset as its
+    first argument, so it suits the kind of Dataset that function takes.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Results of :func:`nhsrisk.simulate`, or of an experiment
+        (:func:`nhsrisk.tornado`, :func:`nhsrisk.sweep`...).
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import nhsrisk
+    >>> from nhsrisk.plot import PlotAccessor
+    >>> ax = PlotAccessor(nhsrisk.simulate(draws=500, seed=1)).fan()
+    >>> ax.get_xlabel()
+    'Financial year'
+    >>> plt.close(ax.figure)
+    """
+
+    __slots__ = ("_ds",)
+
+    def __init__(self, ds: xr.Dataset) -> None:
+        self._ds = ds
+
+    def fan(
+        self,
+        variable: str = "cumulative_value",
+        *,
+        target: bool | float = True,
+        ax: Axes | None = None,
+        **kwargs: Any,
+    ) -> Axes:
+        """Call :func:`nhsrisk.plot.fan` on this Dataset.
+
+        Parameters
+        ----------
+        variable, target, ax, **kwargs
+            As in :func:`nhsrisk.plot.fan`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The fan chart.
+
+        Examples
+        --------
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> import nhsrisk
+        >>> from nhsrisk.plot import PlotAccessor
+        >>> ax = PlotAccessor(nhsrisk.simulate(draws=500, seed=1)).fan("value")
+        >>> ax.get_ylabel()
+        'Value of benefits, all programmes (GBP m/year)'
+        >>> plt.close(ax.figure)
+        """
+        return fan(self._ds, variable, target=target, ax=ax, **kwargs)
+
+    def distribution(
+        self,
+        variable: str = "npv",
+        *,
+        year: str | None = None,
+        percentiles: Sequence[float] = (0.05, 0.5, 0.95),
+        bins: int = 60,
+        target: bool | float = True,
+        ax: Axes | None = None,
+        **kwargs: Any,
+    ) -> Axes:
+        """Call :func:`nhsrisk.plot.distribution` on this Dataset.
+
+        Parameters
+        ----------
+        variable, year, percentiles, bins, target, ax, **kwargs
+            As in :func:`nhsrisk.plot.distribution`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The histogram.
+
+        Examples
+        --------
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> import nhsrisk
+        >>> from nhsrisk.plot import PlotAccessor
+        >>> ax = PlotAccessor(nhsrisk.simulate(draws=500, seed=1)).distribution(bins=10)
+        >>> len(ax.patches)
+        10
+        >>> plt.close(ax.figure)
+        """
+        return distribution(
+            self._ds, variable, year=year, percentiles=percentiles, bins=bins, target=target, ax=ax, **kwargs
+        )
+
+    def exceedance(
+        self,
+        variable: str = "cumulative_value",
+        *,
+        year: str | None = None,
+        target: bool | float = True,
+        ax: Axes | None = None,
+        **kwargs: Any,
+    ) -> Axes:
+        """Call :func:`nhsrisk.plot.exceedance` on this Dataset.
+
+        Parameters
+        ----------
+        variable, year, target, ax, **kwargs
+            As in :func:`nhsrisk.plot.exceedance`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The exceedance curve.
+
+        Examples
+        --------
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> import nhsrisk
+        >>> from nhsrisk.plot import PlotAccessor
+        >>> ax = PlotAccessor(nhsrisk.simulate(draws=500, seed=1)).exceedance("npv")
+        >>> ax.get_xlabel()
+        'Net present value at the discount rate (GBP bn)'
+        >>> plt.close(ax.figure)
+        """
+        return exceedance(self._ds, variable, year=year, target=target, ax=ax, **kwargs)
+
+    def payback(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Call :func:`nhsrisk.plot.payback` on this Dataset.
+
+        Parameters
+        ----------
+        ax, **kwargs
+            As in :func:`nhsrisk.plot.payback`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The payback probabilities by year.
+
+        Examples
+        --------
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> import nhsrisk
+        >>> from nhsrisk.plot import PlotAccessor
+        >>> ax = PlotAccessor(nhsrisk.simulate(draws=500, seed=1)).payback()
+        >>> ax.get_xlabel()
+        'Financial year'
+        >>> plt.close(ax.figure)
+        """
+        return payback(self._ds, ax=ax, **kwargs)
+
+    def waterfall(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Call :func:`nhsrisk.plot.waterfall` on this Dataset.
+
+        Parameters
+        ----------
+        ax, **kwargs
+            As in :func:`nhsrisk.plot.waterfall`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The waterfall chart.
+
+        Examples
+        --------
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> from nhsrisk.experiments import waterfall
+        >>> from nhsrisk.plot import PlotAccessor
+        >>> ax = PlotAccessor(waterfall(draws=500, seed=1)).waterfall()
+        >>> ax.get_xticklabels()[-1].get_text()
+        'realised'
+        >>> plt.close(ax.figure)
+        """
+        return waterfall(self._ds, ax=ax, **kwargs)
+
+    def tornado(self, *, top: int = 15, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Call :func:`nhsrisk.plot.tornado` on this Dataset.
+
+        Parameters
+        ----------
+        top, ax, **kwargs
+            As in :func:`nhsrisk.plot.tornado`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The tornado chart.
+
+        Examples
+        --------
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> import nhsrisk
+        >>> from nhsrisk.plot import PlotAccessor
+        >>> ax = PlotAccessor(nhsrisk.tornado(inputs=["risks.cost_overrun"])).tornado()
+        >>> len(ax.patches)
+        2
+        >>> plt.close(ax.figure)
+        """
+        return tornado(self._ds, top=top, ax=ax, **kwargs)
+
+    def spider(
+        self, *, inputs: Sequence[str] | None = None, top: int = 8, ax: Axes | None = None, **kwargs: Any
+    ) -> Axes:
+        """Call :func:`nhsrisk.plot.spider` on this Dataset.
+
+        Parameters
+        ----------
+        inputs, top, ax, **kwargs
+            As in :func:`nhsrisk.plot.spider`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The spider plot.
+
+        Examples
+        --------
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> import nhsrisk
+        >>> from nhsrisk.plot import PlotAccessor
+        >>> ax = PlotAccessor(nhsrisk.spider(inputs=["risks.cost_overrun"])).spider()
+        >>> ax.get_lines()[0].get_label()
+        'risks.cost_overrun'
+        >>> plt.close(ax.figure)
+        """
+        return spider(self._ds, inputs=inputs, top=top, ax=ax, **kwargs)
+
+    def sobol(self, *, top: int = 15, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Call :func:`nhsrisk.plot.sobol` on this Dataset.
+
+        Parameters
+        ----------
+        top, ax, **kwargs
+            As in :func:`nhsrisk.plot.sobol`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Sobol' indices.
+
+        Examples
+        --------
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> import nhsrisk
+        >>> from nhsrisk.plot import PlotAccessor
+        >>> ax = PlotAccessor(nhsrisk.sobol_analysis(base_samples=64, seed=1, bootstrap=0)).sobol(top=3)
+        >>> len(ax.patches)
+        6
+        >>> plt.close(ax.figure)
+        """
+        return sobol(self._ds, top=top, ax=ax, **kwargs)
+
+    def heatmap(
+        self,
+        variable: str = "npv",
+        *,
+        statistic: str = "mean",
+        year: str | None = None,
+        annotate: bool = True,
+        ax: Axes | None = None,
+        **kwargs: Any,
+    ) -> Axes:
+        """Call :func:`nhsrisk.plot.heatmap` on this Dataset.
+
+        Parameters
+        ----------
+        variable, statistic, year, annotate, ax, **kwargs
+            As in :func:`nhsrisk.plot.heatmap`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The heat map.
+
+        Examples
+        --------
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> import nhsrisk
+        >>> from nhsrisk.plot import PlotAccessor
+        >>> sw = nhsrisk.sweep(
+        ...     "spring-budget-2024",
+        ...     {"risks.raid_probability": [0.0, 0.5], "risks.digital_exclusion": [0.0, 0.2]},
+        ...     draws=200, seed=1,
+        ... )
+        >>> ax = PlotAccessor(sw).heatmap(statistic="median")
+        >>> ax.images[0].get_array().shape
+        (2, 2)
+        >>> plt.close(ax.figure)
+        """
+        return heatmap(self._ds, variable, statistic=statistic, year=year, annotate=annotate, ax=ax, **kwargs)
+
+    def compare(
+        self,
+        variable: str = "cumulative_value",
+        *,
+        year: str | None = None,
+        target: bool | float = True,
+        ax: Axes | None = None,
+        **kwargs: Any,
+    ) -> Axes:
+        """Call :func:`nhsrisk.plot.compare` on this Dataset (from :func:`nhsrisk.compare_options`).
+
+        Parameters
+        ----------
+        variable, year, target, ax, **kwargs
+            As in :func:`nhsrisk.plot.compare`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The box plots, one per option.
+
+        Examples
+        --------
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> import nhsrisk
+        >>> from nhsrisk.plot import PlotAccessor
+        >>> base = nhsrisk.load_scenario()
+        >>> options = nhsrisk.compare_options(
+        ...     {"as planned": base, "no raids": base.with_values({"risks.raid_probability": 0.0})},
+        ...     draws=500, seed=1,
+        ... )
+        >>> ax = PlotAccessor(options).compare("npv")
+        >>> ax.get_ylabel()
+        'Net present value at the discount rate (GBP bn)'
+        >>> plt.close(ax.figure)
+        """
+        return compare(self._ds, variable, year=year, target=target, ax=ax, **kwargs)

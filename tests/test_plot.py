@@ -1,0 +1,827 @@
+"""The plotting helpers draw what the statistics layer computes, with units, labels and legends.
+
+Each figure is rendered to PNG and then inspected: the artists' coordinates are compared with the
+numbers of nhsrisk.stats and nhsrisk.experiments. Those are the same arithmetic on the same draws,
+so the comparisons are exact up to float rounding of the axis scaling (GBP / 1e9), not statistical.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import subprocess
+import sys
+
+import matplotlib
+import numpy as np
+import pytest
+import scipy.stats
+import xarray as xr
+
+import nhsrisk
+from nhsrisk import plot, stats
+from nhsrisk.experiments import waterfall as waterfall_experiment
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+TORNADO_INPUTS = [
+    "risks.digital_exclusion",
+    "risks.cost_overrun",
+    "risks.delivery_delay",
+    "risks.social_care_leakage",
+]
+# rounding of value / 1e9 and of the sums inside matplotlib's paths: a few ulps
+CLOSE = {"rtol": 1e-12, "atol": 1e-12}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def agg_backend():
+    matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return nhsrisk.simulate(draws=2000, seed=1)
+
+
+@pytest.fixture(scope="module")
+def tornado_result():
+    return nhsrisk.tornado(inputs=TORNADO_INPUTS)
+
+
+@pytest.fixture(scope="module")
+def spider_result():
+    return nhsrisk.spider(inputs=["risks.digital_exclusion", "risks.cost_overrun", "risks.delivery_delay"])
+
+
+@pytest.fixture(scope="module")
+def sobol_result():
+    return nhsrisk.sobol_analysis(base_samples=64, seed=1, bootstrap=100)
+
+
+@pytest.fixture(scope="module")
+def sweep_result():
+    return nhsrisk.sweep(
+        "spring-budget-2024",
+        {"risks.raid_probability": [0.0, 0.25, 0.5], "risks.digital_exclusion": [0.0, 0.2]},
+        draws=200,
+        seed=1,
+    )
+
+
+@pytest.fixture(scope="module")
+def waterfall_result():
+    return waterfall_experiment(draws=2000, seed=1)
+
+
+@pytest.fixture(scope="module")
+def options():
+    base = nhsrisk.load_scenario()
+    return nhsrisk.compare_options(
+        {"as planned": base, "ring-fenced": base.with_values({"risks.raid_probability": 0.0})},
+        draws=500,
+        seed=1,
+    )
+
+
+def render(ax):
+    ax.figure.savefig(io.BytesIO(), format="png", dpi=40)
+    return ax
+
+
+def figures():
+    import matplotlib.pyplot as plt
+
+    return plt.get_fignums()
+
+
+def legend_texts(ax):
+    return [text.get_text().replace("\n", "") for text in ax.get_legend().get_texts()]
+
+
+def tick_texts(labels):
+    return [label.get_text() for label in labels]
+
+
+def labelled(ax, label):
+    (line,) = [line for line in ax.get_lines() if line.get_label() == label]
+    return line
+
+
+def ticks_top_down(ax):
+    """Y tick labels from the top of the plot down (key paths re-joined where they were wrapped)."""
+    pairs = zip(ax.get_yticks(), ax.get_yticklabels(), strict=True)
+    return [label.get_text().replace("\n", "") for _, label in sorted(pairs, key=lambda pair: -pair[0])]
+
+
+def unwrapped(text):
+    return text.replace("\n", " ")
+
+
+# --------------------------------------------------------------------------------------------------
+# Import cost
+# --------------------------------------------------------------------------------------------------
+
+
+def test_importing_nhsrisk_and_its_plot_module_does_not_import_pyplot():
+    code = "import sys, nhsrisk, nhsrisk.plot; print('matplotlib.pyplot' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------------------------------
+# fan
+# --------------------------------------------------------------------------------------------------
+
+
+def test_fan_draws_the_describe_percentile_bands_median_and_claimed_return(ds):
+    from matplotlib.collections import PolyCollection
+
+    ax = render(plot.fan(ds))
+    q = stats.describe(ds["cumulative_value"], quantiles=QUANTILES)["quantile_estimate"]
+    q = q.transpose("year", "quantile").values / 1e9
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 2
+    for band, (low, high) in zip(bands, [(0, 4), (1, 3)], strict=True):
+        vertices = band.get_paths()[0].vertices
+        for year in range(5):
+            at_year = vertices[np.isclose(vertices[:, 0], year), 1]
+            assert np.isclose(at_year, q[year, low], **CLOSE).any()
+            assert np.isclose(at_year, q[year, high], **CLOSE).any()
+    np.testing.assert_allclose(labelled(ax, "median").get_ydata(), q[:, 2], **CLOSE)
+    target = labelled(ax, "claimed return").get_ydata()
+    np.testing.assert_allclose(target, [float(ds["claimed_return"]) / 1e9] * 2, **CLOSE)
+    assert float(ds["claimed_return"]) / 1e9 == 7.0  # the Spring Budget 2024 claim, GBP 7bn by 2029/30
+    assert legend_texts(ax) == ["5-95%", "25-75%", "median", "claimed return"]
+    assert unwrapped(ax.get_ylabel()) == "Cumulative undiscounted value, all programmes (GBP bn)"
+    assert ax.get_xlabel() == "Financial year"
+    assert tick_texts(ax.get_xticklabels()) == ["2025/26", "2026/27", "2027/28", "2028/29", "2029/30"]
+    assert "spring-budget-2024" in ax.get_title()
+    assert any("GBP 7.00bn by 2029/30" in text.get_text() for text in ax.texts)
+
+
+def test_fan_sums_an_amount_over_programmes_and_shows_small_money_in_millions(ds):
+    ax = render(plot.fan(ds, "value"))
+    q = stats.describe(ds["value"].sum("programme"), quantiles=QUANTILES)["quantile_estimate"]
+    assert float(q.max()) < 1e9  # below GBP 1bn: the axis switches to GBP m
+    np.testing.assert_allclose(labelled(ax, "median").get_ydata(), q.sel(quantile=0.5).values / 1e6, **CLOSE)
+    assert unwrapped(ax.get_ylabel()) == "Value of benefits, all programmes (GBP m/year)"
+    assert legend_texts(ax) == ["5-95%", "25-75%", "median"]  # no claimed return for a yearly value
+
+
+def test_fan_shows_hours_in_million_hours(ds):
+    ax = render(plot.fan(ds, "hours_released"))
+    median = ds["hours_released"].sum(["programme", "staff_group"]).quantile(0.5, "draw").values
+    np.testing.assert_allclose(labelled(ax, "median").get_ydata(), median / 1e6, **CLOSE)
+    assert unwrapped(ax.get_ylabel()).endswith("(million hours/year)")
+    assert "all staff groups" in unwrapped(ax.get_ylabel())
+
+
+def test_fan_target_can_be_a_number_or_switched_off(ds):
+    ax = plot.fan(ds, target=2.5e9)
+    np.testing.assert_allclose(labelled(ax, "target").get_ydata(), [2.5, 2.5])
+    ax = plot.fan(ds, target=False)
+    assert legend_texts(ax) == ["5-95%", "25-75%", "median"]
+
+
+def test_fan_honours_the_axes_given_and_passes_kwargs_to_the_median_line(ds):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    assert plot.fan(ds, ax=ax, color="black", linewidth=3.0) is ax
+    assert figures() == [fig.number]
+    median = labelled(ax, "median")
+    assert median.get_color() == "black" and median.get_linewidth() == 3.0
+
+
+def test_fan_new_figure_has_the_default_size(ds):
+    ax = plot.fan(ds)
+    assert tuple(ax.figure.get_size_inches()) == (7.0, 4.5)
+
+
+@pytest.mark.parametrize(
+    ("variable", "match"),
+    [
+        ("npv", r"The 'variable' parameter of fan must be a per-year output .* Got 'npv' with dims"),
+        ("uptake", r"The 'variable' parameter of fan must be an output that has only 'year' and 'draw'"),
+        ("cumulative_valu", r"The 'variable' parameter of fan .* \(did you mean 'cumulative_value'\?\)"),
+    ],
+)
+def test_fan_refuses_an_output_it_cannot_draw_before_making_a_figure(ds, variable, match):
+    with pytest.raises(ValueError, match=match):
+        plot.fan(ds, variable)
+    assert figures() == []
+
+
+def test_fan_refuses_wrong_inputs_with_the_project_message(ds, tornado_result):
+    with pytest.raises(
+        ValueError, match=r"The 'ds' parameter of fan must be a results Dataset .* Got a Dataset"
+    ):
+        plot.fan(tornado_result)
+    with pytest.raises(TypeError, match=r"The 'ds' parameter of fan must be .* Got 'list' instead"):
+        plot.fan([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"The 'ax' parameter of fan must be a matplotlib Axes or None"):
+        plot.fan(ds, ax="axes")
+    with pytest.raises(ValueError, match=r"The 'target' parameter of fan must be False, or a number in GBP"):
+        plot.fan(ds.drop_vars("claimed_return"))
+    with pytest.raises(ValueError, match=r"The 'target' parameter of fan must be True, False or a finite"):
+        plot.fan(ds, target=float("nan"))
+    with pytest.raises(TypeError, match=r"The 'target' parameter of fan"):
+        plot.fan(ds, target="7bn")
+    assert figures() == []
+    render(plot.fan(ds.drop_vars("claimed_return"), target=False))
+
+
+def test_fan_refuses_nan_rather_than_drawing_around_it(ds):
+    broken = ds[["cumulative_value", "claimed_return", "value"]].copy(deep=True)
+    broken["cumulative_value"][2, 7] = np.nan
+    broken["value"][1, 0, 3] = np.nan
+    with pytest.raises(
+        ValueError, match=r"The 'ds' parameter of fan must be a Dataset whose 'cumulative_value'"
+    ):
+        plot.fan(broken)
+    with pytest.raises(ValueError, match=r"whose 'value' is finite\. Got 1 NaN or infinite values instead"):
+        plot.fan(broken, "value")  # the sum over programmes must not skip the NaN
+
+
+# --------------------------------------------------------------------------------------------------
+# distribution
+# --------------------------------------------------------------------------------------------------
+
+
+def test_distribution_histogram_counts_every_draw_and_marks_the_describe_statistics(ds):
+    ax = render(plot.distribution(ds, bins=40))
+    assert len(ax.patches) == 40
+    assert sum(patch.get_height() for patch in ax.patches) == ds.sizes["draw"]
+    described = stats.describe(ds["npv"], quantiles=(0.05, 0.5, 0.95))
+    q = described["quantile_estimate"].values / 1e9
+    expected = {
+        "mean": float(described["mean"]) / 1e9,
+        "median": q[1],
+        "5th percentile": q[0],
+        "95th percentile": q[2],
+        "break-even (NPV = 0)": 0.0,
+    }
+    for line in ax.get_lines():
+        name = line.get_label().split(" (")[0] if "NPV" not in line.get_label() else line.get_label()
+        np.testing.assert_allclose(line.get_xdata(), [expected.pop(name)] * 2, **CLOSE)
+    assert expected == {}
+    assert legend_texts(ax)[:2] == [
+        f"mean ({stats._significant(float(described['mean']) / 1e9, 3)})",
+        f"median ({stats._significant(q[1], 3)})",
+    ]
+    assert unwrapped(ax.get_xlabel()) == "Net present value at the discount rate (GBP bn)"
+    assert ax.get_ylabel() == "Number of draws (of 2,000)"
+
+
+def test_distribution_reads_a_per_year_output_in_the_year_asked(ds):
+    ax = render(plot.distribution(ds, "cumulative_value", year="2027/28", percentiles=[0.1]))
+    values = ds["cumulative_value"].sel(year="2027/28")
+    median = float(stats.describe(values, quantiles=(0.1, 0.5))["quantile_estimate"][1])
+    np.testing.assert_allclose(
+        labelled(ax, f"median ({stats._significant(median / 1e9, 3)})").get_xdata()[0], median / 1e9, **CLOSE
+    )
+    assert "10th percentile" in " ".join(legend_texts(ax))
+    assert "by 2027/28 (GBP bn)" in unwrapped(ax.get_xlabel())
+    assert legend_texts(ax)[-1] == "claimed return (7.00)"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (
+            {"variable": "cumulative_value", "year": "2031/32"},
+            ValueError,
+            r"The 'year' parameter of distribution",
+        ),
+        (
+            {"variable": "npv", "year": "2025/26"},
+            ValueError,
+            r"The 'year' parameter of distribution must be None",
+        ),
+        ({"percentiles": (0.0, 0.5)}, ValueError, r"The 'percentiles' parameter of distribution must be in"),
+        ({"percentiles": "0.5"}, TypeError, r"The 'percentiles' parameter of distribution"),
+        ({"percentiles": ()}, ValueError, r"The 'percentiles' parameter of distribution"),
+        ({"bins": 0}, ValueError, r"The 'bins' parameter of distribution must be an int >= 1"),
+    ],
+)
+def test_distribution_refuses_bad_arguments(ds, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        plot.distribution(ds, **kwargs)
+    assert figures() == []
+
+
+# --------------------------------------------------------------------------------------------------
+# exceedance
+# --------------------------------------------------------------------------------------------------
+
+
+def test_exceedance_curve_equals_exceedance_probability_at_every_threshold(ds):
+    npv = ds["npv"].values
+    ax = render(plot.exceedance(ds, "npv", target=-2.5e9))
+    curve = labelled(ax, "P(at least x)")
+    x, y = np.asarray(curve.get_xdata()), np.asarray(curve.get_ydata())
+    assert curve.get_drawstyle() == "steps-pre"  # y[i] holds on (x[i-1], x[i]]
+    assert np.all(np.diff(y) <= 0) and y[0] == 100.0 and y[-1] == 0.0
+    thresholds = np.concatenate([np.sort(npv)[[0, 1, 500, 1999]], np.quantile(npv, [0.1, 0.5, 0.9])])
+    for threshold in thresholds:
+        i = np.searchsorted(x, threshold / 1e9, side="left")
+        p, _ = stats.exceedance_probability(npv, threshold)
+        assert y[i] == pytest.approx(100.0 * float(p), abs=1e-12)
+    p, se = stats.exceedance_probability(npv, -2.5e9)
+    assert 0.0 < p < 1.0
+    np.testing.assert_allclose(labelled(ax, "target").get_xdata(), [-2.5, -2.5])
+    (note,) = ax.texts
+    assert note.get_text() == (
+        f"P(at least -GBP 2.50bn) = {stats._percent(float(p))} ± {stats._percent(float(se), 2)} (MCSE)"
+    )
+    assert unwrapped(ax.get_ylabel()) == "Probability of reaching at least x (%)"
+    assert unwrapped(ax.get_xlabel()) == "Net present value at the discount rate (GBP bn)"
+
+
+def test_exceedance_reports_the_one_sided_bound_when_no_draw_reaches_the_claimed_return(ds):
+    reached = ds["cumulative_value"].sel(year="2029/30") >= ds["claimed_return"]
+    assert not reached.any()
+    ax = render(plot.exceedance(ds))
+    np.testing.assert_allclose(labelled(ax, "claimed return").get_xdata(), [7.0, 7.0])
+    bound = 1 - 0.05 ** (1 / 2000)  # rule of three: about 3 / n
+    (note,) = ax.texts
+    assert (
+        note.get_text() == f"P(at least GBP 7.00bn) = 0% (one-sided 95% upper bound {stats._percent(bound)})"
+    )
+    assert "by 2029/30 (GBP bn)" in unwrapped(ax.get_xlabel())
+
+
+# --------------------------------------------------------------------------------------------------
+# payback
+# --------------------------------------------------------------------------------------------------
+
+
+def error_bar_segments(ax):
+    (container,) = ax.containers
+    (bars,) = container.lines[2]
+    return np.array(bars.get_segments())  # (year, end, xy)
+
+
+def synthetic_run():
+    """Cumulative value against spend where a share of draws pays back each year."""
+    rng = np.random.default_rng(7)
+    years = ["2025/26", "2026/27", "2027/28", "2028/29"]
+    value = np.cumsum(rng.gamma(2.0, 0.5e9, size=(4, 3000)), axis=0)
+    spend = np.full((4, 1, 3000), 1.2e9)
+    return xr.Dataset(
+        {
+            "cumulative_value": (("year", "draw"), value, {"units": "GBP"}),
+            "spend": (("year", "programme", "draw"), spend, {"units": "GBP/year"}),
+        },
+        coords={"year": years},
+        attrs={"scenario_name": "synthetic"},
+    )
+
+
+def test_payback_error_bars_are_the_mcse_interval_of_stats_payback():
+    run = synthetic_run()
+    result = stats.payback(run)
+    p = result["payback_probability"].values
+    se = result["payback_probability_mcse"].values
+    assert np.all((p > 0.01) & (p < 0.99))
+    ax = render(plot.payback(run))
+    segments = error_bar_segments(ax)
+    z = scipy.stats.norm.ppf(0.975)
+    np.testing.assert_allclose(segments[:, 0, 1], 100 * np.clip(p - z * se, 0, 1), **CLOSE)
+    np.testing.assert_allclose(segments[:, 1, 1], 100 * np.clip(p + z * se, 0, 1), **CLOSE)
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), 100 * p, **CLOSE)
+    assert tick_texts(ax.get_xticklabels()) == list(run["year"].values)
+    assert ax.get_ylabel() == "Probability of payback by the year (%)"
+    assert "synthetic" in ax.get_title()
+    # the payback result itself draws the same
+    again = plot.payback(result)
+    np.testing.assert_array_equal(error_bar_segments(again), segments)
+
+
+def test_payback_bar_reaches_the_clopper_pearson_bound_where_no_draw_pays_back(ds):
+    result = stats.payback(ds)
+    assert np.all(result["payback_probability"].values == 0)
+    ax = render(plot.payback(ds))
+    segments = error_bar_segments(ax)
+    np.testing.assert_array_equal(segments[:, 0, 1], 0.0)
+    upper = 100 * result["payback_probability_upper_95"].values
+    np.testing.assert_allclose(segments[:, 1, 1], upper, **CLOSE)
+    np.testing.assert_allclose(upper, 100 * (1 - 0.05 ** (1 / 2000)), **CLOSE)
+    assert any(text.get_text() == "median payback year: not by 2029/30" for text in ax.texts)
+
+
+def test_payback_refuses_other_datasets(tornado_result):
+    with pytest.raises(ValueError, match=r"The 'p_or_ds' parameter of payback must be results of"):
+        plot.payback(tornado_result)
+    with pytest.raises(TypeError, match=r"The 'p_or_ds' parameter of payback"):
+        plot.payback(3)
+
+
+# --------------------------------------------------------------------------------------------------
+# waterfall
+# --------------------------------------------------------------------------------------------------
+
+
+def test_waterfall_bars_bridge_planned_to_realised(waterfall_result):
+    from matplotlib.colors import to_rgba
+
+    wf = waterfall_result
+    level = wf["level"].values / 1e9
+    change = wf["change"].values / 1e9
+    ax = render(plot.waterfall(wf))
+    bars = sorted(ax.patches, key=lambda patch: patch.get_x())
+    assert len(bars) == wf.sizes["step"] == 8
+    for end in (0, -1):
+        assert bars[end].get_y() == 0.0
+        assert bars[end].get_height() == pytest.approx(level[end], rel=1e-12)
+        assert bars[end].get_facecolor() == to_rgba(plot.OKABE_ITO["blue"])
+    for i in range(1, 7):
+        assert bars[i].get_y() == pytest.approx(level[i - 1], rel=1e-12)
+        assert bars[i].get_height() == pytest.approx(change[i], rel=1e-12)
+        assert bars[i].get_y() + bars[i].get_height() == pytest.approx(level[i], rel=1e-9)
+        colour = plot.OKABE_ITO["vermillion" if change[i] < 0 else "bluish_green"]
+        assert bars[i].get_facecolor() == to_rgba(colour)
+    labels = {text.get_text() for text in ax.texts}
+    assert {stats._significant(level[0], 3), stats._significant(level[-1], 3)} <= labels
+    assert {"-" + stats._significant(abs(c), 3) for c in change[1:-1] if c < 0} <= labels
+    assert tick_texts(ax.get_xticklabels()) == list(wf["step"].values)
+    assert wf.attrs["order"] in unwrapped(ax.get_xlabel())
+    assert unwrapped(ax.get_ylabel()).endswith("(GBP bn)")
+
+
+def test_waterfall_colours_a_gain_apart_from_a_loss():
+    steps = ["planned", "overrun", "windfall", "realised"]
+    wf = xr.Dataset(
+        {
+            "level": ("step", [10e9, 8e9, 9e9, 9e9], {"units": "GBP", "long_name": "Median value"}),
+            "change": ("step", [10e9, -2e9, 1e9, 9e9], {"units": "GBP"}),
+        },
+        coords={"step": steps},
+        attrs={"order": "left to right"},
+    )
+    ax = render(plot.waterfall(wf))
+    assert legend_texts(ax) == ["planned and realised", "loss", "gain"]
+    assert {"-2.00", "+1.00", "10.0", "9.00"} <= {text.get_text() for text in ax.texts}
+
+
+def test_waterfall_refuses_other_datasets(ds, waterfall_result):
+    with pytest.raises(ValueError, match=r"The 'wf' parameter of waterfall must be a Dataset from nhsrisk"):
+        plot.waterfall(ds)
+    with pytest.raises(ValueError, match=r"The 'wf' parameter of waterfall must be steps from 'planned'"):
+        plot.waterfall(waterfall_result.isel(step=slice(0, -1)))
+
+
+# --------------------------------------------------------------------------------------------------
+# tornado
+# --------------------------------------------------------------------------------------------------
+
+
+def test_tornado_bars_span_low_and_high_around_the_base_in_swing_order(tornado_result):
+    t = tornado_result.isel(input=[3, 1, 0, 2])  # the plot must sort by swing itself
+    ax = render(plot.tornado(t))
+    by_swing = tornado_result["input"].values[np.argsort(-tornado_result["swing"].values, kind="stable")]
+    assert ticks_top_down(ax) == list(by_swing)
+    assert len(ax.patches) == 2 * len(TORNADO_INPUTS)
+    base = float(t["output_base"]) / 1e9
+    low_bars, high_bars = ax.containers
+    positions = {
+        round(tick): label.get_text().replace("\n", "")
+        for tick, label in zip(ax.get_yticks(), ax.get_yticklabels(), strict=True)
+    }
+    for container, end in ((low_bars, "output_low"), (high_bars, "output_high")):
+        for bar in container.patches:
+            name = positions[round(bar.get_y() + bar.get_height() / 2)]
+            assert bar.get_x() == pytest.approx(base, rel=1e-12)
+            expected = float(t[end].sel(input=name)) / 1e9
+            assert bar.get_x() + bar.get_width() == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(ax.get_lines()[0].get_xdata(), [base, base], **CLOSE)
+    assert legend_texts(ax)[1:] == ["input at its 10th percentile", "input at its 90th percentile"]
+    assert unwrapped(ax.get_xlabel()) == "Net present value at the discount rate (GBP bn)"
+
+
+def test_tornado_top_keeps_the_largest_swings(tornado_result):
+    ax = render(plot.tornado(tornado_result, top=2))
+    assert len(ax.patches) == 4
+    assert ticks_top_down(ax) == list(tornado_result["input"].values[:2])
+    with pytest.raises(ValueError, match=r"The 'top' parameter of tornado must be an int >= 1"):
+        plot.tornado(tornado_result, top=0)
+    with pytest.raises(
+        ValueError, match=r"The 't' parameter of tornado must be a Dataset from nhsrisk.tornado"
+    ):
+        plot.tornado(tornado_result.drop_vars("swing"))
+
+
+# --------------------------------------------------------------------------------------------------
+# spider
+# --------------------------------------------------------------------------------------------------
+
+
+def test_spider_draws_the_inputs_with_the_widest_range(spider_result):
+    s = spider_result
+    output = s["output"].values
+    ranges = output.max(axis=1) - output.min(axis=1)
+    widest = list(s["input"].values[np.argsort(-ranges, kind="stable")[:2]])
+    ax = render(plot.spider(s, top=2))
+    lines = [line for line in ax.get_lines() if line.get_label() != "all inputs at their medians"]
+    assert [line.get_label().replace("\n", "") for line in lines] == widest
+    for line, name in zip(lines, widest, strict=True):
+        np.testing.assert_allclose(line.get_xdata(), 100 * s["percentile"].values, **CLOSE)
+        np.testing.assert_allclose(line.get_ydata(), s["output"].sel(input=name).values / 1e9, **CLOSE)
+    base = labelled(ax, "all inputs at their medians")
+    np.testing.assert_allclose(base.get_ydata(), [float(s["output_base"]) / 1e9] * 2, **CLOSE)
+    assert len({line.get_color() for line in lines}) == 2
+    assert ax.get_xlabel() == "Input percentile (%)"
+    assert unwrapped(ax.get_ylabel()).endswith("(GBP bn)")
+
+
+def test_spider_draws_the_inputs_asked_for(spider_result):
+    ax = render(plot.spider(spider_result, inputs=["risks.cost_overrun"]))
+    assert legend_texts(ax) == ["risks.cost_overrun", "all inputs at their medians"]
+    with pytest.raises(ValueError, match=r"The 'inputs' parameter of spider must be names from s\['input'\]"):
+        plot.spider(spider_result, inputs=["risks.no_such_input"])
+    with pytest.raises(TypeError, match=r"The 'inputs' parameter of spider"):
+        plot.spider(spider_result, inputs=[1, 2])
+
+
+# --------------------------------------------------------------------------------------------------
+# sobol
+# --------------------------------------------------------------------------------------------------
+
+
+def test_sobol_bars_and_interval_lines_are_the_indices_and_their_bootstrap_bounds(sobol_result):
+    from matplotlib.collections import LineCollection
+
+    s = sobol_result
+    order = np.argsort(-s["ST"].values, kind="stable")[:5]
+    shown = s.isel(input=order)
+    ax = render(plot.sobol(s, top=5))
+    assert len(ax.patches) == 10
+    assert ticks_top_down(ax) == list(shown["input"].values)
+    s1_bars, st_bars = ax.containers
+    for bars, index in ((s1_bars, "S1"), (st_bars, "ST")):
+        widths = [bar.get_width() for bar in sorted(bars.patches, key=lambda bar: -bar.get_y())]
+        np.testing.assert_allclose(widths, shown[index].values, **CLOSE)
+    intervals = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert len(intervals) == 2
+    for lines, index in zip(intervals, ("S1", "ST"), strict=True):
+        segments = sorted(lines.get_segments(), key=lambda segment: -segment[0][1])
+        np.testing.assert_allclose(
+            [seg[0][0] for seg in segments], shown[f"{index}_conf_low"].values, **CLOSE
+        )
+        np.testing.assert_allclose(
+            [seg[1][0] for seg in segments], shown[f"{index}_conf_high"].values, **CLOSE
+        )
+    assert set(legend_texts(ax)) == {"first order (S1)", "total (ST)", "95% bootstrap interval"}
+    assert "dimensionless" in ax.get_xlabel()
+    assert "net present value" in unwrapped(ax.get_title())
+
+
+def test_sobol_without_bootstrap_draws_no_intervals_and_takes_sobol_indices_results():
+    from matplotlib.collections import LineCollection
+
+    from nhsrisk.distributions import Uniform
+
+    def additive(x):  # variances 1/12 and 4/12: S1 = ST = (0.2, 0.8)
+        return x[:, 0] + 2.0 * x[:, 1]
+
+    laws = [Uniform(0.0, 1.0), Uniform(0.0, 1.0)]
+    result = nhsrisk.sobol_indices(additive, laws, 256, seed=1, names=["a", "b"], bootstrap=0)
+    ax = render(plot.sobol(result))
+    assert ticks_top_down(ax) == ["b", "a"]
+    assert not [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert ax.get_title() == "Sobol' indices"
+    with pytest.raises(ValueError, match=r"The 's' parameter of sobol must be a Dataset from"):
+        plot.sobol(result.drop_vars("ST"))
+
+
+# --------------------------------------------------------------------------------------------------
+# heatmap
+# --------------------------------------------------------------------------------------------------
+
+
+def test_heatmap_cells_are_the_sweep_means(sweep_result):
+    sw = sweep_result
+    means = sw["npv"].mean("draw").transpose(*sw.attrs["swept"]).values / 1e9
+    ax = render(plot.heatmap(sw))
+    np.testing.assert_allclose(ax.images[0].get_array(), means, rtol=1e-12)
+    assert [text.get_text() for text in ax.texts] == [stats._significant(v, 3) for v in means.ravel()]
+    assert tick_texts(ax.get_yticklabels()) == ["0", "0.25", "0.5"]
+    assert tick_texts(ax.get_xticklabels()) == ["0", "0.2"]
+    assert ax.get_ylabel() == "risks.raid_probability (1/year)"
+    assert ax.get_xlabel() == "risks.digital_exclusion (dimensionless)"
+    colour_bar = ax.figure.axes[1]
+    assert unwrapped(colour_bar.get_ylabel()) == "Mean of net present value at the discount rate (GBP bn)"
+
+
+def test_heatmap_median_and_no_annotation(sweep_result):
+    sw = sweep_result
+    target_year = sw.attrs["target_year"]
+    values = sw["cumulative_value"].sel(year=target_year).transpose(*sw.attrs["swept"], "draw")
+    medians = np.median(values.values, axis=-1)
+    ax = render(plot.heatmap(sw, "cumulative_value", statistic="median", annotate=False))
+    scale = 1e9 if np.abs(medians).max() >= 1e9 else 1e6
+    np.testing.assert_allclose(ax.images[0].get_array(), medians / scale, rtol=1e-12)
+    assert len(ax.texts) == 0
+
+
+def test_heatmap_probability_uses_each_cells_claimed_return():
+    sw = nhsrisk.sweep(
+        "spring-budget-2024",
+        {"target.claimed_return": [2e8, 5e8, 1e9], "risks.raid_probability": [0.0, 0.5]},
+        draws=200,
+        seed=1,
+    )
+    reached = sw["cumulative_value"].sel(year=sw.attrs["target_year"]) >= sw["claimed_return"]
+    expected = 100 * reached.mean("draw").transpose(*sw.attrs["swept"]).values
+    assert 0 < expected.min() < expected.max() < 100
+    ax = render(plot.heatmap(sw, "cumulative_value", statistic="probability"))
+    np.testing.assert_allclose(ax.images[0].get_array(), expected, rtol=1e-12)
+    # money on a swept axis follows the rule of every axis: GBP bn from GBP 1bn up
+    assert tick_texts(ax.get_yticklabels()) == ["0.2", "0.5", "1"]
+    assert ax.get_ylabel() == "target.claimed_return (GBP bn)"
+    assert unwrapped(ax.figure.axes[1].get_ylabel()).endswith("(%)")
+
+
+def test_heatmap_refuses_what_it_cannot_draw(ds, sweep_result):
+    one_parameter = nhsrisk.sweep(
+        "spring-budget-2024", {"risks.raid_probability": [0.0, 0.5]}, draws=100, seed=1
+    )
+    with pytest.raises(
+        ValueError, match=r"The 'sw' parameter of heatmap must be a Dataset from nhsrisk.sweep"
+    ):
+        plot.heatmap(one_parameter)
+    with pytest.raises(ValueError, match=r"The 'sw' parameter of heatmap"):
+        plot.heatmap(ds)
+    with pytest.raises(ValueError, match=r"The 'statistic' parameter of heatmap must be one of"):
+        plot.heatmap(sweep_result, statistic="max")
+    with pytest.raises(ValueError, match=r"The 'variable' parameter of heatmap"):
+        plot.heatmap(sweep_result, "value")
+    assert figures() == []
+
+
+# --------------------------------------------------------------------------------------------------
+# compare
+# --------------------------------------------------------------------------------------------------
+
+
+def test_compare_boxes_are_the_describe_quantiles_of_each_option(options):
+    ax = render(plot.compare(options))
+    assert tick_texts(ax.get_xticklabels()) == ["as planned", "ring-fenced"]
+    values = options["cumulative_value"].sel(year="2029/30")
+    described = stats.describe(values, quantiles=QUANTILES)
+    q = described["quantile_estimate"].transpose("option", "quantile").values / 1e9
+    assert len(ax.patches) == 2  # the boxes
+    for i, box in enumerate(ax.patches):
+        path = box.get_path().vertices
+        np.testing.assert_allclose([path[:, 1].min(), path[:, 1].max()], q[i, [1, 3]], **CLOSE)
+    lines = ax.get_lines()
+    # whiskers are the vertical lines: from a quartile out to the 5th or 95th percentile
+    whiskers = [
+        tuple(line.get_ydata())
+        for line in lines
+        if len(line.get_xdata()) == 2 and line.get_xdata()[0] == line.get_xdata()[1]
+    ]
+    expected = [(q[i, 1], q[i, 0]) for i in range(2)] + [(q[i, 3], q[i, 4]) for i in range(2)]
+    np.testing.assert_allclose(sorted(whiskers), sorted(expected), **CLOSE)
+    medians = [line for line in lines if line.get_color() == "#000000" and line.get_linewidth() == 2.0]
+    np.testing.assert_allclose([line.get_ydata()[0] for line in medians], q[:, 2], **CLOSE)
+    means = [line for line in lines if line.get_marker() == "D"]
+    np.testing.assert_allclose(
+        [line.get_ydata()[0] for line in means], described["mean"].values / 1e9, **CLOSE
+    )
+    np.testing.assert_allclose(labelled(ax, "claimed return").get_ydata(), [7.0, 7.0])
+    assert set(legend_texts(ax)) == {"25-75%", "5-95%", "median", "mean", "claimed return"}
+    assert unwrapped(ax.get_ylabel()) == "Cumulative undiscounted value, all programmes by 2029/30 (GBP bn)"
+
+
+def test_compare_takes_a_mapping_of_runs(ds):
+    other = nhsrisk.simulate(nhsrisk.load_scenario().with_values({"risks.raid_probability": 0.0}), 2000, 1)
+    ax = render(plot.compare({"as planned": ds, "no raids": other}, "npv"))
+    medians = [
+        line for line in ax.get_lines() if line.get_color() == "#000000" and line.get_linewidth() == 2.0
+    ]
+    expected = [np.quantile(run["npv"].values, 0.5) / 1e9 for run in (ds, other)]
+    np.testing.assert_allclose([line.get_ydata()[0] for line in medians], expected, **CLOSE)
+    np.testing.assert_allclose(labelled(ax, "break-even (NPV = 0)").get_ydata(), [0.0, 0.0])
+    assert tick_texts(ax.get_xticklabels()) == ["as planned", "no raids"]
+    assert "spring-budget-2024" in ax.get_title()
+
+
+def test_compare_marks_each_runs_own_claimed_return_when_they_differ(ds):
+    from matplotlib.collections import LineCollection
+
+    halved = ds.assign(claimed_return=ds["claimed_return"] * 0.5)
+    ax = render(plot.compare({"claim 7bn": ds, "claim 3.5bn": halved}))
+    (targets,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+    np.testing.assert_allclose([segment[0][1] for segment in targets.get_segments()], [7.0, 3.5])
+
+
+def test_compare_refuses_fewer_than_two_runs_or_other_things(ds, options):
+    kind = r"The 'runs' parameter of compare must be a mapping of at least two labels"
+    with pytest.raises(ValueError, match=kind):
+        plot.compare({"only": ds})
+    with pytest.raises(TypeError, match=kind):
+        plot.compare([ds, ds])
+    with pytest.raises(ValueError, match=kind):
+        plot.compare(ds)
+    with pytest.raises(TypeError, match=kind + r".* Got a value of type int for 'b' instead"):
+        plot.compare({"a": ds, "b": 3})
+    with pytest.raises(ValueError, match=r"The 'year' parameter of compare"):
+        plot.compare(options, year="1999/00")
+    assert figures() == []
+
+
+# --------------------------------------------------------------------------------------------------
+# PlotAccessor and documentation
+# --------------------------------------------------------------------------------------------------
+
+
+def geometry(patch):
+    from matplotlib.patches import Rectangle
+
+    if isinstance(patch, Rectangle):
+        return [patch.get_x(), patch.get_y(), patch.get_width(), patch.get_height()]
+    return patch.get_path().vertices.tolist()
+
+
+def drawn(ax):
+    """What an Axes shows: lines, patches, collections, texts, labels and images."""
+    return repr(
+        (
+            [line.get_xydata().tolist() for line in ax.get_lines()],
+            [geometry(patch) for patch in ax.patches],
+            [[path.vertices.tolist() for path in c.get_paths()] for c in ax.collections],
+            [text.get_text() for text in ax.texts],
+            [image.get_array().tolist() for image in ax.images],
+            ax.get_xlabel(),
+            ax.get_ylabel(),
+            ax.get_title(),
+            tick_texts(ax.get_xticklabels()),
+            tick_texts(ax.get_yticklabels()),
+            legend_texts(ax) if ax.get_legend() else None,
+        )
+    )
+
+
+PLOTS = [
+    ("fan", "ds", {"target": 2e9}),
+    ("distribution", "ds", {"bins": 30}),
+    ("exceedance", "ds", {"variable": "npv"}),
+    ("payback", "ds", {}),
+    ("waterfall", "waterfall_result", {}),
+    ("tornado", "tornado_result", {"top": 3}),
+    ("spider", "spider_result", {"top": 2}),
+    ("sobol", "sobol_result", {"top": 4}),
+    ("heatmap", "sweep_result", {"statistic": "median"}),
+    ("compare", "options", {"variable": "bcr"}),
+]
+
+
+@pytest.mark.parametrize(("name", "fixture", "kwargs"), PLOTS)
+def test_plot_accessor_methods_draw_what_the_functions_draw(request, name, fixture, kwargs):
+    import matplotlib.pyplot as plt
+
+    data = request.getfixturevalue(fixture)
+    _, (left, right) = plt.subplots(1, 2)
+    assert getattr(plot.PlotAccessor(data), name)(ax=left, **kwargs) is left
+    assert getattr(plot, name)(data, ax=right, **kwargs) is right
+    assert drawn(left) == drawn(right)
+    render(left)
+
+
+def test_plot_accessor_mirrors_every_plot_function():
+    functions = {name for name in plot.__all__ if inspect.isfunction(getattr(plot, name))}
+    methods = {
+        name for name, _ in inspect.getmembers(plot.PlotAccessor, inspect.isfunction) if name[0] != "_"
+    }
+    assert methods == functions == {name for name, _, _ in PLOTS}
+    for name in functions:
+        assert getattr(plot.PlotAccessor, name).__doc__.startswith(
+            f"Call :func:`nhsrisk.plot.{name}` on this"
+        )
+
+
+def test_every_public_plot_has_a_numpydoc_docstring_with_examples():
+    assert 'Examples\n--------\n>>> import matplotlib; matplotlib.use("Agg")' in plot.__doc__
+    public = [getattr(plot, name) for name in plot.__all__ if name != "OKABE_ITO"]
+    methods = [member for name, member in inspect.getmembers(plot.PlotAccessor) if name in plot.__all__]
+    for function in [*public, *methods]:
+        doc = inspect.getdoc(function)
+        sections = [
+            'Examples\n--------\n>>> import matplotlib; matplotlib.use("Agg")',
+            "Parameters\n----------",
+        ]
+        if inspect.isfunction(function):
+            sections.append("Returns\n-------")
+        if function in public and inspect.isfunction(function):
+            sections.append("Raises\n------")
+        for section in sections:
+            assert section in doc, (function.__qualname__, section)
