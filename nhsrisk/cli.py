@@ -8,6 +8,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
-        "run", help="simulate a scenario, print a summary, write results.nc and a figure"
+        "run", help="simulate a scenario, print a summary, write results.nc and three figures"
     )
     _add_scenario_argument(run)
     run.add_argument(
@@ -187,31 +188,19 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def _cumulative_figure(ds, path: Path) -> None:
-    import matplotlib
+#: Figures written by ``nhsrisk run``, by file name.
+FIGURES = ("fan.png", "exceedance.png", "waterfall.png")
+#: Draws per step of the waterfall written by ``nhsrisk run`` (at most the run's own draws).
+WATERFALL_DRAWS = 20_000
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
 
-    target_year = ds.attrs["target_year"]
-    cumulative = ds["cumulative_value"].sel(year=target_year).values / 1e9
-    target = float(ds["claimed_return"]) / 1e9
-    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
-    ax.hist(cumulative, bins=80, color="#005EB8", alpha=0.85)
-    ax.axvline(target, color="#DA291C", lw=2, label=f"claimed return GBP {target:.1f}bn")
-    ax.axvline(
-        np.median(cumulative),
-        color="black",
-        ls="--",
-        lw=1.2,
-        label=f"median GBP {np.median(cumulative):.2f}bn",
-    )
-    ax.set_xlabel(f"Cumulative value {ds['year'].values[0]} to {target_year} (GBP bn)")
-    ax.set_ylabel("Draws")
-    ax.set_title(f"{ds.attrs['scenario_name']}: distribution of cumulative value")
-    ax.legend(frameon=False)
+def _figure(draw: Callable[[Any], Any], path: Path) -> None:
+    """Draw on a fresh Agg figure and save it as PNG."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    draw(fig.add_subplot())
     fig.savefig(path, format="png", dpi=150)
-    plt.close(fig)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -222,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
     if args.summary_only:
         targets = {"summary": out / "summary.nc"}
     else:
-        targets = {"results": out / "results.nc", "figure": out / "cumulative_value.png"}
+        targets = {"results": out / "results.nc", **{name: out / name for name in FIGURES}}
     existing = [str(p) for p in targets.values() if p.exists()]
     if existing and not args.force:
         print(f"nhsrisk run: refusing to overwrite {', '.join(existing)} (use --force)", file=sys.stderr)
@@ -266,9 +255,21 @@ def run(args: argparse.Namespace) -> int:
             client.close()
     # Results first, so that a reader who stops reading early (`nhsrisk run | head`) still gets them.
     _write_atomically(targets["results"], lambda p: ds.to_netcdf(p, engine="h5netcdf"))
-    _write_atomically(targets["figure"], lambda p: _cumulative_figure(ds, p))
+    from nhsrisk import plot
+    from nhsrisk.experiments import waterfall
+
+    bridge = waterfall(
+        scenario, draws=min(args.draws, WATERFALL_DRAWS), seed=int(ds.attrs["seed"]), progress=False
+    )
+    drawings = {
+        "fan.png": lambda ax: plot.fan(ds, ax=ax),
+        "exceedance.png": lambda ax: plot.exceedance(ds, ax=ax),
+        "waterfall.png": lambda ax: plot.waterfall(bridge, ax=ax),
+    }
+    for name, draw in drawings.items():
+        _write_atomically(targets[name], lambda p, draw=draw: _figure(draw, p))
     print(summary_table(ds))
-    print(f"\nWrote {targets['results']} and {targets['figure']}")
+    print(f"\nWrote {', '.join(str(p) for p in targets.values())}")
     return 0
 
 

@@ -118,7 +118,7 @@ _Z95 = 1.959963984540054
 # Characters per line before a title or axis label wraps, for a 7-inch figure at rcParams font sizes.
 _TITLE_WIDTH = 60
 _XLABEL_WIDTH = 80
-_YLABEL_WIDTH = 56
+_YLABEL_WIDTH = 44
 
 
 # --------------------------------------------------------------------------------------------------
@@ -532,7 +532,7 @@ def fan(
     _ylabel(ax, _with_units(label, unit_label))
     _set_title(ax, _title(ds, f"{_lower_first(label)} by year"))
     _tidy(ax)
-    _legend(ax, loc="upper left")
+    _legend(ax, loc="center left")
     return ax
 
 
@@ -754,12 +754,13 @@ def exceedance(
             error = f" (one-sided 95% {side} bound {stats._percent(bound if p == 0.0 else 1.0 - bound)})"
         # Above a decreasing curve the upper right is empty, and below it the lower left.
         ax.annotate(
-            f"P(at least {_amount(threshold / scale, unit_label)}) = {stats._percent(p)}{error}",
+            _wrap(f"P(at least {_amount(threshold / scale, unit_label)}) = {stats._percent(p)}{error}", 38),
             xy=(threshold / scale, 100.0 * p),
-            xytext=(0.98, 0.95),
+            xytext=(0.9, 0.6),
             textcoords="axes fraction",
             ha="right",
-            va="top",
+            va="bottom",
+            wrap=True,
             fontsize="small",
             color=OKABE_ITO["vermillion"],
             arrowprops={"arrowstyle": "-", "color": OKABE_ITO["vermillion"], "linewidth": 0.8},

@@ -32,11 +32,17 @@ def test_run_writes_results_and_figure_and_prints_the_summary(tmp_path, capsys):
         "P(cumulative",
     ):
         assert needle in text
-    assert sorted(p.name for p in out.iterdir()) == ["cumulative_value.png", "results.nc"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "exceedance.png",
+        "fan.png",
+        "results.nc",
+        "waterfall.png",
+    ]
     with xr.open_dataset(out / "results.nc", engine="h5netcdf") as saved:
         expected = nhsrisk.simulate(draws=2000, seed=5)
         xr.testing.assert_identical(saved.load(), expected)
-    assert (out / "cumulative_value.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("fan.png", "exceedance.png", "waterfall.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_summary_numbers_match_the_results(tmp_path, capsys):
@@ -137,7 +143,7 @@ def test_console_script_with_no_arguments_runs_the_default(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Scenario spring-budget-2024: 100,000 draws" in result.stdout
     assert (tmp_path / "nhsrisk-out" / "results.nc").is_file()
-    assert (tmp_path / "nhsrisk-out" / "cumulative_value.png").is_file()
+    assert (tmp_path / "nhsrisk-out" / "fan.png").is_file()
 
 
 def test_describe_matches_the_shipped_documentation(capsys):
@@ -172,7 +178,12 @@ def test_a_reader_closing_the_pipe_early_still_gets_the_results(tmp_path):
     result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=600, check=False)
     assert result.stdout.strip() == "1"  # nhsrisk's own exit status: stopped early, quietly
     assert "Traceback" not in result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cumulative_value.png", "results.nc"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "exceedance.png",
+        "fan.png",
+        "results.nc",
+        "waterfall.png",
+    ]
 
 
 def test_summary_only_streams_and_writes_summary_nc(tmp_path):
