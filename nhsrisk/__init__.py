@@ -19,6 +19,7 @@ _os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")
 from nhsrisk import accessor, distributions  # noqa: E402  (accessor registers ds.nhsrisk)
 from nhsrisk._version import __version__
 from nhsrisk.experiments import compare_options, sobol_analysis, spider, sweep, tornado, waterfall
+from nhsrisk.io import open_results, save_results
 from nhsrisk.scenario import (
     BUILTIN_SCENARIOS,
     Correlations,
@@ -47,8 +48,10 @@ __all__ = [
     "evpi",
     "evppi",
     "load_scenario",
+    "open_results",
     "payback",
     "running_mean",
+    "save_results",
     "simulate",
     "sobol_analysis",
     "sobol_indices",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from nhsrisk.io import save_results, write_atomically
 
 __all__ = ["main", "streaming_table", "summary_table"]
 
@@ -172,22 +173,6 @@ def _probability(events: np.ndarray) -> str:
     return f"= {p:.4f} (Monte Carlo s.e. {np.sqrt(p * (1 - p) / n):.2g})"
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same directory, then rename into place."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    os.close(handle)
-    temporary_path = Path(temporary)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary_path, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-    try:
-        write(temporary_path)
-        os.replace(temporary_path, path)
-    except BaseException:
-        temporary_path.unlink(missing_ok=True)
-        raise
-
-
 #: Figures written by ``nhsrisk run``, by file name.
 FIGURES = ("fan.png", "exceedance.png", "waterfall.png")
 #: Draws per step of the waterfall written by ``nhsrisk run`` (at most the run's own draws).
@@ -254,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
         if client is not None:
             client.close()
     # Results first, so that a reader who stops reading early (`nhsrisk run | head`) still gets them.
-    _write_atomically(targets["results"], lambda p: ds.to_netcdf(p, engine="h5netcdf"))
+    save_results(ds, targets["results"], overwrite=True)  # --force was checked above
     from nhsrisk import plot
     from nhsrisk.experiments import waterfall
 
@@ -267,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
         "waterfall.png": lambda ax: plot.waterfall(bridge, ax=ax),
     }
     for name, draw in drawings.items():
-        _write_atomically(targets[name], lambda p, draw=draw: _figure(draw, p))
+        write_atomically(targets[name], lambda p, draw=draw: _figure(draw, p))
     print(summary_table(ds))
     print(f"\nWrote {', '.join(str(p) for p in targets.values())}")
     return 0
@@ -285,7 +270,7 @@ def _run_summary_only(args: argparse.Namespace, scenario, path: Path, client) ->
         client=client,
         progress=args.progress,
     )
-    _write_atomically(path, lambda p: summary.to_netcdf(p, engine="h5netcdf"))
+    write_atomically(path, lambda p: summary.to_netcdf(p, engine="h5netcdf"))
     print(streaming_table(summary))
     print(f"\nWrote {path}")
     return 0

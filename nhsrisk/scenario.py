@@ -1132,6 +1132,8 @@ def load_scenario(name_or_path: str | Path | Scenario = "spring-budget-2024") ->
         resource = importlib.resources.files("nhsrisk") / "data" / f"{text}.toml"
         return Scenario.from_toml(resource.read_text(encoding="utf-8"), file=f"<built-in {text}>")
     path = Path(name_or_path)
+    if path.suffix.lower() == ".zarr" and path.is_dir():
+        return _scenario_from_zarr(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"No scenario named {text!r}: not a built-in scenario {list(BUILTIN_SCENARIOS)} and not a file."
@@ -1139,6 +1141,16 @@ def load_scenario(name_or_path: str | Path | Scenario = "spring-budget-2024") ->
     if path.suffix.lower() in (".nc", ".nc4", ".netcdf"):
         return _scenario_from_results(path)
     return Scenario.from_toml(path.read_text(encoding="utf-8"), file=str(path))
+
+
+def _scenario_from_zarr(path: Path) -> Scenario:
+    from nhsrisk.io import results_attributes  # imported here: nhsrisk.io imports this module
+
+    try:
+        attrs = results_attributes(path)
+    except ValueError as err:
+        raise ScenarioError("(file)", f"cannot read as a zarr results store: {err}", str(path)) from None
+    return scenario_from_attrs(attrs, file=str(path))
 
 
 def _scenario_from_results(path: Path) -> Scenario:

@@ -1,0 +1,731 @@
+"""Saving and reopening results: netCDF files and zarr stores that are either complete or clearly not.
+
+:func:`save_results` writes a results Dataset (eager or dask-backed) to a
+compressed netCDF4 file (``.nc``) or a chunked, compressed zarr store
+(``.zarr``); :func:`open_results` reopens it lazily. Every attribute (the
+scenario TOML and its sha256, the seed, the nhsrisk version ...), coordinate
+and string label survives the round trip.
+
+A write that is interrupted (Ctrl-C, a killed process or worker, a full disk)
+never leaves something that reads as a complete result:
+
+- a netCDF file is written to a hidden temporary file in the target's
+  directory and renamed into place (:func:`write_atomically`);
+- a zarr store is written to the sibling directory ``<path>.partial`` whose
+  root attribute ``nhsrisk_complete`` is 0; only when every array is written is
+  it set to 1, the metadata consolidated, the files synced to disk and the
+  directory renamed to ``<path>``.
+
+:func:`open_results` refuses a ``.partial`` path and a zarr store whose
+``nhsrisk_complete`` is not 1, and checks the stored scenario against its
+sha256 so that a scenario edited after the run is detected.
+
+Zarr stores use the zarr format 2 specification: it covers the fixed-width
+unicode labels and the consolidated metadata that format 3 does not yet
+specify, and every zarr implementation reads it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import numbers
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from nhsrisk._validate import _message
+from nhsrisk.scenario import ScenarioError
+
+__all__ = ["open_results", "results_attributes", "save_results", "write_atomically"]
+
+#: Storage formats of :func:`save_results`.
+FORMATS: tuple[str, ...] = ("netcdf", "zarr")
+_SUFFIX_FORMATS = {".nc": "netcdf", ".nc4": "netcdf", ".netcdf": "netcdf", ".zarr": "zarr"}
+#: Root attribute of a zarr store: 1 once every array is written, 0 while it is being written.
+COMPLETE_ATTRIBUTE = "nhsrisk_complete"
+#: Suffix of anything still being written; never a complete result.
+PARTIAL_SUFFIX = ".partial"
+#: Draws per chunk of an eager Dataset (a dask-backed one keeps its own chunks).
+DEFAULT_DRAW_CHUNK = 2**16
+# HDF5 caches 1 MiB per dataset by default and must decompress a whole chunk to read one value
+# of it: a few MiB per chunk keeps partial reads cheap without making whole reads chatty.
+_NETCDF_CHUNK_BYTES = 4 * 2**20
+_ZARR_FORMAT = 2
+_ZARR_MARKERS = (".zgroup", "zarr.json")
+
+
+# --------------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------------
+
+
+def save_results(
+    ds: xr.Dataset,
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    overwrite: bool = False,
+    compression: int = 3,
+) -> Path:
+    """Write a results Dataset to a netCDF4 file or a zarr store, all or nothing.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Results, such as the output of :func:`nhsrisk.simulate`; eager or
+        dask-backed. A dask-backed Dataset is computed and written chunk by
+        chunk, never held in memory whole.
+    path : str or path-like
+        Target file (``.nc``) or store directory (``.zarr``). Its parent
+        directory must exist and be writable.
+    format : {"netcdf", "zarr"}, optional
+        Storage format; inferred from the suffix of ``path`` (``.nc``,
+        ``.nc4``, ``.netcdf`` or ``.zarr``) when None.
+    overwrite : bool, default=False
+        Replace an existing file or zarr store at ``path``. The old one is
+        removed only after the new one is in place, so a failed write leaves it
+        untouched; an interrupted earlier write (``<path>.partial``) is cleared.
+    compression : int, default=3
+        Compression level from 0 (none) to 9 (smallest): zlib with byte
+        shuffling for netCDF, Blosc/Zstd with byte shuffling for zarr.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``, holding the complete results.
+
+    Raises
+    ------
+    TypeError
+        If ``ds`` is not a Dataset or a parameter has the wrong type.
+    ValueError
+        If ``format`` or ``compression`` is not allowed, the format cannot be
+        inferred, or ``path`` ends in ``.partial``.
+    FileNotFoundError, NotADirectoryError, PermissionError
+        If the parent directory of ``path`` is missing, not a directory or not
+        writable.
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False (or it is a directory that is
+        not a zarr store), or ``<path>.partial`` exists and ``overwrite`` is False.
+
+    Notes
+    -----
+    netCDF files are written by h5netcdf, chunked along ``draw`` (chunks of
+    about 4 MiB). Zarr stores follow the zarr format 2 specification, chunked
+    along ``draw`` only: chunks of 65,536 draws for an eager Dataset, the
+    Dataset's own chunks for a dask-backed one. Files are synced to disk before
+    the rename, so after a machine crash the target is the old one or the new
+    one, whole. Nothing is left behind by an error or Ctrl-C (the dask tasks
+    already running are waited for, so they cannot write after the clean-up);
+    a killed process leaves a temporary file or ``<path>.partial``, which
+    :func:`open_results` refuses and ``overwrite=True`` clears. Two cases can
+    still leave a ``.partial`` behind after an error or Ctrl-C: tasks running
+    on a ``dask.distributed`` cluster, and a zarr chunk write already in
+    flight in zarr's I/O thread; it is marked incomplete all the same. The
+    existence checks and the final rename are not one atomic step: two
+    processes must not write the same ``path`` at once.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, nhsrisk
+    >>> ds = nhsrisk.simulate(draws=1_000, seed=1)[["npv", "bcr", "cumulative_value"]]
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = save_results(ds, pathlib.Path(folder) / "run.zarr")
+    ...     with open_results(path) as reopened:
+    ...         print(path.name, reopened.attrs["seed"], reopened["npv"].identical(ds["npv"]))
+    run.zarr 1 True
+    """
+    caller = "save_results"
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(_message("ds", caller, "an xarray.Dataset", type(ds).__name__))
+    target = _as_path(path, caller)
+    if target.name.endswith(PARTIAL_SUFFIX):
+        raise ValueError(
+            _message(
+                "path",
+                caller,
+                f"a path that does not end in {PARTIAL_SUFFIX!r} (the marker of an incomplete write)",
+                str(target),
+            )
+        )
+    chosen = _resolve_format(format, target)
+    if not isinstance(overwrite, bool):
+        raise TypeError(_message("overwrite", caller, "True or False", overwrite))
+    level = _check_compression(compression)
+    _check_destination(target, overwrite, chosen)
+    prepared = _without_encoding(ds)
+    prepared.attrs.pop(COMPLETE_ATTRIBUTE, None)
+    if chosen == "netcdf":
+        encoding = _netcdf_encoding(prepared, level)
+
+        def write_netcdf(temporary: Path) -> None:
+            with _tasks_finished_on_exit(prepared):
+                prepared.to_netcdf(temporary, engine="h5netcdf", encoding=encoding)
+
+        write_atomically(target, write_netcdf, overwrite=overwrite)
+    else:
+        _write_zarr(prepared, target, level, overwrite)
+    return target
+
+
+def open_results(path: str | os.PathLike[str], *, chunks: dict | str | None = "auto") -> xr.Dataset:
+    """Reopen results written by :func:`save_results`, lazily, refusing incomplete ones.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A netCDF4 file or a zarr store directory.
+    chunks : dict or "auto" or None, default="auto"
+        Dask chunks, as in :func:`xarray.open_dataset`: ``"auto"`` follows
+        the stored chunks, a dict maps dimension names to chunk sizes, and None
+        returns lazily indexed (not dask) arrays. No data is read until it is used.
+
+    Returns
+    -------
+    xarray.Dataset
+        The results, with every attribute of the Dataset that was saved. It
+        keeps the file open: close it (or use it in a ``with`` block) when done.
+
+    Raises
+    ------
+    FileNotFoundError
+        If nothing exists at ``path`` (the message says whether an
+        interrupted write left ``<path>.partial``).
+    ValueError
+        If ``path`` is an incomplete write (a ``.partial`` path, or a zarr store
+        whose ``nhsrisk_complete`` attribute is not 1), cannot be read as
+        netCDF4 or zarr, or ``chunks`` is not allowed.
+    ScenarioError
+        If the stored scenario does not match its ``scenario_sha256`` (it was
+        edited after the run). A ``ValueError``.
+    TypeError
+        If ``path`` or ``chunks`` has the wrong type.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, nhsrisk
+    >>> ds = nhsrisk.simulate(draws=1_000, seed=1)[["npv", "bcr"]]
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = save_results(ds, pathlib.Path(folder) / "run.nc")
+    ...     with open_results(path) as reopened:
+    ...         print(reopened["npv"].chunks, float(reopened["npv"].mean()) == float(ds["npv"].mean()))
+    ((1000,),) True
+    """
+    caller = "open_results"
+    source = _as_path(path, caller)
+    chunks = _check_chunks(chunks)
+    kind = _stored_kind(source, caller)
+    if kind == "zarr":
+        _check_zarr_complete(source)
+        opener: Callable[[], xr.Dataset] = lambda: xr.open_zarr(  # noqa: E731
+            source, chunks=chunks, consolidated=True
+        )
+    else:
+        opener = lambda: xr.open_dataset(source, engine="h5netcdf", chunks=chunks)  # noqa: E731
+    try:
+        ds = opener()
+    except (OSError, KeyError) as err:
+        raise ValueError(f"{source}: cannot be read as {_KIND_NAMES[kind]}: {err}") from None
+    try:
+        ds.attrs.pop(COMPLETE_ATTRIBUTE, None)
+        _check_scenario_checksum(ds.attrs, source)
+    except BaseException:
+        ds.close()
+        raise
+    return ds
+
+
+def results_attributes(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read the global attributes of saved results without decoding any variable.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A netCDF4 file or a complete zarr store written by :func:`save_results`.
+
+    Returns
+    -------
+    dict
+        The Dataset's attributes (``scenario``, ``scenario_sha256``, ``seed``,
+        ...), without the zarr completeness marker. The scenario checksum is not
+        checked here (see :func:`nhsrisk.scenario.scenario_from_attrs`).
+
+    Raises
+    ------
+    FileNotFoundError
+        If nothing exists at ``path``.
+    ValueError
+        If ``path`` is an incomplete write or cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, nhsrisk
+    >>> ds = nhsrisk.simulate(draws=1_000, seed=7)[["npv"]]
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     attrs = results_attributes(save_results(ds, pathlib.Path(folder) / "run.zarr"))
+    >>> attrs["seed"], attrs["scenario_name"]
+    ('7', 'spring-budget-2024')
+    """
+    caller = "results_attributes"
+    source = _as_path(path, caller)
+    if _stored_kind(source, caller) == "zarr":
+        attrs = _check_zarr_complete(source)
+    else:
+        import h5netcdf
+
+        try:
+            with h5netcdf.File(source, "r") as store:
+                attrs = {key: _plain(value) for key, value in store.attrs.items()}
+        except OSError as err:
+            raise ValueError(f"{source}: cannot be read as {_KIND_NAMES['netcdf']}: {err}") from None
+    attrs.pop(COMPLETE_ATTRIBUTE, None)
+    return attrs
+
+
+def write_atomically(
+    path: str | os.PathLike[str], write: Callable[[Path], object], *, overwrite: bool = True
+) -> Path:
+    """Write a file through a temporary file in the same directory, then rename it into place.
+
+    Readers see the old file or the complete new one, never a part: ``write``
+    fills a hidden temporary file (``.<name>.<random>.partial``), which is
+    synced to disk and renamed to ``path``. If ``write`` raises (or Ctrl-C
+    interrupts it) the temporary file is removed and ``path`` is untouched.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Final file. Its directory must exist.
+    write : callable
+        Called with the temporary file's path; must write the whole file there.
+    overwrite : bool, default=True
+        Replace an existing file at ``path``; when False an existing ``path``
+        raises ``FileExistsError`` before ``write`` is called.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     target = write_atomically(pathlib.Path(folder) / "note.txt", lambda p: p.write_text("done"))
+    ...     print(target.read_text(), sorted(q.name for q in target.parent.iterdir()))
+    done ['note.txt']
+    """
+    target = _as_path(path, "write_atomically")
+    if not callable(write):
+        raise TypeError(_message("write", "write_atomically", "a callable taking a path", write))
+    if not isinstance(overwrite, bool):
+        raise TypeError(_message("overwrite", "write_atomically", "True or False", overwrite))
+    if not overwrite and os.path.lexists(target):
+        raise FileExistsError(_exists_message(target, "write_atomically"))
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=PARTIAL_SUFFIX)
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+        write(temporary)
+        _fsync(temporary)
+        _install(temporary, target, overwrite, "write_atomically")
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return target
+
+
+# --------------------------------------------------------------------------------------------------
+# Checks
+# --------------------------------------------------------------------------------------------------
+
+_KIND_NAMES = {"netcdf": "a netCDF4 results file", "zarr": "a zarr results store"}
+
+
+def _as_path(path: Any, caller: str) -> Path:
+    if isinstance(path, bool) or not isinstance(path, str | os.PathLike):
+        raise TypeError(_message("path", caller, "a str or path-like", path))
+    if not str(os.fspath(path)):
+        raise ValueError(_message("path", caller, "a non-empty path", path))
+    return Path(path)
+
+
+def _resolve_format(format: Any, path: Path) -> str:
+    if format is None:
+        inferred = _SUFFIX_FORMATS.get(path.suffix.lower())
+        if inferred is None:
+            raise ValueError(
+                _message(
+                    "format",
+                    "save_results",
+                    f"one of {list(FORMATS)} when the path's suffix is not "
+                    f"one of {list(_SUFFIX_FORMATS)} (path {str(path)!r})",
+                    format,
+                )
+            )
+        return inferred
+    if not isinstance(format, str):
+        raise TypeError(_message("format", "save_results", f"one of {list(FORMATS)} or None", format))
+    if format not in FORMATS:
+        raise ValueError(_message("format", "save_results", f"one of {list(FORMATS)} or None", format))
+    return format
+
+
+def _check_compression(level: Any) -> int:
+    if isinstance(level, bool | np.bool_) or not isinstance(level, numbers.Integral):
+        raise TypeError(_message("compression", "save_results", "an int from 0 to 9", level))
+    if not 0 <= level <= 9:
+        raise ValueError(_message("compression", "save_results", "an int from 0 to 9", level))
+    return int(level)
+
+
+def _check_chunks(chunks: Any) -> dict | str | None:
+    allowed = "a dict of dimension sizes, 'auto' or None"
+    if chunks is None or isinstance(chunks, dict):
+        return chunks
+    if isinstance(chunks, str):
+        if chunks != "auto":
+            raise ValueError(_message("chunks", "open_results", allowed, chunks))
+        return chunks
+    raise TypeError(_message("chunks", "open_results", allowed, chunks))
+
+
+def _exists_message(path: Path, caller: str) -> str:
+    return _message("path", caller, "a path where nothing exists yet, unless overwrite=True", str(path))
+
+
+def _is_zarr_store(path: Path) -> bool:
+    return path.is_dir() and any((path / marker).is_file() for marker in _ZARR_MARKERS)
+
+
+def _check_destination(target: Path, overwrite: bool, chosen: str) -> None:
+    """Refuse a target that cannot be written, before any work is done."""
+    caller = "save_results"
+    parent = target.parent
+    if not parent.exists():
+        raise FileNotFoundError(
+            _message("path", caller, "in an existing directory (create it first)", str(target))
+        )
+    if not parent.is_dir():
+        raise NotADirectoryError(
+            _message("path", caller, f"in a directory, but {str(parent)!r} is not one", str(target))
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(
+            _message(
+                "path", caller, f"in a writable directory, but {str(parent)!r} is read-only", str(target)
+            )
+        )
+    if os.path.lexists(target):
+        if not overwrite:
+            raise FileExistsError(_exists_message(target, caller))
+        if target.is_dir() and not target.is_symlink() and not _is_zarr_store(target):
+            raise FileExistsError(
+                _message(
+                    "path",
+                    caller,
+                    "a file or a zarr store to be replaced with overwrite=True, not another directory",
+                    str(target),
+                )
+            )
+    partial = _partial_path(target)
+    if chosen == "zarr" and os.path.lexists(partial) and not overwrite:
+        raise FileExistsError(
+            _message(
+                "path",
+                caller,
+                f"free of an interrupted earlier write, but {str(partial)!r} exists "
+                "(remove it, or pass overwrite=True to clear it)",
+                str(target),
+            )
+        )
+
+
+def _stored_kind(source: Path, caller: str) -> str:
+    """Return "zarr" or "netcdf" for existing results at ``source``; refuse incomplete writes."""
+    if source.name.endswith(PARTIAL_SUFFIX):
+        raise ValueError(
+            f"{source}: incomplete results (an interrupted or unfinished write, marked by the "
+            f"{PARTIAL_SUFFIX!r} suffix); {caller} refuses to read it."
+        )
+    if not source.exists():
+        partial = _partial_path(source)
+        if partial.exists():
+            raise FileNotFoundError(
+                f"{source}: no results here; {partial} holds an incomplete (interrupted) write of them."
+            )
+        raise FileNotFoundError(f"{source}: no such results file or store.")
+    if source.is_dir():
+        if not _is_zarr_store(source):
+            raise ValueError(
+                f"{source}: a directory but not a zarr store; {caller} reads .nc files and .zarr stores."
+            )
+        return "zarr"
+    return "netcdf"
+
+
+def _check_zarr_complete(source: Path) -> dict[str, Any]:
+    """Return the root attributes of a zarr store, refusing one not marked complete."""
+    import zarr
+
+    try:
+        # The root's own attributes, not the consolidated copy that is written last.
+        group = zarr.open_group(source, mode="r", use_consolidated=False)
+        attrs = dict(group.attrs)
+    except (OSError, ValueError, KeyError) as err:
+        raise ValueError(f"{source}: cannot be read as {_KIND_NAMES['zarr']}: {err}") from None
+    marker = attrs.get(COMPLETE_ATTRIBUTE)
+    if isinstance(marker, bool) or marker != 1:
+        raise ValueError(
+            f"{source}: incomplete results: the zarr store's {COMPLETE_ATTRIBUTE!r} attribute is "
+            f"{marker!r}, not 1 (an interrupted write, or a store not written by nhsrisk.io.save_results)."
+        )
+    if not (source / ".zmetadata").is_file():
+        # save_results consolidates the metadata after marking the store complete
+        raise ValueError(
+            f"{source}: incomplete results: the zarr store is marked complete but has no consolidated "
+            "metadata (.zmetadata), which nhsrisk.io.save_results always writes."
+        )
+    return attrs
+
+
+def _check_scenario_checksum(attrs: Mapping[str, Any], source: Path) -> None:
+    """Refuse results whose stored scenario differs from the one the run hashed."""
+    text = attrs.get("scenario")
+    expected = attrs.get("scenario_sha256")
+    if text is None and expected is None:
+        return  # derived results that carry no scenario: nothing to verify
+    if not isinstance(text, str) or not isinstance(expected, str):
+        raise ScenarioError(
+            "attrs.scenario",
+            "the 'scenario' and 'scenario_sha256' attributes must both be present as strings; got "
+            f"{type(text).__name__} and {type(expected).__name__}",
+            str(source),
+        )
+    actual = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if actual != expected:
+        raise ScenarioError(
+            "attrs.scenario",
+            f"does not match its checksum (scenario_sha256={expected!r}, computed {actual!r}): "
+            "the stored scenario was altered after the run",
+            str(source),
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------------
+
+
+def _partial_path(target: Path) -> Path:
+    return target.with_name(target.name + PARTIAL_SUFFIX)
+
+
+def _without_encoding(ds: xr.Dataset) -> xr.Dataset:
+    """Shallow copy without the encodings of a reopened file, which would clash with the new ones."""
+    prepared = ds.drop_encoding()
+    prepared.attrs = dict(ds.attrs)
+    return prepared
+
+
+def _regular(chunks: tuple[int, ...]) -> bool:
+    """Tell whether dask chunks map onto equal zarr chunks (all equal but a smaller last one)."""
+    return all(size == chunks[0] for size in chunks[:-1]) and chunks[-1] <= chunks[0]
+
+
+def _default_chunks(dims: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Whole along every dimension but ``draw``, which is cut into chunks of DEFAULT_DRAW_CHUNK draws."""
+    return tuple(
+        max(1, min(size, DEFAULT_DRAW_CHUNK) if dim == "draw" else size)
+        for dim, size in zip(dims, shape, strict=True)
+    )
+
+
+def _draw_chunks(variable: xr.Variable) -> tuple[int, ...]:
+    """Chunk shape of a stored variable: a dask variable's own chunks when regular, else the default."""
+    if variable.chunks is not None and all(_regular(sizes) for sizes in variable.chunks):
+        return tuple(max(1, sizes[0]) for sizes in variable.chunks)
+    return _default_chunks(variable.dims, variable.shape)
+
+
+def _regularised(ds: xr.Dataset) -> xr.Dataset:
+    """Rechunk (lazily) the dask variables whose chunks zarr cannot store as they are."""
+    irregular = [
+        name
+        for name, variable in ds.variables.items()
+        if variable.chunks is not None and not all(_regular(sizes) for sizes in variable.chunks)
+    ]
+    if not irregular:
+        return ds
+    ds = ds.copy()
+    for name in irregular:
+        variable = ds.variables[name]
+        ds[name] = variable.chunk(
+            dict(zip(variable.dims, _default_chunks(variable.dims, variable.shape), strict=True))
+        )
+    return ds
+
+
+def _netcdf_encoding(ds: xr.Dataset, level: int) -> dict[str, dict[str, Any]]:
+    encoding: dict[str, dict[str, Any]] = {}
+    for name, variable in ds.variables.items():
+        # HDF5 cannot chunk or filter a scalar, and compressing variable-length strings saves nothing.
+        if variable.ndim == 0 or variable.dtype.kind not in "biuf" or level == 0:
+            continue
+        chunks = list(_draw_chunks(variable))
+        if "draw" in variable.dims:
+            axis = variable.dims.index("draw")
+            bytes_per_draw = variable.dtype.itemsize * math.prod(
+                size for i, size in enumerate(chunks) if i != axis
+            )
+            chunks[axis] = max(1, min(chunks[axis], _NETCDF_CHUNK_BYTES // max(1, bytes_per_draw)))
+        encoding[name] = {"zlib": True, "complevel": level, "shuffle": True, "chunksizes": tuple(chunks)}
+    return encoding
+
+
+def _zarr_encoding(ds: xr.Dataset, level: int) -> dict[str, dict[str, Any]]:
+    from numcodecs import Blosc
+
+    compressors = (Blosc(cname="zstd", clevel=level, shuffle=Blosc.SHUFFLE),) if level else ()
+    return {
+        name: {"chunks": _draw_chunks(variable), "compressors": compressors}
+        for name, variable in ds.variables.items()
+    }
+
+
+def _write_zarr(ds: xr.Dataset, target: Path, level: int, overwrite: bool) -> None:
+    import zarr
+
+    partial = _partial_path(target)
+    if overwrite and os.path.lexists(partial):
+        _remove(partial)  # an earlier interrupted write: never a complete result
+    os.mkdir(partial)  # fails if another writer has just claimed the same path
+    try:
+        ds = _regularised(ds)
+        ds.attrs[COMPLETE_ATTRIBUTE] = 0
+        with _tasks_finished_on_exit(ds):
+            ds.to_zarr(
+                partial,
+                mode="w-",
+                consolidated=False,
+                zarr_format=_ZARR_FORMAT,
+                encoding=_zarr_encoding(ds, level),
+                compute=True,
+            )
+        group = zarr.open_group(partial, mode="r+", zarr_format=_ZARR_FORMAT)
+        group.attrs[COMPLETE_ATTRIBUTE] = 1
+        # consolidate after the marker, so that the consolidated copy of the root attributes says 1 too
+        zarr.consolidate_metadata(partial, zarr_format=_ZARR_FORMAT)
+        _fsync_tree(partial)
+        _install(partial, target, overwrite, "save_results")
+    except BaseException:
+        if os.path.lexists(partial):
+            _remove(partial)
+        raise
+
+
+@contextlib.contextmanager
+def _tasks_finished_on_exit(ds: xr.Dataset) -> Iterator[None]:
+    """Run the dask tasks of a write on a private thread pool that is drained before leaving.
+
+    When one task fails or Ctrl-C interrupts the write, dask's shared pool keeps
+    running the other tasks, which would write into the output again after it
+    has been removed. A private pool is waited for (its queued tasks cancelled)
+    so that the clean-up that follows is final. Only dask's default threaded
+    scheduler is replaced; a distributed client or a chosen scheduler is kept.
+    """
+    chunked = [variable.data for variable in ds.variables.values() if variable.chunks is not None]
+    if not chunked:
+        yield
+        return
+    import dask
+    import dask.threaded
+    from dask.base import get_scheduler
+
+    if get_scheduler(collections=chunked[:1]) is not dask.threaded.get:
+        yield
+        return
+    workers = dask.config.get("num_workers", None) or dask.threaded.CPU_COUNT
+    pool = dask.threaded.ContextAwareThreadPoolExecutor(workers)
+    try:
+        with dask.config.set(pool=pool):
+            yield
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _install(staged: Path, target: Path, overwrite: bool, caller: str) -> None:
+    """Rename a fully written file or directory to ``target``; remove an old target only afterwards."""
+    exists = os.path.lexists(target)
+    if exists and not overwrite:
+        raise FileExistsError(_exists_message(target, caller))
+    if staged.is_file() and (not exists or target.is_symlink() or target.is_file()):
+        os.replace(staged, target)  # atomic, over an existing file too
+    else:
+        # rename() cannot replace a non-empty directory: move the old target aside first
+        aside = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.replaced") if exists else None
+        if aside is not None:
+            os.rename(target, aside)
+        try:
+            os.rename(staged, target)
+        except BaseException:
+            if aside is not None:
+                os.rename(aside, target)
+            raise
+        if aside is not None:
+            _remove(aside)
+    _fsync(target.parent)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's or a directory's entries to disk (directories only where the OS allows it)."""
+    if os.name == "nt" and path.is_dir():
+        return  # Windows cannot open a directory to sync it
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _fsync_tree(root: Path) -> None:
+    """Flush every file of a directory tree, then its directories, to disk."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files: list[Path] = []
+    folders: list[Path] = []
+    for folder, _, names in os.walk(root):
+        folders.append(Path(folder))
+        files.extend(Path(folder) / name for name in names)
+    # Concurrent fsyncs share journal commits (ext4, xfs): ten times faster than one by one here.
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(_fsync, files))
+        list(pool.map(_fsync, folders))
+
+
+def _plain(value: Any) -> Any:
+    """Return a netCDF attribute as the Python value xarray gives (numpy scalars and arrays unwrapped)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
