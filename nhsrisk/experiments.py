@@ -553,6 +553,8 @@ def sweep(
     sampler: str = "random",
     threads: int | None = None,
     progress: bool | None = None,
+    chunks: int | None = None,
+    client: Any = None,
 ) -> xr.Dataset:
     """Run a scenario over a grid of parameter values with common random numbers.
 
@@ -575,6 +577,11 @@ def sweep(
         Sampling design, as in :func:`~nhsrisk.simulate`.
     threads : int, optional
         Number of numba threads.
+    chunks : int, optional
+        Draws per task when the cells run as dask tasks (default: a whole cell).
+    client : dask.distributed.Client, optional
+        Run the sweep on this cluster: one task per cell and chunk, results
+        identical to a local sweep.
     progress : bool, optional
         Progress bar over the cells (default: only in a terminal or notebook,
         after a second; ``False`` never, ``True`` always).
@@ -627,12 +634,24 @@ def sweep(
         for combo in itertools.product(*grid.values())
     }
     progress = check_progress(progress, caller)
+    if chunks is not None:
+        chunks = check_count(chunks, "chunks", caller)
     keep = [*outputs, "planned_spend", "claimed_return"]
-    runs = []
-    with progress_bar(len(cells), "sweep", progress, unit="cell") as bar:
-        for cell in cells.values():
-            runs.append(simulate(cell, draws, seed, sampler=sampler, threads=threads, progress=False)[keep])
-            bar.update(1)
+    if client is not None:
+        lazy = [
+            simulate(cell, draws, seed, sampler=sampler, chunks=chunks or draws)[keep]
+            for cell in cells.values()
+        ]
+        runs = [future.result() for future in client.compute(lazy)]
+    else:
+        runs = []
+        with progress_bar(len(cells), "sweep", progress, unit="cell") as bar:
+            for cell in cells.values():
+                run = simulate(
+                    cell, draws, seed, sampler=sampler, threads=threads, progress=False, chunks=chunks
+                )
+                runs.append(run[keep].compute() if chunks is not None else run[keep])
+                bar.update(1)
     shape = [len(v) for v in grid.values()]
     first = runs[0]
     data_vars = {}

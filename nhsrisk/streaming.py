@@ -88,6 +88,7 @@ def lazy_results(
     """Build the dask-backed Dataset of ``simulate(..., chunks=chunk)``: one delayed kernel call a chunk."""
     import dask
     import dask.array as da
+    from dask.base import tokenize
 
     from nhsrisk.simulation import _BOOLEAN_OUTPUTS, OUTPUTS, _to_dataset
 
@@ -109,7 +110,7 @@ def lazy_results(
             sampler,
             design_size,
             threads,
-            dask_key_name=f"nhsrisk-chunk-{seed}-{first}-{count}-{sampler}",
+            dask_key_name="nhsrisk-chunk-" + tokenize(toml, seed, first, count, sampler, design_size),
         )
         for name, (dims, _, _) in OUTPUTS.items():
             shape = (*(sizes[d] for d in dims), count)

@@ -141,3 +141,29 @@ def test_distributed_summary_equals_local_summary(cluster_client):
         np.testing.assert_allclose(remote[f"{name}_mean"].values, local[f"{name}_mean"].values, rtol=1e-12)
         np.testing.assert_allclose(remote[f"{name}_sd"].values, local[f"{name}_sd"].values, rtol=1e-12)
     assert remote["p_bcr_below_1"].item() == local["p_bcr_below_1"].item()
+
+
+def test_sweep_on_a_cluster_equals_the_local_sweep(cluster_client):
+    grid = {"risks.raid_probability": [0.1, 0.4], "risks.digital_exclusion": [0.1, 0.3]}
+    local = nhsrisk.sweep(BASE, grid, draws=3_000, seed=12)
+    remote = nhsrisk.sweep(BASE, grid, draws=3_000, seed=12, chunks=1_000, client=cluster_client)
+    xr.testing.assert_identical(local, remote)
+
+
+def test_chunked_local_sweep_equals_the_plain_one():
+    grid = {"risks.raid_probability": [0.1, 0.4]}
+    plain = nhsrisk.sweep(BASE, grid, draws=2_000, seed=12)
+    chunked = nhsrisk.sweep(BASE, grid, draws=2_000, seed=12, chunks=700)
+    xr.testing.assert_identical(plain, chunked)
+
+
+def test_chunks_of_different_scenarios_never_share_a_task():
+    # dask merges tasks with the same key: keys must depend on the scenario, not only the draws
+    import dask
+
+    other = BASE.with_values({"risks.digital_exclusion": 0.5})
+    a = nhsrisk.simulate(BASE, draws=1_000, seed=1, chunks=500)
+    b = nhsrisk.simulate(other, draws=1_000, seed=1, chunks=500)
+    a_npv, b_npv = dask.compute(a["npv"], b["npv"])
+    np.testing.assert_array_equal(b_npv.values, nhsrisk.simulate(other, draws=1_000, seed=1)["npv"].values)
+    assert not np.array_equal(a_npv.values, b_npv.values)
