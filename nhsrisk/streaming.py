@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import operator
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -240,6 +241,9 @@ class _LocalRunner:
         return arrays
 
 
+_WORKER = threading.local()
+
+
 def _chunk_summary(
     scenario_toml: str,
     seed: int,
@@ -247,11 +251,15 @@ def _chunk_summary(
     draws: int,
     outputs: tuple[str, ...],
     threads: int | None,
+    chunk: int,
 ) -> _Partial:
-    scenario = Scenario.from_toml(scenario_toml)
-    return _summarise_chunk(
-        chunk_arrays(scenario_toml, seed, start, draws, threads=threads), scenario, outputs
-    )
+    """One chunk's summary, as a dask task: each worker thread keeps its runner (and its arrays)."""
+    key = (scenario_toml, seed, chunk, threads)
+    if getattr(_WORKER, "key", None) != key:
+        _WORKER.scenario = Scenario.from_toml(scenario_toml)
+        _WORKER.runner = _LocalRunner(_WORKER.scenario, seed, chunk, threads)
+        _WORKER.key = key
+    return _summarise_chunk(_WORKER.runner.run(start, draws), _WORKER.scenario, outputs)
 
 
 def _merge(a: _Partial, b: _Partial) -> _Partial:
@@ -310,7 +318,9 @@ def streaming_summary(
             from distributed import as_completed
 
             futures = [
-                client.submit(_chunk_summary, toml, seed, first, count, outputs, 1, pure=True)
+                client.submit(
+                    _chunk_summary, toml, seed, first, count, outputs, 1, min(chunk, draws), pure=True
+                )
                 for first, count in starts
             ]
             for future in as_completed(futures):
