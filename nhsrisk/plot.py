@@ -483,7 +483,7 @@ def fan(
     >>> import nhsrisk
     >>> import nhsrisk.plot
     >>> ax = nhsrisk.plot.fan(nhsrisk.simulate(draws=500, seed=1))
-    >>> ax.get_ylabel()
+    >>> " ".join(ax.get_ylabel().split())
     'Cumulative undiscounted value, all programmes (GBP bn)'
     >>> [label.get_text() for label in ax.get_xticklabels()][:2]
     ['2025/26', '2026/27']
@@ -707,7 +707,7 @@ def exceedance(
     >>> import nhsrisk
     >>> import nhsrisk.plot
     >>> ax = nhsrisk.plot.exceedance(nhsrisk.simulate(draws=500, seed=1))
-    >>> ax.get_ylabel()
+    >>> " ".join(ax.get_ylabel().split())
     'Probability of reaching at least x (%)'
     >>> plt.close(ax.figure)
     """
@@ -812,7 +812,7 @@ def payback(p_or_ds: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Ax
     >>> import nhsrisk
     >>> import nhsrisk.plot
     >>> ax = nhsrisk.plot.payback(nhsrisk.simulate(draws=500, seed=1))
-    >>> ax.get_ylabel()
+    >>> " ".join(ax.get_ylabel().split())
     'Probability of payback by the year (%)'
     >>> plt.close(ax.figure)
     """
@@ -1674,7 +1674,7 @@ class PlotAccessor:
         >>> import nhsrisk
         >>> from nhsrisk.plot import PlotAccessor
         >>> ax = PlotAccessor(nhsrisk.simulate(draws=500, seed=1)).fan("value")
-        >>> ax.get_ylabel()
+        >>> " ".join(ax.get_ylabel().split())
         'Value of benefits, all programmes (GBP m/year)'
         >>> plt.close(ax.figure)
         """
@@ -1957,7 +1957,7 @@ class PlotAccessor:
         ...     draws=500, seed=1,
         ... )
         >>> ax = PlotAccessor(options).compare("npv")
-        >>> ax.get_ylabel()
+        >>> " ".join(ax.get_ylabel().split())
         'Net present value at the discount rate (GBP bn)'
         >>> plt.close(ax.figure)
         """
