@@ -27,6 +27,21 @@ def timeraw_first_simulate_warm_cache():
     """
 
 
+def timeraw_first_simulate_cold_cache():
+    # NHSRISK_NUMBA_CACHE=0 makes numba compile every kernel in this process, as on a fresh install
+    return """
+    import os
+    os.environ["NHSRISK_NUMBA_CACHE"] = "0"
+    import nhsrisk
+    nhsrisk.simulate(draws=10**4, seed=0)
+    """
+
+
+timeraw_first_simulate_cold_cache.number = 1
+timeraw_first_simulate_cold_cache.repeat = (1, 3, 300.0)
+timeraw_first_simulate_cold_cache.timeout = 900
+
+
 for _benchmark in (timeraw_import_nhsrisk, timeraw_first_simulate_warm_cache):
     _benchmark.setup = _warm_numba_cache
     _benchmark.number = 1

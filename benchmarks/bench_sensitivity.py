@@ -64,3 +64,29 @@ class Sweep:
             draws=10_000,
             seed=SEED,
         )
+
+
+class Statistics:
+    """Summaries and rank statistics of a 10**6-draw run, and EVPPI of a two-option decision."""
+
+    timeout = 600
+    number = 1
+    repeat = (1, 5, 60.0)
+
+    def setup(self):
+        self.ds = nhsrisk.simulate(SCENARIO, draws=10**6, seed=SEED)
+        base = nhsrisk.load_scenario(SCENARIO)
+        self.options = nhsrisk.compare_options(
+            {"as planned": base, "ring-fenced": base.with_values({"risks.raid_probability": 0.0})},
+            draws=10**5,
+            seed=SEED,
+        )
+
+    def time_summary(self):
+        nhsrisk.summary(self.ds)
+
+    def time_prcc(self):
+        self.ds.nhsrisk.prcc("cumulative_value")
+
+    def time_evppi_one_parameter(self):
+        nhsrisk.evppi(self.options["npv"], self.options["risks.delivery_delay"])
