@@ -1,0 +1,171 @@
+"""Helpers shared by the hardening tests (no ``test_`` prefix, so pytest does not collect it).
+
+- :func:`toml_text` writes any document a test wants to feed the scenario loader,
+  including values :func:`nhsrisk.scenario.dumps_toml` refuses to write (nan,
+  infinities, dates and times, integers beyond 64 bits), one top-level key a line.
+- A tally of what the generated tests tried (scenarios, invalid inputs, fuzz
+  inputs) and of the distinct error messages they reached. Each hardening module
+  writes it at teardown to ``hardening-tally.json`` in pytest's base temporary
+  directory (``--basetemp`` chooses it); the counts are cumulative over the
+  modules of one pytest run, since this module is imported once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import math
+import re
+import signal
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from nhsrisk.scenario import ScenarioError
+
+__all__ = [
+    "TimeLimitExceeded",
+    "message_of",
+    "tally",
+    "template_of",
+    "time_limit",
+    "toml_key",
+    "toml_text",
+    "toml_value",
+    "write_tally",
+]
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def toml_key(key: str) -> str:
+    """A bare key when TOML allows one, else a quoted key."""
+    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
+
+
+def _toml_string(text: str) -> str:
+    # json escapes every control character TOML forbids in a basic string except DEL
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def toml_value(value: Any) -> str:
+    """TOML text of one value; tables are written inline."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        return "{ " + ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"no TOML form for {type(value).__name__}")
+
+
+def toml_text(document: dict[str, Any]) -> str:
+    """A whole document, one top-level key per line."""
+    return "".join(f"{toml_key(key)} = {toml_value(value)}\n" for key, value in document.items())
+
+
+# ---------------------------------------------------------------------------------
+# A time limit that interrupts, for inputs that might never finish
+# ---------------------------------------------------------------------------------
+
+
+class TimeLimitExceeded(Exception):
+    """Raised inside the code under test when its time limit has passed."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt the block with :class:`TimeLimitExceeded` after ``seconds`` (a SIGALRM timer).
+
+    A check made after the block returns cannot catch a hang; this can, wherever the block is
+    running Python code. Outside the main thread, or without ``setitimer``, the block runs unlimited.
+    """
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeLimitExceeded(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# ---------------------------------------------------------------------------------
+# Tally
+# ---------------------------------------------------------------------------------
+
+TRIED: Counter[str] = Counter()
+MESSAGES: defaultdict[str, set[str]] = defaultdict(set)
+
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_NUMBER = re.compile(
+    r"(?<![A-Za-z_])[-+]?(?:\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|inf|nan|True|False|None)(?![A-Za-z_])"
+)
+_BRACKETS = re.compile(r"\[[^\[\]]*\]|\{[^{}]*\}|\([^()]*\)")
+
+
+def message_of(error: BaseException) -> str:
+    """The error's message without the file name (each example writes its own temporary file)."""
+    if isinstance(error, ScenarioError):
+        return f"{error.path}: {error.problem}"
+    return str(error)
+
+
+def template_of(error: BaseException) -> str:
+    """The kind of message: values, names and key paths masked, so that only the wording is left."""
+    text = error.problem if isinstance(error, ScenarioError) else str(error)
+    text = _QUOTED.sub("<s>", text)
+    text = _NUMBER.sub("<n>", text)
+    previous = None
+    while previous != text:
+        previous, text = text, _BRACKETS.sub("<...>", text)
+    return f"{type(error).__name__}: {text}"
+
+
+def tally(category: str, error: BaseException | None = None) -> None:
+    """Count one input tried in ``category``, and the error it reached (if any)."""
+    TRIED[category] += 1
+    if error is not None:
+        MESSAGES[category].add(message_of(error))
+        MESSAGES["(templates)"].add(template_of(error))
+
+
+def write_tally(directory: Path) -> Path:
+    """Write the counts so far to ``directory / "hardening-tally.json"`` and return its path."""
+    messages = set().union(*(v for k, v in MESSAGES.items() if k != "(templates)"))
+    report = {
+        "tried": dict(sorted(TRIED.items())),
+        "tried_total": sum(TRIED.values()),
+        "distinct_messages_by_category": {
+            k: len(v) for k, v in sorted(MESSAGES.items()) if k != "(templates)"
+        },
+        "distinct_messages": len(messages),
+        "distinct_message_templates": len(MESSAGES["(templates)"]),
+        "templates": sorted(MESSAGES["(templates)"]),
+    }
+    path = Path(directory) / "hardening-tally.json"
+    path.write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+    return path
