@@ -512,6 +512,10 @@ class Scenario:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
             raise ScenarioError("(file)", f"not valid TOML: {err}", file) from None
+        except RecursionError:
+            raise ScenarioError(
+                "(file)", "not valid TOML: arrays or tables nested too deeply", file
+            ) from None
         return _parse_scenario(data, file=file)
 
     def sha256(self) -> str:
@@ -959,7 +963,7 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
     previous = None
     for j, year in enumerate(years):
         _expect(year, str, f"years[{j}]", file, 'a financial year such as "2025/26"')
-        match = _YEAR.match(year)
+        match = _YEAR.fullmatch(year)
         if not match or (int(match.group(1)) + 1) % 100 != int(match.group(2)):
             raise ScenarioError(
                 f"years[{j}]", f'must be a financial year such as "2025/26", got {year!r}', file
@@ -987,7 +991,7 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
         raise ScenarioError("staff_groups", "must define at least one staff group", file)
     groups = {}
     for gid, table in groups_table.items():
-        if not _IDENTIFIER.match(gid):
+        if not _IDENTIFIER.fullmatch(gid):
             raise ScenarioError(f"staff_groups.{gid}", "ids must be lower_snake_case identifiers", file)
         groups[gid] = _parse_record(StaffGroup, table, f"staff_groups.{gid}", file)
     programmes_table = _expect(data["programmes"], dict, "programmes", file, "a table of programmes")
@@ -995,7 +999,7 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
         raise ScenarioError("programmes", "must define at least one programme", file)
     programmes = {}
     for pid, table in programmes_table.items():
-        if not _IDENTIFIER.match(pid):
+        if not _IDENTIFIER.fullmatch(pid):
             raise ScenarioError(f"programmes.{pid}", "ids must be lower_snake_case identifiers", file)
         path = f"programmes.{pid}"
         programme = _parse_record(Programme, table, path, file)
@@ -1044,7 +1048,7 @@ _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def _key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
+    return key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
 
 
 def _scalar(value: Any) -> str:
@@ -1140,7 +1144,13 @@ def load_scenario(name_or_path: str | Path | Scenario = "spring-budget-2024") ->
         )
     if path.suffix.lower() in (".nc", ".nc4", ".netcdf"):
         return _scenario_from_results(path)
-    return Scenario.from_toml(path.read_text(encoding="utf-8"), file=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ScenarioError(
+            "(file)", f"not UTF-8 text: {err.reason} at byte {err.start}", str(path)
+        ) from None
+    return Scenario.from_toml(text, file=str(path))
 
 
 def _scenario_from_zarr(path: Path) -> Scenario:

@@ -881,12 +881,6 @@ def test_spend_whose_total_overflows_is_a_scenario_error(workdir: Path) -> None:
     check_refused(Case(document, where, ("1e+308",), "spend total 2e308"), workdir, "known bug")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: nhsrisk.scenario checks years and ids with re.match(r'^...$'), and '$' also matches "
-    "before a final newline, so '2025/26\\n' passes as a financial year (and 'it\\n' as an id)",
-)
 @pytest.mark.parametrize("where", ["years", "staff_groups"])
 def test_year_and_identifier_patterns_accept_a_trailing_newline(where: str, workdir: Path) -> None:
     document = fresh()
