@@ -696,6 +696,8 @@ class Beta(_ScaledBeta):
         limit = math.sqrt(m * (1.0 - m)) * (high - low)
         if not 0 < sd < limit:
             raise _fail("Beta.from_mean_sd", "sd", sd, f"in (0, {limit!r}) for mean={mean!r}")
+        if s * s == 0.0:
+            raise _fail("Beta.from_mean_sd", "sd", sd, "large enough that its square is a positive double")
         nu = m * (1.0 - m) / (s * s) - 1.0
         return cls(m * nu, (1.0 - m) * nu, low, high)
 

@@ -924,6 +924,12 @@ def _parse_spend(value: Any, path: str, file: str | None) -> Spend:
                 f"{path}.values[{j}]", f"must be a finite amount >= 0 [GBP], got {element!r}", file
             )
         numbers.append(float(element))
+    try:
+        math.fsum(numbers)
+    except OverflowError:
+        raise ScenarioError(
+            f"{path}.values", f"amounts {numbers} add up to more than the largest double [GBP]", file
+        ) from None
     source = _expect(table["source"], str, f"{path}.source", file, "a string")
     if not source.strip():
         raise ScenarioError(

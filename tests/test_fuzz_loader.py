@@ -97,8 +97,6 @@ KNOWN_BUGS = (
         "int too large to convert to float",
         "test_an_integer_beyond_a_double_is_a_scenario_error",
     ),
-    (OverflowError, "intermediate overflow in fsum", "test_spend_whose_total_overflows_is_a_scenario_error"),
-    (ZeroDivisionError, "", "test_a_beta_with_a_vanishing_sd_is_a_scenario_error"),
     (ValueError, "is too extreme to invert", "test_an_extreme_pert_is_refused_in_bounded_time"),
 )
 

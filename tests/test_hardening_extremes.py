@@ -422,12 +422,6 @@ def test_astronomical_inputs_are_refused_with_the_draw_not_returned_as_inf() -> 
         simulate(scenario, draws=5, seed=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: simulate checks only npv and bcr for non-finite values, so a cumulative value that "
-    "overflows (each year's value about 5e307 GBP, the discounted sum still finite) is returned as inf",
-)
 def test_cumulative_value_overflow_is_refused_not_returned() -> None:
     values = {
         "discount_rate": 1.0,

@@ -856,24 +856,12 @@ def test_an_integer_beyond_a_double_is_a_scenario_error(path: KeyPath, workdir: 
     check_refused(Case(document, key_path_text(quantity or path), ("1000",), "10**400"), workdir, "known bug")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ZeroDivisionError,
-    reason="bug: Beta.from_mean_sd squares a tiny sd to 0 and divides by it (ZeroDivisionError, "
-    "not a ScenarioError) for dist = 'beta' given by mean and sd",
-)
 def test_a_beta_with_a_vanishing_sd_is_a_scenario_error(workdir: Path) -> None:
     document = fresh()
     document["risks"]["digital_exclusion"] = {"dist": "beta", "mean": 0.3, "sd": 1e-200, "source": "x"}
     check_refused(Case(document, "risks.digital_exclusion", ("1e-200",), "sd 1e-200"), workdir, "known bug")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="bug: spend amounts whose total overflows a double (each finite) escape as "
-    "OverflowError('intermediate overflow in fsum') instead of a ScenarioError",
-)
 def test_spend_whose_total_overflows_is_a_scenario_error(workdir: Path) -> None:
     document = fresh()
     document["programmes"]["it_modernisation"]["spend"]["values"] = [1e308, 1e308, 0.0, 0.0, 0.0]
