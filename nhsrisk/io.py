@@ -28,7 +28,6 @@ specify, and every zarr implementation reads it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import numbers
 import os
@@ -43,7 +42,7 @@ import numpy as np
 import xarray as xr
 
 from nhsrisk._validate import _message
-from nhsrisk.scenario import ScenarioError
+from nhsrisk.scenario import ScenarioError, verify_scenario_checksum
 
 __all__ = ["open_results", "results_attributes", "save_results", "write_atomically"]
 
@@ -514,14 +513,7 @@ def _check_scenario_checksum(attrs: Mapping[str, Any], source: Path) -> None:
             f"{type(text).__name__} and {type(expected).__name__}",
             str(source),
         )
-    actual = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    if actual != expected:
-        raise ScenarioError(
-            "attrs.scenario",
-            f"does not match its checksum (scenario_sha256={expected!r}, computed {actual!r}): "
-            "the stored scenario was altered after the run",
-            str(source),
-        )
+    verify_scenario_checksum(text, expected, str(source))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -352,10 +352,8 @@ class Correlations:
 _PSD_TOLERANCE = 1e-10
 
 
-def _parse_correlations(value: Any, quantities: Mapping[str, Quantity], file: str | None) -> Correlations:
-    path = "correlations"
-    table = _expect(value, dict, path, file, "a table with inputs, matrix and source")
-    _check_keys(table, {"inputs", "matrix", "source", "note"}, {"inputs", "matrix", "source"}, path, file)
+def _parse_source_and_note(table: Mapping[str, Any], path: str, file: str | None) -> tuple[str, str | None]:
+    """Return the ``source`` (required, not blank) and ``note`` (optional) strings of a table."""
     source = _expect(table["source"], str, f"{path}.source", file, "a string")
     if not source.strip():
         raise ScenarioError(
@@ -364,6 +362,14 @@ def _parse_correlations(value: Any, quantities: Mapping[str, Quantity], file: st
     note = table.get("note")
     if note is not None:
         _expect(note, str, f"{path}.note", file, "a string")
+    return source, note
+
+
+def _parse_correlations(value: Any, quantities: Mapping[str, Quantity], file: str | None) -> Correlations:
+    path = "correlations"
+    table = _expect(value, dict, path, file, "a table with inputs, matrix and source")
+    _check_keys(table, {"inputs", "matrix", "source", "note"}, {"inputs", "matrix", "source"}, path, file)
+    source, note = _parse_source_and_note(table, path, file)
     inputs = _expect(table["inputs"], list, f"{path}.inputs", file, "an array of input key paths")
     if len(inputs) < 2:
         raise ScenarioError(f"{path}.inputs", f"must name at least two inputs, got {inputs!r}", file)
@@ -930,14 +936,7 @@ def _parse_spend(value: Any, path: str, file: str | None) -> Spend:
         raise ScenarioError(
             f"{path}.values", f"amounts {numbers} add up to more than the largest double [GBP]", file
         ) from None
-    source = _expect(table["source"], str, f"{path}.source", file, "a string")
-    if not source.strip():
-        raise ScenarioError(
-            f"{path}.source", "is empty: cite a source or write 'assumption: <reasoning>'", file
-        )
-    note = table.get("note")
-    if note is not None:
-        _expect(note, str, f"{path}.note", file, "a string")
+    source, note = _parse_source_and_note(table, path, file)
     return Spend(tuple(numbers), source, note)
 
 
@@ -1181,12 +1180,8 @@ def _scenario_from_results(path: Path) -> Scenario:
     return scenario_from_attrs(attrs, file=str(path))
 
 
-def scenario_from_attrs(attrs: Mapping[str, Any], file: str | None = None) -> Scenario:
-    """Rebuild the scenario stored in a results Dataset's attrs, checking its hash."""
-    text = attrs.get("scenario")
-    if not isinstance(text, str):
-        raise ScenarioError("attrs.scenario", "missing: this is not an nhsrisk results file", file)
-    expected = attrs.get("scenario_sha256")
+def verify_scenario_checksum(text: str, expected: Any, file: str | None) -> None:
+    """Refuse a stored scenario whose SHA-256 is not the ``scenario_sha256`` recorded with it."""
     actual = hashlib.sha256(text.encode("utf-8")).hexdigest()
     if expected != actual:
         raise ScenarioError(
@@ -1195,4 +1190,12 @@ def scenario_from_attrs(attrs: Mapping[str, Any], file: str | None = None) -> Sc
             "the stored scenario was altered after the run",
             file,
         )
+
+
+def scenario_from_attrs(attrs: Mapping[str, Any], file: str | None = None) -> Scenario:
+    """Rebuild the scenario stored in a results Dataset's attrs, checking its hash."""
+    text = attrs.get("scenario")
+    if not isinstance(text, str):
+        raise ScenarioError("attrs.scenario", "missing: this is not an nhsrisk results file", file)
+    verify_scenario_checksum(text, attrs.get("scenario_sha256"), file)
     return Scenario.from_toml(text, file=file)
