@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from scipy.interpolate import BSpline
 
 from nhsrisk._validate import _message, check_count
 
@@ -362,6 +361,8 @@ def _natural_spline_columns(values: np.ndarray, knots: np.ndarray) -> np.ndarray
     design well conditioned where the truncated-power form would reach
     condition numbers of 1e9 or more with 10 knots or a heavy-tailed parameter.
     """
+    from scipy.interpolate import BSpline  # 0.5 s to import: only when a spline is fitted
+
     if knots.size < 2:
         return values[:, None]
     lower, upper = knots[0], knots[-1]
