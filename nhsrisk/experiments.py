@@ -133,6 +133,14 @@ def _base_design(plan: Plan, draws: int) -> np.ndarray:
     return np.full((plan.uniforms_per_draw, draws), 0.5)
 
 
+def _one_at_a_time(plan: Plan, factors: list[_Factor], grid: np.ndarray, base_draws: int = 0) -> np.ndarray:
+    """Move each factor across ``grid`` in turn (others at medians), then add ``base_draws`` medians."""
+    design = _base_design(plan, len(factors) * grid.size + base_draws)
+    for i, factor in enumerate(factors):
+        design[factor.column, i * grid.size : (i + 1) * grid.size] = grid
+    return design
+
+
 def _probability(value: Any, name: str, caller: str) -> float:
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real) or not 0.0 < value < 1.0:
         raise ValueError(f"The {name!r} parameter of {caller} must be in (0, 1). Got {value!r} instead.")
@@ -298,9 +306,7 @@ def _switching_values(
     """
     k = len(factors)
     grid = np.linspace(*SWITCHING_RANGE, 101)
-    design = _base_design(plan, k * grid.size)
-    for i, factor in enumerate(factors):
-        design[factor.column, i * grid.size : (i + 1) * grid.size] = grid
+    design = _one_at_a_time(plan, factors, grid)
     gap = read(_evaluate(plan, design, threads)).reshape(k, grid.size) - threshold
     lower = np.full(k, np.nan)
     upper = np.full(k, np.nan)
@@ -387,9 +393,7 @@ def spider(
     plan = build_plan(scenario)
     factors = _select(_factors(plan), inputs, caller)
     k = len(factors)
-    design = _base_design(plan, k * grid.size + 1)
-    for i, factor in enumerate(factors):
-        design[factor.column, i * grid.size : (i + 1) * grid.size] = grid
+    design = _one_at_a_time(plan, factors, grid, base_draws=1)
     values = read(_evaluate(plan, design, threads))
     input_values = np.array([np.asarray(f.distribution.ppf(grid), dtype=float) for f in factors])
     return xr.Dataset(
