@@ -93,7 +93,7 @@ OUTPUT_ARRAYS = (
 RUN = 4096
 #: Draws per work item of the parallel model loop. Inputs and scratch live in
 #: (n_inputs, BLOCK) arrays, so every inner loop runs over draws.
-BLOCK = 256
+BLOCK = 512
 
 
 @numba.njit(cache=NUMBA_CACHE, inline="always")

@@ -34,6 +34,16 @@ RECORD = 8
 
 
 @numba.njit(cache=NUMBA_CACHE, inline="always")
+def _hermite_cell(table, at, u):
+    """Evaluate the quintic of the cell whose record starts at ``table[at]`` at ``u``, clipped to [0, 1]."""
+    s = (u - table[at]) * table[at + 1]
+    x = table[at + 2] + s * (
+        table[at + 3] + s * (table[at + 4] + s * (table[at + 5] + s * (table[at + 6] + s * table[at + 7])))
+    )
+    return min(max(x, 0.0), 1.0)
+
+
+@numba.njit(cache=NUMBA_CACHE, inline="always")
 def hermite_inverse(table, u):
     """Standard-Beta quantile at ``u`` from an inversion table (see ``TABLE_HEADER``).
 
@@ -49,18 +59,51 @@ def hermite_inverse(table, u):
     if cell >= 0:
         # one boundary at most in this bucket, stored beside the cell: no search
         cell += u >= table[entry + 1]
-        at = TABLE_HEADER + RECORD * cell
-    else:
-        cell = -cell - 1
-        at = TABLE_HEADER + RECORD * cell
-        while cell < n_cells - 1 and u >= table[at + RECORD]:
-            cell += 1
-            at += RECORD
-    s = (u - table[at]) * table[at + 1]
-    x = table[at + 2] + s * (
-        table[at + 3] + s * (table[at + 4] + s * (table[at + 5] + s * (table[at + 6] + s * table[at + 7])))
-    )
-    return min(max(x, 0.0), 1.0)
+        return _hermite_cell(table, TABLE_HEADER + RECORD * cell, u)
+    return _far_tail_inverse(table, n_cells, -cell - 1, u)
+
+
+@numba.njit(cache=NUMBA_CACHE, inline="always")
+def _far_tail_inverse(table, n_cells, cell, u):
+    """:func:`hermite_inverse` in a far-tail bucket: search on from ``cell``."""
+    at = TABLE_HEADER + RECORD * cell
+    while cell < n_cells - 1 and u >= table[at + RECORD]:
+        cell += 1
+        at += RECORD
+    return _hermite_cell(table, at, u)
+
+
+@numba.njit(cache=NUMBA_CACHE)
+def hermite_inverse_many(table, low, width, values, count):
+    """``low + width * hermite_inverse(table, u)`` for every ``u`` in ``values[:count]``, in place.
+
+    Bitwise equal to calling :func:`hermite_inverse` on each value, about 1.5x
+    faster: the main loop has no data-dependent branch. It treats every value
+    as if its guide bucket held one boundary at most, and notes the few that
+    fall in a far-tail bucket (a few percent of draws, whose branch the CPU
+    would mispredict) for a second loop that searches and overwrites them.
+    """
+    n_cells = int(table[0])
+    n_guide = int(table[1])
+    guide = TABLE_HEADER + RECORD * n_cells
+    far_index = np.empty(count, dtype=np.int64)
+    far_u = np.empty(count)
+    n_far = 0
+    for i in range(count):
+        u = values[i]
+        entry = guide + 2 * min(int(u * n_guide), n_guide - 1)
+        first = int(table[entry])
+        # In a far-tail bucket this is a cell at or before u's: a valid record, a wrong value
+        # that the second loop replaces.
+        cell = (first if first >= 0 else -first - 1) + (u >= table[entry + 1])
+        far_index[n_far] = i
+        far_u[n_far] = u
+        n_far += first < 0
+        values[i] = low + width * _hermite_cell(table, TABLE_HEADER + RECORD * cell, u)
+    for j in range(n_far):
+        u = far_u[j]
+        first = int(table[guide + 2 * min(int(u * n_guide), n_guide - 1)])
+        values[far_index[j]] = low + width * _far_tail_inverse(table, n_cells, -first - 1, u)
 
 
 @numba.njit(cache=NUMBA_CACHE)
@@ -132,10 +175,7 @@ def transform_uniforms(code, params, table, values, count):
         for i in range(count):
             values[i] = 1.0 if values[i] > threshold else 0.0
     elif code == BETA_TABLE:
-        low = params[0]
-        width = params[1]
-        for i in range(count):
-            values[i] = low + width * hermite_inverse(table, values[i])
+        hermite_inverse_many(table, params[0], params[1], values, count)
     else:
         for i in range(count):
             values[i] = inverse_cdf(code, params, table, values[i])

@@ -584,4 +584,17 @@ def _to_dataset(
         "nhsrisk_version": __version__,
         "uniforms_per_draw": plan.uniforms_per_draw,
     }
-    return xr.Dataset(data_vars=data_vars, coords=coords, attrs=attrs)
+    # Variables built on the fast path: otherwise xarray's first Dataset checks every
+    # array against the duck-array libraries it knows, importing dask.array (half a
+    # second in a fresh process) only to find plain NumPy arrays.
+    return xr.Dataset(
+        data_vars={name: _numpy_variable(*spec) for name, spec in data_vars.items()},
+        coords={name: _numpy_variable(*spec) for name, spec in coords.items()},
+        attrs=attrs,
+    )
+
+
+def _numpy_variable(dims: str | tuple[str, ...], data: Any, attrs: dict[str, Any]) -> xr.Variable:
+    if isinstance(data, np.ndarray | list | float | int):
+        return xr.Variable(dims, np.asarray(data), attrs, fastpath=True)
+    return xr.Variable(dims, data, attrs)  # a dask array, kept lazy
