@@ -167,7 +167,7 @@ def run(draws: int, repeats: int, *, reference: bool = True) -> str:
         f"Default scenario `{SCENARIO}`, {per_draw} uniforms per draw; median of {repeats} repeats after a "
         f"warm-up, one process. {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numba {numba.__version__} "
-        f"({all_threads} threads, {numba.threading_layer()} layer), NumPy {np.__version__}, "
+        f"({all_threads} threads), NumPy {np.__version__}, "
         f"Python {platform.python_version()}; {fingerprint}.",
         "",
         "| what | seconds (median) | min .. max | draws/s | x floor (out=) |",

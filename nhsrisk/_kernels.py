@@ -11,7 +11,9 @@ name the slots of the index arrays built by :mod:`nhsrisk._plan`.
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
+import threading
 
 import numba
 import numpy as np
@@ -94,6 +96,9 @@ RUN = 4096
 #: Draws per work item of the parallel model loop. Inputs and scratch live in
 #: (n_inputs, BLOCK) arrays, so every inner loop runs over draws.
 BLOCK = 512
+#: Draws per piece of work handed to a thread: a piece's kept inputs (8 bytes x
+#: inputs x CHUNK) are read back by the model while still in the thread's cache.
+CHUNK = 8192
 
 
 @numba.njit(cache=NUMBA_CACHE, inline="always")
@@ -285,15 +290,84 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
         bcr_out[lo + j] = pv_value[j] / pv_spend[j] if pv_spend[j] > 0.0 else 0.0
 
 
-@numba.njit(cache=NUMBA_CACHE, parallel=True)
 def simulate_kernel(
-    start, span, sampling, codes, params, table_rows, tables, keys, store_rows, model, inputs_out, outputs
+    start,
+    span,
+    sampling,
+    codes,
+    params,
+    table_rows,
+    tables,
+    keys,
+    store_rows,
+    model,
+    inputs_out,
+    outputs,
+    *,
+    span_kernel=None,
 ):
     """Sample and evaluate the draws at positions ``span = (offset, count)`` of the output arrays.
 
     Position ``i`` of the arrays holds draw ``start + i``; a call fills positions
     ``offset .. offset + count - 1`` (all of them: ``(0, n)``, n = length of the
     ``npv`` output), so a long run can be made in several calls, for a progress bar.
+
+    The span is cut into pieces of :data:`CHUNK` draws, and :func:`simulate_span`
+    runs on each in a pool of ``numba.get_num_threads()`` threads (the jitted code
+    releases the GIL). A thread samples a piece's inputs and evaluates the model on
+    them while they are still in its cache. Every draw reads only its own counters,
+    so the result is the same for any number of threads or piece size.
+
+    ``span_kernel`` replaces :func:`simulate_span` (its ``py_func``, in a test).
+    The other arguments are those of :func:`simulate_span`.
+    """
+    run_span = simulate_span if span_kernel is None else span_kernel
+    offset, count = int(span[0]), int(span[1])
+    arguments = (
+        start,
+        sampling,
+        codes,
+        params,
+        table_rows,
+        tables,
+        keys,
+        store_rows,
+        model,
+        inputs_out,
+        outputs,
+    )
+    end = offset + count
+    pieces = [(np.int64(lo), np.int64(min(CHUNK, end - lo))) for lo in range(offset, end, CHUNK)]
+    threads = numba.get_num_threads()
+    if threads == 1 or len(pieces) == 1:
+        for piece in pieces:
+            run_span(piece, *arguments)
+        return
+    futures = [_pool(threads).submit(run_span, piece, *arguments) for piece in pieces]
+    for future in futures:
+        future.result()
+
+
+_POOLS: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(threads: int) -> concurrent.futures.ThreadPoolExecutor:
+    """Return the process's pool of ``threads`` worker threads, made on first use."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(threads)
+        if pool is None:
+            pool = _POOLS[threads] = concurrent.futures.ThreadPoolExecutor(
+                threads, thread_name_prefix="nhsrisk"
+            )
+    return pool
+
+
+@numba.njit(cache=NUMBA_CACHE, nogil=True)
+def simulate_span(
+    span, start, sampling, codes, params, table_rows, tables, keys, store_rows, model, inputs_out, outputs
+):
+    """Sample and evaluate the draws at positions ``span = (offset, count)``, on the calling thread.
 
     ``sampling`` is ``(sampler, design_size, design, design_rows, copula_rows,
     mixing)``: the sampler code and size of a Latin hypercube design (see
@@ -309,10 +383,8 @@ def simulate_kernel(
     straight into its row of ``inputs_out``, so that its inverse-CDF table stays
     in cache for the whole run. Correlated inputs are left as uniforms there, and
     a second phase correlates and transforms them a run at a time. Then each
-    block of draws gathers its inputs (drawing the few unkept ones, such as raid
-    events, on the spot) and evaluates the model. Every draw reads only its own
-    counters, so the result is the same for any number of threads, run length or
-    block size.
+    block of :data:`BLOCK` draws gathers its inputs (drawing the few unkept ones,
+    such as raid events, on the spot) and evaluates the model.
     """
     sampler, design_size, design, design_rows, copula_rows, mixing = sampling
     offset, n = span
@@ -328,7 +400,7 @@ def simulate_kernel(
         correlated[copula_rows[a]] = True
     n_runs = (n + RUN - 1) // RUN
     end = offset + n
-    for task in numba.prange(n_stored * n_runs):
+    for task in range(n_stored * n_runs):
         row = task // n_runs
         lo = offset + (task % n_runs) * RUN
         count = min(RUN, end - lo)
@@ -349,11 +421,11 @@ def simulate_kernel(
             transform_uniforms(codes[k], params[k], tables[table_rows[k]], values, count)
 
     if n_copula > 0:
-        for run in numba.prange(n_runs):
+        uniforms = np.empty((n_copula, RUN))
+        normals = np.empty(n_copula)
+        for run in range(n_runs):
             lo = offset + run * RUN
             count = min(RUN, end - lo)
-            uniforms = np.empty((n_copula, RUN))
-            normals = np.empty(n_copula)
             for a in range(n_copula):
                 uniforms[a, :count] = inputs_out[copula_rows[a], lo : lo + count]
             gaussian_copula(uniforms, mixing, normals, count)
@@ -365,11 +437,11 @@ def simulate_kernel(
                 transform_uniforms(codes[k], params[k], tables[table_rows[k]], values, count)
 
     n_blocks = (n + BLOCK - 1) // BLOCK
-    for b in numba.prange(n_blocks):
+    x = np.empty((n_inputs, BLOCK))
+    scratch = block_scratch(model)
+    for b in range(n_blocks):
         lo = offset + b * BLOCK
         count = min(BLOCK, end - lo)
-        x = np.empty((n_inputs, BLOCK))
-        scratch = block_scratch(model)
         first = np.uint64(start + lo)
         for k in range(n_inputs):
             row = store_rows[k]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import math
 
 import numpy as np
@@ -287,7 +288,8 @@ def test_seed_none_is_recorded_and_repeatable():
 def test_jitted_kernel_matches_its_python_source():
     plan = build_plan(nhsrisk.load_scenario())
     jitted = _run(plan, 11, 5, 12, None)
-    python = _run(plan, 11, 5, 12, None, kernel=_kernels.simulate_kernel.py_func)
+    python_kernel = functools.partial(_kernels.simulate_kernel, span_kernel=_kernels.simulate_span.py_func)
+    python = _run(plan, 11, 5, 12, None, kernel=python_kernel)
     for name, values in jitted.items():
         np.testing.assert_array_equal(values, python[name], err_msg=name)
 
