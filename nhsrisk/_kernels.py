@@ -117,6 +117,20 @@ def sample_stream(code, params, table, k0, k1, start, out):
         draw_input(np.uint64(start + lo), code, params, table, k0, k1, out[lo : lo + count], count)
 
 
+@numba.njit(cache=NUMBA_CACHE, inline="always")
+def copy_draws(source, target, count):
+    """``target[:count] = source[:count]``, as a loop: numba compiles slice assignment slowly."""
+    for j in range(count):
+        target[j] = source[j]
+
+
+@numba.njit(cache=NUMBA_CACHE, inline="always")
+def zero_draws(target, count):
+    """``target[:count] = 0.0``, as a loop (see :func:`copy_draws`)."""
+    for j in range(count):
+        target[j] = 0.0
+
+
 @numba.njit(cache=NUMBA_CACHE)
 def block_scratch(model):
     """Work arrays for :func:`evaluate_block`: vectors, per programme and group, per group."""
@@ -194,7 +208,7 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
         lag = x[prog_idx[p, REALISATION_LAG]]
         steepness = x[prog_idx[p, UPTAKE_STEEPNESS]]
         decay = x[prog_idx[p, BENEFIT_DECAY]]
-        actual_spend[:count] = 0.0
+        zero_draws(actual_spend, count)
         for t in range(n_year):
             for j in range(count):
                 actual_spend[j] += spend_out[t, p, lo + j]
@@ -224,9 +238,9 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
     redeployed = x[risk_idx[REDEPLOYMENT_FRACTION]]
     exclusion = x[risk_idx[DIGITAL_EXCLUSION]]
     leakage = x[risk_idx[SOCIAL_CARE_LEAKAGE]]
-    pv_value[:count] = 0.0
-    pv_spend[:count] = 0.0
-    cumulative[:count] = 0.0
+    zero_draws(pv_value, count)
+    zero_draws(pv_spend, count)
+    zero_draws(cumulative, count)
     # Year-independent factors, once per block: hours a programme releases at full
     # uptake, FTE x hours x addressable x recovered, and each group's releasable time.
     for g in range(n_group):
@@ -238,7 +252,7 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
         for p in range(n_prog):
             a = pg_idx[p, g, ADDRESSABLE_SHARE]
             if a < 0:
-                full_uptake_hours[p, g, :count] = 0.0
+                zero_draws(full_uptake_hours[p, g], count)
                 continue
             addressable = x[a]
             recovered = x[pg_idx[p, g, RECOVERED_FRACTION]]
@@ -246,7 +260,7 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
                 full_uptake_hours[p, g, j] = fte[j] * hours[j] * addressable[j] * recovered[j]
     for t in range(n_year):
         for g in range(n_group):
-            total[:count] = 0.0
+            zero_draws(total, count)
             for p in range(n_prog):
                 for j in range(count):
                     h = full_uptake_hours[p, g, j] * uptake_out[t, p, lo + j]
@@ -260,13 +274,13 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
                     scale = available / total[j]
                     for p in range(n_prog):
                         hours_out[t, p, g, lo + j] *= scale
-        year_value[:count] = 0.0
+        zero_draws(year_value, count)
         for p in range(n_prog):
             contacts = x[prog_idx[p, CONTACTS_PER_YEAR]]
             per_contact = x[prog_idx[p, VALUE_PER_CONTACT]]
             care_share = x[prog_idx[p, SOCIAL_CARE_SHARE]]
             cash_share = x[prog_idx[p, CASH_RELEASING_FRACTION]]
-            total[:count] = 0.0
+            zero_draws(total, count)
             for g in range(n_group):
                 cost = x[group_idx[g, COST_PER_HOUR]]
                 for j in range(count):
@@ -427,13 +441,13 @@ def simulate_span(
             lo = offset + run * RUN
             count = min(RUN, end - lo)
             for a in range(n_copula):
-                uniforms[a, :count] = inputs_out[copula_rows[a], lo : lo + count]
+                copy_draws(inputs_out[copula_rows[a], lo : lo + count], uniforms[a], count)
             gaussian_copula(uniforms, mixing, normals, count)
             for a in range(n_copula):
                 row = copula_rows[a]
                 k = stored_input[row]
                 values = inputs_out[row, lo : lo + count]
-                values[:] = uniforms[a, :count]
+                copy_draws(uniforms[a], values, count)
                 transform_uniforms(codes[k], params[k], tables[table_rows[k]], values, count)
 
     n_blocks = (n + BLOCK - 1) // BLOCK
@@ -446,9 +460,11 @@ def simulate_span(
         for k in range(n_inputs):
             row = store_rows[k]
             if row >= 0:
-                x[k, :count] = inputs_out[row, lo : lo + count]
+                copy_draws(inputs_out[row, lo : lo + count], x[k], count)
             elif codes[k] == FIXED:
-                x[k, :count] = params[k, 0]
+                value = params[k, 0]
+                for j in range(count):
+                    x[k, j] = value
             else:
                 source_uniforms(
                     sampler,

@@ -181,8 +181,25 @@ def transform_uniforms(code, params, table, values, count):
             values[i] = inverse_cdf(code, params, table, values[i])
 
 
+def inverse_cdf_many(
+    code: int, params: np.ndarray, table: np.ndarray, uniforms: np.ndarray, out: np.ndarray
+) -> None:
+    """Quantiles of ``uniforms`` into ``out`` (used by ``Distribution.kernel_ppf``).
+
+    Read-only arrays (cached Beta tables are) are passed on as writable copies:
+    the kernel's arrays are writable, so the compiled :func:`transform_uniforms`
+    then serves both, and a fresh process compiles it once instead of twice.
+    """
+    _inverse_cdf_many(np.int64(code), _writable(params), _writable(table), _writable(uniforms), out)
+
+
+def _writable(array: np.ndarray) -> np.ndarray:
+    return array if array.flags.writeable else array.copy()
+
+
 @numba.njit(cache=NUMBA_CACHE)
-def inverse_cdf_many(code, params, table, uniforms, out):
-    """Quantiles of ``uniforms`` into ``out`` (used by ``Distribution.kernel_ppf``)."""
-    out[:] = uniforms
+def _inverse_cdf_many(code, params, table, uniforms, out):
+    # a plain loop: a slice assignment costs seconds of compile in numba's generic code
+    for i in range(out.shape[0]):
+        out[i] = uniforms[i]
     transform_uniforms(code, params, table, out, out.shape[0])
