@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -188,6 +190,22 @@ def _figure(draw: Callable[[Any], Any], path: Path) -> None:
     fig.savefig(path, format="png", dpi=150)
 
 
+def _unwritable(folder: Path) -> str | None:
+    """Why no file can be created in ``folder``, or None when one can.
+
+    A real file is created and removed, rather than ``os.access`` consulted: root passes
+    every permission check, yet still cannot write to a read-only mount or to /proc.
+    """
+    try:
+        handle, name = tempfile.mkstemp(dir=folder, prefix=".nhsrisk-write-check-")
+    except OSError as err:
+        return err.strerror or str(err)
+    os.close(handle)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """Carry out ``nhsrisk run``."""
     import nhsrisk
@@ -210,6 +228,10 @@ def run(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         print(f"nhsrisk run: cannot create output directory {out}: {err}", file=sys.stderr)
+        return 2
+    problem = _unwritable(out)
+    if problem is not None:
+        print(f"nhsrisk run: cannot write to output directory {out}: {problem}", file=sys.stderr)
         return 2
     client = None
     if args.scheduler is not None:

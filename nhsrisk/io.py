@@ -13,12 +13,14 @@ never leaves something that reads as a complete result:
   directory and renamed into place (:func:`write_atomically`);
 - a zarr store is written to the sibling directory ``<path>.partial`` whose
   root attribute ``nhsrisk_complete`` is 0; only when every array is written is
-  it set to 1, the metadata consolidated, the files synced to disk and the
-  directory renamed to ``<path>``.
+  it set to 1, the number of chunk files of each array recorded in
+  ``nhsrisk_chunks``, the metadata consolidated, the files synced to disk and
+  the directory renamed to ``<path>``.
 
-:func:`open_results` refuses a ``.partial`` path and a zarr store whose
-``nhsrisk_complete`` is not 1, and checks the stored scenario against its
-sha256 so that a scenario edited after the run is detected.
+:func:`open_results` refuses a ``.partial`` path, a zarr store whose
+``nhsrisk_complete`` is not 1 and one that has lost a chunk file since (zarr
+itself would read the missing chunk as fill values, NaN), and checks the stored
+scenario against its sha256 so that a scenario edited after the run is detected.
 
 Zarr stores use the zarr format 2 specification: it covers the fixed-width
 unicode labels and the consolidated metadata that format 3 does not yet
@@ -28,9 +30,12 @@ specify, and every zarr implementation reads it.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import math
 import numbers
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -42,7 +47,7 @@ import numpy as np
 import xarray as xr
 
 from nhsrisk._validate import _message
-from nhsrisk.scenario import ScenarioError, verify_scenario_checksum
+from nhsrisk.scenario import ScenarioError, _attribute_type, verify_scenario_checksum
 
 __all__ = ["open_results", "results_attributes", "save_results", "write_atomically"]
 
@@ -51,6 +56,10 @@ FORMATS: tuple[str, ...] = ("netcdf", "zarr")
 _SUFFIX_FORMATS = {".nc": "netcdf", ".nc4": "netcdf", ".netcdf": "netcdf", ".zarr": "zarr"}
 #: Root attribute of a zarr store: 1 once every array is written, 0 while it is being written.
 COMPLETE_ATTRIBUTE = "nhsrisk_complete"
+#: Root attribute of a zarr store: the number of chunk files of each array, all of which are written.
+CHUNKS_ATTRIBUTE = "nhsrisk_chunks"
+#: Attributes that describe the store rather than the results: not part of the reopened Dataset.
+_STORE_ATTRIBUTES = (COMPLETE_ATTRIBUTE, CHUNKS_ATTRIBUTE)
 #: Suffix of anything still being written; never a complete result.
 PARTIAL_SUFFIX = ".partial"
 #: Draws per chunk of an eager Dataset (a dask-backed one keeps its own chunks).
@@ -92,7 +101,9 @@ def save_results(
     overwrite : bool, default=False
         Replace an existing file or zarr store at ``path``. The old one is
         removed only after the new one is in place, so a failed write leaves it
-        untouched; an interrupted earlier write (``<path>.partial``) is cleared.
+        untouched. What a killed earlier write of the same ``path`` left is
+        cleared: ``<path>.partial`` (zarr) or the hidden temporary files
+        ``.<name>.<8 random characters>.partial`` beside it (netCDF).
     compression : int, default=3
         Compression level from 0 (none) to 9 (smallest): zlib with byte
         shuffling for netCDF, Blosc/Zstd with byte shuffling for zarr.
@@ -162,9 +173,12 @@ def save_results(
     level = _check_compression(compression)
     _check_destination(target, overwrite, chosen)
     prepared = _without_encoding(ds)
-    prepared.attrs.pop(COMPLETE_ATTRIBUTE, None)
+    for name in _STORE_ATTRIBUTES:
+        prepared.attrs.pop(name, None)
     if chosen == "netcdf":
         encoding = _netcdf_encoding(prepared, level)
+        if overwrite:
+            _clear_stale_temporaries(target)
 
         def write_netcdf(temporary: Path) -> None:
             with _tasks_finished_on_exit(prepared):
@@ -200,8 +214,9 @@ def open_results(path: str | os.PathLike[str], *, chunks: dict | str | None = "a
         If nothing exists at ``path`` (the message says whether an
         interrupted write left ``<path>.partial``).
     ValueError
-        If ``path`` is an incomplete write (a ``.partial`` path, or a zarr store
-        whose ``nhsrisk_complete`` attribute is not 1), cannot be read as
+        If ``path`` is an incomplete write (a ``.partial`` path, a zarr store
+        whose ``nhsrisk_complete`` attribute is not 1, or one missing a chunk
+        file that ``nhsrisk_chunks`` says was written), cannot be read as
         netCDF4 or zarr, or ``chunks`` is not allowed.
     ScenarioError
         If the stored scenario does not match its ``scenario_sha256`` (it was
@@ -224,7 +239,7 @@ def open_results(path: str | os.PathLike[str], *, chunks: dict | str | None = "a
     chunks = _check_chunks(chunks)
     kind = _stored_kind(source, caller)
     if kind == "zarr":
-        _check_zarr_complete(source)
+        _check_zarr_chunks(source, _check_zarr_complete(source))
         opener: Callable[[], xr.Dataset] = lambda: xr.open_zarr(  # noqa: E731
             source, chunks=chunks, consolidated=True
         )
@@ -235,7 +250,8 @@ def open_results(path: str | os.PathLike[str], *, chunks: dict | str | None = "a
     except (OSError, KeyError) as err:
         raise ValueError(f"{source}: cannot be read as {_KIND_NAMES[kind]}: {err}") from None
     try:
-        ds.attrs.pop(COMPLETE_ATTRIBUTE, None)
+        for name in _STORE_ATTRIBUTES:
+            ds.attrs.pop(name, None)
         _check_scenario_checksum(ds.attrs, source)
     except BaseException:
         ds.close()
@@ -286,7 +302,8 @@ def results_attributes(path: str | os.PathLike[str]) -> dict[str, Any]:
                 attrs = {key: _plain(value) for key, value in store.attrs.items()}
         except OSError as err:
             raise ValueError(f"{source}: cannot be read as {_KIND_NAMES['netcdf']}: {err}") from None
-    attrs.pop(COMPLETE_ATTRIBUTE, None)
+    for name in _STORE_ATTRIBUTES:
+        attrs.pop(name, None)
     return attrs
 
 
@@ -500,6 +517,80 @@ def _check_zarr_complete(source: Path) -> dict[str, Any]:
     return attrs
 
 
+def _check_zarr_chunks(source: Path, attrs: Mapping[str, Any]) -> None:
+    """Refuse a complete zarr store that has lost a chunk file since it was written.
+
+    zarr reads a missing chunk as fill values (NaN), without an error, so every chunk key
+    the consolidated metadata implies is looked for among the files. Listing one directory
+    per array keeps this cheap: about 0.2 s for 10**8 draws of 100 variables in 65,536-draw
+    chunks. Stores written before ``nhsrisk_chunks`` was recorded are not checked.
+    """
+    recorded = attrs.get(CHUNKS_ATTRIBUTE)
+    if recorded is None:
+        return
+    try:
+        metadata = json.loads((source / ".zmetadata").read_text(encoding="utf-8"))["metadata"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{source}: cannot be read as {_KIND_NAMES['zarr']}: {err}") from None
+    if not isinstance(recorded, dict):
+        raise ValueError(
+            f"{source}: its {CHUNKS_ATTRIBUTE!r} attribute must map array names to chunk counts, "
+            f"got {recorded!r}"
+        )
+    for name, count in recorded.items():
+        array = metadata.get(f"{name}/.zarray")
+        if array is None:
+            raise ValueError(
+                f"{source}: incomplete results: variable {name!r}, written with the results, is missing"
+            )
+        expected, missing = _missing_chunks(source / name, array)
+        if missing:
+            keys = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+            raise ValueError(
+                f"{source}: incomplete results: variable {name!r} has lost {len(missing)} of its "
+                f"{len(expected)} chunk files ({keys}): "
+                "the store was damaged after it was written (an interrupted copy or sync?), and zarr "
+                "would read the missing draws as NaN"
+            )
+        if len(expected) != count:
+            raise ValueError(
+                f"{source}: variable {name!r} has {len(expected)} chunks by its metadata, but {count!r} "
+                "were written: the store was altered after it was written"
+            )
+
+
+def _missing_chunks(folder: Path, array: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """Every chunk key of a zarr format 2 array (``"0.3"``) and those without a file in ``folder``."""
+    shape, chunks = array["shape"], array["chunks"]
+    separator = array.get("dimension_separator") or "."
+    counts = [math.ceil(size / chunk) for size, chunk in zip(shape, chunks, strict=True)]
+    expected = [separator.join(map(str, index)) for index in itertools.product(*map(range, counts))]
+    if not shape:
+        expected = ["0"]  # a scalar's one chunk
+    if separator == "/":  # nested directories: look each one up
+        return expected, [key for key in expected if not (folder / key).is_file()]
+    try:
+        with os.scandir(folder) as entries:
+            present = {entry.name for entry in entries}
+    except OSError:
+        present = set()
+    return expected, [key for key in expected if key not in present]
+
+
+def _count_chunks(root: Path) -> dict[str, int]:
+    """Count the chunk files of every array of a freshly written store, checking that none is missing."""
+    counts = {}
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        zarray = Path(entry.path) / ".zarray"
+        if not zarray.is_file():
+            continue
+        expected, missing = _missing_chunks(Path(entry.path), json.loads(zarray.read_text(encoding="utf-8")))
+        if missing:  # write_empty_chunks=True writes every one
+            raise OSError(f"{root}: zarr left chunk files of {entry.name!r} unwritten: {missing[:5]}")
+        counts[entry.name] = len(expected)
+    return counts
+
+
 def _check_scenario_checksum(attrs: Mapping[str, Any], source: Path) -> None:
     """Refuse results whose stored scenario differs from the one the run hashed."""
     text = attrs.get("scenario")
@@ -507,10 +598,15 @@ def _check_scenario_checksum(attrs: Mapping[str, Any], source: Path) -> None:
     if text is None and expected is None:
         return  # derived results that carry no scenario: nothing to verify
     if not isinstance(text, str) or not isinstance(expected, str):
+        found = [
+            f"{name!r} is " + ("missing" if value is None else f"{_attribute_type(value)}, of the wrong type")
+            for name, value in (("scenario", text), ("scenario_sha256", expected))
+            if not isinstance(value, str)
+        ]
         raise ScenarioError(
             "attrs.scenario",
-            "the 'scenario' and 'scenario_sha256' attributes must both be present as strings; got "
-            f"{type(text).__name__} and {type(expected).__name__}",
+            "the 'scenario' and 'scenario_sha256' attributes must both be present as strings, but "
+            + " and ".join(found),
             str(source),
         )
     verify_scenario_checksum(text, expected, str(source))
@@ -615,8 +711,11 @@ def _write_zarr(ds: xr.Dataset, target: Path, level: int, overwrite: bool) -> No
                 zarr_format=_ZARR_FORMAT,
                 encoding=_zarr_encoding(ds, level),
                 compute=True,
+                # every chunk a file, even one of fill values, so that a missing file means a lost chunk
+                write_empty_chunks=True,
             )
         group = zarr.open_group(partial, mode="r+", zarr_format=_ZARR_FORMAT)
+        group.attrs[CHUNKS_ATTRIBUTE] = _count_chunks(partial)
         group.attrs[COMPLETE_ATTRIBUTE] = 1
         # consolidate after the marker, so that the consolidated copy of the root attributes says 1 too
         zarr.consolidate_metadata(partial, zarr_format=_ZARR_FORMAT)
@@ -679,6 +778,24 @@ def _install(staged: Path, target: Path, overwrite: bool, caller: str) -> None:
         if aside is not None:
             _remove(aside)
     _fsync(target.parent)
+
+
+def _clear_stale_temporaries(target: Path) -> None:
+    """Remove the hidden temporary files that killed writers of ``target`` left beside it.
+
+    Only names :func:`write_atomically` gives temporary files of this very target are
+    matched: ``.<name>.`` and ``mkstemp``'s 8 random characters, then ``.partial``; a
+    file of another target cannot match, whatever its name.
+    """
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}{re.escape(PARTIAL_SUFFIX)}")
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return
+    for entry in entries:
+        if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
 
 
 def _remove(path: Path) -> None:

@@ -17,6 +17,7 @@ import numbers
 import re
 import tomllib
 import types
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from nhsrisk.distributions import Distribution, distribution_from_dict
+from nhsrisk.distributions import Distribution, _describe_number, distribution_from_dict
 
 __all__ = [
     "BUILTIN_SCENARIOS",
@@ -119,10 +120,12 @@ def _q(low: float | None = None, high: float | None = None, *, unit: str, doc: s
     )
 
 
-def _s(doc: str, *, optional: bool = False, default: Any = None):
+def _s(doc: str, *, optional: bool = False, default: Any = None, free_text: bool = False):
+    """Field holding a string; ``free_text`` strings may hold tabs and newlines, others are one line."""
+    metadata = {"kind": "str", "doc": doc, "free_text": free_text}
     if optional:
-        return field(default=default, metadata={"kind": "str", "doc": doc, "optional": True})
-    return field(metadata={"kind": "str", "doc": doc})
+        return field(default=default, metadata={**metadata, "optional": True})
+    return field(metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -253,7 +256,9 @@ class Risks:
 class Target:
     """The claimed return the scenario is tested against."""
 
-    description: str = _s("what the claim covers, and whether it is attributable to this spend")
+    description: str = _s(
+        "what the claim covers, and whether it is attributable to this spend", free_text=True
+    )
     claimed_return: Quantity = field(
         metadata={
             "kind": "quantity",
@@ -359,9 +364,10 @@ def _parse_source_and_note(table: Mapping[str, Any], path: str, file: str | None
         raise ScenarioError(
             f"{path}.source", "is empty: cite a source or write 'assumption: <reasoning>'", file
         )
+    _check_text(source, f"{path}.source", file, free_text=True)
     note = table.get("note")
     if note is not None:
-        _expect(note, str, f"{path}.note", file, "a string")
+        _text(note, f"{path}.note", file, free_text=True)
     return source, note
 
 
@@ -414,7 +420,7 @@ def _parse_correlations(value: Any, quantities: Mapping[str, Quantity], file: st
             raise ScenarioError(f"{path}.matrix[{i}]", f"must have {n} entries, got {len(row)}", file)
         for j, entry in enumerate(row):
             where = f"{path}.matrix[{i}][{j}]"
-            _expect(entry, int | float, where, file, "a number")
+            _number(entry, where, file, "a number")
             if not math.isfinite(entry) or not -1.0 <= entry <= 1.0:
                 raise ScenarioError(
                     where, f"({inputs[i]} vs {inputs[j]}) = {entry!r} is outside [-1, 1]", file
@@ -522,6 +528,8 @@ class Scenario:
             raise ScenarioError(
                 "(file)", "not valid TOML: arrays or tables nested too deeply", file
             ) from None
+        except ValueError as err:  # an integer of more digits than Python converts (4300 by default)
+            raise ScenarioError("(file)", f"cannot be read: {err}", file) from None
         return _parse_scenario(data, file=file)
 
     def sha256(self) -> str:
@@ -763,14 +771,22 @@ def _override_value(key: str, current: Any, value: Any, source: str) -> Any:
     is_spend = key == "spend" and isinstance(current, dict)
     is_quantity = isinstance(current, dict) and "source" in current and not is_spend
     if is_quantity and isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
-        return {"value": float(value), "source": source}
+        return {"value": _float_or_int(value), "source": source}
     if is_spend and isinstance(value, list | tuple | np.ndarray):
-        return {"values": [float(v) for v in value], "source": source}
+        return {"values": [_float_or_int(v) for v in value], "source": source}
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, tuple):
         return list(value)
     return value
+
+
+def _float_or_int(value: Any) -> Any:
+    """``float(value)``, or a Python int beyond a double as it is, for the parser to refuse by key path."""
+    try:
+        return float(value)
+    except OverflowError:
+        return value
 
 
 def _record_to_dict(record: Any) -> dict[str, Any]:
@@ -802,11 +818,62 @@ def _type_name(value: Any) -> str:
 
 
 def _expect(value: Any, kind: type | tuple[type, ...], path: str, file: str | None, what: str) -> Any:
-    if isinstance(value, bool) and kind is not bool:
-        raise ScenarioError(path, f"must be {what}, got {_type_name(value)} {value!r}", file)
-    if not isinstance(value, kind):
-        raise ScenarioError(path, f"must be {what}, got {_type_name(value)} {value!r}", file)
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+        raise ScenarioError(path, f"must be {what}, got {_type_name(value)} {_describe_number(value)}", file)
     return value
+
+
+def _number(value: Any, path: str, file: str | None, what: str) -> int | float:
+    """Return a TOML number that converts to a double: tomllib reads integers of any size, a double not."""
+    _expect(value, int | float, path, file, what)
+    if isinstance(value, int):
+        try:
+            float(value)
+        except OverflowError:
+            raise ScenarioError(
+                path,
+                f"must be {what} within the range of a double (magnitude at most about 1.8e308), "
+                f"got {_describe_number(value)}",
+                file,
+            ) from None
+    return value
+
+
+#: C0 and C1 control characters and DEL, and lone surrogates (not text: UTF-8 cannot encode them).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+#: The same, less tab and newline, which free text (descriptions, sources, notes) may hold.
+_FREE_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _check_text(text: str, path: str, file: str | None, *, free_text: bool = False) -> str:
+    """Refuse control characters: results files cannot store NUL, and the rest garble terminals and tables."""
+    found = (_FREE_TEXT_CONTROL if free_text else _CONTROL).search(text)
+    if found is None:
+        return text
+    char, at = found.group(), found.start()
+    if "\ud800" <= char <= "\udfff":
+        what = f"a lone surrogate {char!r}, which is not text"
+    else:
+        what = f"the control character {char!r} (U+{ord(char):04X})"
+    allowed = (
+        "free text may hold tabs and newlines but no other control character"
+        if free_text
+        else "a one-line string may hold no control character (tab and newline included)"
+    )
+    excerpt = text[max(0, at - 20) : at + 20]
+    raise ScenarioError(path, f"contains {what} at position {at} of {excerpt!r}: {allowed}", file)
+
+
+def _text(value: Any, path: str, file: str | None, *, free_text: bool = False) -> str:
+    """Return ``value`` if it is a string without control characters (see :func:`_check_text`)."""
+    return _check_text(_expect(value, str, path, file, "a string"), path, file, free_text=free_text)
+
+
+def _path_part(key: str) -> str:
+    """Write a key as in a key path: quoted when nothing of it is visible (``""``, ``" "``)."""
+    if any(unicodedata.category(char)[0] not in "ZC" for char in key):
+        return key
+    return json.dumps(key)
 
 
 def _check_keys(
@@ -815,7 +882,9 @@ def _check_keys(
     prefix = f"{path}." if path else ""
     for key in table:
         if key not in allowed:
-            raise ScenarioError(f"{prefix}{key}", f"unknown key; allowed here: {sorted(allowed)}", file)
+            raise ScenarioError(
+                f"{prefix}{_path_part(key)}", f"unknown key; allowed here: {sorted(allowed)}", file
+            )
     for key in sorted(required):
         if key not in table:
             raise ScenarioError(f"{prefix}{key}", "missing required key", file)
@@ -833,18 +902,19 @@ def _parse_quantity(value: Any, meta: Mapping[str, Any], path: str, file: str | 
         raise ScenarioError(
             f"{path}.source", "is empty: cite a source or write 'assumption: <reasoning>'", file
         )
+    _check_text(source, f"{path}.source", file, free_text=True)
     note = table.pop("note", None)
     if note is not None:
-        _expect(note, str, f"{path}.note", file, "a string")
+        _text(note, f"{path}.note", file, free_text=True)
     for key, item in table.items():
         if key in ("dist",):
             _expect(item, str, f"{path}.dist", file, "a string")
         elif key in ("values", "probabilities"):
             _expect(item, list, f"{path}.{key}", file, "an array of numbers")
             for j, element in enumerate(item):
-                _expect(element, int | float, f"{path}.{key}[{j}]", file, "a number")
+                _number(element, f"{path}.{key}[{j}]", file, "a number")
         else:
-            _expect(item, int | float, f"{path}.{key}", file, "a number")
+            _number(item, f"{path}.{key}", file, "a number")
     try:
         distribution = distribution_from_dict(table)
     except (ValueError, TypeError) as err:
@@ -905,7 +975,7 @@ def _parse_record(cls: type, table: Any, path: str, file: str | None) -> Any:
         if kind == "quantity":
             kwargs[name] = _parse_quantity(value, f.metadata, sub, file)
         elif kind == "str":
-            kwargs[name] = _expect(value, str, sub, file, "a string")
+            kwargs[name] = _text(value, sub, file, free_text=f.metadata.get("free_text", False))
         elif kind == "spend":
             kwargs[name] = _parse_spend(value, sub, file)
         elif kind == "table":
@@ -913,7 +983,8 @@ def _parse_record(cls: type, table: Any, path: str, file: str | None) -> Any:
         elif kind == "table_of":
             _expect(value, dict, sub, file, "a table of tables")
             kwargs[name] = {
-                k: _parse_record(f.metadata["of"], v, f"{sub}.{k}", file) for k, v in value.items()
+                k: _parse_record(f.metadata["of"], v, f"{sub}.{_path_part(k)}", file)
+                for k, v in value.items()
             }
     return cls(**kwargs)
 
@@ -924,7 +995,7 @@ def _parse_spend(value: Any, path: str, file: str | None) -> Spend:
     values = _expect(table["values"], list, f"{path}.values", file, "an array of GBP amounts")
     numbers = []
     for j, element in enumerate(values):
-        _expect(element, int | float, f"{path}.values[{j}]", file, "a number [GBP]")
+        _number(element, f"{path}.values[{j}]", file, "a number [GBP]")
         if not math.isfinite(element) or element < 0:
             raise ScenarioError(
                 f"{path}.values[{j}]", f"must be a finite amount >= 0 [GBP], got {element!r}", file
@@ -959,7 +1030,7 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
     if type(version) is not int or version != SCHEMA_VERSION:
         raise ScenarioError("schema_version", f"must be {SCHEMA_VERSION}, got {version!r}", file)
     for key in ("name", "title", "description", "price_base"):
-        _expect(data[key], str, key, file, "a string")
+        _text(data[key], key, file, free_text=key == "description")
     years = _expect(
         data["years"], list, "years", file, 'an array of financial years such as ["2025/26", "2026/27"]'
     )
@@ -997,7 +1068,9 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
     groups = {}
     for gid, table in groups_table.items():
         if not _IDENTIFIER.fullmatch(gid):
-            raise ScenarioError(f"staff_groups.{gid}", "ids must be lower_snake_case identifiers", file)
+            raise ScenarioError(
+                f"staff_groups.{_path_part(gid)}", "ids must be lower_snake_case identifiers", file
+            )
         groups[gid] = _parse_record(StaffGroup, table, f"staff_groups.{gid}", file)
     programmes_table = _expect(data["programmes"], dict, "programmes", file, "a table of programmes")
     if not programmes_table:
@@ -1005,7 +1078,9 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
     programmes = {}
     for pid, table in programmes_table.items():
         if not _IDENTIFIER.fullmatch(pid):
-            raise ScenarioError(f"programmes.{pid}", "ids must be lower_snake_case identifiers", file)
+            raise ScenarioError(
+                f"programmes.{_path_part(pid)}", "ids must be lower_snake_case identifiers", file
+            )
         path = f"programmes.{pid}"
         programme = _parse_record(Programme, table, path, file)
         if len(programme.spend.values) != len(years):
@@ -1019,7 +1094,9 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
         for gid in programme.staff:
             if gid not in groups:
                 raise ScenarioError(
-                    f"{path}.staff.{gid}", f"unknown staff group; defined groups: {sorted(groups)}", file
+                    f"{path}.staff.{_path_part(gid)}",
+                    f"unknown staff group; defined groups: {sorted(groups)}",
+                    file,
                 )
         programmes[pid] = programme
     scenario = object.__new__(Scenario)
@@ -1112,8 +1189,9 @@ def load_scenario(name_or_path: str | Path | Scenario = "spring-budget-2024") ->
     Parameters
     ----------
     name_or_path : str or path-like or Scenario, default="spring-budget-2024"
-        A name from :data:`BUILTIN_SCENARIOS`, a ``.toml`` file, or a results
-        file (``.nc``) written by :func:`nhsrisk.simulate` and ``to_netcdf``.
+        A name from :data:`BUILTIN_SCENARIOS`, a ``.toml`` file (UTF-8, with
+        or without a byte order mark), or a results file (``.nc``) written by
+        :func:`nhsrisk.simulate` and ``to_netcdf``.
         A Scenario is returned as it is.
 
     Returns
@@ -1150,7 +1228,8 @@ def load_scenario(name_or_path: str | Path | Scenario = "spring-budget-2024") ->
     if path.suffix.lower() in (".nc", ".nc4", ".netcdf"):
         return _scenario_from_results(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig drops the byte order mark that editors on Windows put at the start of UTF-8 files
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
         raise ScenarioError(
             "(file)", f"not UTF-8 text: {err.reason} at byte {err.start}", str(path)
@@ -1192,10 +1271,27 @@ def verify_scenario_checksum(text: str, expected: Any, file: str | None) -> None
         )
 
 
+def _attribute_type(value: Any) -> str:
+    """Describe the type of a stored attribute for an error message: ``"an array of 2 object"``."""
+    if isinstance(value, np.ndarray):
+        return f"an array of {value.size} {value.dtype}"
+    if isinstance(value, list | tuple):
+        return f"a {type(value).__name__} of {len(value)} items"
+    plain = value.item() if isinstance(value, np.generic) else value
+    return f"{type(value).__name__} {plain!r}"[:80]
+
+
 def scenario_from_attrs(attrs: Mapping[str, Any], file: str | None = None) -> Scenario:
     """Rebuild the scenario stored in a results Dataset's attrs, checking its hash."""
     text = attrs.get("scenario")
-    if not isinstance(text, str):
+    if text is None:
         raise ScenarioError("attrs.scenario", "missing: this is not an nhsrisk results file", file)
+    if not isinstance(text, str):
+        raise ScenarioError(
+            "attrs.scenario",
+            f"must be a string (the scenario's TOML text), but it is {_attribute_type(text)}: the file was "
+            "altered after the run, or was not written by nhsrisk",
+            file,
+        )
     verify_scenario_checksum(text, attrs.get("scenario_sha256"), file)
     return Scenario.from_toml(text, file=file)

@@ -183,7 +183,7 @@ def simulate(
         if sampler != "random":
             raise ValueError(
                 "The 'precision' parameter of simulate needs sampler='random': the standard error it "
-                f"stops on assumes independent draws. Got sampler={sampler!r}."
+                f"stops on assumes independent draws. Got sampler={sampler!r} instead."
             )
         if precision_output not in OUTPUTS:
             raise ValueError(
@@ -202,12 +202,12 @@ def simulate(
         if sampler == "sobol" and (chunks & (chunks - 1) or draws % chunks or start % chunks):
             raise ValueError(
                 "The 'chunks' parameter of simulate must be a power of two dividing draws and start with "
-                f"sampler='sobol' (each chunk one balanced block). Got chunks={chunks!r}."
+                f"sampler='sobol' (each chunk one balanced block). Got chunks={chunks!r} instead."
             )
     if keep == "summary" and (sampler != "random" or precision is not None):
         raise ValueError(
             "The 'keep' parameter of simulate can be 'summary' only with sampler='random' and no precision. "
-            f"Got keep={keep!r} with sampler={sampler!r}."
+            f"Got keep={keep!r} with sampler={sampler!r} instead."
         )
     if client is not None and keep != "summary":
         raise ValueError(
@@ -284,7 +284,7 @@ def _check_sobol_size(draws: int, start: int) -> None:
     if start % draws:
         raise ValueError(
             "The 'start' parameter of simulate must be a multiple of draws with sampler='sobol', so that the "
-            f"draws are one block of the Sobol' sequence. Got start={start!r} with draws={draws}."
+            f"draws are one block of the Sobol' sequence. Got start={start!r} with draws={draws} instead."
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -226,3 +227,29 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
     code = main(["run", "--draws", "100", "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "x")])
     assert code == 2
     assert "cannot reach the dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("summary_only", [False, True], ids=["results", "summary only"])
+def test_an_output_directory_that_cannot_be_written_is_refused_before_simulating(
+    tmp_path, capsys, monkeypatch, summary_only
+):
+    # Root passes every permission check, but no one can create a file in /proc: a real write is tried.
+    if os.geteuid() == 0:
+        out = Path("/proc")
+    else:
+        out = tmp_path / "read-only"
+        out.mkdir()
+        out.chmod(0o555)
+
+    def trap(*args, **kwargs):
+        raise AssertionError("simulated although the results could not be written")
+
+    monkeypatch.setattr(nhsrisk, "simulate", trap)
+    try:
+        code = run(["--draws", "50", "--seed", "1", "--out", str(out), *(["--summary-only"] * summary_only)])
+    finally:
+        if out != Path("/proc"):
+            out.chmod(0o755)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nhsrisk run: cannot write to output directory {out}: ") and err.count("\n") == 1

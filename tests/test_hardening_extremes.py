@@ -17,18 +17,30 @@ from __future__ import annotations
 import copy
 import math
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import scipy.stats
 import xarray as xr
 
 import nhsrisk
-from nhsrisk import Scenario
+from nhsrisk import Scenario, _sampling
 from nhsrisk.cli import summary_table
-from nhsrisk.distributions import Discrete, Fixed
+from nhsrisk.distributions import (
+    MAX_CONCENTRATION,
+    MIN_SHAPE,
+    PERT,
+    U_RESOLUTION,
+    Beta,
+    Discrete,
+    Fixed,
+    _build_inversion_table,
+    _cdf_step,
+)
 from nhsrisk.scenario import dumps_toml
 from nhsrisk.simulation import OUTPUTS, SAMPLERS
 from nhsrisk.testing import synthetic_scenario
@@ -452,3 +464,88 @@ def test_with_every_input_fixed_the_seed_makes_no_difference() -> None:
     b = simulate(scenario, draws=2, seed=2**128 - 1)
     assert a.attrs["seed"] != b.attrs["seed"]
     xr.testing.assert_identical(a.drop_attrs(), b.drop_attrs())
+
+
+# ---------------------------------------------------------------------------------
+# The Beta and PERT shapes the kernel can invert: bounded time and U_RESOLUTION at the edges
+# ---------------------------------------------------------------------------------
+
+LOW, TOP = MIN_SHAPE, MAX_CONCENTRATION
+#: Corners of the allowed (alpha, beta), the largest PERT lambda, and shapes where scipy's own quantile
+#: function misses (Beta(0.5, 2) below u = 1e-8; alpha = 1000 exactly with a much larger beta).
+EDGE_SHAPES = {
+    "both smallest": (LOW, LOW),
+    "smallest alpha, largest beta": (LOW, TOP - LOW),
+    "largest alpha, smallest beta": (TOP - LOW, LOW),
+    "largest, symmetric": (TOP / 2, TOP / 2),
+    "largest, skewed 1:99": (TOP / 100, TOP * 99 / 100),
+    "PERT lambda 1e6, mode in the middle": (1 + TOP / 2, 1 + TOP / 2),
+    "PERT lambda 1e6, mode at 1e-6 of the range": (1 + TOP * 1e-6, 1 + TOP * (1 - 1e-6)),
+    "scipy's ppf gives up: Beta(0.5, 2)": (0.5, 2.0),
+    "scipy's ppf misses: Beta(1000, 999000)": (1000.0, TOP - 1000.0),
+}
+#: A new table takes about a second here; this bound only catches a build that has lost its way.
+BUILD_SECONDS = 15.0
+
+
+def assert_inverts_within_u_resolution(alpha: float, beta: float) -> None:
+    """Build the table afresh in bounded time; ``|F(x(u)) - u| <= U_RESOLUTION`` on a dense grid of u.
+
+    scipy's Beta CDF is the reference: checked against mpmath (50 digits) to 1e-15 at these shapes.
+    """
+    start = time.perf_counter()
+    table = _build_inversion_table(alpha, beta)
+    assert time.perf_counter() - start < BUILD_SECONDS
+    tail = np.logspace(-14, -1, 131)
+    u = np.unique(np.concatenate([tail, np.linspace(0, 1, 20_001)[1:-1], 1 - tail]))
+    x = np.empty_like(u)
+    _sampling.inverse_cdf_many(_sampling.BETA_TABLE, np.array([0.0, 1.0, 0.0, 0.0, 0.0]), table, u, x)
+    law = scipy.stats.beta(alpha, beta)
+    error = np.where(u <= 0.5, np.abs(law.cdf(x) - u), np.abs(law.sf(x) - (1 - u)))
+    # Where the density is so steep that F changes by more between neighbouring doubles, no double does
+    # better: there the kernel's polynomial, exact to a couple of ulps, may be three steps of F away.
+    allowance = U_RESOLUTION + 3 * _cdf_step(law, x)
+    worst = int(np.argmax(error / allowance))
+    assert np.all(error <= allowance), f"u={u[worst]!r}: error {error[worst]:.3g} > {allowance[worst]:.3g}"
+    assert np.all(np.diff(x) >= 0) and np.all((x >= 0) & (x <= 1))
+
+
+@pytest.mark.parametrize("shape", list(EDGE_SHAPES))
+def test_the_edges_of_the_allowed_beta_shapes_invert_accurately_in_bounded_time(shape: str) -> None:
+    assert_inverts_within_u_resolution(*EDGE_SHAPES[shape])
+
+
+@pytest.mark.slow
+def test_random_allowed_beta_shapes_invert_accurately_in_bounded_time_full() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        alpha, beta = np.exp(rng.uniform(np.log(LOW), np.log(TOP / 2), size=2))
+        tally("Beta shape inverted (extremes)")
+        assert_inverts_within_u_resolution(float(alpha), float(beta))
+
+
+@pytest.mark.parametrize(
+    ("make", "quoted", "allowed"),
+    [
+        (lambda: Beta(0.049, 2.0), "0.049", ">= 0.05"),
+        (lambda: Beta(3.0, 1e-300), "1e-300", ">= 0.05"),
+        (lambda: Beta(5e5, 5e5 + 1), "alpha + beta = 1000001.0", "at most 1e+06"),
+        (lambda: Beta.from_mean_sd(0.3, 1e-5), "1e-05", ">= 0.000458257"),
+        (lambda: PERT(0.1, 0.2, 0.3, lam=1e6 * (1 + 1e-15)), repr(1e6 * (1 + 1e-15)), "(0, 1e+06]"),
+        (lambda: PERT(0.1, 0.2, 0.3, lam=1e12), "1000000000000.0", "(0, 1e+06]"),
+    ],
+    ids=[
+        "alpha too small",
+        "beta tiny",
+        "too concentrated",
+        "sd too small",
+        "lambda just above",
+        "lambda 1e12",
+    ],
+)
+def test_shapes_beyond_the_edges_are_refused_at_once(make: Any, quoted: str, allowed: str) -> None:
+    start = time.perf_counter()
+    with pytest.raises(ValueError) as info:
+        make()
+    assert time.perf_counter() - start < 0.5  # refused before any table is built
+    assert quoted in str(info.value) and allowed in str(info.value), str(info.value)

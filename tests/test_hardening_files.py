@@ -45,10 +45,10 @@ from nhsrisk.io import open_results, results_attributes, save_results
 from nhsrisk.testing import synthetic_scenario
 
 try:
-    from tests._hardening import tally, write_tally
+    from tests._hardening import tally, toml_text, write_tally
 except ModuleNotFoundError:  # pragma: no cover - depends on how pytest was started
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests._hardening import tally, write_tally
+    from tests._hardening import tally, toml_text, write_tally
 
 BASE = nhsrisk.load_scenario()
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -72,8 +72,9 @@ def listing(folder: Path) -> list[str]:
 ODD = BASE.with_values(
     {
         "name": "odd-strings",
-        "title": 'Trust "A" & B <plan> £3.4bn, é ü \U0001f600, tab\tbell\x07 line\u2028sep',
-        "programmes.it_modernisation.label": "IT \U0001f4bb \x1b[1mbold\x1b[0m",
+        "title": 'Trust "A" & B <plan> £3.4bn, é ü \U0001f600, zero\u200bwidth line\u2028sep',
+        "description": "tab\tand\nnewline, the control characters free text may hold; \\ and \\x00 as text",
+        "programmes.it_modernisation.label": "IT \U0001f4bb <b>bold</b> \u202eright-to-left",
         "staff_groups.gp.label": "  GPs, leading and trailing spaces  ",
         "programmes.patient_services.label": "",
     }
@@ -150,22 +151,69 @@ def test_sixty_four_programmes_reopen_identically_full(tmp_path: Path) -> None:
     check_reproduced(ds, scenario, path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="bug: the loader accepts a NUL character in a scenario's title or description, simulate runs, "
-    "but the netCDF writer cannot store the attribute (h5py: 'VLEN strings do not support embedded "
-    "NULLs'), so the result cannot be saved as .nc; zarr stores it",
-)
-def test_every_scenario_the_loader_accepts_can_be_saved_as_netcdf(tmp_path: Path) -> None:
-    scenario = BASE.with_values({"title": "before\x00after"})
-    ds = run(scenario=scenario, draws=4, seed=1)[["npv"]]
-    try:
-        path = save_results(ds, tmp_path / "run.nc")
-    finally:
-        assert listing(tmp_path) in ([], ["run.nc"])  # a failed write leaves nothing behind
+# The netCDF writer cannot store a NUL in an attribute (h5py: "VLEN strings do not support embedded
+# NULLs"), and the other control characters garble terminals and tables: the loader refuses them all in
+# every string, so that whatever it accepts can be saved (it once accepted a NUL, and save_results failed).
+CONTROL_CHARACTERS = ["\x00", "\x07", "\x1b", "\r", "\x7f", "\x85", "\ud800"]
+STRINGS = {
+    "title": False,
+    "name": False,
+    "price_base": False,
+    "programmes.it_modernisation.label": False,
+    "staff_groups.gp.label": False,
+    "description": True,
+    "target.description": True,
+    "risks.raid_probability.source": True,
+    "risks.raid_probability.note": True,
+    "programmes.it_modernisation.spend.source": True,
+    "correlations.note": True,
+}  # key path: free text (tab and newline allowed)
+
+
+def _with_string(path: str, text: str) -> dict[str, Any]:
+    document = ODD.to_dict()
+    *parents, last = path.split(".")
+    node = document
+    for part in parents:
+        node = node[part]
+    node[last] = text
+    return document
+
+
+@pytest.mark.parametrize("char", CONTROL_CHARACTERS, ids=lambda c: f"U+{ord(c):04X}")
+@pytest.mark.parametrize("path", list(STRINGS))
+def test_a_control_character_in_any_string_is_refused_by_the_loader(path: str, char: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        Scenario.from_toml(toml_text(_with_string(path, f"before{char}after")), file="odd.toml")
+    tally("control character refused", info.value)
+    assert info.value.path == path, str(info.value)
+    assert f"{char!r}" in info.value.problem and "at position 6" in info.value.problem, str(info.value)
+
+
+@pytest.mark.parametrize("char", ["\t", "\n"], ids=["tab", "newline"])
+@pytest.mark.parametrize("path", list(STRINGS))
+def test_tab_and_newline_are_refused_in_one_line_strings_and_kept_in_free_text(path: str, char: str) -> None:
+    document = _with_string(path, f"before{char}after")
+    if STRINGS[path]:
+        assert Scenario.from_toml(toml_text(document)).to_dict() == document
+    else:
+        with pytest.raises(ScenarioError, match="one-line string"):
+            Scenario.from_toml(toml_text(document))
+
+
+def test_a_nul_given_in_python_is_refused_before_it_reaches_a_results_file() -> None:
+    with pytest.raises(ScenarioError, match=r"^title: contains the control character '\\x00' \(U\+0000\)"):
+        BASE.with_values({"title": "before\x00after"})
+
+
+def test_the_strings_the_loader_accepts_save_as_netcdf(tmp_path: Path) -> None:
+    # ODD holds the strings the loader accepts that are hardest to store: tabs and newlines in free
+    # text, a backslash, zero-width and bidirectional characters, and no control characters.
+    ds = run(scenario=ODD, draws=4, seed=1)[["npv"]]
+    path = save_results(ds, tmp_path / "run.nc")
     with open_results(path) as reopened:
         xr.testing.assert_identical(reopened.load(), ds)
+    assert nhsrisk.load_scenario(path) == ODD
 
 
 # ---------------------------------------------------------------------------------
@@ -226,6 +274,41 @@ def test_a_scenario_attribute_of_the_wrong_type_is_refused(copy_of_saved: Path, 
     assert_refused_by_both(copy_of_saved)
 
 
+WRONG_TYPES = {
+    "array of strings": (np.array(["a", "b"], dtype=object), "a list of 2 items"),
+    "integer": (np.int64(3), "int64 3"),
+    "array of numbers": (np.array([1.0, 2.0]), "an array of 2 float64"),
+}
+
+
+@pytest.mark.parametrize("kind", list(WRONG_TYPES))
+def test_a_scenario_attribute_of_the_wrong_type_is_called_that_not_missing(
+    copy_of_saved: Path, kind: str
+) -> None:
+    # It used to be reported as "missing", which sends the reader looking for an attribute that is there.
+    value, found = WRONG_TYPES[kind]
+    set_attributes(copy_of_saved, scenario=value)
+    with pytest.raises(ScenarioError) as loaded:
+        nhsrisk.load_scenario(copy_of_saved)
+    with pytest.raises(ScenarioError) as opened:
+        open_results(copy_of_saved)
+    for error in (loaded.value, opened.value):
+        assert "missing" not in str(error), str(error)
+    assert found in str(loaded.value) and "must be a string" in str(loaded.value), str(loaded.value)
+    assert "'scenario' is" in str(opened.value) and "of the wrong type" in str(opened.value), str(
+        opened.value
+    )
+
+
+def test_a_missing_scenario_attribute_is_called_missing(copy_of_saved: Path) -> None:
+    with h5netcdf.File(copy_of_saved, "a") as store:
+        del store.attrs["scenario"]
+    with pytest.raises(ScenarioError, match="attrs.scenario: missing"):
+        nhsrisk.load_scenario(copy_of_saved)
+    with pytest.raises(ScenarioError, match="'scenario' is missing"):
+        open_results(copy_of_saved)
+
+
 def test_a_rewrite_that_also_updates_the_checksum_is_not_detected(copy_of_saved: Path) -> None:
     # Where the guarantee stops: the checksum catches edits made by mistake or without care, not a
     # deliberate rewrite. A signed or keyed hash would be needed for that.
@@ -264,19 +347,15 @@ def test_a_corrupted_compressed_chunk_is_an_error_not_a_number(saved: Path, tmp_
         reopened["npv"].values  # noqa: B018 - reading is the point
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: a zarr store that lost a chunk file (an interrupted copy or sync) still carries "
-    "nhsrisk_complete = 1, and open_results reads the missing draws as NaN without an error",
-)
 def test_a_zarr_store_that_lost_a_chunk_is_refused_not_read_as_nan(tmp_path: Path) -> None:
+    # An interrupted copy or sync can lose a chunk file of a store marked complete; zarr reads it as NaN.
     ds = run(draws=32, seed=2)[["npv"]].chunk({"draw": 16})
     path = save_results(ds, tmp_path / "run.zarr")
     (path / "npv" / "1").unlink()
-    with pytest.raises((ValueError, OSError, KeyError)), open_results(path) as reopened:
-        values = reopened["npv"].values
-        assert not np.isnan(values).any(), f"{np.isnan(values).sum()} draws read back as NaN"
+    with pytest.raises(
+        ValueError, match=r"run\.zarr: incomplete results: variable 'npv' has lost 1 of its 2"
+    ):
+        open_results(path)
 
 
 # ---------------------------------------------------------------------------------
@@ -347,13 +426,6 @@ def test_nhsrisk_run_cannot_create_its_directory_fails_cleanly(
         assert not out.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(AssertionError, OSError),
-    reason="bug: `nhsrisk run --out DIR` into an existing directory it cannot write simulates every "
-    "draw first, then fails in save_results with a traceback (exit 1) instead of a one-line error "
-    "(exit 2) before any work",
-)
 def test_nhsrisk_run_into_an_unwritable_directory_fails_cleanly_before_simulating(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -362,19 +434,14 @@ def test_nhsrisk_run_into_an_unwritable_directory_fails_cleanly_before_simulatin
         with simulation_trap():
             code = cli.main(["run", "--draws", "50", "--seed", "1", "--out", str(folder)])
         assert code == 2
-        assert str(folder) in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert err.startswith(f"nhsrisk run: cannot write to output directory {folder}: ")
+        assert err.count("\n") == 1, err  # one line, no traceback
         assert not (folder / "results.nc").exists()
         if before is not None:
             assert listing(folder) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug (docs vs behaviour): save_results says a killed process's temporary file is cleared by "
-    "overwrite=True, but for netCDF the hidden '.<name>.<random>.partial' file stays for good (as large "
-    "as the results: hundreds of MB per killed run); only a zarr '<path>.partial' is cleared",
-)
 def test_overwrite_clears_what_a_killed_netcdf_write_left(saved: Path, tmp_path: Path) -> None:
     # What a writer killed mid-way leaves (see the full-tier test below for a real kill).
     leftover = tmp_path / ".run.nc.k1ll3d00.partial"
@@ -383,6 +450,29 @@ def test_overwrite_clears_what_a_killed_netcdf_write_left(saved: Path, tmp_path:
         ds = reopened.load()
     save_results(ds, tmp_path / "run.nc", overwrite=True)
     assert listing(tmp_path) == ["run.nc"]
+
+
+def test_overwrite_clears_only_the_temporary_files_of_its_own_target(saved: Path, tmp_path: Path) -> None:
+    with open_results(saved) as reopened:
+        ds = reopened.load()
+    others = [
+        ".run.nc.k1ll3d0.partial",  # 7 random characters: not a name mkstemp gives
+        ".run.nc.k1ll3d000.partial",  # 9
+        ".run.nc.K1LL3D00.partial",  # mkstemp's names are lower case
+        ".run.nc.k1ll3d00.partial.keep",
+        ".other.nc.k1ll3d00.partial",  # another target's
+        ".run.nc4.k1ll3d00.partial",
+        "run.nc.k1ll3d00.partial",  # not hidden
+        ".run.k1ll3d00.partial",
+    ]
+    for name in others:
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / ".run.nc.d1rect0r.partial").mkdir()  # a directory is not a temporary file
+    (tmp_path / ".run.nc.k1ll3d00.partial").write_bytes(b"x")
+    save_results(ds, tmp_path / "run.nc", overwrite=False)  # without overwrite nothing is cleared
+    assert ".run.nc.k1ll3d00.partial" in listing(tmp_path)
+    save_results(ds, tmp_path / "run.nc", overwrite=True)
+    assert listing(tmp_path) == sorted([*others, ".run.nc.d1rect0r.partial", "run.nc"])
 
 
 # ---------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import math
 import re
 import sys
 import tomllib
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -121,6 +122,11 @@ _LOADER_YEAR = re.compile(r"^(\d{4})/(\d{2})$")
 _LOADER_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+def visible_key(key: str) -> str:
+    """A key as the loader writes it in a key path: JSON-quoted when none of it is visible (``""``)."""
+    return key if any(unicodedata.category(c)[0] not in "ZC" for c in key) else json.dumps(key)
+
+
 def key_path_text(path: KeyPath) -> str:
     """Key path as the loader writes it: ``programmes.x.spend.values[2]``."""
     text = ""
@@ -128,7 +134,7 @@ def key_path_text(path: KeyPath) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else part
+            text += f".{visible_key(part)}" if text else visible_key(part)
     return text
 
 
@@ -396,7 +402,9 @@ def unknown_key_cases(draw: st.DrawFn) -> Case:
     kind = table_kind(path, node)
     # In a quantity an extra number is an unknown distribution parameter; anything else is not a number.
     where = key_path_text(path) if kind == "quantity" else key_path_text((*path, key))
-    return Case(document, where, (key, repr(key)), f"{key_path_text((*path, key))} = {value!r}")
+    return Case(
+        document, where, (key, repr(key), visible_key(key)), f"{key_path_text((*path, key))} = {value!r}"
+    )
 
 
 def _beyond(low: float | None, high: float | None, open_low: bool) -> st.SearchStrategy[float]:
@@ -485,7 +493,7 @@ def out_of_range_cases(draw: st.DrawFn) -> Case:
         old = draw(st.sampled_from(sorted(DOC[table])))
         new = draw(st.text(min_size=1, max_size=10).filter(lambda k: not _LOADER_IDENTIFIER.match(k)))
         document[table] = {(new if k == old else k): v for k, v in document[table].items()}
-        return Case(document, f"{table}.{new}", ("lower_snake_case",), f"{table} id {new!r}")
+        return Case(document, f"{table}.{visible_key(new)}", ("lower_snake_case",), f"{table} id {new!r}")
     if how == "schema version":
         version = draw(st.integers(-(2**63), 2**63 - 1).filter(lambda v: v != 1))
         document["schema_version"] = version
@@ -819,6 +827,29 @@ def _check_simulate_arguments(case: tuple[dict[str, Any], str, Any], category: s
         assert repr(value) in message, (value, message)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"precision": 1e9, "sampler": "lhs"}, "precision"),
+        ({"draws": 64, "sampler": "sobol", "chunks": 3}, "chunks"),
+        ({"keep": "summary", "sampler": "lhs"}, "keep"),
+        ({"draws": 64, "sampler": "sobol", "start": 32}, "start"),
+        ({"draws": 10, "sampler": "lhs", "start": 5}, "start"),
+        ({"draws": 10, "precision": 1e9, "max_draws": 5}, "max_draws"),
+    ],
+    ids=["precision with lhs", "sobol chunks", "summary with lhs", "sobol start", "lhs start", "max_draws"],
+)
+def test_simulate_messages_about_combined_arguments_follow_the_convention(
+    kwargs: dict[str, Any], name: str
+) -> None:
+    # Every message reads "The 'name' parameter of simulate must ... Got ... instead.", as _validate's do.
+    with kernel_trap(), pytest.raises(ValueError) as info:
+        nhsrisk.simulate(**{"seed": 1, **kwargs})
+    message = str(info.value)
+    assert message.startswith(f"The {name!r} parameter of simulate "), message
+    assert re.search(r"\. Got [^.].* instead\.$", message), message
+
+
 @FAST
 @given(case=simulate_argument_cases())
 def test_simulate_refuses_a_bad_argument_before_any_work(case: tuple[dict[str, Any], str, Any]) -> None:
@@ -833,16 +864,10 @@ def test_simulate_refuses_a_bad_argument_before_any_work_full(case: tuple[dict[s
 
 
 # ---------------------------------------------------------------------------------
-# Bugs found on the way (strict xfail: they turn into failures once fixed, to be unmarked)
+# Bugs found on the way, fixed: each keeps its test
 # ---------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="bug: an integer too large for a double (TOML allows only 64-bit integers, tomllib reads any) "
-    "escapes the loader as OverflowError instead of a ScenarioError",
-)
 @pytest.mark.parametrize(
     "path",
     [("discount_rate", "value"), ("risks", "digital_exclusion", "max"), ("programmes", "it_modernisation",
@@ -850,23 +875,36 @@ def test_simulate_refuses_a_bad_argument_before_any_work_full(case: tuple[dict[s
     ids=key_path_text,
 )  # fmt: skip
 def test_an_integer_beyond_a_double_is_a_scenario_error(path: KeyPath, workdir: Path) -> None:
+    # TOML allows only 64-bit integers, but tomllib reads any: 10**400 used to escape as OverflowError.
     document = fresh()
     put(document, path, 10**400)
     quantity = enclosing_quantity(path)
-    check_refused(Case(document, key_path_text(quantity or path), ("1000",), "10**400"), workdir, "known bug")
+    error = check_refused(
+        Case(document, key_path_text(quantity or path), ("1000",), "10**400"), workdir, "fixed bug"
+    )
+    assert error.path == key_path_text(path), str(error)
+    assert "an integer of 401 digits" in error.problem and "range of a double" in error.problem, str(error)
+
+
+def test_an_integer_beyond_a_double_given_in_python_is_a_scenario_error() -> None:
+    with pytest.raises(ScenarioError, match=r"^discount_rate\.value: .*an integer of 401 digits"):
+        BASE.with_values({"discount_rate": 10**400})
+    where = r"^programmes\.it_modernisation\.spend\.values\[1\]: .*an integer of 500 digits"
+    with pytest.raises(ScenarioError, match=where):
+        BASE.with_values({"programmes.it_modernisation.spend": [1e6, -(10**499), 1e6, 1e6, 1e6]})
 
 
 def test_a_beta_with_a_vanishing_sd_is_a_scenario_error(workdir: Path) -> None:
     document = fresh()
     document["risks"]["digital_exclusion"] = {"dist": "beta", "mean": 0.3, "sd": 1e-200, "source": "x"}
-    check_refused(Case(document, "risks.digital_exclusion", ("1e-200",), "sd 1e-200"), workdir, "known bug")
+    check_refused(Case(document, "risks.digital_exclusion", ("1e-200",), "sd 1e-200"), workdir, "fixed bug")
 
 
 def test_spend_whose_total_overflows_is_a_scenario_error(workdir: Path) -> None:
     document = fresh()
     document["programmes"]["it_modernisation"]["spend"]["values"] = [1e308, 1e308, 0.0, 0.0, 0.0]
     where = "programmes.it_modernisation.spend.values"
-    check_refused(Case(document, where, ("1e+308",), "spend total 2e308"), workdir, "known bug")
+    check_refused(Case(document, where, ("1e+308",), "spend total 2e308"), workdir, "fixed bug")
 
 
 @pytest.mark.parametrize("where", ["years", "staff_groups"])
@@ -880,4 +918,4 @@ def test_year_and_identifier_patterns_accept_a_trailing_newline(where: str, work
             ("gp\n" if k == "gp" else k): v for k, v in document["staff_groups"].items()
         }
         expected, quoted = "staff_groups.gp\n", "lower_snake_case"
-    check_refused(Case(document, expected, (quoted,), where), workdir, "known bug")
+    check_refused(Case(document, expected, (quoted,), where), workdir, "fixed bug")

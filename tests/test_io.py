@@ -22,8 +22,10 @@ import zarr
 
 import nhsrisk
 from nhsrisk.io import (
+    CHUNKS_ATTRIBUTE,
     COMPLETE_ATTRIBUTE,
     DEFAULT_DRAW_CHUNK,
+    _check_zarr_chunks,
     open_results,
     results_attributes,
     save_results,
@@ -637,3 +639,88 @@ def test_load_scenario_reads_a_zarr_store(tmp_path):
     ds = nhsrisk.simulate(draws=200, seed=4)
     path = nhsrisk.save_results(ds, tmp_path / "run.zarr")
     assert nhsrisk.load_scenario(path) == nhsrisk.load_scenario()
+
+
+# --------------------------------------------------------------------------------------------------
+# Lost chunk files of a zarr store
+# --------------------------------------------------------------------------------------------------
+
+
+def test_every_chunk_of_a_zarr_store_is_a_file_and_is_counted(tmp_path):
+    # An all-NaN chunk (fill values only) is written too, so that a missing file always means a lost one.
+    ds = _synthetic(2 * DEFAULT_DRAW_CHUNK + 10)
+    ds["x"][:, :DEFAULT_DRAW_CHUNK] = np.nan
+    ds["flag"] = ("draw", np.zeros(ds.sizes["draw"], dtype=bool))  # all False: the fill value
+    path = save_results(ds, tmp_path / "run.zarr")
+    counts = json.loads((path / ".zattrs").read_text())[CHUNKS_ATTRIBUTE]
+    assert counts["x"] == 3 and counts["flag"] == 3 and counts["total"] == 1 and counts["draw"] == 3
+    assert {"0.0", "0.1", "0.2"} <= set(os.listdir(path / "x")) and "0" in os.listdir(path / "total")
+    with open_results(path) as reopened:
+        assert CHUNKS_ATTRIBUTE not in reopened.attrs
+        xr.testing.assert_identical(reopened.load(), ds)
+    assert CHUNKS_ATTRIBUTE not in results_attributes(path)
+
+
+@pytest.mark.parametrize(
+    ("variable", "chunk", "lost"),
+    [("x", "0.1", "1 of its 3"), ("total", "0", "1 of its 1"), ("draw", "2", "1 of its 3")],
+    ids=["data", "scalar", "coordinate"],
+)
+def test_a_lost_chunk_file_is_refused_naming_the_variable(tmp_path, variable, chunk, lost):
+    path = save_results(_synthetic(2 * DEFAULT_DRAW_CHUNK + 10), tmp_path / "run.zarr")
+    (path / variable / chunk).unlink()
+    with pytest.raises(
+        ValueError, match=rf"run\.zarr: incomplete results: variable {variable!r} has lost {lost}"
+    ):
+        open_results(path)
+
+
+def test_a_lost_variable_directory_is_refused(tmp_path):
+    path = save_results(_synthetic(10), tmp_path / "run.zarr")
+    for name in os.listdir(path / "x"):
+        (path / "x" / name).unlink()
+    (path / "x").rmdir()
+    with pytest.raises(ValueError, match="run.zarr"):
+        open_results(path)
+
+
+def test_chunk_counts_that_do_not_match_the_metadata_are_refused(tmp_path):
+    path = save_results(_synthetic(10), tmp_path / "run.zarr")
+    counts = json.loads((path / ".zattrs").read_text())[CHUNKS_ATTRIBUTE]
+    _tamper(path, "zarr", **{CHUNKS_ATTRIBUTE: {**counts, "x": 2}})
+    with pytest.raises(ValueError, match=r"variable 'x' has 1 chunks by its metadata, but 2 were written"):
+        open_results(path)
+
+
+def test_a_store_without_chunk_counts_still_opens(tmp_path, small):
+    # Stores saved before the counts were recorded are not checked (and stores from elsewhere are refused
+    # for want of the completeness marker anyway).
+    path = save_results(small, tmp_path / "run.zarr")
+    _tamper(path, "zarr", **{CHUNKS_ATTRIBUTE: None})
+    with open_results(path) as reopened:
+        xr.testing.assert_identical(reopened.load(), small)
+
+
+@pytest.mark.slow
+def test_checking_the_chunks_of_a_store_of_10_8_draws_is_cheap(tmp_path):
+    # 100 variables of 10**8 draws in the default chunks: 152,600 chunk files, one directory listing per
+    # variable. Empty files stand in for the chunks (writing real ones would take minutes).
+    draws, variables = 10**8, 100
+    per_variable = -(-draws // DEFAULT_DRAW_CHUNK)
+    metadata = {}
+    for i in range(variables):
+        folder = tmp_path / f"v{i}"
+        folder.mkdir()
+        for k in range(per_variable):
+            (folder / str(k)).touch()
+        metadata[f"v{i}/.zarray"] = {"shape": [draws], "chunks": [DEFAULT_DRAW_CHUNK]}
+    (tmp_path / ".zmetadata").write_text(json.dumps({"metadata": metadata}))
+    counts = {f"v{i}": per_variable for i in range(variables)}
+    start = time.perf_counter()
+    _check_zarr_chunks(tmp_path, {CHUNKS_ATTRIBUTE: counts})
+    assert time.perf_counter() - start < 2.0  # about 0.2 s here
+    (tmp_path / "v7" / "1000").unlink()
+    with pytest.raises(
+        ValueError, match=f"variable 'v7' has lost 1 of its {per_variable} chunk files \\(1000\\)"
+    ):
+        _check_zarr_chunks(tmp_path, {CHUNKS_ATTRIBUTE: counts})

@@ -321,9 +321,15 @@ def test_round_trip_python_built_spend_given_as_list() -> None:
     assert isinstance(scenario.programmes["prog"].spend.values, tuple)
 
 
-def test_round_trip_string_with_control_character() -> None:
-    scenario = build_scenario(description="bell\x07 escape\x1b delete\x7f end")
-    assert Scenario.from_toml(scenario.to_toml()) == scenario
+def test_the_toml_writer_escapes_control_characters() -> None:
+    # A scenario holds none (the loader refuses them), but dumps_toml writes any string TOML can hold.
+    text = "bell\x07 escape\x1b delete\x7f nul\x00 end"
+    assert tomllib.loads(dumps_toml({"description": text}))["description"] == text
+
+
+def test_a_control_character_in_a_description_is_refused() -> None:
+    with pytest.raises(ScenarioError, match=r"^description: contains the control character '\\x07'"):
+        build_scenario(description="bell\x07 escape\x1b delete\x7f end")
 
 
 def test_round_trip_strings_with_toml_special_characters() -> None:
