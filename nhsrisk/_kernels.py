@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import math
+import os
 import threading
 
 import numba
@@ -362,18 +363,22 @@ def simulate_kernel(
         future.result()
 
 
-_POOLS: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
+_POOLS: dict[tuple[int, int], concurrent.futures.ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
 
 
 def _pool(threads: int) -> concurrent.futures.ThreadPoolExecutor:
-    """Return the process's pool of ``threads`` worker threads, made on first use."""
+    """Return this process's pool of ``threads`` worker threads, made on first use.
+
+    Keyed by process id too: a child forked from a process that had a pool
+    inherits the pool object but not its threads, and work sent to it would wait
+    for ever.
+    """
+    key = (os.getpid(), threads)
     with _POOLS_LOCK:
-        pool = _POOLS.get(threads)
+        pool = _POOLS.get(key)
         if pool is None:
-            pool = _POOLS[threads] = concurrent.futures.ThreadPoolExecutor(
-                threads, thread_name_prefix="nhsrisk"
-            )
+            pool = _POOLS[key] = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="nhsrisk")
     return pool
 
 

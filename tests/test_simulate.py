@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -402,3 +403,27 @@ def test_target_year_must_be_a_scenario_year():
         nhsrisk.load_scenario().with_values(
             {"target": {**nhsrisk.load_scenario().to_dict()["target"], "year": "2040/41"}}
         )
+
+
+def _simulate_in_child(queue) -> None:
+    ds = nhsrisk.simulate(draws=3 * _kernels.CHUNK, seed=5, threads=2)
+    queue.put(ds["npv"].values.tobytes())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork is POSIX only")
+def test_a_forked_child_simulates_on_threads_of_its_own() -> None:
+    # The parent's thread pool exists before the fork; the child must not send work to it.
+    import multiprocessing
+
+    parent = nhsrisk.simulate(draws=3 * _kernels.CHUNK, seed=5, threads=2)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_simulate_in_child, args=(queue,))
+    child.start()
+    try:
+        result = queue.get(timeout=120)
+    finally:
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+    assert result == parent["npv"].values.tobytes()
