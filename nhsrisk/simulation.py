@@ -94,7 +94,9 @@ def simulate(
         ``simulate(draws=1000)`` equals ``simulate(draws=600)`` followed by
         ``simulate(draws=400, start=600)``.
     threads : int, optional
-        Number of numba threads (default: all). Results do not depend on it.
+        Number of worker threads (default: ``numba.get_num_threads()``, all cores unless
+        ``numba.set_num_threads`` or ``NUMBA_NUM_THREADS`` says otherwise). Results do not
+        depend on it.
     sampler : {"random", "lhs", "sobol"}, default="random"
         Sampling design. ``"random"``: plain Monte Carlo. ``"lhs"``: Latin
         hypercube over the ``draws`` draws (every input's range is cut into
