@@ -305,22 +305,7 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
         bcr_out[lo + j] = pv_value[j] / pv_spend[j] if pv_spend[j] > 0.0 else 0.0
 
 
-def simulate_kernel(
-    start,
-    span,
-    sampling,
-    codes,
-    params,
-    table_rows,
-    tables,
-    keys,
-    store_rows,
-    model,
-    inputs_out,
-    outputs,
-    *,
-    span_kernel=None,
-):
+def simulate_kernel(start, span, *arguments, span_kernel=None):
     """Sample and evaluate the draws at positions ``span = (offset, count)`` of the output arrays.
 
     Position ``i`` of the arrays holds draw ``start + i``; a call fills positions
@@ -333,24 +318,14 @@ def simulate_kernel(
     them while they are still in its cache. Every draw reads only its own counters,
     so the result is the same for any number of threads or piece size.
 
-    ``span_kernel`` replaces :func:`simulate_span` (its ``py_func``, in a test).
-    The other arguments are those of :func:`simulate_span`.
+    ``arguments`` are the rest of :func:`simulate_span`'s, in order: ``sampling,
+    codes, params, table_rows, tables, keys, store_rows, model, inputs_out,
+    outputs``. ``span_kernel`` replaces :func:`simulate_span` (its ``py_func``,
+    in a test).
     """
     run_span = simulate_span if span_kernel is None else span_kernel
     offset, count = int(span[0]), int(span[1])
-    arguments = (
-        start,
-        sampling,
-        codes,
-        params,
-        table_rows,
-        tables,
-        keys,
-        store_rows,
-        model,
-        inputs_out,
-        outputs,
-    )
+    arguments = (start, *arguments)
     end = offset + count
     pieces = [(np.int64(lo), np.int64(min(CHUNK, end - lo))) for lo in range(offset, end, CHUNK)]
     threads = numba.get_num_threads()
@@ -359,8 +334,14 @@ def simulate_kernel(
             run_span(piece, *arguments)
         return
     futures = [_pool(threads).submit(run_span, piece, *arguments) for piece in pieces]
-    for future in futures:
-        future.result()
+    try:
+        for future in futures:
+            future.result()
+    except BaseException:
+        # Ctrl-C in a notebook: drop the pieces not started, so the threads stop soon
+        for future in futures:
+            future.cancel()
+        raise
 
 
 _POOLS: dict[tuple[int, int], concurrent.futures.ThreadPoolExecutor] = {}
