@@ -731,7 +731,7 @@ class Beta(_ScaledBeta):
 
     ``alpha`` and ``beta`` must each be at least :data:`MIN_SHAPE` (0.05) and
     add up to at most :data:`MAX_CONCENTRATION` (1e6): within these bounds the
-    kernel's inversion table is built in about a second and is accurate to
+    kernel's inversion table is built in two seconds at most and is accurate to
     :data:`U_RESOLUTION` in probability. A smaller shape piles almost all the
     probability onto the ends (use a Bernoulli or Discrete); a larger
     concentration is a normal distribution with a standard deviation under
