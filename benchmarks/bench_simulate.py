@@ -99,6 +99,9 @@ class Samplers:
     def time_simulate(self, sampler):
         nhsrisk.simulate(self.scenario, draws=2**17, seed=SEED, sampler=sampler)
 
+    def peakmem_simulate(self, sampler):
+        nhsrisk.simulate(self.scenario, draws=2**17, seed=SEED, sampler=sampler)
+
     def time_kernel(self, sampler):
         self.kernel(*self.args)
 
@@ -119,4 +122,7 @@ class ScenarioShape:
         nhsrisk.simulate(self.scenario, draws=64, seed=SEED)
 
     def time_simulate(self, programmes, years):
+        nhsrisk.simulate(self.scenario, draws=20_000, seed=SEED)
+
+    def peakmem_simulate(self, programmes, years):
         nhsrisk.simulate(self.scenario, draws=20_000, seed=SEED)
