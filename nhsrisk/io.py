@@ -173,8 +173,7 @@ def save_results(
     level = _check_compression(compression)
     _check_destination(target, overwrite, chosen)
     prepared = _without_encoding(ds)
-    for name in _STORE_ATTRIBUTES:
-        prepared.attrs.pop(name, None)
+    _drop_store_attributes(prepared.attrs)
     if chosen == "netcdf":
         encoding = _netcdf_encoding(prepared, level)
         if overwrite:
@@ -250,8 +249,7 @@ def open_results(path: str | os.PathLike[str], *, chunks: dict | str | None = "a
     except (OSError, KeyError) as err:
         raise ValueError(f"{source}: cannot be read as {_KIND_NAMES[kind]}: {err}") from None
     try:
-        for name in _STORE_ATTRIBUTES:
-            ds.attrs.pop(name, None)
+        _drop_store_attributes(ds.attrs)
         _check_scenario_checksum(ds.attrs, source)
     except BaseException:
         ds.close()
@@ -302,8 +300,7 @@ def results_attributes(path: str | os.PathLike[str]) -> dict[str, Any]:
                 attrs = {key: _plain(value) for key, value in store.attrs.items()}
         except OSError as err:
             raise ValueError(f"{source}: cannot be read as {_KIND_NAMES['netcdf']}: {err}") from None
-    for name in _STORE_ATTRIBUTES:
-        attrs.pop(name, None)
+    _drop_store_attributes(attrs)
     return attrs
 
 
@@ -778,6 +775,12 @@ def _install(staged: Path, target: Path, overwrite: bool, caller: str) -> None:
         if aside is not None:
             _remove(aside)
     _fsync(target.parent)
+
+
+def _drop_store_attributes(attrs: dict[str, Any]) -> None:
+    """Remove the attributes that describe a store (complete marker, chunk counts), not the results."""
+    for name in _STORE_ATTRIBUTES:
+        attrs.pop(name, None)
 
 
 def _clear_stale_temporaries(target: Path) -> None:

@@ -892,20 +892,13 @@ def _check_keys(
 
 def _parse_quantity(value: Any, meta: Mapping[str, Any], path: str, file: str | None) -> Quantity:
     table = dict(_expect(value, dict, path, file, 'a table such as { value = 1.0, source = "..." }'))
-    source = table.pop("source", None)
-    if source is None:
+    if "source" not in table:
         raise ScenarioError(
             f"{path}.source", "missing: every number needs a source (or 'assumption: ...')", file
         )
-    _expect(source, str, f"{path}.source", file, "a string")
-    if not source.strip():
-        raise ScenarioError(
-            f"{path}.source", "is empty: cite a source or write 'assumption: <reasoning>'", file
-        )
-    _check_text(source, f"{path}.source", file, free_text=True)
-    note = table.pop("note", None)
-    if note is not None:
-        _text(note, f"{path}.note", file, free_text=True)
+    source, note = _parse_source_and_note(table, path, file)
+    del table["source"]
+    table.pop("note", None)
     for key, item in table.items():
         if key in ("dist",):
             _expect(item, str, f"{path}.dist", file, "a string")
