@@ -19,78 +19,12 @@ import threading
 import numba
 import numpy as np
 
+from nhsrisk import _model as M
 from nhsrisk._config import NUMBA_CACHE
 from nhsrisk._design import DESIGN, gaussian_copula, source_uniforms
 from nhsrisk._rng import fill_uniforms
 from nhsrisk._sampling import FIXED, transform_uniforms
 
-# risk_idx slots
-RAID_PROBABILITY = 0
-COST_OVERRUN = 1
-BLACK_SWAN = 2
-BLACK_SWAN_OVERRUN = 3
-DELIVERY_DELAY = 4
-DIGITAL_EXCLUSION = 5
-STAFF_CAPACITY = 6
-SOCIAL_CARE_LEAKAGE = 7
-FUNDING_ELASTICITY = 8
-REDEPLOYMENT_FRACTION = 9
-N_RISK_SLOTS = 10
-
-# year_idx slots
-RAID_EVENT = 0
-RAID_FRACTION = 1
-
-# prog_idx slots
-RAID_EXPOSURE = 0
-UPTAKE_CEILING = 1
-UPTAKE_MIDPOINT = 2
-UPTAKE_STEEPNESS = 3
-REALISATION_LAG = 4
-BENEFIT_DECAY = 5
-CASH_RELEASING_FRACTION = 6
-SOCIAL_CARE_SHARE = 7
-CONTACTS_PER_YEAR = 8
-VALUE_PER_CONTACT = 9
-N_PROGRAMME_SLOTS = 10
-
-# pg_idx slots (programme x staff group)
-ADDRESSABLE_SHARE = 0
-RECOVERED_FRACTION = 1
-
-# group_idx slots
-FTE = 0
-HOURS_PER_FTE = 1
-COST_PER_HOUR = 2
-MAX_RELEASE_SHARE = 3
-N_GROUP_SLOTS = 4
-
-#: Order of the model arrays passed to the kernels (built by nhsrisk._plan.Plan).
-MODEL_ARRAYS = (
-    "risk_idx",
-    "year_idx",
-    "prog_idx",
-    "pg_idx",
-    "group_idx",
-    "planned_spend",
-    "last_funded",
-    "discount_factor",
-)
-#: Order of the output arrays passed to the kernels (see nhsrisk.simulation.OUTPUTS).
-OUTPUT_ARRAYS = (
-    "raid",
-    "spend",
-    "funding_adequacy",
-    "uptake",
-    "hours_released",
-    "hours_capped",
-    "value",
-    "cash_releasing_value",
-    "net_benefit",
-    "cumulative_value",
-    "npv",
-    "bcr",
-)
 
 #: Draws per task when kept inputs are sampled (one input, one inverse-CDF table, per task).
 RUN = 4096
@@ -134,137 +68,218 @@ def zero_draws(target, count):
 
 @numba.njit(cache=NUMBA_CACHE)
 def block_scratch(model):
-    """Work arrays for :func:`evaluate_block`: vectors, per programme and group, per group."""
-    _, _, _, _, group_idx, planned_spend, _, _ = model
-    n_prog = planned_spend.shape[0]
+    """Work arrays for :func:`evaluate_block`: vectors, per programme and group, per group, per year."""
+    group_idx = model[4]
+    planned_spend = model[5]
+    n_prog, n_year = planned_spend.shape
     n_group = group_idx.shape[0]
-    return (np.empty((7, BLOCK)), np.empty((n_prog, n_group, BLOCK)), np.empty((n_group, BLOCK)))
+    return (
+        np.empty((_N_VECTORS, BLOCK)),
+        np.empty((n_prog, n_group, BLOCK)),
+        np.empty((n_group, BLOCK)),
+        np.empty((2, n_year, BLOCK)),
+    )
+
+
+_N_VECTORS = 17
+
+
+@numba.njit(cache=NUMBA_CACHE, inline="always")
+def logistic(z):
+    """``1 / (1 + exp(-z))``, the uptake S-curve."""
+    return 1.0 / (1.0 + math.exp(-z))
 
 
 @numba.njit(cache=NUMBA_CACHE)
 def evaluate_block(lo, count, x, model, scratch, outputs):
-    """Evaluate the structural model for draws ``lo .. lo + count - 1``.
+    """Evaluate the structural model (version 2) for draws ``lo .. lo + count - 1``.
 
     ``x[k, j]`` holds input ``k`` of draw ``lo + j``. ``model`` is the tuple of
-    arrays named in :data:`MODEL_ARRAYS` (``planned_spend`` has shape
-    (programme, year)); ``outputs`` the tuple named in :data:`OUTPUT_ARRAYS`,
-    indexed ``[year, programme(, staff_group), draw]``: draws last, so every
-    inner loop here writes contiguous memory. ``scratch`` is the tuple of work
-    arrays made by :func:`block_scratch`. The equations are in docs/model.md.
+    arrays named in :data:`nhsrisk._model.MODEL_ARRAYS` (``planned_spend`` and
+    ``budget_change`` in real terms, shape (programme, year)); ``outputs`` the
+    tuple in the order of :data:`nhsrisk._model.OUTPUTS`, indexed ``[year,
+    programme(, staff_group), draw]``: draws last, so every inner loop here
+    writes contiguous memory. ``scratch`` is the tuple of work arrays made by
+    :func:`block_scratch`. The equations are in docs/model.md.
+
+    Causality: everything written for year ``t`` reads inputs of years ``<= t``
+    only; the appraisal totals (present values, NPV, BCR) come last.
     """
-    risk_idx, year_idx, prog_idx, pg_idx, group_idx, planned_spend, last_funded, discount_factor = model
-    (
-        raid_out,
-        spend_out,
-        adequacy_out,
-        uptake_out,
-        hours_out,
-        capped_out,
-        value_out,
-        cash_out,
-        net_out,
-        cumulative_out,
-        npv_out,
-        bcr_out,
-    ) = outputs
+    risk_idx, year_idx, prog_idx, pg_idx, group_idx = model[0], model[1], model[2], model[3], model[4]
+    planned_spend, budget_change, last_funded = model[5], model[6], model[7]
+    discount_factor, residual_annuity = model[8], model[9]
+    raid_out = outputs[M.OUT_RAID]
+    spend_out = outputs[M.OUT_SPEND]
+    running_out = outputs[M.OUT_RUNNING_COST]
+    adequacy_out = outputs[M.OUT_FUNDING_ADEQUACY]
+    uptake_out = outputs[M.OUT_UPTAKE]
+    additional_out = outputs[M.OUT_ADDITIONAL_UPTAKE]
+    hours_out = outputs[M.OUT_HOURS_RELEASED]
+    capped_out = outputs[M.OUT_HOURS_CAPPED]
     n_prog, n_year = planned_spend.shape
     n_group = group_idx.shape[0]
-    vectors, full_uptake_hours, releasable = scratch
-    cut = vectors[0]
-    total = vectors[1]
-    pv_value = vectors[2]
-    pv_spend = vectors[3]
-    cumulative = vectors[4]
-    year_value = vectors[5]
-    actual_spend = vectors[6]
+    vectors, full_uptake_hours, releasable, per_year = scratch
+    year_cut = per_year[0]
+    exclusion = per_year[1]
+    total = vectors[0]
+    received = vectors[1]
+    capital = vectors[2]
+    reached = vectors[3]
+    last_adequacy = vectors[4]
+    last_factor = vectors[5]
 
     # Budget raids: the money taken does not come back.
-    raid_probability = x[risk_idx[RAID_PROBABILITY]]
+    raid_probability = x[risk_idx[M.RAID_PROBABILITY]]
     for t in range(n_year):
-        event = x[year_idx[t, RAID_EVENT]]
-        fraction = x[year_idx[t, RAID_FRACTION]]
-        for j in range(count):
-            raid = event[j] < raid_probability[j]
-            raid_out[t, lo + j] = raid
-            cut[j] = fraction[j] if raid else 0.0
+        event = x[year_idx[t, M.RAID_EVENT]]
+        fraction = x[year_idx[t, M.RAID_FRACTION]]
+        # only a year with capital to spend can be raided
+        funded = 0.0
         for p in range(n_prog):
-            exposure = x[prog_idx[p, RAID_EXPOSURE]]
-            planned = planned_spend[p, t]
-            for j in range(count):
-                spend_out[t, p, lo + j] = planned * (1.0 - cut[j] * exposure[j])
-
-    # Funding adequacy and uptake S-curves.
-    swan = x[risk_idx[BLACK_SWAN]]
-    swan_overrun = x[risk_idx[BLACK_SWAN_OVERRUN]]
-    body_overrun = x[risk_idx[COST_OVERRUN]]
-    delay = x[risk_idx[DELIVERY_DELAY]]
-    capacity = x[risk_idx[STAFF_CAPACITY]]
-    elasticity = x[risk_idx[FUNDING_ELASTICITY]]
-    for p in range(n_prog):
-        planned_total = 0.0
-        for t in range(n_year):
-            planned_total += planned_spend[p, t]
-        ceiling = x[prog_idx[p, UPTAKE_CEILING]]
-        midpoint = x[prog_idx[p, UPTAKE_MIDPOINT]]
-        lag = x[prog_idx[p, REALISATION_LAG]]
-        steepness = x[prog_idx[p, UPTAKE_STEEPNESS]]
-        decay = x[prog_idx[p, BENEFIT_DECAY]]
-        zero_draws(actual_spend, count)
-        for t in range(n_year):
-            for j in range(count):
-                actual_spend[j] += spend_out[t, p, lo + j]
+            funded += planned_spend[p, t] + budget_change[p, t]
         for j in range(count):
-            actual = actual_spend[j]
-            overrun = swan_overrun[j] if swan[j] > 0.5 else body_overrun[j]
-            if actual > 0.0:
-                adequacy = min(1.0, actual / (overrun * planned_total))
-                funding_factor = adequacy ** elasticity[j]
-            else:
-                adequacy = 0.0
-                funding_factor = 0.0  # no money, no technology, whatever the elasticity
-            adequacy_out[p, lo + j] = adequacy
-            level_max = ceiling[j] * capacity[j] * funding_factor
-            shift = midpoint[j] + lag[j] + delay[j]
-            keep = 1.0 - decay[j]
-            for t in range(n_year):
-                level = level_max / (1.0 + math.exp(-(t - shift) * steepness[j]))
-                if level > 1.0:
-                    level = 1.0
-                years_after = t - last_funded[p]
-                if years_after > 0:
-                    level *= keep**years_after
-                uptake_out[t, p, lo + j] = level
+            raid = funded > 0.0 and event[j] < raid_probability[j]
+            raid_out[t, lo + j] = raid
+            year_cut[t, j] = fraction[j] if raid else 0.0
 
-    # Staff time released (capped per staff group), value, discounting.
-    redeployed = x[risk_idx[REDEPLOYMENT_FRACTION]]
-    exclusion = x[risk_idx[DIGITAL_EXCLUSION]]
-    leakage = x[risk_idx[SOCIAL_CARE_LEAKAGE]]
-    zero_draws(pv_value, count)
-    zero_draws(pv_spend, count)
-    zero_draws(cumulative, count)
+    # Per programme: capital received, adequacy to date, uptake, running cost.
+    capacity = x[risk_idx[M.STAFF_CAPACITY]]
+    elasticity = x[risk_idx[M.FUNDING_ELASTICITY]]
+    for p in range(n_prog):
+        exposure = x[prog_idx[p, M.RAID_EXPOSURE]]
+        body_overrun = x[prog_idx[p, M.COST_OVERRUN]]
+        swan = x[prog_idx[p, M.BLACK_SWAN]]
+        swan_overrun = x[prog_idx[p, M.BLACK_SWAN_OVERRUN]]
+        delay = x[prog_idx[p, M.DELIVERY_DELAY]]
+        ceiling = x[prog_idx[p, M.UPTAKE_CEILING]]
+        midpoint = x[prog_idx[p, M.UPTAKE_MIDPOINT]]
+        steepness = x[prog_idx[p, M.UPTAKE_STEEPNESS]]
+        base_ceiling = x[prog_idx[p, M.DO_MINIMUM_CEILING]]
+        base_midpoint = x[prog_idx[p, M.DO_MINIMUM_MIDPOINT]]
+        base_steepness = x[prog_idx[p, M.DO_MINIMUM_STEEPNESS]]
+        support = x[prog_idx[p, M.SUPPORT_YEARS]]
+        decay = x[prog_idx[p, M.BENEFIT_DECAY]]
+        running_share = x[prog_idx[p, M.RUNNING_COST]]
+        zero_draws(received, count)
+        zero_draws(capital, count)
+        zero_draws(reached, count)
+        for j in range(count):
+            last_adequacy[j] = 1.0
+            last_factor[j] = 1.0
+        needed = 0.0
+        for t in range(n_year):
+            planned = planned_spend[p, t]
+            funded = planned + budget_change[p, t]
+            needed += planned
+            for j in range(count):
+                spend = funded * (1.0 - year_cut[t, j] * exposure[j])
+                spend_out[t, p, lo + j] = spend
+                # systems bought during the year run for half of it (mid-year convention)
+                in_use = capital[j] + 0.5 * spend
+                capital[j] += spend
+                received[j] += spend
+                overrun = swan_overrun[j] if swan[j] > 0.5 else body_overrun[j]
+                # an underrun is banked, never set against a cut: the need is at least the plan
+                need = needed * (overrun if overrun > 1.0 else 1.0)
+                if need > 0.0:
+                    adequacy = received[j] / need
+                    if adequacy > 1.0:
+                        adequacy = 1.0
+                else:
+                    adequacy = 1.0  # nothing planned yet, nothing missing
+                adequacy_out[t, p, lo + j] = adequacy
+                if adequacy != last_adequacy[j]:
+                    last_adequacy[j] = adequacy
+                    # no money, no technology, whatever the elasticity
+                    last_factor[j] = adequacy ** elasticity[j] if adequacy > 0.0 else 0.0
+                level_max = ceiling[j] * capacity[j] * last_factor[j]
+                shift = midpoint[j] + delay[j]
+                end = last_funded[p] + 1 + math.floor(support[j])
+                if t < end:
+                    level = level_max * logistic((t + 0.5 - shift) * steepness[j])
+                    running = running_share[j] * in_use
+                    if t == end - 1:
+                        reached[j] = level_max * logistic((end - shift) * steepness[j])
+                else:
+                    # support has ended: what was reached fades, and no running cost is paid
+                    level = reached[j] * (1.0 - decay[j]) ** (t + 0.5 - end)
+                    running = 0.0
+                base = base_ceiling[j] * logistic((t + 0.5 - base_midpoint[j]) * base_steepness[j])
+                uptake_out[t, p, lo + j] = level
+                additional_out[t, p, lo + j] = level - base if level > base else 0.0
+                running_out[t, p, lo + j] = running
+
+    # Digital exclusion in each year, lowered by inclusion programmes as they spread.
+    excluded = x[risk_idx[M.DIGITAL_EXCLUSION]]
+    for t in range(n_year):
+        for j in range(count):
+            exclusion[t, j] = 1.0
+        for p in range(n_prog):
+            reach = x[prog_idx[p, M.EXCLUDED_SHARE_REACHED]]
+            for j in range(count):
+                exclusion[t, j] -= reach[j] * additional_out[t, p, lo + j]
+        for j in range(count):
+            share = exclusion[t, j]
+            exclusion[t, j] = excluded[j] * share if share > 0.0 else 0.0
+
     # Year-independent factors, once per block: hours a programme releases at full
     # uptake, FTE x hours x addressable x recovered, and each group's releasable time.
     for g in range(n_group):
-        fte = x[group_idx[g, FTE]]
-        hours = x[group_idx[g, HOURS_PER_FTE]]
-        share = x[group_idx[g, MAX_RELEASE_SHARE]]
+        fte = x[group_idx[g, M.FTE]]
+        hours = x[group_idx[g, M.HOURS_PER_FTE]]
+        share = x[group_idx[g, M.MAX_RELEASE_SHARE]]
         for j in range(count):
             releasable[g, j] = fte[j] * hours[j] * share[j]
         for p in range(n_prog):
-            a = pg_idx[p, g, ADDRESSABLE_SHARE]
+            a = pg_idx[p, g, M.ADDRESSABLE_SHARE]
             if a < 0:
                 zero_draws(full_uptake_hours[p, g], count)
                 continue
             addressable = x[a]
-            recovered = x[pg_idx[p, g, RECOVERED_FRACTION]]
+            recovered = x[pg_idx[p, g, M.RECOVERED_FRACTION]]
             for j in range(count):
                 full_uptake_hours[p, g, j] = fte[j] * hours[j] * addressable[j] * recovered[j]
+
+    _value_and_appraisal(lo, count, x, model, vectors, full_uptake_hours, releasable, exclusion, outputs)
+
+
+@numba.njit(cache=NUMBA_CACHE, inline="always")
+def _value_and_appraisal(lo, count, x, model, vectors, full_uptake_hours, releasable, exclusion, outputs):
+    """Hours released (capped per staff group), value by kind, present values, NPV and BCR."""
+    risk_idx, prog_idx, group_idx = model[0], model[2], model[4]
+    discount_factor, residual_annuity = model[8], model[9]
+    spend_out = outputs[M.OUT_SPEND]
+    running_out = outputs[M.OUT_RUNNING_COST]
+    additional_out = outputs[M.OUT_ADDITIONAL_UPTAKE]
+    hours_out = outputs[M.OUT_HOURS_RELEASED]
+    capped_out = outputs[M.OUT_HOURS_CAPPED]
+    value_out = outputs[M.OUT_VALUE]
+    cash_out = outputs[M.OUT_CASH_RELEASING_VALUE]
+    redeployed_out = outputs[M.OUT_NON_CASH_RELEASING_VALUE]
+    patient_out = outputs[M.OUT_PATIENT_VALUE]
+    net_out = outputs[M.OUT_NET_BENEFIT]
+    cumulative_out = outputs[M.OUT_CUMULATIVE_VALUE]
+    n_prog, n_year = model[5].shape
+    n_group = group_idx.shape[0]
+    total = vectors[0]
+    staff_value = vectors[6]
+    cumulative = vectors[7]
+    pv_capital = vectors[8]
+    pv_running = vectors[9]
+    pv_cash = vectors[10]
+    pv_redeployed = vectors[11]
+    pv_patient = vectors[12]
+    pv_residual = vectors[13]
+    used = x[risk_idx[M.RELEASED_TIME_USED]]
+    leakage = x[risk_idx[M.SOCIAL_CARE_LEAKAGE]]
+    for v in range(7, 14):
+        zero_draws(vectors[v], count)
     for t in range(n_year):
         for g in range(n_group):
             zero_draws(total, count)
             for p in range(n_prog):
                 for j in range(count):
-                    h = full_uptake_hours[p, g, j] * uptake_out[t, p, lo + j]
+                    h = full_uptake_hours[p, g, j] * additional_out[t, p, lo + j]
                     hours_out[t, p, g, lo + j] = h
                     total[j] += h
             for j in range(count):
@@ -275,34 +290,70 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
                     scale = available / total[j]
                     for p in range(n_prog):
                         hours_out[t, p, g, lo + j] *= scale
-        zero_draws(year_value, count)
+        last_year = t == n_year - 1
+        discount = discount_factor[t]
         for p in range(n_prog):
-            contacts = x[prog_idx[p, CONTACTS_PER_YEAR]]
-            per_contact = x[prog_idx[p, VALUE_PER_CONTACT]]
-            care_share = x[prog_idx[p, SOCIAL_CARE_SHARE]]
-            cash_share = x[prog_idx[p, CASH_RELEASING_FRACTION]]
-            zero_draws(total, count)
+            contacts = x[prog_idx[p, M.CONTACTS_PER_YEAR]]
+            per_contact = x[prog_idx[p, M.VALUE_PER_CONTACT]]
+            care_share = x[prog_idx[p, M.SOCIAL_CARE_SHARE]]
+            cashed_share = x[prog_idx[p, M.CASHED_SHARE]]
+            savings = x[prog_idx[p, M.NON_STAFF_SAVINGS]]
+            zero_draws(staff_value, count)
             for g in range(n_group):
-                cost = x[group_idx[g, COST_PER_HOUR]]
+                cost = x[group_idx[g, M.COST_PER_HOUR]]
                 for j in range(count):
-                    total[j] += hours_out[t, p, g, lo + j] * cost[j]
+                    staff_value[j] += hours_out[t, p, g, lo + j] * cost[j]
+            annuity = residual_annuity[p]
             for j in range(count):
-                staff_value = total[j]
-                patient_value = contacts[j] * (1.0 - exclusion[j]) * uptake_out[t, p, lo + j] * per_contact[j]
-                value = (staff_value * redeployed[j] + patient_value) * (1.0 - care_share[j] * leakage[j])
+                kept = 1.0 - care_share[j] * leakage[j]
+                added = additional_out[t, p, lo + j]
+                time_value = staff_value[j] * used[j] * kept
+                cashed = time_value * cashed_share[j]
+                cash = cashed + savings[j] * added
+                redeployed = time_value - cashed
+                patient = contacts[j] * (1.0 - exclusion[t, j]) * added * per_contact[j] * kept
+                value = cash + redeployed + patient
                 spend = spend_out[t, p, lo + j]
+                running = running_out[t, p, lo + j]
                 value_out[t, p, lo + j] = value
-                cash_out[t, p, lo + j] = value * cash_share[j]
-                net_out[t, p, lo + j] = value - spend
-                year_value[j] += value
-                pv_value[j] += value * discount_factor[t]
-                pv_spend[j] += spend * discount_factor[t]
+                cash_out[t, p, lo + j] = cash
+                redeployed_out[t, p, lo + j] = redeployed
+                patient_out[t, p, lo + j] = patient
+                net_out[t, p, lo + j] = value - spend - running
+                cumulative[j] += value
+                pv_capital[j] += spend * discount
+                pv_running[j] += running * discount
+                pv_cash[j] += cash * discount
+                pv_redeployed[j] += redeployed * discount
+                pv_patient[j] += patient * discount
+                if last_year and annuity > 0.0 and value > running:
+                    # the last year's net flow continues for the assets' remaining life
+                    pv_residual[j] += (value - running) * annuity
         for j in range(count):
-            cumulative[j] += year_value[j]
             cumulative_out[t, lo + j] = cumulative[j]
+    pv_capital_out = outputs[M.OUT_PV_CAPITAL_COST]
+    pv_running_out = outputs[M.OUT_PV_RUNNING_COST]
+    pv_cash_out = outputs[M.OUT_PV_CASH_RELEASING]
+    pv_redeployed_out = outputs[M.OUT_PV_NON_CASH_RELEASING]
+    pv_patient_out = outputs[M.OUT_PV_PATIENT]
+    pv_residual_out = outputs[M.OUT_PV_RESIDUAL_VALUE]
+    pv_benefits_out = outputs[M.OUT_PV_BENEFITS]
+    pv_costs_out = outputs[M.OUT_PV_COSTS]
+    npv_out = outputs[M.OUT_NPV]
+    bcr_out = outputs[M.OUT_BCR]
     for j in range(count):
-        npv_out[lo + j] = pv_value[j] - pv_spend[j]
-        bcr_out[lo + j] = pv_value[j] / pv_spend[j] if pv_spend[j] > 0.0 else 0.0
+        benefits = pv_cash[j] + pv_redeployed[j] + pv_patient[j] + pv_residual[j]
+        costs = pv_capital[j] + pv_running[j]
+        pv_capital_out[lo + j] = pv_capital[j]
+        pv_running_out[lo + j] = pv_running[j]
+        pv_cash_out[lo + j] = pv_cash[j]
+        pv_redeployed_out[lo + j] = pv_redeployed[j]
+        pv_patient_out[lo + j] = pv_patient[j]
+        pv_residual_out[lo + j] = pv_residual[j]
+        pv_benefits_out[lo + j] = benefits
+        pv_costs_out[lo + j] = costs
+        npv_out[lo + j] = benefits - costs
+        bcr_out[lo + j] = benefits / costs if costs > 0.0 else 0.0
 
 
 def simulate_kernel(start, span, *arguments, span_kernel=None):

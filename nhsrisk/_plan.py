@@ -12,11 +12,12 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from nhsrisk import _kernels as K
+from nhsrisk import _model as M
 from nhsrisk._rng import stream_key
 from nhsrisk._sampling import FIXED, N_PARAMS
 from nhsrisk.distributions import Distribution, Fixed, Uniform
 from nhsrisk.scenario import (
+    InclusionEffect,
     PatientChannel,
     Programme,
     Quantity,
@@ -26,37 +27,13 @@ from nhsrisk.scenario import (
     StaffGroup,
 )
 
-_RISK_SLOTS = {
-    "raid_probability": K.RAID_PROBABILITY,
-    "cost_overrun": K.COST_OVERRUN,
-    "black_swan": K.BLACK_SWAN,
-    "black_swan_overrun": K.BLACK_SWAN_OVERRUN,
-    "delivery_delay": K.DELIVERY_DELAY,
-    "digital_exclusion": K.DIGITAL_EXCLUSION,
-    "staff_capacity": K.STAFF_CAPACITY,
-    "social_care_leakage": K.SOCIAL_CARE_LEAKAGE,
-    "funding_elasticity": K.FUNDING_ELASTICITY,
-    "redeployment_fraction": K.REDEPLOYMENT_FRACTION,
-}
-_PROGRAMME_SLOTS = {
-    "raid_exposure": K.RAID_EXPOSURE,
-    "uptake_ceiling": K.UPTAKE_CEILING,
-    "uptake_midpoint": K.UPTAKE_MIDPOINT,
-    "uptake_steepness": K.UPTAKE_STEEPNESS,
-    "realisation_lag": K.REALISATION_LAG,
-    "benefit_decay": K.BENEFIT_DECAY,
-    "cash_releasing_fraction": K.CASH_RELEASING_FRACTION,
-    "social_care_share": K.SOCIAL_CARE_SHARE,
-}
-_PATIENT_SLOTS = {"contacts_per_year": K.CONTACTS_PER_YEAR, "value_per_contact": K.VALUE_PER_CONTACT}
-_GROUP_SLOTS = {
-    "fte": K.FTE,
-    "hours_per_fte": K.HOURS_PER_FTE,
-    "cost_per_hour": K.COST_PER_HOUR,
-    "max_release_share": K.MAX_RELEASE_SHARE,
-}
 _ZERO = "(constant zero)"
 _STANDARD_UNIFORM = Uniform(0.0, 1.0)
+#: The optional tables of a programme, with the slots they fill (zero when the table is absent).
+_OPTIONAL_TABLES = (
+    ("patients", PatientChannel, M.PATIENT_INPUTS),
+    ("inclusion", InclusionEffect, M.INCLUSION_INPUTS),
+)
 
 
 @dataclass(frozen=True)
@@ -88,8 +65,10 @@ class Plan:
     pg_idx: np.ndarray
     group_idx: np.ndarray
     planned_spend: np.ndarray
+    budget_change: np.ndarray
     last_funded: np.ndarray
     discount_factor: np.ndarray
+    residual_annuity: np.ndarray
     design_rows: np.ndarray
     copula_rows: np.ndarray
     copula_mixing: np.ndarray
@@ -141,7 +120,7 @@ class _Builder:
 
 
 def build_plan(scenario: Scenario) -> Plan:
-    """Flatten ``scenario`` into kernel arrays (see :mod:`nhsrisk._kernels` for the slots)."""
+    """Flatten ``scenario`` into kernel arrays, in the slot order declared in :mod:`nhsrisk._model`."""
     b = _Builder()
     zero = b.add(_ZERO, Fixed(0.0), None)
     years = scenario.years
@@ -149,69 +128,74 @@ def build_plan(scenario: Scenario) -> Plan:
     programmes = list(scenario.programmes.items())
     groups = list(scenario.staff_groups.items())
 
-    risk_idx = np.empty(K.N_RISK_SLOTS, dtype=np.int64)
-    for field_name, slot in _RISK_SLOTS.items():
-        quantity = getattr(scenario.risks, field_name)
-        risk_idx[slot] = b.add_quantity(f"risks.{field_name}", quantity, Risks, field_name)
+    risk_idx = np.array(
+        [
+            b.add_quantity(f"risks.{name}", getattr(scenario.risks, name), Risks, name)
+            for name in M.RISK_INPUTS
+        ],
+        dtype=np.int64,
+    )
 
-    year_idx = np.empty((n_year, 2), dtype=np.int64)
+    year_idx = np.empty((n_year, len(M.YEAR_INPUTS)), dtype=np.int64)
     raid_fraction = scenario.risks.raid_fraction
     fraction_meta = {f.name: f.metadata for f in fields(Risks)}["raid_fraction"]
     for t, year in enumerate(years):
-        year_idx[t, K.RAID_EVENT] = b.add(f"risks.raid_event[{year}]", _STANDARD_UNIFORM, None)
+        year_idx[t, M.RAID_EVENT] = b.add(f"risks.raid_event[{year}]", _STANDARD_UNIFORM, None)
         stored = StoredInput(
             "risks.raid_fraction", year, raid_fraction, fraction_meta["unit"], fraction_meta["doc"]
         )
-        year_idx[t, K.RAID_FRACTION] = b.add(
+        year_idx[t, M.RAID_FRACTION] = b.add(
             f"risks.raid_fraction[{year}]", raid_fraction.distribution, stored
         )
 
-    group_idx = np.empty((len(groups), K.N_GROUP_SLOTS), dtype=np.int64)
-    for g, (gid, group) in enumerate(groups):
-        for field_name, slot in _GROUP_SLOTS.items():
-            group_idx[g, slot] = b.add_quantity(
-                f"staff_groups.{gid}.{field_name}", getattr(group, field_name), StaffGroup, field_name
-            )
+    group_idx = np.array(
+        [
+            [
+                b.add_quantity(f"staff_groups.{gid}.{name}", getattr(group, name), StaffGroup, name)
+                for name in M.GROUP_INPUTS
+            ]
+            for gid, group in groups
+        ],
+        dtype=np.int64,
+    ).reshape(len(groups), len(M.GROUP_INPUTS))
 
-    prog_idx = np.full((len(programmes), K.N_PROGRAMME_SLOTS), zero, dtype=np.int64)
-    pg_idx = np.full((len(programmes), len(groups), 2), -1, dtype=np.int64)
-    planned_spend = np.zeros((len(programmes), n_year))
-    last_funded = np.zeros(len(programmes), dtype=np.int64)
+    prog_idx = np.full((len(programmes), len(M.PROGRAMME_SLOTS)), zero, dtype=np.int64)
+    pg_idx = np.full((len(programmes), len(groups), len(M.PAIR_INPUTS)), -1, dtype=np.int64)
     group_position = {gid: g for g, (gid, _) in enumerate(groups)}
     for p, (pid, programme) in enumerate(programmes):
         prefix = f"programmes.{pid}"
-        for field_name, slot in _PROGRAMME_SLOTS.items():
-            prog_idx[p, slot] = b.add_quantity(
-                f"{prefix}.{field_name}", getattr(programme, field_name), Programme, field_name
+        for name in M.PROGRAMME_INPUTS:
+            prog_idx[p, M.PROGRAMME_SLOTS.index(name)] = b.add_quantity(
+                f"{prefix}.{name}", getattr(programme, name), Programme, name
             )
-        if programme.patients is not None:
-            for field_name, slot in _PATIENT_SLOTS.items():
-                prog_idx[p, slot] = b.add_quantity(
-                    f"{prefix}.patients.{field_name}",
-                    getattr(programme.patients, field_name),
-                    PatientChannel,
-                    field_name,
+        for table_name, record_type, slots in _OPTIONAL_TABLES:
+            table = getattr(programme, table_name)
+            if table is None:
+                continue
+            for name in slots:
+                prog_idx[p, M.PROGRAMME_SLOTS.index(name)] = b.add_quantity(
+                    f"{prefix}.{table_name}.{name}", getattr(table, name), record_type, name
                 )
         for gid, effect in programme.staff.items():
             g = group_position[gid]
-            pg_idx[p, g, K.ADDRESSABLE_SHARE] = b.add_quantity(
-                f"{prefix}.staff.{gid}.addressable_share",
-                effect.addressable_share,
-                StaffEffect,
-                "addressable_share",
-            )
-            pg_idx[p, g, K.RECOVERED_FRACTION] = b.add_quantity(
-                f"{prefix}.staff.{gid}.recovered_fraction",
-                effect.recovered_fraction,
-                StaffEffect,
-                "recovered_fraction",
-            )
-        planned_spend[p] = programme.spend.values
-        funded = np.flatnonzero(planned_spend[p] > 0)
-        last_funded[p] = funded[-1]
+            for slot, name in enumerate(M.PAIR_INPUTS):
+                pg_idx[p, g, slot] = b.add_quantity(
+                    f"{prefix}.staff.{gid}.{name}", getattr(effect, name), StaffEffect, name
+                )
 
-    rate = scenario.discount_rate.distribution.mean()
-    discount_factor = (1.0 + rate) ** -np.arange(n_year, dtype=float)
+    real = scenario.real_terms_factors()
+    planned_spend = np.array([programme.spend.values for _, programme in programmes], dtype=float) * real
+    budget_change = scenario.budget_change_table() * real
+    last_funded = np.array(
+        [np.flatnonzero(np.asarray(programme.spend.values) > 0)[-1] for _, programme in programmes],
+        dtype=np.int64,
+    )
+    discount_factor = scenario.discount_factors(n_year)
+    longest = max((int(p.residual_life.distribution.mean()) for _, p in programmes), default=0)
+    after = scenario.discount_factors(n_year + longest)[n_year:]
+    residual_annuity = np.array(
+        [after[: int(p.residual_life.distribution.mean())].sum() for _, p in programmes], dtype=float
+    )
 
     n_inputs = len(b.names)
     codes = np.array([spec[0] for spec in b.specs], dtype=np.int64)
@@ -245,8 +229,10 @@ def build_plan(scenario: Scenario) -> Plan:
         pg_idx=pg_idx,
         group_idx=group_idx,
         planned_spend=planned_spend,
+        budget_change=budget_change,
         last_funded=last_funded,
         discount_factor=discount_factor,
+        residual_annuity=residual_annuity,
         design_rows=design_rows,
         copula_rows=copula_rows,
         copula_mixing=copula_mixing,

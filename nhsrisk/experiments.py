@@ -105,7 +105,7 @@ def _output_reader(scenario: Scenario, output: str, caller: str) -> tuple[Any, s
         raise ValueError(
             f"The 'output' parameter of {caller} must be one of {sorted(OUTPUTS)}. Got {output!r} instead."
         )
-    dims, long_name, units = OUTPUTS[output]
+    dims, long_name, units = OUTPUTS[output][:3]
     if dims == ():
         return (lambda arrays: arrays[output].astype(float)), long_name, units
     if dims == ("year",):

@@ -224,7 +224,7 @@ def _summed(
     """
     da = stats._variable(ds, variable, caller)
     # compare_options drops the variables' attrs: fall back on the output table of simulate
-    _, known_label, known_units = OUTPUTS.get(variable, ((), variable, ""))
+    _, known_label, known_units = OUTPUTS.get(variable, ((), variable, ""))[:3]
     units = str(da.attrs.get("units", known_units))
     label = str(da.attrs.get("long_name", known_label))
     extra = [str(d) for d in da.dims if d not in ("year", "draw", *keep)]

@@ -29,7 +29,10 @@ from nhsrisk.distributions import Distribution, _describe_number, distribution_f
 
 __all__ = [
     "BUILTIN_SCENARIOS",
+    "BudgetChange",
     "Correlations",
+    "Deflator",
+    "InclusionEffect",
     "PatientChannel",
     "Programme",
     "Quantity",
@@ -43,9 +46,19 @@ __all__ = [
     "load_scenario",
 ]
 
-SCHEMA_VERSION = 1
-#: Names of the scenarios shipped with the package.
-BUILTIN_SCENARIOS: tuple[str, ...] = ("spring-budget-2024",)
+SCHEMA_VERSION = 2
+#: Names of the scenarios shipped with the package (``nhsrisk scenarios`` lists them with their titles).
+BUILTIN_SCENARIOS: tuple[str, ...] = (
+    "as-announced",
+    "after-the-cut",
+    "ring-fenced",
+    "plus-digital-inclusion",
+)
+#: Default scenario, and former names that still load a shipped scenario.
+DEFAULT_SCENARIO = "as-announced"
+SCENARIO_ALIASES: Mapping[str, str] = types.MappingProxyType({"spring-budget-2024": "as-announced"})
+#: Green Book discounting: ``discount_rate`` for years 0 to 30, ``long_term_discount_rate`` after.
+LONG_TERM_FROM_YEAR = 31
 _YEAR = re.compile(r"^(\d{4})/(\d{2})$")
 #: The smallest and largest uniforms the kernel can draw: (k + 1/2) / 2**52.
 _EXTREME_UNIFORMS = np.array([0.5 * 2.0**-52, 1.0 - 0.5 * 2.0**-52])
@@ -181,7 +194,18 @@ class PatientChannel:
     """Patient-facing channel shift, limited by digital exclusion."""
 
     contacts_per_year: Quantity = _q(0, None, unit="contacts/year", doc="eligible contacts per year")
-    value_per_contact: Quantity = _q(0, None, unit="GBP/contact", doc="value of a contact moved online")
+    value_per_contact: Quantity = _q(
+        None, None, unit="GBP/contact", doc="value of a contact moved online (negative if it adds work)"
+    )
+
+
+@dataclass(frozen=True)
+class InclusionEffect:
+    """A digital-inclusion programme: it brings digitally excluded people online as it spreads."""
+
+    excluded_share_reached: Quantity = _q(
+        0, 1, unit="1", doc="share of the digitally excluded brought online at full additional uptake"
+    )
 
 
 @dataclass(frozen=True)
@@ -191,17 +215,61 @@ class Programme:
     label: str = _s("display name")
     spend: Spend = field(metadata={"kind": "spend", "doc": "planned spend by year", "unit": "GBP/year"})
     raid_exposure: Quantity = _q(0, 1, unit="1", doc="share of the allocation a raid can reach")
+    cost_overrun: Quantity = _q(
+        0, None, open_low=True, unit="1", doc="cost factor on delivery, ordinary projects"
+    )
+    black_swan: Quantity = _q(0, 1, unit="1", doc="1 when the heavy-tail overrun happens")
+    black_swan_overrun: Quantity = _q(
+        0, None, open_low=True, unit="1", doc="cost factor in the heavy-tail event"
+    )
+    delivery_delay: Quantity = _q(0, None, unit="years", doc="years by which uptake slips behind the plan")
     uptake_ceiling: Quantity = _q(
         0, 1, unit="1", doc="share of the addressable benefit reached at full uptake"
     )
     uptake_midpoint: Quantity = _q(
-        None, None, unit="years", doc="years after the start of the first year to half the ceiling"
+        None,
+        None,
+        unit="years",
+        doc="years from the start of the first year to half the ceiling, on the plan (benefit timing)",
     )
     uptake_steepness: Quantity = _q(0, None, open_low=True, unit="1/year", doc="logistic steepness")
-    realisation_lag: Quantity = _q(0, None, unit="years", doc="years between uptake and benefit")
-    benefit_decay: Quantity = _q(0, 1, unit="1/year", doc="share of benefit lost per year after funding ends")
-    cash_releasing_fraction: Quantity = _q(0, 1, unit="1", doc="share of value that is cash-releasing")
+    do_minimum_ceiling: Quantity = _q(
+        0, 1, unit="1", doc="share of the addressable benefit that would be reached without the investment"
+    )
+    do_minimum_midpoint: Quantity = _q(
+        None, None, unit="years", doc="years from the start of the first year to half the do-minimum ceiling"
+    )
+    do_minimum_steepness: Quantity = _q(
+        0, None, open_low=True, unit="1/year", doc="logistic steepness of the do-minimum path"
+    )
+    support_years: Quantity = _q(
+        0,
+        None,
+        unit="years",
+        doc="whole years after the last planned year of capital for which running costs are paid",
+    )
+    benefit_decay: Quantity = _q(0, 1, unit="1/year", doc="share of benefit lost per year after support ends")
+    running_cost: Quantity = _q(
+        0, None, unit="1/year", doc="running cost a year, as a share of the capital in use"
+    )
+    cashed_share: Quantity = _q(
+        0, 1, unit="1", doc="share of the released time put to use that is cashed (agency, overtime, posts)"
+    )
+    non_staff_savings: Quantity = _q(
+        0, None, unit="GBP/year", doc="cash savings other than staff time at full additional uptake"
+    )
     social_care_share: Quantity = _q(0, 1, unit="1", doc="share of value that depends on social care")
+    residual_life: Quantity = field(
+        metadata={
+            "kind": "quantity",
+            "low": 0,
+            "high": 50,
+            "open_low": False,
+            "unit": "years",
+            "fixed": True,
+            "doc": "whole years the last year's net benefit continues after the appraisal period",
+        }
+    )
     staff: Mapping[str, StaffEffect] = field(
         default_factory=dict,
         metadata={"kind": "table_of", "of": StaffEffect, "doc": "effects by staff group"},
@@ -209,6 +277,10 @@ class Programme:
     patients: PatientChannel | None = field(
         default=None,
         metadata={"kind": "table", "of": PatientChannel, "optional": True, "doc": "channel shift"},
+    )
+    inclusion: InclusionEffect | None = field(
+        default=None,
+        metadata={"kind": "table", "of": InclusionEffect, "optional": True, "doc": "digital inclusion"},
     )
     claimed_return: Quantity | None = field(
         default=None,
@@ -233,14 +305,6 @@ class Risks:
         0, 1, unit="1/year", doc="probability of a raid on technology budgets in a year"
     )
     raid_fraction: Quantity = _q(0, 1, unit="1", doc="fraction of a year's exposed allocation a raid removes")
-    cost_overrun: Quantity = _q(
-        0, None, open_low=True, unit="1", doc="cost factor on delivery, ordinary projects"
-    )
-    black_swan: Quantity = _q(0, 1, unit="1", doc="1 when the heavy-tail overrun happens")
-    black_swan_overrun: Quantity = _q(
-        0, None, open_low=True, unit="1", doc="cost factor in the heavy-tail event"
-    )
-    delivery_delay: Quantity = _q(0, None, unit="years", doc="years by which uptake slips")
     digital_exclusion: Quantity = _q(
         0, 1, unit="1", doc="share of the public who cannot use patient-facing services"
     )
@@ -249,7 +313,51 @@ class Risks:
     )
     social_care_leakage: Quantity = _q(0, 1, unit="1", doc="share of social-care-dependent benefit lost")
     funding_elasticity: Quantity = _q(0, None, unit="1", doc="elasticity of uptake to funding adequacy")
-    redeployment_fraction: Quantity = _q(0, 1, unit="1", doc="share of released time redeployed productively")
+    released_time_used: Quantity = _q(
+        0, 1, unit="1", doc="share of released staff time put to use: redeployed or cashed (the rest is lost)"
+    )
+
+
+@dataclass(frozen=True)
+class Deflator:
+    """GDP deflator index by financial year, to turn cash into the scenario's price base."""
+
+    years: tuple[str, ...]
+    index: tuple[float, ...]
+    source: str
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:  # noqa: D102
+        table: dict[str, Any] = {"years": list(self.years), "index": list(self.index), "source": self.source}
+        if self.note is not None:
+            table["note"] = self.note
+        return table
+
+    def factor(self, year: str, price_base: str) -> float:
+        """Multiplier turning cash GBP of ``year`` into ``price_base`` prices."""
+        return self.index[self.years.index(price_base)] / self.index[self.years.index(year)]
+
+
+@dataclass(frozen=True)
+class BudgetChange:
+    """A deterministic change to the announced budget: GBP (cash) in one year, negative for a cut."""
+
+    programme: str
+    year: str
+    amount: float
+    source: str
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:  # noqa: D102
+        table: dict[str, Any] = {
+            "programme": self.programme,
+            "year": self.year,
+            "amount": self.amount,
+            "source": self.source,
+        }
+        if self.note is not None:
+            table["note"] = self.note
+        return table
 
 
 @dataclass(frozen=True)
@@ -482,13 +590,17 @@ class Scenario:
     description: str
     years: tuple[str, ...]
     price_base: str
+    deflator: Deflator
     discount_rate: Quantity
+    long_term_discount_rate: Quantity
     target: Target
     risks: Risks
     staff_groups: Mapping[str, StaffGroup]
     programmes: Mapping[str, Programme]
     schema_version: int = SCHEMA_VERSION
     correlations: Correlations | None = None
+    budget_changes: tuple[BudgetChange, ...] = ()
+    baseline: str | None = None
 
     def __post_init__(self) -> None:
         _freeze(self)
@@ -503,13 +615,17 @@ class Scenario:
             "name": self.name,
             "title": self.title,
             "description": self.description,
+            **({"baseline": self.baseline} if self.baseline is not None else {}),
             "years": list(self.years),
             "price_base": self.price_base,
+            "deflator": self.deflator.to_dict(),
             "discount_rate": self.discount_rate.to_dict(),
+            "long_term_discount_rate": self.long_term_discount_rate.to_dict(),
             "target": _record_to_dict(self.target),
             "risks": _record_to_dict(self.risks),
             "staff_groups": {k: _record_to_dict(v) for k, v in self.staff_groups.items()},
             "programmes": {k: _record_to_dict(v) for k, v in self.programmes.items()},
+            **({"budget_changes": [c.to_dict() for c in self.budget_changes]} if self.budget_changes else {}),
             **({"correlations": self.correlations.to_dict()} if self.correlations is not None else {}),
         }
 
@@ -629,12 +745,59 @@ class Scenario:
 
     @property
     def total_spend(self) -> float:
-        """Total planned spend over all programmes and years [GBP]."""
+        """Total planned (announced) spend over all programmes and years [GBP, cash]."""
         return math.fsum(p.spend.total for p in self.programmes.values())
+
+    @property
+    def claim_years(self) -> tuple[str, ...]:
+        """The claim window: the first year to the target year, for the claim test."""
+        return self.years[: self.years.index(self.target_year) + 1]
+
+    @property
+    def total_budget_change(self) -> float:
+        """Sum of the budget changes [GBP, cash]: negative when money is cut."""
+        return math.fsum(c.amount for c in self.budget_changes)
+
+    def real_terms_factors(self) -> np.ndarray:
+        """Multiplier per scenario year turning cash GBP into ``price_base`` prices (the GDP deflator)."""
+        return np.array([self.deflator.factor(year, self.price_base) for year in self.years])
+
+    def budget_change_table(self) -> np.ndarray:
+        """Budget changes as an array [programme, year] of cash GBP (zero where none)."""
+        table = np.zeros((len(self.programmes), len(self.years)))
+        position = {pid: p for p, pid in enumerate(self.programmes)}
+        for change in self.budget_changes:
+            table[position[change.programme], self.years.index(change.year)] += change.amount
+        return table
+
+    def discount_factors(self, n_year: int) -> np.ndarray:
+        """Green Book discount factors for years ``0 .. n_year - 1`` (year 0 undiscounted).
+
+        ``discount_rate`` applies to years 0 to 30 and ``long_term_discount_rate``
+        from year 31 (HM Treasury Green Book, discounting annex).
+
+        Examples
+        --------
+        >>> factors = load_scenario().discount_factors(32)
+        >>> bool(abs(factors[31] / factors[30] - 1 / 1.03) < 1e-15)
+        True
+        """
+        short = self.discount_rate.distribution.mean()
+        long = self.long_term_discount_rate.distribution.mean()
+        t = np.arange(n_year, dtype=float)
+        switch = LONG_TERM_FROM_YEAR - 1
+        return np.where(
+            t <= switch,
+            (1.0 + short) ** -t,
+            (1.0 + short) ** -float(switch) * (1.0 + long) ** -(t - switch),
+        )
 
     def quantities(self) -> dict[str, Quantity]:
         """Every quantity of the scenario by key path."""
-        found: dict[str, Quantity] = {"discount_rate": self.discount_rate}
+        found: dict[str, Quantity] = {
+            "discount_rate": self.discount_rate,
+            "long_term_discount_rate": self.long_term_discount_rate,
+        }
         _collect(self.target, "target", found)
         _collect(self.risks, "risks", found)
         for gid, group in self.staff_groups.items():
@@ -1012,18 +1175,29 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
         "description",
         "years",
         "price_base",
+        "deflator",
         "discount_rate",
+        "long_term_discount_rate",
         "target",
         "risks",
         "staff_groups",
         "programmes",
     }
-    _check_keys(data, top | {"correlations"}, top, "", file)
+    _check_keys(data, top | {"correlations", "budget_changes", "baseline"}, top, "", file)
     version = data["schema_version"]
     if type(version) is not int or version != SCHEMA_VERSION:
-        raise ScenarioError("schema_version", f"must be {SCHEMA_VERSION}, got {version!r}", file)
+        hint = (
+            ": version 1 scenarios predate model v2 (see 'What changed from v1' in docs/model.md); "
+            "start from a shipped scenario (nhsrisk scenarios)"
+            if version == 1
+            else ""
+        )
+        raise ScenarioError("schema_version", f"must be {SCHEMA_VERSION}, got {version!r}{hint}", file)
     for key in ("name", "title", "description", "price_base"):
         _text(data[key], key, file, free_text=key == "description")
+    baseline = data.get("baseline")
+    if baseline is not None:
+        _text(baseline, "baseline", file)
     years = _expect(
         data["years"], list, "years", file, 'an array of financial years such as ["2025/26", "2026/27"]'
     )
@@ -1049,6 +1223,14 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
         "discount_rate",
         file,
     )
+    long_term_discount = _parse_quantity(
+        data["long_term_discount_rate"],
+        {"low": 0, "high": 1, "unit": "1/year", "fixed": True},
+        "long_term_discount_rate",
+        file,
+    )
+    _text(data["price_base"], "price_base", file)
+    deflator = _parse_deflator(data["deflator"], years, data["price_base"], file)
     target = _parse_record(Target, data["target"], "target", file)
     if target.year is not None and target.year not in years:
         raise ScenarioError(
@@ -1092,6 +1274,7 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
                     file,
                 )
         programmes[pid] = programme
+    changes = _parse_budget_changes(data.get("budget_changes", []), years, programmes, file)
     scenario = object.__new__(Scenario)
     for name, value in (
         ("name", data["name"]),
@@ -1099,13 +1282,17 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
         ("description", data["description"]),
         ("years", years),
         ("price_base", data["price_base"]),
+        ("deflator", deflator),
         ("discount_rate", discount),
+        ("long_term_discount_rate", long_term_discount),
         ("target", target),
         ("risks", risks),
         ("staff_groups", groups),
         ("programmes", programmes),
         ("schema_version", SCHEMA_VERSION),
         ("correlations", None),
+        ("budget_changes", changes),
+        ("baseline", baseline),
     ):
         object.__setattr__(scenario, name, value)
     _freeze(scenario)
@@ -1113,6 +1300,84 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
         correlations = _parse_correlations(data["correlations"], scenario.quantities(), file)
         object.__setattr__(scenario, "correlations", correlations)
     return scenario
+
+
+def _parse_deflator(value: Any, years: list[str], price_base: str, file: str | None) -> Deflator:
+    path = "deflator"
+    table = _expect(value, dict, path, file, 'a table { years = [...], index = [...], source = "..." }')
+    _check_keys(table, {"years", "index", "source", "note"}, {"years", "index", "source"}, path, file)
+    listed = _expect(table["years"], list, f"{path}.years", file, "an array of financial years")
+    for j, year in enumerate(listed):
+        _expect(year, str, f"{path}.years[{j}]", file, 'a financial year such as "2025/26"')
+        _text(year, f"{path}.years[{j}]", file)
+        if listed.index(year) != j:
+            raise ScenarioError(f"{path}.years[{j}]", f"{year!r} is listed twice", file)
+    index = _expect(table["index"], list, f"{path}.index", file, "an array of index values")
+    if len(index) != len(listed):
+        raise ScenarioError(
+            f"{path}.index", f"must have one value per deflator year ({len(listed)}), got {len(index)}", file
+        )
+    numbers_ = []
+    for j, element in enumerate(index):
+        _number(element, f"{path}.index[{j}]", file, "a number")
+        if not (math.isfinite(element) and element > 0):
+            raise ScenarioError(f"{path}.index[{j}]", f"must be a finite index > 0, got {element!r}", file)
+        numbers_.append(float(element))
+    missing = [year for year in [price_base, *years] if year not in listed]
+    if missing:
+        raise ScenarioError(
+            f"{path}.years",
+            f"must cover the price base {price_base!r} and every scenario year; missing {missing}",
+            file,
+        )
+    source, note = _parse_source_and_note(table, path, file)
+    return Deflator(tuple(listed), tuple(numbers_), source, note)
+
+
+def _parse_budget_changes(
+    value: Any, years: list[str], programmes: Mapping[str, Programme], file: str | None
+) -> tuple[BudgetChange, ...]:
+    path = "budget_changes"
+    items = _expect(value, list, path, file, "an array of tables ([[budget_changes]])")
+    changes = []
+    for j, item in enumerate(items):
+        where = f"{path}[{j}]"
+        table = _expect(item, dict, where, file, "a table with programme, year, amount and source")
+        _check_keys(
+            table,
+            {"programme", "year", "amount", "source", "note"},
+            {"programme", "year", "amount", "source"},
+            where,
+            file,
+        )
+        programme = _text(table["programme"], f"{where}.programme", file)
+        if programme not in programmes:
+            raise ScenarioError(
+                f"{where}.programme", f"unknown programme {programme!r}; defined: {sorted(programmes)}", file
+            )
+        year = _text(table["year"], f"{where}.year", file)
+        if year not in years:
+            raise ScenarioError(
+                f"{where}.year", f"must be one of the scenario years {years}, got {year!r}", file
+            )
+        amount = _number(table["amount"], f"{where}.amount", file, "an amount [GBP]")
+        if not math.isfinite(amount):
+            raise ScenarioError(f"{where}.amount", f"must be a finite amount [GBP], got {amount!r}", file)
+        source, note = _parse_source_and_note(table, where, file)
+        changes.append(BudgetChange(programme, year, float(amount), source, note))
+    for pid, programme in programmes.items():
+        for t, year in enumerate(years):
+            total = programme.spend.values[t] + math.fsum(
+                c.amount for c in changes if c.programme == pid and c.year == year
+            )
+            if total < 0:
+                raise ScenarioError(
+                    path,
+                    f"cuts to {pid} in {year} come to more than its planned spend "
+                    f"(GBP {programme.spend.values[t]:,.0f}): the money left would be GBP {total:,.0f}",
+                    file,
+                )
+    return tuple(changes)
 
 
 # ---------------------------------------------------------------------------------
@@ -1176,13 +1441,14 @@ def dumps_toml(data: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------------------------
 
 
-def load_scenario(name_or_path: str | Path | Scenario = "spring-budget-2024") -> Scenario:
+def load_scenario(name_or_path: str | Path | Scenario = DEFAULT_SCENARIO) -> Scenario:
     """Load a built-in scenario by name, a TOML file, or the scenario saved in a results file.
 
     Parameters
     ----------
-    name_or_path : str or path-like or Scenario, default="spring-budget-2024"
-        A name from :data:`BUILTIN_SCENARIOS`, a ``.toml`` file (UTF-8, with
+    name_or_path : str or path-like or Scenario, default="as-announced"
+        A name from :data:`BUILTIN_SCENARIOS` (``"spring-budget-2024"``, the
+        default's former name, still loads it), a ``.toml`` file (UTF-8, with
         or without a byte order mark), or a results file (``.nc``) written by
         :func:`nhsrisk.simulate` and ``to_netcdf``.
         A Scenario is returned as it is.
@@ -1203,11 +1469,13 @@ def load_scenario(name_or_path: str | Path | Scenario = "spring-budget-2024") ->
     --------
     >>> scenario = load_scenario()
     >>> scenario.name
-    'spring-budget-2024'
+    'as-announced'
+    >>> load_scenario("after-the-cut").baseline
+    'as-announced'
     """
     if isinstance(name_or_path, Scenario):
         return name_or_path
-    text = str(name_or_path)
+    text = SCENARIO_ALIASES.get(str(name_or_path), str(name_or_path))
     if text in BUILTIN_SCENARIOS:
         resource = importlib.resources.files("nhsrisk") / "data" / f"{text}.toml"
         return Scenario.from_toml(resource.read_text(encoding="utf-8"), file=f"<built-in {text}>")

@@ -12,7 +12,8 @@ import numpy as np
 import xarray as xr
 
 from nhsrisk import _design
-from nhsrisk._kernels import MODEL_ARRAYS, OUTPUT_ARRAYS, simulate_kernel
+from nhsrisk._kernels import simulate_kernel
+from nhsrisk._model import MODEL_ARRAYS, OUTPUTS
 from nhsrisk._plan import Plan, build_plan
 from nhsrisk._progress import _NoBar as _NoBarType
 from nhsrisk._progress import check_progress, progress_bar
@@ -27,38 +28,6 @@ PROGRESS_SLICE = 2**16
 
 #: Sampling designs accepted by ``simulate(..., sampler=...)``.
 SAMPLERS = ("random", "lhs", "sobol")
-
-#: Output variables: name -> (dims before "draw", long_name, units). Draws are the
-#: last dimension: the kernel writes, and per-year statistics read, contiguous runs.
-OUTPUTS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "raid": (("year",), "Budget raid happened in the year", "1"),
-    "spend": (("year", "programme"), "Spend after budget raids", "GBP/year"),
-    "funding_adequacy": (
-        ("programme",),
-        "Funding adequacy: spend after raids over cost with overrun, capped at 1",
-        "1",
-    ),
-    "uptake": (("year", "programme"), "Uptake: share of the addressable benefit realised", "1"),
-    "hours_released": (
-        ("year", "programme", "staff_group"),
-        "Staff hours released (after the staff-group cap)",
-        "hours/year",
-    ),
-    "hours_capped": (
-        ("year", "staff_group"),
-        "Staff-group cap on released hours was binding",
-        "1",
-    ),
-    "value": (("year", "programme"), "Value of benefits", "GBP/year"),
-    "cash_releasing_value": (("year", "programme"), "Cash-releasing part of the value", "GBP/year"),
-    "net_benefit": (("year", "programme"), "Net benefit: value minus spend", "GBP/year"),
-    "cumulative_value": (("year",), "Cumulative undiscounted value, all programmes", "GBP"),
-    "npv": ((), "Net present value at the discount rate", "GBP"),
-    "bcr": ((), "Benefit-cost ratio: present value of benefits over present value of spend", "1"),
-}
-
-
-_BOOLEAN_OUTPUTS = ("raid", "hours_capped")
 
 
 def simulate(
@@ -418,8 +387,8 @@ def allocate_results(plan: Plan, draws: int) -> tuple[dict[str, np.ndarray], np.
         "staff_group": plan.group_idx.shape[0],
     }
     outputs = {
-        name: np.empty((*(sizes[d] for d in dims), draws), dtype=bool if name in _BOOLEAN_OUTPUTS else float)
-        for name, (dims, _, _) in OUTPUTS.items()
+        name: np.empty((*(sizes[d] for d in out.dims), draws), dtype=bool if out.boolean else float)
+        for name, out in OUTPUTS.items()
     }
     return outputs, np.empty((len(plan.stored), draws))
 
@@ -469,7 +438,7 @@ def kernel_arguments(
         plan.store_rows,
         tuple(getattr(plan, name) for name in MODEL_ARRAYS),
         inputs,
-        tuple(outputs[name] for name in OUTPUT_ARRAYS),
+        tuple(outputs[name] for name in OUTPUTS),
     )
 
 
@@ -533,8 +502,11 @@ def _to_dataset(
         ),
     }
     data_vars: dict[str, Any] = {}
-    for name, (dims, long_name, units) in OUTPUTS.items():
-        data_vars[name] = ((*dims, "draw"), arrays[name], {"long_name": long_name, "units": units})
+    for name, out in OUTPUTS.items():
+        attrs = {"long_name": out.long_name, "units": out.units}
+        if out.horizon:
+            attrs["horizon"] = f"{scenario.years[0]} to {scenario.years[-1]} (appraisal period)"
+        data_vars[name] = ((*out.dims, "draw"), arrays[name], attrs)
 
     inputs = arrays["_inputs"]
     # A per-year input (such as the raid fraction) has one stream, and one row, per year, in year order.
@@ -557,7 +529,15 @@ def _to_dataset(
     data_vars["planned_spend"] = (
         ("year", "programme"),
         plan.planned_spend.T.copy(),
-        {"long_name": "Planned spend", "units": "GBP/year"},
+        {"long_name": "Planned (announced) capital spend, real terms", "units": "GBP/year"},
+    )
+    data_vars["budget_change"] = (
+        ("year", "programme"),
+        plan.budget_change.T.copy(),
+        {
+            "long_name": "Budget changes to the announced plan, real terms (negative: a cut)",
+            "units": "GBP/year",
+        },
     )
     data_vars["claimed_return"] = (
         (),
@@ -580,9 +560,12 @@ def _to_dataset(
         "start": start,
         "n_draws": draws,
         "target_year": scenario.target_year,
+        "claim_window": f"{scenario.years[0]} to {scenario.target_year}",
+        "appraisal_period": f"{scenario.years[0]} to {scenario.years[-1]}",
         "price_base": scenario.price_base,
         "currency": "GBP",
         "discount_rate": scenario.discount_rate.distribution.mean(),
+        "long_term_discount_rate": scenario.long_term_discount_rate.distribution.mean(),
         "nhsrisk_version": __version__,
         "uniforms_per_draw": plan.uniforms_per_draw,
     }

@@ -91,7 +91,7 @@ def lazy_results(
     import dask.array as da
     from dask.base import tokenize
 
-    from nhsrisk.simulation import _BOOLEAN_OUTPUTS, OUTPUTS, _to_dataset
+    from nhsrisk.simulation import OUTPUTS, _to_dataset
 
     plan = build_plan(scenario)
     toml = scenario.to_toml()
@@ -113,9 +113,10 @@ def lazy_results(
             threads,
             dask_key_name="nhsrisk-chunk-" + tokenize(toml, seed, first, count, sampler, design_size),
         )
-        for name, (dims, _, _) in OUTPUTS.items():
+        for name, out in OUTPUTS.items():
+            dims = out.dims
             shape = (*(sizes[d] for d in dims), count)
-            dtype = bool if name in _BOOLEAN_OUTPUTS else float
+            dtype = bool if out.boolean else float
             pieces[name].append(
                 da.from_delayed(dask.delayed(operator.getitem)(task, name), shape, dtype=dtype)
             )
@@ -344,7 +345,7 @@ def streaming_summary(
     n = total.draws
     data_vars: dict[str, Any] = {}
     for name in outputs:
-        dims, long_name, units = OUTPUTS[name]
+        dims, long_name, units = OUTPUTS[name][:3]
         shape = tuple(sizes[d] for d in dims)
         moments = total.moments[name]
         variance = np.asarray(moments.m2) / (n - 1) if n > 1 else np.zeros(shape)
