@@ -25,7 +25,6 @@ from nhsrisk._design import DESIGN, gaussian_copula, source_uniforms
 from nhsrisk._rng import fill_uniforms
 from nhsrisk._sampling import FIXED, transform_uniforms
 
-
 #: Draws per task when kept inputs are sampled (one input, one inverse-CDF table, per task).
 RUN = 4096
 #: Draws per work item of the parallel model loop. Inputs and scratch live in
@@ -107,21 +106,17 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
     """
     risk_idx, year_idx, prog_idx, pg_idx, group_idx = model[0], model[1], model[2], model[3], model[4]
     planned_spend, budget_change, last_funded = model[5], model[6], model[7]
-    discount_factor, residual_annuity = model[8], model[9]
     raid_out = outputs[M.OUT_RAID]
     spend_out = outputs[M.OUT_SPEND]
     running_out = outputs[M.OUT_RUNNING_COST]
     adequacy_out = outputs[M.OUT_FUNDING_ADEQUACY]
     uptake_out = outputs[M.OUT_UPTAKE]
     additional_out = outputs[M.OUT_ADDITIONAL_UPTAKE]
-    hours_out = outputs[M.OUT_HOURS_RELEASED]
-    capped_out = outputs[M.OUT_HOURS_CAPPED]
     n_prog, n_year = planned_spend.shape
     n_group = group_idx.shape[0]
     vectors, full_uptake_hours, releasable, per_year = scratch
     year_cut = per_year[0]
     exclusion = per_year[1]
-    total = vectors[0]
     received = vectors[1]
     capital = vectors[2]
     reached = vectors[3]
