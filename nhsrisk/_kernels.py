@@ -190,16 +190,22 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
                 level_max = ceiling[j] * capacity[j] * last_factor[j]
                 shift = midpoint[j] + delay[j]
                 end = last_funded[p] + 1 + math.floor(support[j])
+                base = base_ceiling[j] * logistic((t + 0.5 - base_midpoint[j]) * base_steepness[j])
                 if t < end:
                     level = level_max * logistic((t + 0.5 - shift) * steepness[j])
-                    running = running_share[j] * in_use
                     if t == end - 1:
                         reached[j] = level_max * logistic((end - shift) * steepness[j])
+                    # systems that would have run anyway (the do-minimum) cost nothing extra to run
+                    if level <= 0.0:
+                        running = running_share[j] * in_use
+                    elif level > base:
+                        running = running_share[j] * in_use * ((level - base) / level)
+                    else:
+                        running = 0.0
                 else:
                     # support has ended: what was reached fades, and no running cost is paid
                     level = reached[j] * (1.0 - decay[j]) ** (t + 0.5 - end)
                     running = 0.0
-                base = base_ceiling[j] * logistic((t + 0.5 - base_midpoint[j]) * base_steepness[j])
                 uptake_out[t, p, lo + j] = level
                 additional_out[t, p, lo + j] = level - base if level > base else 0.0
                 running_out[t, p, lo + j] = running
