@@ -46,29 +46,35 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from nhsrisk._errors import ScenarioError
+from nhsrisk._stored import (
+    _KIND_NAMES,
+    CHUNKS_ATTRIBUTE,
+    COMPLETE_ATTRIBUTE,
+    PARTIAL_SUFFIX,
+    _as_path,
+    _attribute_type,
+    _check_zarr_complete,
+    _drop_store_attributes,
+    _is_zarr_store,
+    _partial_path,
+    _stored_kind,
+    results_attributes,
+    verify_scenario_checksum,
+)
 from nhsrisk._validate import _message
-from nhsrisk.scenario import ScenarioError, _attribute_type, verify_scenario_checksum
 
 __all__ = ["open_results", "results_attributes", "save_results", "write_atomically"]
 
 #: Storage formats of :func:`save_results`.
 FORMATS: tuple[str, ...] = ("netcdf", "zarr")
 _SUFFIX_FORMATS = {".nc": "netcdf", ".nc4": "netcdf", ".netcdf": "netcdf", ".zarr": "zarr"}
-#: Root attribute of a zarr store: 1 once every array is written, 0 while it is being written.
-COMPLETE_ATTRIBUTE = "nhsrisk_complete"
-#: Root attribute of a zarr store: the number of chunk files of each array, all of which are written.
-CHUNKS_ATTRIBUTE = "nhsrisk_chunks"
-#: Attributes that describe the store rather than the results: not part of the reopened Dataset.
-_STORE_ATTRIBUTES = (COMPLETE_ATTRIBUTE, CHUNKS_ATTRIBUTE)
-#: Suffix of anything still being written; never a complete result.
-PARTIAL_SUFFIX = ".partial"
 #: Draws per chunk of an eager Dataset (a dask-backed one keeps its own chunks).
 DEFAULT_DRAW_CHUNK = 2**16
 # HDF5 caches 1 MiB per dataset by default and must decompress a whole chunk to read one value
 # of it: a few MiB per chunk keeps partial reads cheap without making whole reads chatty.
 _NETCDF_CHUNK_BYTES = 4 * 2**20
 _ZARR_FORMAT = 2
-_ZARR_MARKERS = (".zgroup", "zarr.json")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -257,53 +263,6 @@ def open_results(path: str | os.PathLike[str], *, chunks: dict | str | None = "a
     return ds
 
 
-def results_attributes(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read the global attributes of saved results without decoding any variable.
-
-    Parameters
-    ----------
-    path : str or path-like
-        A netCDF4 file or a complete zarr store written by :func:`save_results`.
-
-    Returns
-    -------
-    dict
-        The Dataset's attributes (``scenario``, ``scenario_sha256``, ``seed``,
-        ...), without the zarr completeness marker. The scenario checksum is not
-        checked here (see :func:`nhsrisk.scenario.scenario_from_attrs`).
-
-    Raises
-    ------
-    FileNotFoundError
-        If nothing exists at ``path``.
-    ValueError
-        If ``path`` is an incomplete write or cannot be read.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib, nhsrisk
-    >>> ds = nhsrisk.simulate(draws=1_000, seed=7)[["npv"]]
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     attrs = results_attributes(save_results(ds, pathlib.Path(folder) / "run.zarr"))
-    >>> attrs["seed"], attrs["scenario_name"]
-    ('7', 'spring-budget-2024')
-    """
-    caller = "results_attributes"
-    source = _as_path(path, caller)
-    if _stored_kind(source, caller) == "zarr":
-        attrs = _check_zarr_complete(source)
-    else:
-        import h5netcdf
-
-        try:
-            with h5netcdf.File(source, "r") as store:
-                attrs = {key: _plain(value) for key, value in store.attrs.items()}
-        except OSError as err:
-            raise ValueError(f"{source}: cannot be read as {_KIND_NAMES['netcdf']}: {err}") from None
-    _drop_store_attributes(attrs)
-    return attrs
-
-
 def write_atomically(
     path: str | os.PathLike[str], write: Callable[[Path], object], *, overwrite: bool = True
 ) -> Path:
@@ -364,16 +323,6 @@ def write_atomically(
 # Checks
 # --------------------------------------------------------------------------------------------------
 
-_KIND_NAMES = {"netcdf": "a netCDF4 results file", "zarr": "a zarr results store"}
-
-
-def _as_path(path: Any, caller: str) -> Path:
-    if isinstance(path, bool) or not isinstance(path, str | os.PathLike):
-        raise TypeError(_message("path", caller, "a str or path-like", path))
-    if not str(os.fspath(path)):
-        raise ValueError(_message("path", caller, "a non-empty path", path))
-    return Path(path)
-
 
 def _resolve_format(format: Any, path: Path) -> str:
     if format is None:
@@ -419,10 +368,6 @@ def _exists_message(path: Path, caller: str) -> str:
     return _message("path", caller, "a path where nothing exists yet, unless overwrite=True", str(path))
 
 
-def _is_zarr_store(path: Path) -> bool:
-    return path.is_dir() and any((path / marker).is_file() for marker in _ZARR_MARKERS)
-
-
 def _check_destination(target: Path, overwrite: bool, chosen: str) -> None:
     """Refuse a target that cannot be written, before any work is done."""
     caller = "save_results"
@@ -464,54 +409,6 @@ def _check_destination(target: Path, overwrite: bool, chosen: str) -> None:
                 str(target),
             )
         )
-
-
-def _stored_kind(source: Path, caller: str) -> str:
-    """Return "zarr" or "netcdf" for existing results at ``source``; refuse incomplete writes."""
-    if source.name.endswith(PARTIAL_SUFFIX):
-        raise ValueError(
-            f"{source}: incomplete results (an interrupted or unfinished write, marked by the "
-            f"{PARTIAL_SUFFIX!r} suffix); {caller} refuses to read it."
-        )
-    if not source.exists():
-        partial = _partial_path(source)
-        if partial.exists():
-            raise FileNotFoundError(
-                f"{source}: no results here; {partial} holds an incomplete (interrupted) write of them."
-            )
-        raise FileNotFoundError(f"{source}: no such results file or store.")
-    if source.is_dir():
-        if not _is_zarr_store(source):
-            raise ValueError(
-                f"{source}: a directory but not a zarr store; {caller} reads .nc files and .zarr stores."
-            )
-        return "zarr"
-    return "netcdf"
-
-
-def _check_zarr_complete(source: Path) -> dict[str, Any]:
-    """Return the root attributes of a zarr store, refusing one not marked complete."""
-    import zarr
-
-    try:
-        # The root's own attributes, not the consolidated copy that is written last.
-        group = zarr.open_group(source, mode="r", use_consolidated=False)
-        attrs = dict(group.attrs)
-    except (OSError, ValueError, KeyError) as err:
-        raise ValueError(f"{source}: cannot be read as {_KIND_NAMES['zarr']}: {err}") from None
-    marker = attrs.get(COMPLETE_ATTRIBUTE)
-    if isinstance(marker, bool) or marker != 1:
-        raise ValueError(
-            f"{source}: incomplete results: the zarr store's {COMPLETE_ATTRIBUTE!r} attribute is "
-            f"{marker!r}, not 1 (an interrupted write, or a store not written by nhsrisk.io.save_results)."
-        )
-    if not (source / ".zmetadata").is_file():
-        # save_results consolidates the metadata after marking the store complete
-        raise ValueError(
-            f"{source}: incomplete results: the zarr store is marked complete but has no consolidated "
-            "metadata (.zmetadata), which nhsrisk.io.save_results always writes."
-        )
-    return attrs
 
 
 def _check_zarr_chunks(source: Path, attrs: Mapping[str, Any]) -> None:
@@ -612,10 +509,6 @@ def _check_scenario_checksum(attrs: Mapping[str, Any], source: Path) -> None:
 # --------------------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------------------
-
-
-def _partial_path(target: Path) -> Path:
-    return target.with_name(target.name + PARTIAL_SUFFIX)
 
 
 def _without_encoding(ds: xr.Dataset) -> xr.Dataset:
@@ -777,12 +670,6 @@ def _install(staged: Path, target: Path, overwrite: bool, caller: str) -> None:
     _fsync(target.parent)
 
 
-def _drop_store_attributes(attrs: dict[str, Any]) -> None:
-    """Remove the attributes that describe a store (complete marker, chunk counts), not the results."""
-    for name in _STORE_ATTRIBUTES:
-        attrs.pop(name, None)
-
-
 def _clear_stale_temporaries(target: Path) -> None:
     """Remove the hidden temporary files that killed writers of ``target`` left beside it.
 
@@ -832,12 +719,3 @@ def _fsync_tree(root: Path) -> None:
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(_fsync, files))
         list(pool.map(_fsync, folders))
-
-
-def _plain(value: Any) -> Any:
-    """Return a netCDF attribute as the Python value xarray gives (numpy scalars and arrays unwrapped)."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

@@ -25,6 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from nhsrisk._errors import ScenarioError
+from nhsrisk._stored import results_attributes, stored_scenario_text
+from nhsrisk._stored import verify_scenario_checksum as verify_scenario_checksum
 from nhsrisk.distributions import Distribution, _describe_number, distribution_from_dict
 
 __all__ = [
@@ -63,17 +66,6 @@ _YEAR = re.compile(r"^(\d{4})/(\d{2})$")
 #: The smallest and largest uniforms the kernel can draw: (k + 1/2) / 2**52.
 _EXTREME_UNIFORMS = np.array([0.5 * 2.0**-52, 1.0 - 0.5 * 2.0**-52])
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-class ScenarioError(ValueError):
-    """A scenario is malformed: names the file (if any), the key path and the problem."""
-
-    def __init__(self, path: str, problem: str, file: str | None = None) -> None:
-        self.path = path
-        self.problem = problem
-        self.file = file
-        where = f"{file}: " if file else ""
-        super().__init__(f"{where}{path}: {problem}")
 
 
 # ---------------------------------------------------------------------------------
@@ -267,6 +259,7 @@ class Programme:
             "open_low": False,
             "unit": "years",
             "fixed": True,
+            "whole": True,
             "doc": "whole years the last year's net benefit continues after the appraisal period",
         }
     )
@@ -326,6 +319,10 @@ class Deflator:
     index: tuple[float, ...]
     source: str
     note: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "years", tuple(self.years))
+        object.__setattr__(self, "index", tuple(self.index))
 
     def to_dict(self) -> dict[str, Any]:  # noqa: D102
         table: dict[str, Any] = {"years": list(self.years), "index": list(self.index), "source": self.source}
@@ -398,7 +395,8 @@ class Correlations:
     ----------
     inputs : tuple of str
         Key paths of at least two continuous, uncertain, single-valued inputs
-        (``"risks.cost_overrun"``; not a per-year input such as ``risks.raid_fraction``).
+        (``"programmes.it_modernisation.cost_overrun"``; not a per-year input such as
+        ``risks.raid_fraction``).
     matrix : tuple of tuple of float
         Symmetric, positive semi-definite matrix of Spearman rank correlations in
         [-1, 1] with a unit diagonal, in the order of ``inputs``.
@@ -412,17 +410,22 @@ class Correlations:
     >>> import nhsrisk
     >>> base = nhsrisk.load_scenario()
     >>> linked = base.with_correlations(
-    ...     ["risks.cost_overrun", "risks.staff_capacity"], [[1.0, -0.4], [-0.4, 1.0]],
+    ...     ["programmes.it_modernisation.cost_overrun", "risks.staff_capacity"],
+    ...     [[1.0, -0.4], [-0.4, 1.0]],
     ...     source="assumption: projects that overrun leave staff less time to adopt them",
     ... )
     >>> linked.correlations.inputs
-    ('risks.cost_overrun', 'risks.staff_capacity')
+    ('programmes.it_modernisation.cost_overrun', 'risks.staff_capacity')
     """
 
     inputs: tuple[str, ...]
     matrix: tuple[tuple[float, ...], ...]
     source: str
     note: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "matrix", tuple(tuple(row) for row in self.matrix))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict in the TOML layout."""
@@ -489,7 +492,7 @@ def _parse_correlations(value: Any, quantities: Mapping[str, Quantity], file: st
         raise ScenarioError(f"{path}.inputs", f"must name at least two inputs, got {inputs!r}", file)
     for j, name in enumerate(inputs):
         where = f"{path}.inputs[{j}]"
-        _expect(name, str, where, file, "an input key path such as 'risks.cost_overrun'")
+        _expect(name, str, where, file, "an input key path such as 'risks.staff_capacity'")
         if inputs.index(name) != j:
             raise ScenarioError(where, f"{name!r} is listed twice", file)
         if name == "risks.raid_fraction":
@@ -579,7 +582,7 @@ class Scenario:
     --------
     >>> import nhsrisk
     >>> from nhsrisk.distributions import Beta
-    >>> base = nhsrisk.load_scenario("spring-budget-2024")
+    >>> base = nhsrisk.load_scenario("as-announced")
     >>> variant = base.with_values({"risks.digital_exclusion": Beta.from_mean_sd(0.3, 0.05)})
     >>> round(variant.risks.digital_exclusion.distribution.mean(), 12)
     0.3
@@ -715,7 +718,9 @@ class Scenario:
         --------
         >>> base = load_scenario()
         >>> linked = base.with_correlations(
-        ...     ["risks.cost_overrun", "risks.staff_capacity"], [[1, -0.5], [-0.5, 1]], source="assumption: x"
+        ...     ["programmes.it_modernisation.delivery_delay", "risks.staff_capacity"],
+        ...     [[1, -0.5], [-0.5, 1]],
+        ...     source="assumption: x",
         ... )
         >>> linked.correlations.matrix
         ((1.0, -0.5), (-0.5, 1.0))
@@ -806,13 +811,44 @@ class Scenario:
             _collect(programme, f"programmes.{pid}", found)
         return found
 
+    def _horizon_rows(self) -> list[tuple[str, str, str]]:
+        """(horizon, years, what it is used for), for the Markdown and HTML displays."""
+        claim, period = self.claim_years, self.years
+        claimed = self.target.claimed_return.distribution.mean()
+        short = self.discount_rate.distribution.mean()
+        long = self.long_term_discount_rate.distribution.mean()
+        return [
+            (
+                "claim window",
+                f"{claim[0]} to {claim[-1]} ({len(claim)} years)",
+                f"the claim test: cumulative undiscounted value against the claimed "
+                f"GBP {claimed / 1e9:.2f}bn",
+            ),
+            (
+                "appraisal period",
+                f"{period[0]} to {period[-1]} ({len(period)} years)",
+                f"NPV, BCR and present values, discounted at {short:.1%} a year ({long:.1%} from year "
+                f"{LONG_TERM_FROM_YEAR}), with residual value after the period",
+            ),
+        ]
+
+    def _deflator_rows(self) -> list[tuple[str, float, float]]:
+        """(year, index, factor to price_base prices) for every year the deflator lists."""
+        return [
+            (year, index, self.deflator.factor(year, self.price_base))
+            for year, index in zip(self.deflator.years, self.deflator.index, strict=True)
+        ]
+
     def to_markdown(self) -> str:
         """Every figure of the scenario with its distribution, mean and source, as Markdown.
+
+        Shows both horizons (claim window and appraisal period), the planned
+        spend, the budget changes, the GDP deflator and every quantity.
 
         Examples
         --------
         >>> text = load_scenario().to_markdown()
-        >>> "risks.digital_exclusion" in text
+        >>> "risks.digital_exclusion" in text and "| appraisal period | 2025/26 to 2034/35" in text
         True
         """
         lines = [
@@ -820,14 +856,25 @@ class Scenario:
             "",
             self.description.strip(),
             "",
-            f"Years {self.years[0]} to {self.years[-1]}; prices {self.price_base}; "
-            f"total planned spend GBP {self.total_spend / 1e9:.3f}bn; "
-            f"claimed return GBP {self.target.claimed_return.distribution.mean() / 1e9:.2f}bn "
-            f"by {self.target_year}.",
+        ]
+        if self.baseline is not None:
+            lines += [f"Compared with the scenario `{self.baseline}`.", ""]
+        lines += ["| horizon | years | used for |", "| --- | --- | --- |"]
+        lines += [f"| {name} | {years} | {use} |" for name, years, use in self._horizon_rows()]
+        lines += [
+            "",
+            f"Prices: {self.price_base} (cash spend and budget changes are converted with the GDP deflator "
+            f"below); total planned spend GBP {self.total_spend / 1e9:.3f}bn cash"
+            + (
+                f"; budget changes GBP {self.total_budget_change / 1e9:+.3f}bn cash"
+                if self.budget_changes
+                else "; no budget changes"
+            )
+            + ".",
             "",
             f"Target: {self.target.description.strip()}",
             "",
-            "## Planned spend (GBP)",
+            "## Planned spend (GBP, cash)",
             "",
             "| programme | " + " | ".join(self.years) + " | total | source |",
             "| --- | " + " | ".join("---:" for _ in self.years) + " | ---: | --- |",
@@ -836,7 +883,32 @@ class Scenario:
             amounts = " | ".join(f"{v / 1e6:,.0f}m" for v in programme.spend.values)
             total = f"{programme.spend.total / 1e6:,.0f}m"
             lines.append(f"| `{pid}` | {amounts} | {total} | {_cell(programme.spend.source)} |")
+        if self.budget_changes:
+            lines += [
+                "",
+                "## Budget changes (GBP, cash; negative is a cut)",
+                "",
+                f"| programme | year | amount | in {self.price_base} prices | source |",
+                "| --- | --- | ---: | ---: | --- |",
+            ]
+            for change in self.budget_changes:
+                real = change.amount * self.deflator.factor(change.year, self.price_base)
+                note = f" ({_cell(change.note)})" if change.note else ""
+                lines.append(
+                    f"| `{change.programme}` | {change.year} | {change.amount / 1e6:+,.1f}m | "
+                    f"{real / 1e6:+,.1f}m | {_cell(change.source)}{note} |"
+                )
+        rows = self._deflator_rows()
         lines += [
+            "",
+            f"## GDP deflator (index; factor to {self.price_base} prices)",
+            "",
+            "| | " + " | ".join(year for year, _, _ in rows) + " |",
+            "| --- | " + " | ".join("---:" for _ in rows) + " |",
+            "| index | " + " | ".join(f"{index:.4f}" for _, index, _ in rows) + " |",
+            "| factor | " + " | ".join(f"{factor:.4f}" for _, _, factor in rows) + " |",
+            "",
+            f"Source: {_cell(self.deflator.source)}",
             "",
             "## Every figure",
             "",
@@ -851,7 +923,7 @@ class Scenario:
         return "\n".join(lines) + "\n"
 
     def _repr_html_(self) -> str:
-        """Notebook display: programmes with their spend, then every figure with its source."""
+        """Notebook display: horizons, programmes with their spend, budget changes, deflator, every figure."""
         from html import escape
 
         years = "".join(f"<th>{escape(year)}</th>" for year in self.years)
@@ -861,6 +933,36 @@ class Scenario:
             + f"<td style='text-align:right'><b>{programme.spend.total / 1e6:,.0f}</b></td></tr>"
             for pid, programme in self.programmes.items()
         )
+        horizon_rows = "".join(
+            f"<tr><td>{escape(name)}</td><td>{escape(span)}</td><td>{escape(use)}</td></tr>"
+            for name, span, use in self._horizon_rows()
+        )
+        change_rows = "".join(
+            f"<tr><td><code>{escape(c.programme)}</code></td><td>{escape(c.year)}</td>"
+            f"<td style='text-align:right'>{c.amount / 1e6:+,.1f}</td>"
+            f"<td style='text-align:right'>"
+            f"{c.amount * self.deflator.factor(c.year, self.price_base) / 1e6:+,.1f}</td>"
+            f"<td>{escape(c.source)}</td></tr>"
+            for c in self.budget_changes
+        )
+        changes = (
+            "<table><caption>Budget changes (GBP million; negative is a cut)</caption><thead><tr>"
+            f"<th>programme</th><th>year</th><th>cash</th><th>{escape(self.price_base)} prices</th>"
+            f"<th>source</th></tr></thead><tbody>{change_rows}</tbody></table>"
+            if self.budget_changes
+            else "<p>No budget changes to the announced plan.</p>"
+        )
+        deflator_rows = self._deflator_rows()
+        deflator = (
+            f"<table><caption>GDP deflator (factor to {escape(self.price_base)} prices)</caption>"
+            "<thead><tr><th></th>"
+            + "".join(f"<th>{escape(year)}</th>" for year, _, _ in deflator_rows)
+            + "</tr></thead><tbody><tr><td>index</td>"
+            + "".join(f"<td style='text-align:right'>{index:.4f}</td>" for _, index, _ in deflator_rows)
+            + "</tr><tr><td>factor</td>"
+            + "".join(f"<td style='text-align:right'>{factor:.4f}</td>" for _, _, factor in deflator_rows)
+            + f"</tr></tbody></table><p>Deflator source: {escape(self.deflator.source)}</p>"
+        )
         figure_rows = "".join(
             f"<tr><td><code>{escape(key)}</code></td><td>{escape(q.distribution.describe())}</td>"
             f"<td style='text-align:right'>{q.distribution.mean():.4g}</td>"
@@ -868,14 +970,18 @@ class Scenario:
             f"{escape(q.source.split(':', 1)[1].strip() if q.is_assumption else q.source)}</td></tr>"
             for key, q in self.quantities().items()
         )
-        target = self.target.claimed_return.distribution.mean()
+        baseline = (
+            f" Compared with <code>{escape(self.baseline)}</code>." if self.baseline is not None else ""
+        )
         return (
             f"<div><p><b>Scenario <code>{escape(self.name)}</code></b>: {escape(self.title)}<br>"
-            f"{escape(self.years[0])} to {escape(self.years[-1])}, {escape(self.price_base)} prices; "
-            f"total planned spend GBP {self.total_spend / 1e9:.3f}bn; "
-            f"claimed return GBP {target / 1e9:.2f}bn by {escape(self.target_year)}.</p>"
-            f"<table><caption>Planned spend (GBP million)</caption><thead><tr><th>programme</th>"
+            f"{escape(self.price_base)} prices; total planned spend GBP {self.total_spend / 1e9:.3f}bn "
+            f"cash.{baseline}</p>"
+            "<table><caption>Horizons</caption><thead><tr><th>horizon</th><th>years</th><th>used for</th>"
+            f"</tr></thead><tbody>{horizon_rows}</tbody></table>"
+            f"<table><caption>Planned spend (GBP million, cash)</caption><thead><tr><th>programme</th>"
             f"<th>label</th>{years}<th>total</th></tr></thead><tbody>{spend_rows}</tbody></table>"
+            f"{changes}{deflator}"
             f"<details><summary>All {len(self.quantities())} figures with their sources</summary>"
             "<table><thead><tr><th>key path</th><th>distribution</th><th>mean</th><th>source</th>"
             "</tr></thead>"
@@ -896,6 +1002,7 @@ class Scenario:
 def _freeze(scenario: Scenario) -> None:
     """Make the mappings and sequences of a scenario read-only, so that it really is immutable."""
     object.__setattr__(scenario, "years", tuple(scenario.years))
+    object.__setattr__(scenario, "budget_changes", tuple(scenario.budget_changes))
     object.__setattr__(scenario, "staff_groups", types.MappingProxyType(dict(scenario.staff_groups)))
     programmes = {
         pid: _replace(programme, staff=types.MappingProxyType(dict(programme.staff)))
@@ -931,6 +1038,12 @@ def _override_value(key: str, current: Any, value: Any, source: str) -> Any:
         return value.to_dict()
     if isinstance(value, Distribution):
         return {**value.to_dict(), "source": source}
+    if isinstance(value, BudgetChange | Deflator | Correlations | Spend):
+        return value.to_dict()
+    if _is_record(value):
+        return _record_to_dict(value)  # a whole programme, staff group, patients or inclusion table
+    if key == "budget_changes" and isinstance(value, list | tuple):
+        return [_override_value("", None, item, source) for item in value]
     is_spend = key == "spend" and isinstance(current, dict)
     is_quantity = isinstance(current, dict) and "source" in current and not is_spend
     if is_quantity and isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
@@ -941,7 +1054,14 @@ def _override_value(key: str, current: Any, value: Any, source: str) -> Any:
         return dict(value)
     if isinstance(value, tuple):
         return list(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
     return value
+
+
+def _is_record(value: Any) -> bool:
+    """Return True for an instance of a scenario record dataclass (Programme, StaffGroup ...)."""
+    return not isinstance(value, type) and hasattr(value, "__dataclass_fields__")
 
 
 def _float_or_int(value: Any) -> Any:
@@ -1039,14 +1159,35 @@ def _path_part(key: str) -> str:
     return json.dumps(key)
 
 
+#: Keys of schema 1 that schema 2 moved or removed, by the table they were in: where they went.
+_SCHEMA_1_KEYS: Mapping[tuple[str, str], str] = types.MappingProxyType(
+    {
+        **{
+            ("risks", key): f"moved in schema 2 to each programme: programmes.<id>.{key}, drawn per programme"
+            for key in ("cost_overrun", "black_swan", "black_swan_overrun", "delivery_delay")
+        },
+        ("risks", "redeployment_fraction"): "renamed in schema 2: risks.released_time_used (the share of "
+        "released staff time put to use, redeployed or cashed)",
+        ("programmes.*", "realisation_lag"): "removed in schema 2: a year's benefit uses the uptake at "
+        "mid-year, and uptake_midpoint holds the planned timing",
+        ("programmes.*", "cash_releasing_fraction"): "removed in schema 2: cash-releasing value comes from "
+        "cashed_share (of the released time put to use) and non_staff_savings",
+    }
+)
+
+
 def _check_keys(
     table: Mapping[str, Any], allowed: set[str], required: set[str], path: str, file: str | None
 ) -> None:
     prefix = f"{path}." if path else ""
+    table_kind = "programmes.*" if re.fullmatch(r"programmes\.[^.]+", path) else path
     for key in table:
         if key not in allowed:
+            hint = _SCHEMA_1_KEYS.get((table_kind, key))
             raise ScenarioError(
-                f"{prefix}{_path_part(key)}", f"unknown key; allowed here: {sorted(allowed)}", file
+                f"{prefix}{_path_part(key)}",
+                f"unknown key ({hint})" if hint else f"unknown key; allowed here: {sorted(allowed)}",
+                file,
             )
     for key in sorted(required):
         if key not in table:
@@ -1078,6 +1219,13 @@ def _parse_quantity(value: Any, meta: Mapping[str, Any], path: str, file: str | 
     if meta.get("fixed") and not distribution.is_fixed:
         raise ScenarioError(
             path, f"must be a fixed value ({{ value = ... }}), got {distribution.describe()}", file
+        )
+    if meta.get("whole") and not float(distribution.mean()).is_integer():
+        raise ScenarioError(
+            path,
+            f"must be a whole number [{meta.get('unit', '')}] from {meta.get('low')} to {meta.get('high')}, "
+            f"got {distribution.describe()}",
+            file,
         )
     extremes = distribution.kernel_ppf(_EXTREME_UNIFORMS)
     if not np.isfinite(extremes).all():
@@ -1196,8 +1344,8 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
     for key in ("name", "title", "description", "price_base"):
         _text(data[key], key, file, free_text=key == "description")
     baseline = data.get("baseline")
-    if baseline is not None:
-        _text(baseline, "baseline", file)
+    if baseline is not None and not _text(baseline, "baseline", file).strip():
+        raise ScenarioError("baseline", "is empty: name the scenario this one is compared with", file)
     years = _expect(
         data["years"], list, "years", file, 'an array of financial years such as ["2025/26", "2026/27"]'
     )
@@ -1309,7 +1457,11 @@ def _parse_deflator(value: Any, years: list[str], price_base: str, file: str | N
     listed = _expect(table["years"], list, f"{path}.years", file, "an array of financial years")
     for j, year in enumerate(listed):
         _expect(year, str, f"{path}.years[{j}]", file, 'a financial year such as "2025/26"')
-        _text(year, f"{path}.years[{j}]", file)
+        match = _YEAR.fullmatch(year)
+        if not match or (int(match.group(1)) + 1) % 100 != int(match.group(2)):
+            raise ScenarioError(
+                f"{path}.years[{j}]", f'must be a financial year such as "2025/26", got {year!r}', file
+            )
         if listed.index(year) != j:
             raise ScenarioError(f"{path}.years[{j}]", f"{year!r} is listed twice", file)
     index = _expect(table["index"], list, f"{path}.index", file, "an array of index values")
@@ -1327,7 +1479,8 @@ def _parse_deflator(value: Any, years: list[str], price_base: str, file: str | N
     if missing:
         raise ScenarioError(
             f"{path}.years",
-            f"must cover the price base {price_base!r} and every scenario year; missing {missing}",
+            f"must cover the price base {price_base!r} and every scenario year ({years[0]} to {years[-1]}); "
+            f"missing {missing}",
             file,
         )
     source, note = _parse_source_and_note(table, path, file)
@@ -1365,18 +1518,24 @@ def _parse_budget_changes(
             raise ScenarioError(f"{where}.amount", f"must be a finite amount [GBP], got {amount!r}", file)
         source, note = _parse_source_and_note(table, where, file)
         changes.append(BudgetChange(programme, year, float(amount), source, note))
-    for pid, programme in programmes.items():
-        for t, year in enumerate(years):
-            total = programme.spend.values[t] + math.fsum(
-                c.amount for c in changes if c.programme == pid and c.year == year
+    # A year's changes together can take at most its planned spend; the error names the last
+    # change to that programme and year, and what they add up to.
+    groups: dict[tuple[str, str], list[int]] = {}
+    for j, change in enumerate(changes):
+        groups.setdefault((change.programme, change.year), []).append(j)
+    for (pid, year), members in groups.items():
+        planned = programmes[pid].spend.values[years.index(year)]
+        change_total = math.fsum(changes[j].amount for j in members)
+        total = math.fsum([planned, *(changes[j].amount for j in members)])
+        if total < 0:
+            which = f"budget_changes{members}" if len(members) > 1 else "it"
+            raise ScenarioError(
+                f"{path}[{members[-1]}].amount",
+                f"cuts {pid} in {year} by GBP {-change_total:,.0f} ({which}), more than its planned spend "
+                f"that year (GBP {planned:,.0f}): the money left would be GBP {total:,.0f}; a cut can take "
+                "at most the planned spend",
+                file,
             )
-            if total < 0:
-                raise ScenarioError(
-                    path,
-                    f"cuts to {pid} in {year} come to more than its planned spend "
-                    f"(GBP {programme.spend.values[t]:,.0f}): the money left would be GBP {total:,.0f}",
-                    file,
-                )
     return tuple(changes)
 
 
@@ -1415,22 +1574,41 @@ def _is_leaf_table(value: Any) -> bool:
     return isinstance(value, dict) and ("source" in value or not value) and "matrix" not in value
 
 
+def _is_array_of_tables(value: Any) -> bool:
+    """Return True for a non-empty list of tables (budget changes): written as ``[[header]]`` blocks."""
+    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
+
+
 def dumps_toml(data: Mapping[str, Any]) -> str:
-    """Write nested dicts as TOML, with quantity tables inline (one per line)."""
+    """Write nested dicts as TOML, with quantity tables inline (one per line).
+
+    A list of tables (``budget_changes``) is written as an array of tables, one
+    ``[[budget_changes]]`` block per entry.
+
+    Examples
+    --------
+    >>> print(dumps_toml({"a": 1, "budget_changes": [{"year": "2025/26", "amount": -1.0}]}), end="")
+    a = 1
+    <BLANKLINE>
+    [[budget_changes]]
+    year = "2025/26"
+    amount = -1.0
+    """
     lines: list[str] = []
 
     def emit(table: Mapping[str, Any], prefix: tuple[str, ...]) -> None:
         subtables = []
         for key, value in table.items():
-            if isinstance(value, dict) and not _is_leaf_table(value):
+            if (isinstance(value, dict) and not _is_leaf_table(value)) or _is_array_of_tables(value):
                 subtables.append((key, value))
             else:
                 lines.append(f"{_key(key)} = {_scalar(value)}")
         for key, value in subtables:
             header = ".".join(_key(k) for k in (*prefix, key))
-            lines.append("")
-            lines.append(f"[{header}]")
-            emit(value, (*prefix, key))
+            for item in value if isinstance(value, list) else [value]:
+                lines.append("")
+                lines.append(f"[[{header}]]" if isinstance(value, list) else f"[{header}]")
+                emit(item, (*prefix, key))
 
     emit(data, ())
     return "\n".join(lines).lstrip("\n") + "\n"
@@ -1481,7 +1659,7 @@ def load_scenario(name_or_path: str | Path | Scenario = DEFAULT_SCENARIO) -> Sce
         return Scenario.from_toml(resource.read_text(encoding="utf-8"), file=f"<built-in {text}>")
     path = Path(name_or_path)
     if path.suffix.lower() == ".zarr" and path.is_dir():
-        return _scenario_from_zarr(path)
+        return _scenario_from_results(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"No scenario named {text!r}: not a built-in scenario {list(BUILTIN_SCENARIOS)} and not a file."
@@ -1498,61 +1676,31 @@ def load_scenario(name_or_path: str | Path | Scenario = DEFAULT_SCENARIO) -> Sce
     return Scenario.from_toml(text, file=str(path))
 
 
-def _scenario_from_zarr(path: Path) -> Scenario:
-    from nhsrisk.io import results_attributes  # imported here: nhsrisk.io imports this module
-
+def _scenario_from_results(path: Path) -> Scenario:
+    """Rebuild the scenario stored with saved results (a netCDF file or a zarr store), checking its hash."""
+    kind = "zarr results store" if path.is_dir() else "netCDF4 results file"
     try:
         attrs = results_attributes(path)
     except ValueError as err:
-        raise ScenarioError("(file)", f"cannot read as a zarr results store: {err}", str(path)) from None
+        # the reader's message names the path and the kind of store; the ScenarioError says both already
+        detail = str(err).removeprefix(f"{path}: ").removeprefix(f"cannot be read as a {kind}: ")
+        raise ScenarioError("(file)", f"cannot read as a {kind}: {detail}", str(path)) from None
     return scenario_from_attrs(attrs, file=str(path))
-
-
-def _scenario_from_results(path: Path) -> Scenario:
-    import h5netcdf
-
-    # Only the global attributes are needed: do not decode every variable.
-    try:
-        with h5netcdf.File(path, "r") as store:
-            attrs = {key: store.attrs[key] for key in ("scenario", "scenario_sha256") if key in store.attrs}
-    except OSError as err:
-        raise ScenarioError("(file)", f"cannot read as a netCDF4 results file: {err}", str(path)) from None
-    return scenario_from_attrs(attrs, file=str(path))
-
-
-def verify_scenario_checksum(text: str, expected: Any, file: str | None) -> None:
-    """Refuse a stored scenario whose SHA-256 is not the ``scenario_sha256`` recorded with it."""
-    actual = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    if expected != actual:
-        raise ScenarioError(
-            "attrs.scenario",
-            f"does not match its checksum (scenario_sha256={expected!r}, computed {actual!r}): "
-            "the stored scenario was altered after the run",
-            file,
-        )
-
-
-def _attribute_type(value: Any) -> str:
-    """Describe the type of a stored attribute for an error message: ``"an array of 2 object"``."""
-    if isinstance(value, np.ndarray):
-        return f"an array of {value.size} {value.dtype}"
-    if isinstance(value, list | tuple):
-        return f"a {type(value).__name__} of {len(value)} items"
-    plain = value.item() if isinstance(value, np.generic) else value
-    return f"{type(value).__name__} {plain!r}"[:80]
 
 
 def scenario_from_attrs(attrs: Mapping[str, Any], file: str | None = None) -> Scenario:
-    """Rebuild the scenario stored in a results Dataset's attrs, checking its hash."""
-    text = attrs.get("scenario")
-    if text is None:
-        raise ScenarioError("attrs.scenario", "missing: this is not an nhsrisk results file", file)
-    if not isinstance(text, str):
-        raise ScenarioError(
-            "attrs.scenario",
-            f"must be a string (the scenario's TOML text), but it is {_attribute_type(text)}: the file was "
-            "altered after the run, or was not written by nhsrisk",
-            file,
-        )
-    verify_scenario_checksum(text, attrs.get("scenario_sha256"), file)
-    return Scenario.from_toml(text, file=file)
+    """Rebuild the scenario stored in a results Dataset's attrs, checking its hash.
+
+    Raises
+    ------
+    ScenarioError
+        If the attrs hold no scenario, or one altered since the run, or it is malformed.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> ds = nhsrisk.simulate(draws=10, seed=1)
+    >>> scenario_from_attrs(ds.attrs) == load_scenario()
+    True
+    """
+    return Scenario.from_toml(stored_scenario_text(attrs, file), file=file)

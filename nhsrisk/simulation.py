@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import numbers
 from pathlib import Path
 from typing import Any
@@ -11,27 +10,35 @@ import numba
 import numpy as np
 import xarray as xr
 
-from nhsrisk import _design
-from nhsrisk._kernels import simulate_kernel
-from nhsrisk._model import MODEL_ARRAYS, OUTPUTS
+# The engine's names below are also imported from here by experiments, stats, cli and the
+# benchmarks (they predate nhsrisk._engine, which now holds them): kept importable on purpose.
+from nhsrisk._engine import (  # noqa: F401
+    PROGRESS_SLICE,
+    allocate_results,
+    kernel_arguments,
+    sampling_arguments,
+    sobol_uniforms,
+)
+from nhsrisk._engine import check_finite as _check_finite
+from nhsrisk._engine import run as _run
+from nhsrisk._engine import sampler_arguments as _sampling
+from nhsrisk._engine import to_dataset as _to_dataset
+from nhsrisk._kernels import simulate_kernel  # noqa: F401
+from nhsrisk._model import OUTPUTS
 from nhsrisk._plan import Plan, build_plan
-from nhsrisk._progress import _NoBar as _NoBarType
-from nhsrisk._progress import check_progress, progress_bar
+from nhsrisk._progress import check_progress
 from nhsrisk._validate import check_count, resolve_seed
-from nhsrisk._version import __version__
-from nhsrisk.scenario import Scenario, load_scenario
+from nhsrisk.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
+from nhsrisk.streaming import DEFAULT_CHUNK, lazy_results, streaming_summary
 
 __all__ = ["OUTPUTS", "SAMPLERS", "simulate"]
-
-#: Draws per kernel call when a progress bar is shown.
-PROGRESS_SLICE = 2**16
 
 #: Sampling designs accepted by ``simulate(..., sampler=...)``.
 SAMPLERS = ("random", "lhs", "sobol")
 
 
 def simulate(
-    scenario: Scenario | str | Path = "spring-budget-2024",
+    scenario: Scenario | str | Path = DEFAULT_SCENARIO,
     draws: int = 100_000,
     seed: int | None = None,
     *,
@@ -50,7 +57,7 @@ def simulate(
 
     Parameters
     ----------
-    scenario : Scenario or str or path-like, default="spring-budget-2024"
+    scenario : Scenario or str or path-like, default="as-announced"
         A :class:`~nhsrisk.Scenario`, a built-in scenario name, a TOML file or a
         saved results file (see :func:`~nhsrisk.load_scenario`).
     draws : int, default=100_000
@@ -109,12 +116,14 @@ def simulate(
     Returns
     -------
     xarray.Dataset
-        Dimensions ``year`` (labels such as ``"2025/26"``), ``programme``,
-        ``staff_group`` and ``draw`` (last, so that the draws of one year are
-        contiguous in memory). Every uncertain input is a variable
+        Dimensions ``year`` (the appraisal period, labels such as ``"2025/26"``),
+        ``programme``, ``staff_group`` and ``draw`` (last, so that the draws of
+        one year are contiguous in memory). Every uncertain input is a variable
         named by its key path (``"risks.digital_exclusion"``); outputs are
-        listed in :data:`OUTPUTS`. Attrs hold the scenario as TOML, its hash,
-        the seed (as a string: it may exceed 64 bits) and the package version.
+        listed in :data:`OUTPUTS` (money in GBP at ``price_base`` prices).
+        Attrs hold the scenario as TOML, its hash, the seed (as a string: it
+        may exceed 64 bits), both horizons (``claim_window``, up to
+        ``target_year``, and ``appraisal_period``) and the package version.
 
     Examples
     --------
@@ -122,8 +131,8 @@ def simulate(
     >>> ds = nhsrisk.simulate(draws=1_000, seed=42)
     >>> ds["npv"].dims
     ('draw',)
-    >>> ds["cumulative_value"].sizes["year"]
-    5
+    >>> ds["cumulative_value"].sizes["year"]  # the appraisal period: ten years from 2025/26
+    10
     """
     scenario = load_scenario(scenario)
     draws = check_count(draws, "draws", "simulate")
@@ -189,8 +198,6 @@ def simulate(
         raise ValueError("The 'chunks' parameter of simulate cannot be combined with precision.")
     seed = resolve_seed(seed, "simulate")
     if keep == "summary":
-        from nhsrisk.streaming import DEFAULT_CHUNK, streaming_summary
-
         return streaming_summary(
             scenario,
             seed,
@@ -203,8 +210,6 @@ def simulate(
         )
     plan = build_plan(scenario)
     if chunks is not None:
-        from nhsrisk.streaming import lazy_results
-
         ds = lazy_results(scenario, seed, start, draws, chunks, sampler, threads)
         ds.attrs["sampler"] = sampler
         if plan.copula_rows.size:
@@ -259,51 +264,6 @@ def _check_sobol_size(draws: int, start: int) -> None:
         )
 
 
-def _sampling(
-    plan: Plan, sampler: str, seed: int, start: int, draws: int, design_size: int | None = None
-) -> tuple[Any, ...]:
-    """Return the kernel's ``sampling`` argument for a named sampler (designs are built here).
-
-    ``design_size`` is the size of the whole Latin hypercube when these draws are one chunk of it.
-    """
-    if sampler == "random":
-        return sampling_arguments(plan)
-    if sampler == "lhs":
-        return sampling_arguments(
-            plan, _design.LATIN_HYPERCUBE, design_size=design_size if design_size is not None else draws
-        )
-    return sampling_arguments(
-        plan, _design.DESIGN, design=sobol_uniforms(plan.uniforms_per_draw, seed, start, draws)
-    )
-
-
-def sobol_uniforms(dimensions: int, seed: int, start: int, draws: int) -> np.ndarray:
-    """Scrambled Sobol' points ``start .. start + draws - 1``, one row per dimension.
-
-    The scrambling (Owen's linear matrix scramble with a digital shift, as
-    ``scipy.stats.qmc.Sobol`` does it) is seeded from ``seed``, so a run is
-    reproducible; ``start`` must be a multiple of ``draws``, a power of two,
-    so the points are one balanced block of the sequence.
-    """
-    import warnings
-
-    from scipy.stats import qmc
-
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x50B0,)))
-    engine = qmc.Sobol(d=max(1, dimensions), scramble=True, bits=52, rng=rng)
-    with warnings.catch_warnings():
-        # scipy warns unless start + draws is a power of two; a block [k 2^m, (k+1) 2^m) is balanced too
-        warnings.filterwarnings("ignore", message="The balance properties of Sobol", category=UserWarning)
-        # Sobol.fast_forward fails for bits > 32 (scipy 1.17), so earlier points are drawn and dropped
-        skipped = 0
-        while skipped < start:
-            step = min(start - skipped, 2**16)
-            engine.random(step)
-            skipped += step
-        points = engine.random(draws)
-    return np.ascontiguousarray(points.T)
-
-
 def _run_to_precision(
     scenario: Scenario,
     plan: Plan,
@@ -354,232 +314,3 @@ def _run_to_precision(
             stacklevel=3,
         )
     return ds
-
-
-def _check_finite(plan: Plan, arrays: dict[str, np.ndarray], start: int) -> None:
-    """Refuse to return a non-finite result.
-
-    NPV and the benefit-cost ratio aggregate every per-year output, so a NaN or
-    infinity anywhere shows up in one of them, except an undiscounted total that
-    overflows while its discounted sum does not: the last year's cumulative value
-    covers that (value is never negative, so an infinite year stays infinite).
-    Checking these costs 24 bytes a draw.
-    """
-    checked = {"npv": arrays["npv"], "bcr": arrays["bcr"], "cumulative_value": arrays["cumulative_value"][-1]}
-    for name, values in checked.items():
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            i = int(bad[0])
-            inputs = {
-                stored.variable: float(arrays["_inputs"][row, i]) for row, stored in enumerate(plan.stored)
-            }
-            raise FloatingPointError(
-                f"simulate produced a non-finite {name} ({values[i]!r}) in draw {start + i} "
-                f"({bad.size} draws in all); the sampled inputs of that draw were {inputs}"
-            )
-
-
-def allocate_results(plan: Plan, draws: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Allocate the output arrays (shaped as :data:`OUTPUTS`, draws last) and the kept-inputs matrix."""
-    sizes = {
-        "year": plan.planned_spend.shape[1],
-        "programme": plan.planned_spend.shape[0],
-        "staff_group": plan.group_idx.shape[0],
-    }
-    outputs = {
-        name: np.empty((*(sizes[d] for d in out.dims), draws), dtype=bool if out.boolean else float)
-        for name, out in OUTPUTS.items()
-    }
-    return outputs, np.empty((len(plan.stored), draws))
-
-
-def sampling_arguments(
-    plan: Plan,
-    sampler: int = _design.RANDOM,
-    design_size: int = 1,
-    design: np.ndarray | None = None,
-    *,
-    correlated: bool = True,
-) -> tuple[Any, ...]:
-    """Return the ``sampling`` argument of :func:`nhsrisk._kernels.simulate_kernel`.
-
-    ``design`` (rows: the non-fixed inputs in plan order, columns: draws) is
-    read by the ``DESIGN`` sampler; ``correlated=False`` leaves out the copula
-    (tornado and Sobol' designs place each input exactly where they ask).
-    """
-    if design is None:
-        design = np.zeros((1, 1))
-    rows, mixing = (plan.copula_rows, plan.copula_mixing) if correlated else (_NO_ROWS, _NO_MIXING)
-    return (np.int64(sampler), np.uint64(design_size), design, plan.design_rows, rows, mixing)
-
-
-_NO_ROWS = np.empty(0, dtype=np.int64)
-_NO_MIXING = np.empty((0, 0))
-
-
-def kernel_arguments(
-    plan: Plan,
-    seed: int,
-    start: int,
-    inputs: np.ndarray,
-    outputs: dict[str, np.ndarray],
-    sampling: tuple[Any, ...] | None = None,
-) -> tuple[Any, ...]:
-    """Return the arguments of :func:`nhsrisk._kernels.simulate_kernel`, in order."""
-    return (
-        np.uint64(start),
-        (np.int64(0), np.int64(outputs["npv"].shape[-1])),
-        sampling if sampling is not None else sampling_arguments(plan),
-        plan.codes,
-        plan.params,
-        plan.table_rows,
-        plan.tables,
-        plan.keys(seed),
-        plan.store_rows,
-        tuple(getattr(plan, name) for name in MODEL_ARRAYS),
-        inputs,
-        tuple(outputs[name] for name in OUTPUTS),
-    )
-
-
-def _run(
-    plan: Plan,
-    seed: int,
-    start: int,
-    draws: int,
-    threads: int | None,
-    kernel: Any = simulate_kernel,
-    sampling: tuple[Any, ...] | None = None,
-    progress: bool | None = False,
-) -> dict[str, np.ndarray]:
-    outputs, inputs = allocate_results(plan, draws)
-    arguments = list(kernel_arguments(plan, seed, start, inputs, outputs, sampling))
-    previous = numba.get_num_threads()
-    if threads is not None:
-        numba.set_num_threads(threads)
-    try:
-        with progress_bar(draws, "simulate", progress) as bar:
-            if isinstance(bar, _NoBarType):
-                kernel(*arguments)
-            else:
-                # the same draws in slices (a draw depends only on its index): one bar step per slice
-                step = max(PROGRESS_SLICE, -(-draws // 100))
-                for offset in range(0, draws, step):
-                    count = min(step, draws - offset)
-                    arguments[1] = (np.int64(offset), np.int64(count))
-                    kernel(*arguments)
-                    bar.update(count)
-    finally:
-        if threads is not None:
-            numba.set_num_threads(previous)
-    outputs["_inputs"] = inputs
-    return outputs
-
-
-def _to_dataset(
-    scenario: Scenario, plan: Plan, arrays: dict[str, np.ndarray], seed: int, start: int
-) -> xr.Dataset:
-    draws = arrays["npv"].shape[-1]
-    years = list(scenario.years)
-    coords: dict[str, Any] = {
-        "draw": (
-            "draw",
-            np.arange(start, start + draws, dtype=np.int64),
-            {"long_name": "Monte Carlo draw index"},
-        ),
-        "year": ("year", years, {"long_name": "Financial year (April to March)"}),
-        "programme": ("programme", list(scenario.programmes), {"long_name": "Programme"}),
-        "staff_group": ("staff_group", list(scenario.staff_groups), {"long_name": "Staff group"}),
-        "programme_label": (
-            "programme",
-            [p.label for p in scenario.programmes.values()],
-            {"long_name": "Programme (display name)"},
-        ),
-        "staff_group_label": (
-            "staff_group",
-            [g.label for g in scenario.staff_groups.values()],
-            {"long_name": "Staff group (display name)"},
-        ),
-    }
-    data_vars: dict[str, Any] = {}
-    for name, out in OUTPUTS.items():
-        attrs = {"long_name": out.long_name, "units": out.units}
-        if out.horizon:
-            attrs["horizon"] = f"{scenario.years[0]} to {scenario.years[-1]} (appraisal period)"
-        data_vars[name] = ((*out.dims, "draw"), arrays[name], attrs)
-
-    inputs = arrays["_inputs"]
-    # A per-year input (such as the raid fraction) has one stream, and one row, per year, in year order.
-    per_year: dict[str, tuple[list[int], dict[str, Any]]] = {}
-    for row, stored in enumerate(plan.stored):
-        attrs = {
-            "long_name": stored.doc[:1].upper() + stored.doc[1:],
-            "units": stored.unit,
-            "source": stored.quantity.source,
-            "distribution": stored.quantity.distribution.describe(),
-            "sampled_input": 1,
-        }
-        if stored.year is None:
-            data_vars[stored.variable] = ("draw", inputs[row], attrs)
-        else:
-            per_year.setdefault(stored.variable, ([], attrs))[0].append(row)
-    for variable, (rows, attrs) in per_year.items():
-        data_vars[variable] = (("year", "draw"), inputs[rows], attrs)
-
-    data_vars["planned_spend"] = (
-        ("year", "programme"),
-        plan.planned_spend.T.copy(),
-        {"long_name": "Planned (announced) capital spend, real terms", "units": "GBP/year"},
-    )
-    data_vars["budget_change"] = (
-        ("year", "programme"),
-        plan.budget_change.T.copy(),
-        {
-            "long_name": "Budget changes to the announced plan, real terms (negative: a cut)",
-            "units": "GBP/year",
-        },
-    )
-    data_vars["claimed_return"] = (
-        (),
-        scenario.target.claimed_return.distribution.mean(),
-        {
-            "long_name": f"Claimed return (target): cumulative undiscounted value by {scenario.target_year}",
-            "units": "GBP",
-            "year": scenario.target_year,
-            "description": scenario.target.description,
-            "source": scenario.target.claimed_return.source,
-        },
-    )
-    text = scenario.to_toml()
-    attrs = {
-        "title": f"nhsrisk simulation of {scenario.name}: {scenario.title}",
-        "scenario_name": scenario.name,
-        "scenario": text,
-        "scenario_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        "seed": str(seed),
-        "start": start,
-        "n_draws": draws,
-        "target_year": scenario.target_year,
-        "claim_window": f"{scenario.years[0]} to {scenario.target_year}",
-        "appraisal_period": f"{scenario.years[0]} to {scenario.years[-1]}",
-        "price_base": scenario.price_base,
-        "currency": "GBP",
-        "discount_rate": scenario.discount_rate.distribution.mean(),
-        "long_term_discount_rate": scenario.long_term_discount_rate.distribution.mean(),
-        "nhsrisk_version": __version__,
-        "uniforms_per_draw": plan.uniforms_per_draw,
-    }
-    # Variables built on the fast path: otherwise xarray's first Dataset checks every
-    # array against the duck-array libraries it knows, importing dask.array (half a
-    # second in a fresh process) only to find plain NumPy arrays.
-    return xr.Dataset(
-        data_vars={name: _numpy_variable(*spec) for name, spec in data_vars.items()},
-        coords={name: _numpy_variable(*spec) for name, spec in coords.items()},
-        attrs=attrs,
-    )
-
-
-def _numpy_variable(dims: str | tuple[str, ...], data: Any, attrs: dict[str, Any]) -> xr.Variable:
-    if isinstance(data, np.ndarray | list | float | int):
-        return xr.Variable(dims, np.asarray(data), attrs, fastpath=True)
-    return xr.Variable(dims, data, attrs)  # a dask array, kept lazy

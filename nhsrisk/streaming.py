@@ -28,6 +28,16 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from nhsrisk._engine import (
+    allocate_results,
+    check_finite,
+    output_sizes,
+    run,
+    sampler_arguments,
+    sampling_arguments,
+    to_dataset,
+)
+from nhsrisk._model import OUTPUTS
 from nhsrisk._plan import build_plan
 from nhsrisk._progress import progress_bar
 from nhsrisk.scenario import Scenario
@@ -63,13 +73,11 @@ def chunk_arrays(
     A pure function of its arguments, so it can run on any dask worker. For the
     Latin hypercube, ``design_size`` is the size of the whole design.
     """
-    from nhsrisk.simulation import _check_finite, _run, _sampling
-
     scenario = Scenario.from_toml(scenario_toml)
     plan = build_plan(scenario)
-    sampling = _sampling(plan, sampler, seed, start, draws, design_size=design_size)
-    arrays = _run(plan, seed, start, draws, threads, sampling=sampling)
-    _check_finite(plan, arrays, start)
+    sampling = sampler_arguments(plan, sampler, seed, start, draws, design_size=design_size)
+    arrays = run(plan, seed, start, draws, threads, sampling=sampling)
+    check_finite(plan, arrays, start)
     return arrays
 
 
@@ -91,15 +99,9 @@ def lazy_results(
     import dask.array as da
     from dask.base import tokenize
 
-    from nhsrisk.simulation import OUTPUTS, _to_dataset
-
     plan = build_plan(scenario)
     toml = scenario.to_toml()
-    sizes = {
-        "year": plan.planned_spend.shape[1],
-        "programme": plan.planned_spend.shape[0],
-        "staff_group": plan.group_idx.shape[0],
-    }
+    sizes = output_sizes(plan)
     design_size = draws if sampler == "lhs" else None
     pieces: dict[str, list[Any]] = {name: [] for name in (*OUTPUTS, "_inputs")}
     for first, count in _chunk_starts(start, draws, chunk):
@@ -126,8 +128,7 @@ def lazy_results(
             )
         )
     arrays = {name: da.concatenate(blocks, axis=-1) for name, blocks in pieces.items()}
-    ds = _to_dataset(scenario, plan, arrays, seed, start)
-    return ds
+    return to_dataset(scenario, plan, arrays, seed, start)
 
 
 @dataclass
@@ -212,33 +213,17 @@ class _LocalRunner:
     """
 
     def __init__(self, scenario: Scenario, seed: int, chunk: int, threads: int | None) -> None:
-        from nhsrisk.simulation import allocate_results, sampling_arguments
-
         self.plan = build_plan(scenario)
         self.seed = seed
         self.threads = threads
-        self.outputs, self.inputs = allocate_results(self.plan, chunk)
+        self.buffers = allocate_results(self.plan, chunk)
         self.sampling = sampling_arguments(self.plan)
 
     def run(self, start: int, count: int) -> dict[str, np.ndarray]:
-        import numba
-
-        from nhsrisk.simulation import _check_finite, kernel_arguments, simulate_kernel
-
-        arguments = list(
-            kernel_arguments(self.plan, self.seed, start, self.inputs, self.outputs, self.sampling)
+        arrays = run(
+            self.plan, self.seed, start, count, self.threads, sampling=self.sampling, buffers=self.buffers
         )
-        arguments[1] = (np.int64(0), np.int64(count))
-        previous = numba.get_num_threads()
-        if self.threads is not None:
-            numba.set_num_threads(self.threads)
-        try:
-            simulate_kernel(*arguments)
-        finally:
-            numba.set_num_threads(previous)
-        arrays = {name: array[..., :count] for name, array in self.outputs.items()}
-        arrays["_inputs"] = self.inputs[:, :count]
-        _check_finite(self.plan, arrays, start)
+        check_finite(self.plan, arrays, start)
         return arrays
 
 
@@ -302,8 +287,6 @@ def streaming_summary(
     """
     from datasketches import kll_doubles_sketch
 
-    from nhsrisk.simulation import OUTPUTS
-
     outputs = tuple(outputs)
     toml = scenario.to_toml()
     starts = _chunk_starts(start, draws, chunk)
@@ -330,12 +313,7 @@ def streaming_summary(
                 future.release()
                 bar.update(1)
     assert total is not None
-    plan = build_plan(scenario)
-    sizes = {
-        "year": plan.planned_spend.shape[1],
-        "programme": plan.planned_spend.shape[0],
-        "staff_group": plan.group_idx.shape[0],
-    }
+    sizes = output_sizes(build_plan(scenario))
     coords: dict[str, Any] = {
         "year": ("year", list(scenario.years)),
         "programme": ("programme", list(scenario.programmes)),

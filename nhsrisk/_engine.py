@@ -1,0 +1,352 @@
+"""The run engine: a plan in, the kernel's arrays out, over any span of draws; and the results Dataset.
+
+Everything that runs the numba kernel sits here, below the modules that decide
+*what* to run: :mod:`nhsrisk.simulation` (one run, a run to a precision),
+:mod:`nhsrisk.streaming` (chunked, lazy and streamed runs) and
+:mod:`nhsrisk.experiments` (designs) all call :func:`run` and
+:func:`to_dataset`, and none of them imports another to do so.
+
+Draw ``i`` of a run depends only on ``(seed, i)`` and the scenario, so
+:func:`run` may be called for any span ``start .. start + draws - 1``, in any
+order, on any number of threads, and the pieces put back together bit for bit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numba
+import numpy as np
+import xarray as xr
+
+from nhsrisk import _design
+from nhsrisk._kernels import simulate_kernel
+from nhsrisk._model import MODEL_ARRAYS, OUTPUTS
+from nhsrisk._plan import Plan
+from nhsrisk._progress import _NoBar, progress_bar
+from nhsrisk._version import __version__
+from nhsrisk.scenario import Scenario
+
+__all__ = [
+    "PROGRESS_SLICE",
+    "allocate_results",
+    "check_finite",
+    "kernel_arguments",
+    "output_sizes",
+    "run",
+    "sampler_arguments",
+    "sampling_arguments",
+    "sobol_uniforms",
+    "to_dataset",
+]
+
+#: Draws per kernel call when a progress bar is shown.
+PROGRESS_SLICE = 2**16
+
+_NO_ROWS = np.empty(0, dtype=np.int64)
+_NO_MIXING = np.empty((0, 0))
+
+
+def output_sizes(plan: Plan) -> dict[str, int]:
+    """Length of each output dimension other than ``draw``: ``year``, ``programme``, ``staff_group``."""
+    return {
+        "year": plan.planned_spend.shape[1],
+        "programme": plan.planned_spend.shape[0],
+        "staff_group": plan.group_idx.shape[0],
+    }
+
+
+def allocate_results(plan: Plan, draws: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Allocate the output arrays (shaped as :data:`~nhsrisk._model.OUTPUTS`, draws last) and kept inputs."""
+    sizes = output_sizes(plan)
+    outputs = {
+        name: np.empty((*(sizes[d] for d in out.dims), draws), dtype=bool if out.boolean else float)
+        for name, out in OUTPUTS.items()
+    }
+    return outputs, np.empty((len(plan.stored), draws))
+
+
+def sampling_arguments(
+    plan: Plan,
+    sampler: int = _design.RANDOM,
+    design_size: int = 1,
+    design: np.ndarray | None = None,
+    *,
+    correlated: bool = True,
+) -> tuple[Any, ...]:
+    """Return the ``sampling`` argument of :func:`nhsrisk._kernels.simulate_kernel`.
+
+    ``design`` (rows: the non-fixed inputs in plan order, columns: draws) is
+    read by the ``DESIGN`` sampler; ``correlated=False`` leaves out the copula
+    (tornado and Sobol' designs place each input exactly where they ask).
+    """
+    if design is None:
+        design = np.zeros((1, 1))
+    rows, mixing = (plan.copula_rows, plan.copula_mixing) if correlated else (_NO_ROWS, _NO_MIXING)
+    return (np.int64(sampler), np.uint64(design_size), design, plan.design_rows, rows, mixing)
+
+
+def sampler_arguments(
+    plan: Plan, sampler: str, seed: int, start: int, draws: int, design_size: int | None = None
+) -> tuple[Any, ...]:
+    """Return the kernel's ``sampling`` argument for a named sampler (``"random"``, ``"lhs"``, ``"sobol"``).
+
+    Designs are built here. ``design_size`` is the size of the whole Latin
+    hypercube when these draws are one chunk of it.
+    """
+    if sampler == "random":
+        return sampling_arguments(plan)
+    if sampler == "lhs":
+        return sampling_arguments(
+            plan, _design.LATIN_HYPERCUBE, design_size=design_size if design_size is not None else draws
+        )
+    return sampling_arguments(
+        plan, _design.DESIGN, design=sobol_uniforms(plan.uniforms_per_draw, seed, start, draws)
+    )
+
+
+def sobol_uniforms(dimensions: int, seed: int, start: int, draws: int) -> np.ndarray:
+    """Scrambled Sobol' points ``start .. start + draws - 1``, one row per dimension.
+
+    The scrambling (Owen's linear matrix scramble with a digital shift, as
+    ``scipy.stats.qmc.Sobol`` does it) is seeded from ``seed``, so a run is
+    reproducible; ``start`` must be a multiple of ``draws``, a power of two,
+    so the points are one balanced block of the sequence.
+    """
+    from scipy.stats import qmc
+
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x50B0,)))
+    engine = qmc.Sobol(d=max(1, dimensions), scramble=True, bits=52, rng=rng)
+    with warnings.catch_warnings():
+        # scipy warns unless start + draws is a power of two; a block [k 2^m, (k+1) 2^m) is balanced too
+        warnings.filterwarnings("ignore", message="The balance properties of Sobol", category=UserWarning)
+        # Sobol.fast_forward fails for bits > 32 (scipy 1.17), so earlier points are drawn and dropped
+        skipped = 0
+        while skipped < start:
+            step = min(start - skipped, 2**16)
+            engine.random(step)
+            skipped += step
+        points = engine.random(draws)
+    return np.ascontiguousarray(points.T)
+
+
+def kernel_arguments(
+    plan: Plan,
+    seed: int,
+    start: int,
+    inputs: np.ndarray,
+    outputs: dict[str, np.ndarray],
+    sampling: tuple[Any, ...] | None = None,
+) -> tuple[Any, ...]:
+    """Return the arguments of :func:`nhsrisk._kernels.simulate_kernel`, in order (span: every position)."""
+    return (
+        np.uint64(start),
+        (np.int64(0), np.int64(outputs["npv"].shape[-1])),
+        sampling if sampling is not None else sampling_arguments(plan),
+        plan.codes,
+        plan.params,
+        plan.table_rows,
+        plan.tables,
+        plan.keys(seed),
+        plan.store_rows,
+        tuple(getattr(plan, name) for name in MODEL_ARRAYS),
+        inputs,
+        tuple(outputs[name] for name in OUTPUTS),
+    )
+
+
+@contextlib.contextmanager
+def _numba_threads(threads: int | None) -> Iterator[None]:
+    """Run the block on ``threads`` numba threads (unchanged if None), then restore the count."""
+    if threads is None:
+        yield
+        return
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def run(
+    plan: Plan,
+    seed: int,
+    start: int,
+    draws: int,
+    threads: int | None,
+    kernel: Any = simulate_kernel,
+    sampling: tuple[Any, ...] | None = None,
+    progress: bool | None = False,
+    buffers: tuple[dict[str, np.ndarray], np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """Sample and evaluate draws ``start .. start + draws - 1`` of a plan: the kernel's arrays.
+
+    Returns the outputs by name (draws last) and, under ``"_inputs"``, the kept
+    inputs (one row per :attr:`Plan.stored` entry). ``buffers`` (from
+    :func:`allocate_results`, with room for at least ``draws`` draws) are
+    filled instead of fresh arrays and views of their first ``draws`` draws
+    are returned: a loop over chunks then touches its memory once. ``kernel``
+    replaces :func:`~nhsrisk._kernels.simulate_kernel` (in a test). Results do
+    not depend on ``threads``, ``progress`` or ``buffers``.
+    """
+    outputs, inputs = buffers if buffers is not None else allocate_results(plan, draws)
+    arguments = list(kernel_arguments(plan, seed, start, inputs, outputs, sampling))
+    arguments[1] = (np.int64(0), np.int64(draws))
+    with _numba_threads(threads), progress_bar(draws, "simulate", progress) as bar:
+        if isinstance(bar, _NoBar):
+            kernel(*arguments)
+        else:
+            # the same draws in slices (a draw depends only on its index): one bar step per slice
+            step = max(PROGRESS_SLICE, -(-draws // 100))
+            for offset in range(0, draws, step):
+                count = min(step, draws - offset)
+                arguments[1] = (np.int64(offset), np.int64(count))
+                kernel(*arguments)
+                bar.update(count)
+    if buffers is not None:
+        arrays = {name: array[..., :draws] for name, array in outputs.items()}
+        arrays["_inputs"] = inputs[:, :draws]
+        return arrays
+    outputs["_inputs"] = inputs
+    return outputs
+
+
+def check_finite(plan: Plan, arrays: dict[str, np.ndarray], start: int) -> None:
+    """Refuse to return a non-finite result.
+
+    NPV and the benefit-cost ratio aggregate every per-year output, so a NaN or
+    infinity anywhere shows up in one of them, except an undiscounted total that
+    overflows while its discounted sum does not: the last year's cumulative value
+    covers that (value is never negative, so an infinite year stays infinite).
+    Checking these costs 24 bytes a draw.
+
+    Raises
+    ------
+    FloatingPointError
+        Naming the output, the first bad draw and that draw's sampled inputs.
+    """
+    checked = {"npv": arrays["npv"], "bcr": arrays["bcr"], "cumulative_value": arrays["cumulative_value"][-1]}
+    for name, values in checked.items():
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            i = int(bad[0])
+            inputs = {
+                stored.variable: float(arrays["_inputs"][row, i]) for row, stored in enumerate(plan.stored)
+            }
+            raise FloatingPointError(
+                f"simulate produced a non-finite {name} ({values[i]!r}) in draw {start + i} "
+                f"({bad.size} draws in all); the sampled inputs of that draw were {inputs}"
+            )
+
+
+def to_dataset(scenario: Scenario, plan: Plan, arrays: dict[str, Any], seed: int, start: int) -> xr.Dataset:
+    """Label the kernel's arrays (NumPy or dask) as the results Dataset of :func:`nhsrisk.simulate`."""
+    draws = arrays["npv"].shape[-1]
+    years = list(scenario.years)
+    coords: dict[str, Any] = {
+        "draw": (
+            "draw",
+            np.arange(start, start + draws, dtype=np.int64),
+            {"long_name": "Monte Carlo draw index"},
+        ),
+        "year": ("year", years, {"long_name": "Financial year (April to March)"}),
+        "programme": ("programme", list(scenario.programmes), {"long_name": "Programme"}),
+        "staff_group": ("staff_group", list(scenario.staff_groups), {"long_name": "Staff group"}),
+        "programme_label": (
+            "programme",
+            [p.label for p in scenario.programmes.values()],
+            {"long_name": "Programme (display name)"},
+        ),
+        "staff_group_label": (
+            "staff_group",
+            [g.label for g in scenario.staff_groups.values()],
+            {"long_name": "Staff group (display name)"},
+        ),
+    }
+    data_vars: dict[str, Any] = {}
+    for name, out in OUTPUTS.items():
+        attrs = {"long_name": out.long_name, "units": out.units}
+        if out.horizon:
+            attrs["horizon"] = f"{scenario.years[0]} to {scenario.years[-1]} (appraisal period)"
+        data_vars[name] = ((*out.dims, "draw"), arrays[name], attrs)
+
+    inputs = arrays["_inputs"]
+    # A per-year input (such as the raid fraction) has one stream, and one row, per year, in year order.
+    per_year: dict[str, tuple[list[int], dict[str, Any]]] = {}
+    for row, stored in enumerate(plan.stored):
+        attrs = {
+            "long_name": stored.doc[:1].upper() + stored.doc[1:],
+            "units": stored.unit,
+            "source": stored.quantity.source,
+            "distribution": stored.quantity.distribution.describe(),
+            "sampled_input": 1,
+        }
+        if stored.year is None:
+            data_vars[stored.variable] = ("draw", inputs[row], attrs)
+        else:
+            per_year.setdefault(stored.variable, ([], attrs))[0].append(row)
+    for variable, (rows, attrs) in per_year.items():
+        data_vars[variable] = (("year", "draw"), inputs[rows], attrs)
+
+    data_vars["planned_spend"] = (
+        ("year", "programme"),
+        plan.planned_spend.T.copy(),
+        {"long_name": "Planned (announced) capital spend, real terms", "units": "GBP/year"},
+    )
+    data_vars["budget_change"] = (
+        ("year", "programme"),
+        plan.budget_change.T.copy(),
+        {
+            "long_name": "Budget changes to the announced plan, real terms (negative: a cut)",
+            "units": "GBP/year",
+        },
+    )
+    data_vars["claimed_return"] = (
+        (),
+        scenario.target.claimed_return.distribution.mean(),
+        {
+            "long_name": f"Claimed return (target): cumulative undiscounted value by {scenario.target_year}",
+            "units": "GBP",
+            "year": scenario.target_year,
+            "description": scenario.target.description,
+            "source": scenario.target.claimed_return.source,
+        },
+    )
+    text = scenario.to_toml()
+    attrs = {
+        "title": f"nhsrisk simulation of {scenario.name}: {scenario.title}",
+        "scenario_name": scenario.name,
+        "scenario": text,
+        "scenario_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "seed": str(seed),
+        "start": start,
+        "n_draws": draws,
+        "target_year": scenario.target_year,
+        "claim_window": f"{scenario.years[0]} to {scenario.target_year}",
+        "appraisal_period": f"{scenario.years[0]} to {scenario.years[-1]}",
+        "price_base": scenario.price_base,
+        "currency": "GBP",
+        "discount_rate": scenario.discount_rate.distribution.mean(),
+        "long_term_discount_rate": scenario.long_term_discount_rate.distribution.mean(),
+        "nhsrisk_version": __version__,
+        "uniforms_per_draw": plan.uniforms_per_draw,
+    }
+    # Variables built on the fast path: otherwise xarray's first Dataset checks every
+    # array against the duck-array libraries it knows, importing dask.array (half a
+    # second in a fresh process) only to find plain NumPy arrays.
+    return xr.Dataset(
+        data_vars={name: _numpy_variable(*spec) for name, spec in data_vars.items()},
+        coords={name: _numpy_variable(*spec) for name, spec in coords.items()},
+        attrs=attrs,
+    )
+
+
+def _numpy_variable(dims: str | tuple[str, ...], data: Any, attrs: dict[str, Any]) -> xr.Variable:
+    if isinstance(data, np.ndarray | list | float | int):
+        return xr.Variable(dims, np.asarray(data), attrs, fastpath=True)
+    return xr.Variable(dims, data, attrs)  # a dask array, kept lazy
