@@ -196,12 +196,13 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
                     if t == end - 1:
                         reached[j] = level_max * logistic((end - shift) * steepness[j])
                     # systems that would have run anyway (the do-minimum) cost nothing extra to run
-                    if level <= 0.0:
-                        running = running_share[j] * in_use
-                    elif level > base:
+                    # (continuous in uptake: full cost with no do-minimum, none where it leads)
+                    if level > base:
                         running = running_share[j] * in_use * ((level - base) / level)
-                    else:
+                    elif base > 0.0:
                         running = 0.0
+                    else:
+                        running = running_share[j] * in_use
                 else:
                     # support has ended: what was reached fades, and no running cost is paid
                     level = reached[j] * (1.0 - decay[j]) ** (t + 0.5 - end)
