@@ -1,18 +1,26 @@
-"""NumPy reference implementation of the nhsrisk structural model (version 1).
+"""NumPy reference implementation of the nhsrisk structural model (version 2).
 
 This is the model as a careful analyst would write it without numba: every
 input is drawn for all draws at once from a :class:`numpy.random.Generator`,
 and the model is evaluated on whole arrays of shape ``(draw, year, programme,
-staff_group)``. There is no Python loop over draws; the only Python loops run
-over the handful of inputs, programmes and staff groups while arrays are
-assembled.
+staff_group)``. There is no Python loop over draws or years; the only Python
+loops run over the handful of inputs, programmes and staff groups while arrays
+are assembled or summed.
 
-It follows the kernel's model (``evaluate_draw`` in the first ``nhsrisk._kernels``,
-now ``evaluate_block``; ``docs/model.md``) equation for equation (and, where
-it is cheap to do so, operation for operation), so that with the same inputs
-the two agree to rounding (``tests/test_reference_model.py`` checks 1e-12), and
-with independent random numbers they agree in distribution. It serves two
-purposes:
+It follows the kernel's model (``evaluate_block`` and ``_value_and_appraisal``
+in ``nhsrisk._kernels``; ``docs/model.md``) equation for equation, and
+operation for operation wherever the order of floating-point operations could
+matter, so that with the same inputs the two agree to rounding
+(``tests/test_reference_model.py`` checks 1e-12), and with independent random
+numbers they agree in distribution. It reads the model's declaration
+(:mod:`nhsrisk._model`): the inputs by their field names (``RISK_INPUTS``,
+``PROGRAMME_INPUTS``...) and the outputs by :data:`nhsrisk._model.OUTPUTS`,
+whose names and dimensions it returns. What it does *not* share with the
+package is the arithmetic: the real-terms spend, budget changes, discount
+factors and residual annuities are computed here from the scenario
+(:func:`model_arrays`), and the tests compare them with the plan's.
+
+It serves two purposes:
 
 - an independent check of the kernel (``tests/test_reference_model.py``);
 - the "plain NumPy" baseline that ``python -m benchmarks.compare`` times the
@@ -20,7 +28,41 @@ purposes:
 
 The random numbers are NOT the kernel's (the kernel uses counter-based Philox
 streams keyed by input name; this uses one ``numpy.random.default_rng(seed)``),
-so results agree in distribution, not draw by draw.
+so results agree in distribution, not draw by draw. Correlated inputs (the
+scenario's ``correlations`` table) are drawn through a Gaussian copula built
+here from the rank correlations (normal-scale correlation ``2 sin(pi r / 6)``)
+and inverted with each input's exact quantile function.
+
+The v2 equations, one draw, year ``t = 0, 1, ...`` of the appraisal period,
+programme ``p``, staff group ``g`` (B: planned spend, real; C: budget change,
+real):
+
+- raid_t = (sum_p B[p,t] + C[p,t] > 0) and u_t < raid_probability;
+  F[p,t] = (B[p,t] + C[p,t]) (1 - raid_t fraction_t exposure_p).
+- o_p = black_swan_overrun if black_swan > 0.5 else cost_overrun;
+  A[p,t] = min(1, sum_{s<=t} F / (max(1, o_p) sum_{s<=t} B)), 1 while nothing
+  is planned yet.
+- level_max = ceiling capacity A**elasticity (0 when A = 0); end = last
+  funded year + 1 + floor(support_years); while t < end, u = level_max
+  S((t + 0.5 - midpoint - delay) steepness) and running cost =
+  running_cost in_use, in_use = capital before t + half of F[p,t] (but see
+  the do-minimum below); after, u = reached
+  (1 - decay)**(t + 0.5 - end) with reached = level_max[end - 1] S((end -
+  midpoint - delay) steepness), and no running cost.
+- do-minimum u0 = do_minimum_ceiling S((t + 0.5 - do_minimum_midpoint)
+  do_minimum_steepness); additional uptake a = max(0, u - u0). While
+  supported, the running cost counts only the additional share of the systems
+  in use: running_cost in_use (u - u0) / u if u > u0 (all of it if u <= 0,
+  none if 0 < u <= u0).
+- x_t = digital_exclusion max(0, 1 - sum_p excluded_share_reached_p a[p,t]).
+- H[t,p,g] = fte hours addressable recovered a[t,p], scaled down per (t, g)
+  to at most fte hours max_release_share.
+- kept = 1 - social_care_share leakage; time = sum_g H cost_per_hour
+  released_time_used kept; cash = time cashed_share + non_staff_savings a;
+  non-cash = time - time cashed_share; patient = contacts (1 - x_t) a
+  value_per_contact kept.
+- Present values with the Green Book factors; residual value = sum_p
+  max(0, value - running in the last year) x annuity_p.
 """
 
 from __future__ import annotations
@@ -29,7 +71,10 @@ from collections.abc import Mapping
 from typing import Literal
 
 import numpy as np
+import scipy.special
 
+from nhsrisk import _model as M
+from nhsrisk._plan import _OPTIONAL_TABLES
 from nhsrisk.distributions import (
     PERT,
     Bernoulli,
@@ -41,40 +86,15 @@ from nhsrisk.distributions import (
     Triangular,
     Uniform,
 )
-from nhsrisk.scenario import Scenario, load_scenario
+from nhsrisk.scenario import DEFAULT_SCENARIO, LONG_TERM_FROM_YEAR, Scenario, load_scenario
 
-__all__ = ["evaluate_reference", "input_names", "sample_inputs", "simulate_reference"]
+__all__ = ["evaluate_reference", "input_names", "model_arrays", "sample_inputs", "simulate_reference"]
 
-RISK_FIELDS = (
-    "raid_probability",
-    "cost_overrun",
-    "black_swan",
-    "black_swan_overrun",
-    "delivery_delay",
-    "digital_exclusion",
-    "staff_capacity",
-    "social_care_leakage",
-    "funding_elasticity",
-    "redeployment_fraction",
-)
-GROUP_FIELDS = ("fte", "hours_per_fte", "cost_per_hour", "max_release_share")
-PROGRAMME_FIELDS = (
-    "raid_exposure",
-    "uptake_ceiling",
-    "uptake_midpoint",
-    "uptake_steepness",
-    "realisation_lag",
-    "benefit_decay",
-    "cash_releasing_fraction",
-    "social_care_share",
-)
-PATIENT_FIELDS = ("contacts_per_year", "value_per_contact")
-EFFECT_FIELDS = ("addressable_share", "recovered_fraction")
-
+#: Inputs drawn once per year rather than once per draw, by key path: ``risks.raid_event``
+#: (the standard uniform compared with ``raid_probability``) and ``risks.raid_fraction``.
+PER_YEAR = tuple(f"risks.{name}" for name in M.YEAR_INPUTS)
 #: Name of the per-year uniforms that decide whether a raid happens (raid if u < raid_probability).
-RAID_EVENT = "risks.raid_event"
-#: Inputs drawn once per year rather than once per draw.
-PER_YEAR = ("risks.raid_fraction", RAID_EVENT)
+RAID_EVENT = f"risks.{M.YEAR_INPUTS[M.RAID_EVENT]}"
 
 Method = Literal["numpy", "ppf"]
 
@@ -82,27 +102,85 @@ Method = Literal["numpy", "ppf"]
 def input_names(scenario: Scenario) -> dict[str, Distribution]:
     """Every model input by key path (the names ``nhsrisk.simulate`` gives its input variables).
 
-    ``risks.raid_event`` is the standard uniform compared with ``raid_probability``
-    each year; it and ``risks.raid_fraction`` are drawn once per year.
+    The field names come from :mod:`nhsrisk._model`; a programme's optional
+    tables (``patients``, ``inclusion``) add their fields only when present
+    (the model reads zero otherwise). ``risks.raid_event`` is the standard
+    uniform compared with ``raid_probability`` each year; it and
+    ``risks.raid_fraction`` are drawn once per year.
     """
     names: dict[str, Distribution] = {}
-    for name in RISK_FIELDS:
+    for name in M.RISK_INPUTS:
         names[f"risks.{name}"] = getattr(scenario.risks, name).distribution
-    names[RAID_EVENT] = Uniform(0.0, 1.0)
-    names["risks.raid_fraction"] = scenario.risks.raid_fraction.distribution
+    for path in PER_YEAR:
+        names[path] = (
+            Uniform(0.0, 1.0) if path == RAID_EVENT else getattr(scenario.risks, path[6:]).distribution
+        )
     for gid, group in scenario.staff_groups.items():
-        for name in GROUP_FIELDS:
+        for name in M.GROUP_INPUTS:
             names[f"staff_groups.{gid}.{name}"] = getattr(group, name).distribution
     for pid, programme in scenario.programmes.items():
-        for name in PROGRAMME_FIELDS:
+        for name in M.PROGRAMME_INPUTS:
             names[f"programmes.{pid}.{name}"] = getattr(programme, name).distribution
-        if programme.patients is not None:
-            for name in PATIENT_FIELDS:
-                names[f"programmes.{pid}.patients.{name}"] = getattr(programme.patients, name).distribution
+        for table_name, _, fields in _OPTIONAL_TABLES:
+            table = getattr(programme, table_name)
+            if table is not None:
+                for name in fields:
+                    names[f"programmes.{pid}.{table_name}.{name}"] = getattr(table, name).distribution
         for gid, effect in programme.staff.items():
-            for name in EFFECT_FIELDS:
+            for name in M.PAIR_INPUTS:
                 names[f"programmes.{pid}.staff.{gid}.{name}"] = getattr(effect, name).distribution
     return names
+
+
+def model_arrays(scenario: Scenario) -> dict[str, np.ndarray]:
+    """The scenario's fixed structure, computed here from the scenario (not by the plan builder).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Named as in :data:`nhsrisk._model.MODEL_ARRAYS`: ``planned_spend`` and
+        ``budget_change`` (programme, year) in ``price_base`` prices [GBP/year]
+        (cash times ``deflator[price_base] / deflator[year]``); ``last_funded``
+        (programme,), index of the last year with planned spend;
+        ``discount_factor`` (year,), the Green Book factors (``discount_rate``
+        to year 30, ``long_term_discount_rate`` after); ``residual_annuity``
+        (programme,), the sum of the discount factors of the ``residual_life``
+        whole years after the period.
+    """
+    years = list(scenario.years)
+    n_year = len(years)
+    deflator = dict(zip(scenario.deflator.years, scenario.deflator.index, strict=True))
+    real = np.array([deflator[scenario.price_base] / deflator[year] for year in years])
+    cash = np.array([p.spend.values for p in scenario.programmes.values()], dtype=float)
+    planned = cash * real
+    change = np.zeros_like(planned)
+    position = {pid: p for p, pid in enumerate(scenario.programmes)}
+    for item in scenario.budget_changes:
+        t = years.index(item.year)
+        change[position[item.programme], t] += item.amount * real[t]
+    last_funded = np.array([np.flatnonzero(row > 0)[-1] for row in cash], dtype=np.int64)
+    life = [int(p.residual_life.distribution.mean()) for p in scenario.programmes.values()]
+
+    short = scenario.discount_rate.distribution.mean()
+    long = scenario.long_term_discount_rate.distribution.mean()
+    last_short = LONG_TERM_FROM_YEAR - 1  # year 30: the last year discounted at the short rate
+
+    def factor(t: np.ndarray) -> np.ndarray:
+        return np.where(
+            t <= last_short,
+            (1.0 + short) ** -t,
+            (1.0 + short) ** -float(last_short) * (1.0 + long) ** -(t - last_short),
+        )
+
+    discount = factor(np.arange(n_year, dtype=float))
+    annuity = np.array([factor(np.arange(n_year, n_year + n, dtype=float)).sum() for n in life])
+    return {
+        "planned_spend": planned,
+        "budget_change": change,
+        "last_funded": last_funded,
+        "discount_factor": discount,
+        "residual_annuity": annuity,
+    }
 
 
 def _draw(dist: Distribution, rng: np.random.Generator, size: tuple[int, ...], method: Method) -> np.ndarray:
@@ -134,6 +212,26 @@ def _draw(dist: Distribution, rng: np.random.Generator, size: tuple[int, ...], m
     return np.asarray(dist.ppf(rng.random(size)), dtype=float)
 
 
+def _correlated_uniforms(scenario: Scenario, draws: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Uniforms of the correlated inputs, by key path, from a Gaussian copula (empty if none).
+
+    The normal-scale correlation ``2 sin(pi r / 6)`` gives Spearman correlation
+    ``r``; its square root is taken by an eigendecomposition (any ``L`` with
+    ``L L' = R`` gives the same law), so a singular matrix works too.
+    """
+    correlations = scenario.correlations
+    if correlations is None:
+        return {}
+    rank = np.asarray(correlations.matrix, dtype=float)
+    normal = 2.0 * np.sin(np.pi * rank / 6.0)
+    np.fill_diagonal(normal, 1.0)
+    eigenvalues, vectors = np.linalg.eigh(normal)
+    root = vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
+    z = rng.standard_normal((draws, len(correlations.inputs))) @ root.T
+    u = scipy.special.ndtr(z)
+    return {name: u[:, k] for k, name in enumerate(correlations.inputs)}
+
+
 def sample_inputs(
     scenario: Scenario, draws: int, rng: np.random.Generator, *, method: Method = "numpy"
 ) -> dict[str, np.ndarray]:
@@ -148,26 +246,42 @@ def sample_inputs(
         ``"numpy"`` uses each distribution's natural NumPy sampler
         (``Generator.beta`` for Beta and PERT, ``lognormal``, ``choice``...);
         ``"ppf"`` draws uniforms and inverts them with the exact ``dist.ppf``
-        (slow for Beta and PERT: scipy's ``betaincinv``).
+        (slow for Beta and PERT: scipy's ``betaincinv``). Correlated inputs are
+        always inverted from the copula's uniforms with ``dist.ppf``.
     """
     n_year = len(scenario.years)
+    correlated = _correlated_uniforms(scenario, draws, rng)
     out = {}
     for name, dist in input_names(scenario).items():
+        if name in correlated:
+            out[name] = np.asarray(dist.ppf(correlated[name]), dtype=float)
+            continue
         size = (draws, n_year) if name in PER_YEAR else (draws,)
         out[name] = _draw(dist, rng, size, method)
     return out
 
 
+def _logistic(z: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-z))``, as the kernel writes it (an overflowing exp gives 0)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def _in_order(terms: np.ndarray) -> np.ndarray:
+    """Running totals along axis 1, added one term at a time in order (as the kernel adds them)."""
+    return np.cumsum(terms, axis=1)
+
+
 def evaluate_reference(
     scenario: Scenario, inputs: Mapping[str, np.ndarray | float], draws: int
 ) -> dict[str, np.ndarray]:
-    """Evaluate the structural model on whole arrays of inputs.
+    """Evaluate the structural model (version 2) on whole arrays of inputs.
 
     Parameters
     ----------
     scenario : Scenario
         Supplies the structure (years, programmes, staff groups, planned spend,
-        discount rate).
+        budget changes, deflator, discount rates, residual lives).
     inputs : mapping of str to array
         Inputs by key path (see :func:`input_names`), each of shape ``(draws,)``
         or ``(draws, year)`` for ``risks.raid_fraction`` and ``risks.raid_event``.
@@ -177,24 +291,23 @@ def evaluate_reference(
     Returns
     -------
     dict of str to numpy.ndarray
-        The outputs of :data:`nhsrisk.simulation.OUTPUTS`, with the same
-        dimensions after ``draw``: ``raid`` (draw, year), ``spend``,
-        ``uptake``, ``value``, ``cash_releasing_value``, ``net_benefit``
-        (draw, year, programme), ``funding_adequacy`` (draw, programme),
+        Every output of :data:`nhsrisk._model.OUTPUTS`, with ``draw`` first and
+        then the declared dimensions: ``raid`` (draw, year), ``spend``,
+        ``funding_adequacy``, ``uptake``... (draw, year, programme),
         ``hours_released`` (draw, year, programme, staff_group),
         ``hours_capped`` (draw, year, staff_group), ``cumulative_value``
-        (draw, year), ``npv`` and ``bcr`` (draw,).
+        (draw, year), present values, ``npv`` and ``bcr`` (draw,).
     """
     n = draws
-    years = scenario.years
-    n_year = len(years)
+    n_year = len(scenario.years)
     programmes = list(scenario.programmes.items())
     groups = list(scenario.staff_groups)
     n_prog, n_group = len(programmes), len(groups)
     distributions = input_names(scenario)
+    structure = model_arrays(scenario)
 
-    def col(name: str, per_year: bool = False) -> np.ndarray:
-        shape = (n, n_year) if per_year else (n,)
+    def col(name: str) -> np.ndarray:
+        shape = (n, n_year) if name in PER_YEAR else (n,)
         value = inputs.get(name)
         if value is None:
             dist = distributions[name]
@@ -203,119 +316,214 @@ def evaluate_reference(
             value = float(dist.support()[0])
         return np.broadcast_to(np.asarray(value, dtype=float), shape)
 
+    def risk(name: str) -> np.ndarray:
+        return col(f"risks.{name}")
+
+    table_of = {name: table for table, _, fields in _OPTIONAL_TABLES for name in fields}
+
     def per_programme(field: str) -> np.ndarray:
-        return np.stack([col(f"programmes.{pid}.{field}") for pid, _ in programmes], axis=-1)
+        """(draw, programme); zero for a programme without the optional table holding ``field``."""
+        columns = []
+        for pid, programme in programmes:
+            table = table_of.get(field)
+            if table is None:
+                columns.append(col(f"programmes.{pid}.{field}"))
+            elif getattr(programme, table) is None:
+                columns.append(np.zeros(n))
+            else:
+                columns.append(col(f"programmes.{pid}.{table}.{field}"))
+        return np.stack(columns, axis=-1)
 
     def per_group(field: str) -> np.ndarray:
         return np.stack([col(f"staff_groups.{gid}.{field}") for gid in groups], axis=-1)
 
-    def per_patient_channel(field: str) -> np.ndarray:
-        cols = [
-            col(f"programmes.{pid}.patients.{field}") if p.patients is not None else np.zeros(n)
-            for pid, p in programmes
-        ]
-        return np.stack(cols, axis=-1)
+    t = np.arange(n_year, dtype=float)[None, :, None]  # (1, T, 1)
+    planned = structure["planned_spend"].T  # (T, P), real terms
+    funded = planned + structure["budget_change"].T  # (T, P): the plan after budget changes
 
-    planned = np.array([p.spend.values for _, p in programmes], dtype=float)  # (programme, year)
-    last_funded = np.array([np.flatnonzero(row > 0)[-1] for row in planned])
-    rate = scenario.discount_rate.distribution.mean()
-    discount = (1.0 + rate) ** -np.arange(n_year, dtype=float)
-    t = np.arange(n_year, dtype=float)
+    # --- budget raids: only a year with capital to spend can be raided ---------------------
+    money = np.zeros(n_year)
+    for p in range(n_prog):
+        money += funded[:, p]
+    raid = (money > 0.0)[None, :] & (col(RAID_EVENT) < risk("raid_probability")[:, None])  # (n, T)
+    cut = np.where(raid, col(f"risks.{M.YEAR_INPUTS[M.RAID_FRACTION]}"), 0.0)  # (n, T)
+    spend = funded[None] * (1.0 - cut[:, :, None] * per_programme("raid_exposure")[:, None, :])  # (n, T, P)
 
-    # --- budget raids: spend after raids F[d, t, p] ----------------------------------
-    raid = col(RAID_EVENT, per_year=True) < col("risks.raid_probability")[:, None]  # (n, T)
-    cut = raid * col("risks.raid_fraction", per_year=True)  # (n, T)
-    exposure = per_programme("raid_exposure")  # (n, P)
-    spend = planned.T[None, :, :] * (1.0 - cut[:, :, None] * exposure[:, None, :])  # (n, T, P)
-
-    # --- funding adequacy and uptake ----------------------------------------------------
+    # --- funding adequacy to date: received over needed, an underrun never hides a cut -----
+    received = _in_order(spend)  # capital received up to and including year t
+    before = np.concatenate([np.zeros((n, 1, n_prog)), received[:, :-1]], axis=1)  # up to year t - 1
+    needed = _in_order(planned[None])[0]  # (T, P)
     overrun = np.where(
-        col("risks.black_swan") > 0.5, col("risks.black_swan_overrun"), col("risks.cost_overrun")
+        per_programme("black_swan") > 0.5, per_programme("black_swan_overrun"), per_programme("cost_overrun")
     )
-    actual = spend.sum(axis=1)  # (n, P)
-    funded = actual > 0.0
-    adequacy = np.minimum(1.0, actual / (overrun[:, None] * planned.sum(axis=1)))
-    funding_factor = np.where(funded, adequacy ** col("risks.funding_elasticity")[:, None], 0.0)
-    adequacy = np.where(funded, adequacy, 0.0)  # no money, no technology, whatever the elasticity
+    need = needed[None] * np.maximum(overrun, 1.0)[:, None, :]  # (n, T, P)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        adequacy = np.where(need > 0.0, np.minimum(received / need, 1.0), 1.0)
+        # no money, no technology, whatever the elasticity
+        factor = np.where(adequacy > 0.0, adequacy ** risk("funding_elasticity")[:, None, None], 0.0)
 
-    ceiling = per_programme("uptake_ceiling") * col("risks.staff_capacity")[:, None] * funding_factor
-    shift = (
-        per_programme("uptake_midpoint")
-        + per_programme("realisation_lag")
-        + col("risks.delivery_delay")[:, None]
-    )
+    # --- uptake with the investment, mid-year; support, decay and running costs -----------
+    level_max = (per_programme("uptake_ceiling") * risk("staff_capacity")[:, None])[:, None, :] * factor
+    shift = per_programme("uptake_midpoint") + per_programme("delivery_delay")  # (n, P)
     steepness = per_programme("uptake_steepness")
-    # ceiling / (1 + exp(-(t - shift) * steepness)), in place: these are (draw, year, programme)
-    uptake = t[None, :, None] - shift[:, None, :]
-    uptake *= -steepness[:, None, :]
-    with np.errstate(over="ignore"):  # exp overflow -> level 0, as in the kernel
-        np.exp(uptake, out=uptake)
-    uptake += 1.0
-    np.divide(ceiling[:, None, :], uptake, out=uptake)
-    np.minimum(uptake, 1.0, out=uptake)
-    years_after = np.arange(n_year)[:, None] - last_funded[None, :]  # (T, P)
-    keep = 1.0 - per_programme("benefit_decay")  # (n, P)
-    after = years_after > 0
-    if after.any():
-        uptake *= np.where(after[None], keep[:, None, :] ** np.maximum(years_after, 0)[None], 1.0)
+    end = structure["last_funded"][None, :] + 1 + np.floor(per_programme("support_years"))  # (n, P)
+    supported = t < end[:, None, :]  # (n, T, P)
+    rising = level_max * _logistic((t + 0.5 - shift[:, None, :]) * steepness[:, None, :])
+    # what was reached when support ended: the level_max of year end - 1, at the end of that year
+    last_supported = (end - 1).astype(np.int64)
+    within = last_supported <= n_year - 1
+    at_end = np.take_along_axis(level_max, np.minimum(last_supported, n_year - 1)[:, None, :], axis=1)[:, 0]
+    reached = np.where(within, at_end * _logistic((end - shift) * steepness), 0.0)  # (n, P)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        fading = reached[:, None, :] * (1.0 - per_programme("benefit_decay"))[:, None, :] ** (
+            t + 0.5 - end[:, None, :]
+        )
+    uptake = np.where(supported, rising, fading)
 
-    # --- staff hours released, capped per staff group ------------------------------------
-    staff_hours = per_group("fte") * per_group("hours_per_fte")  # (n, G)
-    addressable = np.zeros((n, n_prog, n_group))
-    recovered = np.zeros((n, n_prog, n_group))
+    # --- the do-minimum counterfactual: only uptake beyond it counts -----------------------
+    base = per_programme("do_minimum_ceiling")[:, None, :] * _logistic(
+        (t + 0.5 - per_programme("do_minimum_midpoint")[:, None, :])
+        * per_programme("do_minimum_steepness")[:, None, :]
+    )
+    additional = np.where(uptake > base, uptake - base, 0.0)
+
+    # --- running costs while supported, for the additional share of the systems in use ------
+    in_use = before + 0.5 * spend  # systems bought during the year run for half of it
+    all_running = per_programme("running_cost")[:, None, :] * in_use
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # systems that would have run anyway (the do-minimum) cost nothing extra to run
+        extra = np.where(uptake > base, all_running * ((uptake - base) / uptake), 0.0)
+    running = np.where(supported, np.where(uptake <= 0.0, all_running, extra), 0.0)
+
+    # --- digital exclusion, lowered by inclusion programmes as they spread -----------------
+    share = np.ones((n, n_year))
+    reach = per_programme("excluded_share_reached")
+    for p in range(n_prog):
+        share = share - reach[:, None, p] * additional[:, :, p]
+    exclusion = np.where(share > 0.0, risk("digital_exclusion")[:, None] * share, 0.0)  # (n, T)
+
+    # --- staff hours released, capped per staff group --------------------------------------
+    fte_hours = per_group("fte") * per_group("hours_per_fte")  # (n, G)
+    full = np.zeros((n, n_prog, n_group))  # hours at full additional uptake
     position = {gid: g for g, gid in enumerate(groups)}
     for p, (pid, programme) in enumerate(programmes):
         for gid in programme.staff:
             g = position[gid]
-            addressable[:, p, g] = col(f"programmes.{pid}.staff.{gid}.addressable_share")
-            recovered[:, p, g] = col(f"programmes.{pid}.staff.{gid}.recovered_fraction")
-    full = staff_hours[:, None, :] * addressable * recovered  # (n, P, G): hours at full uptake
-    hours = full[:, None, :, :] * uptake[:, :, :, None]  # (n, T, P, G)
-    total = hours[:, :, 0, :].copy()  # (n, T, G); summed programme by programme, as the kernel does
-    for p in range(1, n_prog):
+            pair = f"programmes.{pid}.staff.{gid}."
+            full[:, p, g] = (
+                fte_hours[:, g]
+                * col(pair + M.PAIR_INPUTS[M.ADDRESSABLE_SHARE])
+                * col(pair + M.PAIR_INPUTS[M.RECOVERED_FRACTION])
+            )
+    hours = full[:, None, :, :] * additional[:, :, :, None]  # (n, T, P, G)
+    total = np.zeros((n, n_year, n_group))  # summed programme by programme, as the kernel does
+    for p in range(n_prog):
         total += hours[:, :, p, :]
-    available = (staff_hours * per_group("max_release_share"))[:, None, :]  # (n, 1, G)
-    capped = total > available
-    scale = np.divide(available, total, out=np.ones_like(total), where=capped)
+    releasable = (fte_hours * per_group("max_release_share"))[:, None, :]  # (n, 1, G)
+    capped = total > releasable
+    scale = np.divide(releasable, total, out=np.ones_like(total), where=capped)
     if capped.any():
         hours *= scale[:, :, None, :]
 
-    # --- value, spend, NPV ----------------------------------------------------------------
-    staff_value = np.einsum("ntpg,ng->ntp", hours, per_group("cost_per_hour"))
-    included = 1.0 - col("risks.digital_exclusion")
-    patient_value = (
-        (per_patient_channel("contacts_per_year") * included[:, None])[:, None, :]
-        * uptake
-        * per_patient_channel("value_per_contact")[:, None, :]
+    # --- value by kind ----------------------------------------------------------------------
+    cost = per_group("cost_per_hour")
+    staff_value = np.zeros((n, n_year, n_prog))
+    for g in range(n_group):
+        staff_value += hours[..., g] * cost[:, None, None, g]
+    kept = (1.0 - per_programme("social_care_share") * risk("social_care_leakage")[:, None])[:, None, :]
+    time_value = staff_value * risk("released_time_used")[:, None, None] * kept
+    cashed = time_value * per_programme("cashed_share")[:, None, :]
+    cash = cashed + per_programme("non_staff_savings")[:, None, :] * additional
+    redeployed = time_value - cashed
+    patient = (
+        per_programme("contacts_per_year")[:, None, :]
+        * (1.0 - exclusion)[:, :, None]
+        * additional
+        * per_programme("value_per_contact")[:, None, :]
+        * kept
     )
-    kept = 1.0 - per_programme("social_care_share") * col("risks.social_care_leakage")[:, None]
-    redeployed = col("risks.redeployment_fraction")[:, None, None]
-    value = (staff_value * redeployed + patient_value) * kept[:, None, :]
-    cash = value * per_programme("cash_releasing_fraction")[:, None, :]
-    net = value - spend
-    cumulative = np.cumsum(value.sum(axis=2), axis=1)
-    pv_value = np.einsum("ntp,t->n", value, discount)
-    pv_spend = np.einsum("ntp,t->n", spend, discount)
-    npv = pv_value - pv_spend
-    bcr = np.divide(pv_value, pv_spend, out=np.zeros(n), where=pv_spend > 0.0)
-    return {
+    value = cash + redeployed + patient
+    net = value - spend - running
+
+    # --- totals: added year by year, programme by programme, as the kernel adds them --------
+    def flat(a: np.ndarray) -> np.ndarray:
+        return a.reshape(n, n_year * n_prog)
+
+    cumulative = _in_order(flat(value))[:, n_prog - 1 :: n_prog]  # (n, T)
+    discount = structure["discount_factor"][None, :, None]
+
+    def present(a: np.ndarray) -> np.ndarray:
+        return _in_order(flat(a * discount))[:, -1]
+
+    pv_capital = present(spend)
+    pv_running = present(running)
+    pv_cash = present(cash)
+    pv_redeployed = present(redeployed)
+    pv_patient = present(patient)
+    # the last year's net flow continues for the assets' remaining life
+    annuity = structure["residual_annuity"]
+    last_net = value[:, -1, :] - running[:, -1, :]
+    residual = np.where(
+        (annuity[None, :] > 0.0) & (value[:, -1, :] > running[:, -1, :]), last_net * annuity[None, :], 0.0
+    )
+    pv_residual = np.zeros(n)
+    for p in range(n_prog):
+        pv_residual = pv_residual + residual[:, p]
+    pv_benefits = pv_cash + pv_redeployed + pv_patient + pv_residual
+    pv_costs = pv_capital + pv_running
+    npv = pv_benefits - pv_costs
+    bcr = np.divide(pv_benefits, pv_costs, out=np.zeros(n), where=pv_costs > 0.0)
+
+    results = {
         "raid": raid,
         "spend": spend,
+        "running_cost": running,
         "funding_adequacy": adequacy,
         "uptake": uptake,
+        "additional_uptake": additional,
         "hours_released": hours,
         "hours_capped": capped,
         "value": value,
         "cash_releasing_value": cash,
+        "non_cash_releasing_value": redeployed,
+        "patient_value": patient,
         "net_benefit": net,
         "cumulative_value": cumulative,
+        "pv_capital_cost": pv_capital,
+        "pv_running_cost": pv_running,
+        "pv_cash_releasing": pv_cash,
+        "pv_non_cash_releasing": pv_redeployed,
+        "pv_patient": pv_patient,
+        "pv_residual_value": pv_residual,
+        "pv_benefits": pv_benefits,
+        "pv_costs": pv_costs,
         "npv": npv,
         "bcr": bcr,
     }
+    _check_declared(results, {"year": n_year, "programme": n_prog, "staff_group": n_group}, n)
+    return {name: results[name] for name in M.OUTPUTS}
+
+
+def _check_declared(results: Mapping[str, np.ndarray], sizes: Mapping[str, int], draws: int) -> None:
+    """Fail loudly if the outputs computed here are not exactly those declared, with their shapes."""
+    missing = sorted(set(M.OUTPUTS) - set(results))
+    extra = sorted(set(results) - set(M.OUTPUTS))
+    if missing or extra:
+        raise AssertionError(
+            f"benchmarks/reference.py is out of step with nhsrisk._model.OUTPUTS: missing {missing}, "
+            f"not declared {extra}"
+        )
+    for name, out in M.OUTPUTS.items():
+        shape = (draws, *(sizes[d] for d in out.dims))
+        if results[name].shape != shape or (results[name].dtype == bool) != out.boolean:
+            raise AssertionError(
+                f"reference output {name!r} has shape {results[name].shape} and dtype "
+                f"{results[name].dtype}; declared {shape}, boolean={out.boolean}"
+            )
 
 
 def simulate_reference(
-    scenario: Scenario | str = "spring-budget-2024",
+    scenario: Scenario | str = DEFAULT_SCENARIO,
     draws: int = 100_000,
     seed: int | None = None,
     *,
