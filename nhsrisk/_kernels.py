@@ -189,7 +189,8 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
                     last_factor[j] = adequacy ** elasticity[j] if adequacy > 0.0 else 0.0
                 level_max = ceiling[j] * capacity[j] * last_factor[j]
                 shift = midpoint[j] + delay[j]
-                end = last_funded[p] + 1 + math.floor(support[j])
+                # support beyond the period ends after it (and a huge value must not overflow an int)
+                end = last_funded[p] + 1 + math.floor(min(support[j], float(n_year)))
                 base = base_ceiling[j] * logistic((t + 0.5 - base_midpoint[j]) * base_steepness[j])
                 if t < end:
                     level = level_max * logistic((t + 0.5 - shift) * steepness[j])
