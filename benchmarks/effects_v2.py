@@ -94,7 +94,11 @@ class Headline:
 
 
 def _percent(p: float) -> str:
-    return f"{100 * p:.1f}%" if p not in (0.0, 1.0) else f"{100 * p:.0f}%"
+    """Per cent to 0.1, with more digits near 0 and 1 so that neither is shown unless exact."""
+    if p in (0.0, 1.0):
+        return f"{100 * p:.0f}%"
+    digits = 1 if 0.001 <= p <= 0.999 else 3
+    return f"{100 * p:.{digits}f}%"
 
 
 def headline_of_run(ds) -> Headline:
@@ -435,7 +439,7 @@ def reevaluate(ds, scenario, *, adequacy: str = "v2", shared_risks: bool = False
         level_max = get("uptake_ceiling")[:, None] * capacity[:, None] * factor
         shift = get("uptake_midpoint") + delay
         steep = get("uptake_steepness")
-        end = plan.last_funded[p] + 1 + np.floor(get("support_years"))
+        end = plan.last_funded[p] + 1 + np.floor(np.minimum(get("support_years"), float(n_year)))
         supported = level_max * _logistic((t[None, :] + 0.5 - shift[:, None]) * steep[:, None])
         last = np.clip(end.astype(int) - 1, 0, n_year - 1)
         reached = level_max[np.arange(n), last] * _logistic((end - shift) * steep)
@@ -450,7 +454,7 @@ def reevaluate(ds, scenario, *, adequacy: str = "v2", shared_risks: bool = False
         capital = np.cumsum(spend[:, :, p], axis=1)
         in_use = capital - 0.5 * spend[:, :, p]
         with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(u <= 0.0, 1.0, np.where(u > base, (u - base) / u, 0.0))
+            share = np.where(u > base, (u - base) / u, np.where(base > 0.0, 0.0, 1.0))
         cost[:, :, p] = np.where(
             t[None, :] < end[:, None], get("running_cost")[:, None] * in_use * share, 0.0
         )
