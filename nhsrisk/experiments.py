@@ -18,20 +18,31 @@ import math
 import numbers
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 import xarray as xr
 
 from nhsrisk import _design
+from nhsrisk._kernels import simulate_kernel
 from nhsrisk._plan import Plan, build_plan
 from nhsrisk._progress import check_progress, progress_bar
+from nhsrisk._sampling import FIXED
 from nhsrisk._validate import check_count, resolve_seed
 from nhsrisk.distributions import Distribution
-from nhsrisk.scenario import Scenario, load_scenario
-from nhsrisk.simulation import OUTPUTS, _check_finite, _run, sampling_arguments, simulate
+from nhsrisk.scenario import DEFAULT_SCENARIO, Scenario, dumps_toml, load_scenario
+from nhsrisk.simulation import (
+    OUTPUTS,
+    _check_finite,
+    _run,
+    allocate_results,
+    kernel_arguments,
+    sampling_arguments,
+    simulate,
+)
 from nhsrisk.sobol import (
     _check_base_samples,
     _check_bootstrap,
@@ -40,7 +51,18 @@ from nhsrisk.sobol import (
     sobol_from_evaluations,
 )
 
-__all__ = ["WATERFALL_STEPS", "compare_options", "sobol_analysis", "spider", "sweep", "tornado", "waterfall"]
+__all__ = [
+    "WATERFALL_HAIRCUTS",
+    "WATERFALL_STEPS",
+    "compare_options",
+    "sobol_analysis",
+    "spider",
+    "sweep",
+    "switched_off",
+    "tornado",
+    "waterfall",
+    "waterfall_groups",
+]
 
 _YEAR_SUFFIX = re.compile(r"\[(\d{4}/\d{2})\]$")
 _SMALL_DESIGN = 1024
@@ -165,7 +187,7 @@ def _input_coords(factors: list[_Factor]) -> dict[str, Any]:
 
 
 def tornado(
-    scenario: Scenario | str | Path = "spring-budget-2024",
+    scenario: Scenario | str | Path = DEFAULT_SCENARIO,
     output: str = "npv",
     *,
     low: float = 0.1,
@@ -178,7 +200,7 @@ def tornado(
 
     Parameters
     ----------
-    scenario : Scenario or str or path-like, default="spring-budget-2024"
+    scenario : Scenario or str or path-like, default: the default scenario
         Scenario (see :func:`~nhsrisk.load_scenario`).
     output : str, default="npv"
         Output variable: a per-draw scalar (``"npv"``, ``"bcr"``) or a per-year
@@ -338,7 +360,7 @@ def _switching_values(
 
 
 def spider(
-    scenario: Scenario | str | Path = "spring-budget-2024",
+    scenario: Scenario | str | Path = DEFAULT_SCENARIO,
     output: str = "npv",
     *,
     percentiles: Sequence[float] | np.ndarray | None = None,
@@ -349,7 +371,7 @@ def spider(
 
     Parameters
     ----------
-    scenario : Scenario or str or path-like, default="spring-budget-2024"
+    scenario : Scenario or str or path-like, default: the default scenario
         Scenario (see :func:`~nhsrisk.load_scenario`).
     output : str, default="npv"
         Output variable, as in :func:`tornado`.
@@ -416,7 +438,7 @@ def spider(
 
 
 def sobol_analysis(
-    scenario: Scenario | str | Path = "spring-budget-2024",
+    scenario: Scenario | str | Path = DEFAULT_SCENARIO,
     output: str = "npv",
     *,
     base_samples: int = 4096,
@@ -435,7 +457,7 @@ def sobol_analysis(
 
     Parameters
     ----------
-    scenario : Scenario or str or path-like, default="spring-budget-2024"
+    scenario : Scenario or str or path-like, default: the default scenario
         Scenario without correlations: Sobol' indices assume independent inputs.
     output : str, default="npv"
         Output variable, as in :func:`tornado`.
@@ -761,136 +783,505 @@ def compare_options(
     return ds
 
 
-#: The losses of :func:`waterfall`, in the order they are switched on, with the
-#: key paths that switch each one off and the values they take then.
-#: ``{programme}`` stands for every programme of the scenario.
-WATERFALL_STEPS: tuple[tuple[str, dict[str, float]], ...] = (
-    ("budget erosion", {"risks.raid_probability": 0.0}),
-    ("cost overrun", {"risks.cost_overrun": 1.0, "risks.black_swan": 0.0}),
-    # an S-curve whose midpoint is 50 years in the past is at its ceiling from the first year
-    ("slow uptake", {"programmes.{programme}.uptake_midpoint": -50.0, "risks.staff_capacity": 1.0}),
-    ("lags", {"risks.delivery_delay": 0.0, "programmes.{programme}.realisation_lag": 0.0}),
+#: The risk groups of :func:`waterfall`, in the order of its steps: each name with the
+#: key paths that switch the risk off and the values they take then. ``*`` in a key
+#: path stands for every programme (or staff group) of the scenario; the value
+#: ``"len(years)"`` for the number of years of the scenario (support that outlasts the
+#: period); ``"budget_changes": ()`` for the scenario without its budget changes (the
+#: group is left out when the scenario has none).
+WATERFALL_STEPS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("budget raids", {"risks.raid_probability": 0.0}),
+    ("budget changes", {"budget_changes": ()}),
+    ("cost overrun", {"programmes.*.cost_overrun": 1.0, "programmes.*.black_swan": 0.0}),
+    ("delivery delay", {"programmes.*.delivery_delay": 0.0}),
+    ("staff capacity", {"risks.staff_capacity": 1.0}),
     ("digital exclusion", {"risks.digital_exclusion": 0.0}),
     ("social-care leakage", {"risks.social_care_leakage": 0.0}),
+    ("running costs not found", {"programmes.*.support_years": "len(years)"}),
 )
+
+#: The haircuts of :func:`waterfall` that are not risks: parts of the plan itself that
+#: take the gross potential down to the planned benefit, with the key paths that remove
+#: them and the values they take then (``*`` as in :data:`WATERFALL_STEPS`).
+WATERFALL_HAIRCUTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("partial recovery", {"programmes.*.staff.*.recovered_fraction": 1.0}),
+    ("time not put to use", {"risks.released_time_used": 1.0}),
+    ("do-minimum counterfactual", {"programmes.*.do_minimum_ceiling": 0.0}),
+)
+
+#: Orders of attribution accepted by :func:`waterfall`.
+WATERFALL_ORDERS = ("shapley", "sequential")
+
+
+@dataclass(frozen=True)
+class _Switch:
+    """One waterfall step, resolved against a plan: the streams it fixes and at which values."""
+
+    name: str
+    kind: str  # "risk" or "haircut"
+    values: dict[str, float]  # key path (no '*') -> value when switched off
+    streams: dict[int, float]  # plan stream index -> value when switched off
+    drop_budget_changes: bool
+
+
+_ONE_KEY = r"[^.\[\]]+"
+
+
+def _expand(pattern: str, names: Sequence[str]) -> list[str]:
+    """Key paths among ``names`` that ``pattern`` matches, ``*`` matching one key."""
+    parts = (_ONE_KEY if part == "*" else re.escape(part) for part in pattern.split("."))
+    regex = re.compile(r"\.".join(parts))
+    return [name for name in names if regex.fullmatch(name)]
+
+
+def _resolve_switches(
+    scenario: Scenario, plan: Plan, settings: Sequence[tuple[str, Mapping[str, Any]]], kind: str
+) -> list[_Switch]:
+    position = {name: k for k, name in enumerate(plan.stream_names)}
+    switches = []
+    for name, table in settings:
+        values: dict[str, float] = {}
+        drop = False
+        for pattern, value in table.items():
+            if pattern == "budget_changes":
+                drop = True
+                continue
+            number = float(len(scenario.years)) if value == "len(years)" else float(value)
+            values.update({key: number for key in _expand(pattern, plan.stream_names)})
+        streams = {position[key]: value for key, value in values.items()}
+        switches.append(_Switch(name, kind, values, streams, drop))
+    return switches
+
+
+def _switched_plan(plan: Plan, switches: Sequence[_Switch]) -> Plan:
+    """``plan`` with the inputs of ``switches`` fixed at their switched-off values.
+
+    Only the fixed streams change (code ``FIXED``, value in ``params[k, 0]``): every
+    other stream keeps its Philox key, and the copula of correlated inputs is kept
+    as it is, so every other input keeps its draws exactly (a fixed input ignores its
+    uniform). This is the kernel's ``FIXED`` path that :meth:`Scenario.with_values`
+    takes with a number.
+    """
+    codes = plan.codes.copy()
+    params = plan.params.copy()
+    budget_change = plan.budget_change
+    for switch in switches:
+        for k, value in switch.streams.items():
+            codes[k] = FIXED
+            params[k] = 0.0
+            params[k, 0] = value
+        if switch.drop_budget_changes:
+            budget_change = np.zeros_like(budget_change)
+    return replace(plan, codes=codes, params=params, budget_change=budget_change)
+
+
+def _check_names(value: Any, known: Sequence[str], name: str, caller: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if (
+        not isinstance(value, Sequence | np.ndarray)
+        or not len(value)
+        or not all(isinstance(v, str) and v in known for v in value)
+        or len(set(value)) != len(value)
+    ):
+        raise ValueError(
+            f"The {name!r} parameter of {caller} must be a non-empty sequence of distinct names from "
+            f"{list(known)}. Got {value!r} instead."
+        )
+    return [v for v in known if v in value]
+
+
+def waterfall_groups(scenario: Scenario | str | Path = DEFAULT_SCENARIO) -> list[str]:
+    """Names of the risk groups :func:`waterfall` attributes for a scenario.
+
+    Every group of :data:`WATERFALL_STEPS`, except ``"budget changes"`` when the
+    scenario has none.
+
+    Parameters
+    ----------
+    scenario : Scenario or str or path-like, default: the default scenario
+        Scenario (see :func:`~nhsrisk.load_scenario`).
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from nhsrisk.experiments import waterfall_groups
+    >>> waterfall_groups()[:3]
+    ['budget raids', 'cost overrun', 'delivery delay']
+    """
+    scenario = load_scenario(scenario)
+    return [name for name, _ in WATERFALL_STEPS if name != "budget changes" or scenario.budget_changes]
+
+
+def switched_off(scenario: Scenario | str | Path, steps: Sequence[str]) -> Scenario:
+    """Return the scenario with the named waterfall steps (risk groups or haircuts) switched off.
+
+    Uses :meth:`Scenario.with_values` with the values of :data:`WATERFALL_STEPS`
+    and :data:`WATERFALL_HAIRCUTS`. A fixed input cannot be correlated (the
+    scenario validator refuses it), so the correlations table is rebuilt
+    without the inputs fixed here (the sub-matrix of the others, which stays
+    positive semi-definite), and dropped when fewer than two inputs remain.
+    The rebuilt copula pairs the remaining correlated inputs' draws differently
+    from the full one (their Cholesky mixing changes), so a simulation of this
+    scenario has the same distribution as the corresponding run of
+    :func:`waterfall`, but not draw for draw the same numbers when the scenario
+    has correlations: :func:`waterfall` fixes the inputs in the kernel's plan
+    instead and keeps the copula whole. Without correlations the two agree bitwise.
+
+    Parameters
+    ----------
+    scenario : Scenario or str or path-like
+        Scenario (see :func:`~nhsrisk.load_scenario`).
+    steps : sequence of str
+        Names from :data:`WATERFALL_STEPS` and :data:`WATERFALL_HAIRCUTS`.
+
+    Returns
+    -------
+    Scenario
+        Validated like a file; fixed quantities carry the source
+        ``"assumption: switched off for the waterfall"``.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> from nhsrisk.experiments import switched_off
+    >>> planned = switched_off(nhsrisk.load_scenario(), ["budget raids", "delivery delay"])
+    >>> planned.risks.raid_probability.distribution.mean()
+    0.0
+    >>> planned.correlations.inputs[:1]
+    ('programmes.it_modernisation.cost_overrun',)
+    """
+    caller = "switched_off"
+    scenario = load_scenario(scenario)
+    settings = dict(WATERFALL_STEPS) | dict(WATERFALL_HAIRCUTS)
+    steps = _check_names(steps, list(settings), "steps", caller)
+    paths = list(scenario.quantities())
+    values: dict[str, Any] = {}
+    drop = False
+    for step in steps:
+        for pattern, value in settings[step].items():
+            if pattern == "budget_changes":
+                drop = True
+                continue
+            number = float(len(scenario.years)) if value == "len(years)" else float(value)
+            values.update({key: number for key in _expand(pattern, paths)})
+    data = scenario.to_dict()
+    if drop:
+        data.pop("budget_changes", None)
+    correlations = scenario.correlations
+    if correlations is not None:
+        data.pop("correlations")
+        keep = [i for i, name in enumerate(correlations.inputs) if name not in values]
+        if len(keep) >= 2:
+            matrix = correlations.as_array()[np.ix_(keep, keep)]
+            data["correlations"] = {
+                **correlations.to_dict(),
+                "inputs": [correlations.inputs[i] for i in keep],
+                "matrix": matrix.tolist(),
+            }
+    base = Scenario.from_toml(dumps_toml(data))
+    return base.with_values(values, source="assumption: switched off for the waterfall") if values else base
+
+
+def _shapley(n: int, value: Mapping[int, float]) -> np.ndarray:
+    """Exact Shapley values of players ``0 .. n-1`` from the value of every coalition (bit mask)."""
+    weights = [math.factorial(s) * math.factorial(n - s - 1) / math.factorial(n) for s in range(n)]
+    terms: list[list[float]] = [[] for _ in range(n)]
+    for mask in range(2**n):
+        size = mask.bit_count()
+        for i in range(n):
+            if not mask >> i & 1:
+                terms[i].append(weights[size] * (value[mask | 1 << i] - value[mask]))
+    return np.array([math.fsum(t) for t in terms])
 
 
 def waterfall(
-    scenario: Scenario | str | Path = "spring-budget-2024",
+    scenario: Scenario | str | Path = DEFAULT_SCENARIO,
     output: str = "cumulative_value",
     *,
     draws: int = 20_000,
     seed: int | None = None,
-    statistic: str = "median",
+    statistic: str = "mean",
+    order: str = "shapley",
+    groups: Sequence[str] | None = None,
     threads: int | None = None,
     progress: bool | None = None,
 ) -> xr.Dataset:
-    """Bridge from the planned benefit to the realised one, one step per risk, with common random numbers.
+    """Bridge from the gross potential through the planned benefit to the realised one.
 
-    The planned benefit is the output with every risk of :data:`WATERFALL_STEPS`
-    switched off (no budget raids, no cost overrun, uptake at its ceiling
-    from the first year with full staff capacity, no delays or realisation
-    lags, no digital exclusion, no social-care leakage). The risks are then
-    switched back on one at a time, in that order, each step re-running the
-    scenario with the same seed; a step's bar is the change in the statistic.
-    The last level is the scenario as it stands. With interactions between
-    risks a step's size depends on the order, which is therefore fixed and
-    recorded in the attrs.
+    Three levels, with steps between them:
+
+    - **gross potential**: the output with every risk off and none of the
+      haircuts below (all of the addressable time recovered, all of it put to
+      use, nothing that would have happened anyway);
+    - the **haircuts that are not risks** (:data:`WATERFALL_HAIRCUTS`): partial
+      recovery (``recovered_fraction`` as in the scenario), time not put to use
+      (``risks.released_time_used``) and the do-minimum counterfactual
+      (``do_minimum_ceiling``: only benefits beyond it count);
+    - **planned**: what the money would deliver on the planned spend profile
+      with every risk off (no raids, no budget changes, no overrun, no delay,
+      full staff capacity, no digital exclusion or social-care leakage, support
+      paid to the end of the period): uptake follows the planned S-curves, not
+      full uptake from the first day;
+    - one step per **risk group** (:data:`WATERFALL_STEPS`);
+    - **realised**: the scenario as it stands.
+
+    By default each step is a Shapley value (``order="shapley"``): the average,
+    over every order in which the groups could be switched on, of the change
+    the group makes when it is switched on. It is computed exactly by running
+    the model on every subset of the groups (``2**n`` runs for ``n`` groups,
+    ``2**3`` for the haircuts, the planned run shared), so it does not depend
+    on an order, gives groups with the same effect the same value, gives a
+    group that changes nothing exactly 0, and the steps add up to realised
+    minus planned (and the haircuts to planned minus gross potential) for any
+    statistic, the median included. ``order="sequential"`` switches the
+    groups on one at a time in the order listed instead (``n + 1`` runs); a
+    step's size then depends on the order where the risks interact.
+
+    Every run uses the same seed and draws (common random numbers): the runs
+    differ only in the inputs switched off, so the steps are differences of
+    the model, not of the noise. A risk is switched off by fixing its inputs
+    in the kernel's plan, which is the ``FIXED`` path that
+    :meth:`Scenario.with_values` takes with a number (bitwise the same
+    outputs); the scenario's copula is kept whole, so correlated inputs that
+    stay uncertain keep their draws exactly (a fixed input only ignores its
+    uniform). A scenario cannot express this: its validator refuses to
+    correlate a fixed input, and :func:`switched_off` drops such inputs from
+    the correlations table, which re-pairs the remaining inputs' draws.
 
     Parameters
     ----------
-    scenario : Scenario or str or path-like, default="spring-budget-2024"
+    scenario : Scenario or str or path-like, default: the default scenario
         Scenario (see :func:`~nhsrisk.load_scenario`).
     output : str, default="cumulative_value"
-        Output, as in :func:`tornado` (a per-year one is read in the target year).
+        A per-draw scalar output (``"npv"``, ``"pv_benefits"``: the appraisal
+        period) or a per-year one read in the target year
+        (``"cumulative_value"``: the claim test over the claim window).
     draws : int, default=20_000
-        Draws per step.
+        Draws per run.
     seed : int, optional
-        One seed for every step (recorded in attrs).
-    statistic : {"median", "mean"}, default="median"
-        Statistic of the output's draws at each step.
+        One seed for every run (recorded in attrs).
+    statistic : {"mean", "median"}, default="mean"
+        Statistic of the output's draws in each run.
+    order : {"shapley", "sequential"}, default="shapley"
+        Attribution over the risk groups (and over the haircuts).
+    groups : sequence of str, optional
+        Risk groups to attribute, from :data:`WATERFALL_STEPS`; the others stay
+        as the scenario has them in every run (also at "planned"). Default:
+        :func:`waterfall_groups`.
     threads : int, optional
         Number of numba threads.
     progress : bool, optional
-        Progress bar over the steps (default: only in a terminal or notebook,
+        Progress bar over the runs (default: only in a terminal or notebook,
         after a second; ``False`` never, ``True`` always).
 
     Returns
     -------
     xarray.Dataset
-        Dimension ``step`` (``"planned"``, the losses in order, ``"realised"``):
-        ``level`` (the statistic after the step, in the output's units) and
-        ``change`` (``level`` minus the previous level; the level itself for
-        ``"planned"`` and ``"realised"``).
+        Dimension ``step``: ``"gross potential"``, the haircuts, ``"planned"``,
+        the risk groups, ``"realised"``; coordinate ``kind`` (``"total"``,
+        ``"haircut"`` or ``"risk"``). ``change``: the step's value (the level
+        itself for a total); ``level``: the running total after the step (a
+        total's own level), in the output's units. With ``order="shapley"``
+        also ``alone`` (the change a step makes switched on first: from
+        gross potential for a haircut, from planned for a risk) and ``last``
+        (switched on last: to planned, to realised), the two ends of the range
+        of orders; NaN for the totals. Attrs record the method, the groups and
+        the values that switch each off, the statistic, seed, draws and number
+        of runs.
 
     Examples
     --------
     >>> import nhsrisk
-    >>> w = nhsrisk.waterfall(draws=2_000, seed=1)
-    >>> w["step"].values[[0, -1]].tolist()
-    ['planned', 'realised']
-    >>> bool(abs(float(w["change"][1:-1].sum() + w["level"][0] - w["level"][-1])) < 1e-3)
+    >>> w = nhsrisk.waterfall(draws=1_000, seed=1, groups=["budget raids", "delivery delay"])
+    >>> w["step"].values[[0, 4, -1]].tolist()
+    ['gross potential', 'planned', 'realised']
+    >>> steps = w["change"].where(w["kind"] == "risk", drop=True)
+    >>> total = w["change"].sel(step="realised") - w["change"].sel(step="planned")
+    >>> bool(abs(float(steps.sum() - total)) < 1e-6 * abs(float(total)))
     True
+    >>> w.attrs["method"], w.attrs["n_runs"]
+    ('shapley', 11)
     """
     caller = "waterfall"
     scenario = load_scenario(scenario)
     read, label, units = _output_reader(scenario, output, caller)
-    if statistic not in ("median", "mean"):
+    if statistic not in ("mean", "median"):
         raise ValueError(
-            f"The 'statistic' parameter of {caller} must be 'median' or 'mean'. Got {statistic!r} instead."
+            f"The 'statistic' parameter of {caller} must be 'mean' or 'median'. Got {statistic!r} instead."
         )
+    if order not in WATERFALL_ORDERS:
+        raise ValueError(
+            f"The 'order' parameter of {caller} must be one of {list(WATERFALL_ORDERS)}. "
+            f"Got {order!r} instead."
+        )
+    available = waterfall_groups(scenario)
+    names = available if groups is None else _check_names(groups, available, "groups", caller)
     draws = check_count(draws, "draws", caller)
+    if threads is not None:
+        threads = check_count(threads, "threads", caller)
     seed = resolve_seed(seed, caller)
-    switches = []
-    for name, settings in WATERFALL_STEPS:
-        expanded: dict[str, float] = {}
-        for key, value in settings.items():
-            targets = (
-                [key.format(programme=p) for p in scenario.programmes] if "{programme}" in key else [key]
-            )
-            expanded.update({k: value for k in targets})
-        switches.append((name, expanded))
-    everything_off = {k: v for _, settings in switches for k, v in settings.items()}
-    source = "assumption: risk switched off for the waterfall"
     progress = check_progress(progress, caller)
-    variants = []
-    for step in range(len(switches) + 1):
-        restored = {k for _, settings in switches[:step] for k in settings}
-        off = {k: v for k, v in everything_off.items() if k not in restored}
-        variants.append(scenario.with_values(off, source=source) if off else scenario)
-    levels = []
-    with progress_bar(len(variants), "waterfall", progress, unit="step") as bar:
-        for variant in variants:
-            values = read(_run_scenario(variant, draws, seed, threads))
-            levels.append(float(np.median(values) if statistic == "median" else values.mean()))
-            bar.update(1)
-    steps = ["planned", *(name for name, _ in switches), "realised"]
-    level = np.array([*levels, levels[-1]])
-    change = np.concatenate([[level[0]], np.diff(level[:-1]), [level[-1]]])
+    plan = build_plan(scenario)
+    settings = dict(WATERFALL_STEPS)
+    risks = _resolve_switches(scenario, plan, [(n, settings[n]) for n in names], "risk")
+    haircuts = _resolve_switches(scenario, plan, WATERFALL_HAIRCUTS, "haircut")
+    n, m = len(risks), len(haircuts)
+    full_n, full_m = 2**n - 1, 2**m - 1
+    if order == "shapley":
+        # (risks on, haircuts on) as bit masks; the haircut runs have every risk off
+        wanted = [(mask, full_m) for mask in range(2**n)] + [(0, mask) for mask in range(full_m)]
+    else:
+        wanted = [((1 << k) - 1, full_m) for k in range(n + 1)] + [(0, (1 << k) - 1) for k in range(m)]
+    values = _waterfall_runs(plan, risks, haircuts, wanted, read, statistic, seed, draws, threads, progress)
+    if order == "shapley":
+        risk_steps = _shapley(n, {mask: values[mask, full_m] for mask in range(2**n)})
+        haircut_steps = _shapley(m, {mask: values[0, mask] for mask in range(2**m)})
+        alone = np.concatenate(
+            [
+                [values[0, 1 << i] - values[0, 0] for i in range(m)],
+                [values[1 << i, full_m] - values[0, full_m] for i in range(n)],
+            ]
+        )
+        last = np.concatenate(
+            [
+                [values[0, full_m] - values[0, full_m & ~(1 << i)] for i in range(m)],
+                [values[full_n, full_m] - values[full_n & ~(1 << i), full_m] for i in range(n)],
+            ]
+        )
+    else:
+        risk_steps = np.diff([values[(1 << k) - 1, full_m] for k in range(n + 1)])
+        haircut_steps = np.diff([values[0, (1 << k) - 1] for k in range(m + 1)])
+    gross, planned, realised = values[0, 0], values[0, full_m], values[full_n, full_m]
+    steps = ["gross potential", *(h.name for h in haircuts), "planned", *(r.name for r in risks), "realised"]
+    kinds = ["total", *(["haircut"] * m), "total", *(["risk"] * n), "total"]
+    change = np.array([gross, *haircut_steps, planned, *risk_steps, realised])
+    level = np.array(
+        [gross, *(gross + np.cumsum(haircut_steps)), planned, *(planned + np.cumsum(risk_steps)), realised]
+    )
+    stat_label = f"{statistic.capitalize()} of {label[:1].lower() + label[1:]}"
+    data_vars: dict[str, Any] = {
+        "change": (
+            "step",
+            change,
+            {"long_name": f"Step in the {statistic} (a total: its level)", "units": units},
+        ),
+        "level": ("step", level, {"long_name": stat_label, "units": units}),
+    }
+    if order == "shapley":
+        nan = [np.nan]
+        first_last = {
+            "alone": (alone, "switched on first (from gross potential or planned)"),
+            "last": (last, "switched on last (to planned or realised)"),
+        }
+        for key, (data, what) in first_last.items():
+            data_vars[key] = (
+                "step",
+                np.concatenate([nan, data[:m], nan, data[m:], nan]),
+                {"long_name": f"Change in the {statistic} with the step {what}", "units": units},
+            )
+    method = (
+        "Shapley values over the risk groups (and over the haircuts), exact by enumeration of every "
+        "subset with common random numbers: independent of order, steps add up to realised minus planned"
+        if order == "shapley"
+        else "risk groups (and haircuts) switched on one at a time in the order of the steps, with common "
+        "random numbers; with interactions, a step's size depends on this order"
+    )
+    everything = [*haircuts, *risks]
     return xr.Dataset(
-        {
-            "level": ("step", level, {"long_name": f"{statistic.capitalize()} {label}", "units": units}),
-            "change": ("step", change, {"long_name": f"Change in the {statistic}", "units": units}),
+        data_vars,
+        coords={
+            "step": ("step", steps, {"long_name": "Waterfall step"}),
+            "kind": ("step", kinds, {"long_name": "total, haircut (not a risk) or risk"}),
         },
-        coords={"step": ("step", steps, {"long_name": "Risk switched on, in order"})},
         attrs={
             "scenario_name": scenario.name,
             "scenario_sha256": scenario.sha256(),
             "output": output,
+            "output_long_name": label,
+            "horizon": _horizon(scenario, output),
             "statistic": statistic,
             "seed": str(seed),
             "n_draws": draws,
-            "order": "risks switched on one at a time in the order of the steps; with interactions, "
-            "a step's size depends on this order",
-            "switched_off": "; ".join(
-                f"{n}: {', '.join(f'{k}={v:g}' for k, v in s.items())}" for n, s in switches
-            ),
+            "method": order,
+            "order": method,
+            "risk_groups": [r.name for r in risks],
+            "haircuts": [h.name for h in haircuts],
+            "n_runs": len(set(wanted)),
+            "switched_off": "; ".join(f"{s.name}: {_describe_switch(s, scenario)}" for s in everything),
+            **_reference(scenario, output),
         },
     )
 
 
-def _run_scenario(scenario: Scenario, draws: int, seed: int, threads: int | None) -> dict[str, np.ndarray]:
-    plan = build_plan(scenario)
-    arrays = _run(plan, seed, 0, draws, threads)
-    _check_finite(plan, arrays, 0)
-    return arrays
+def _reference(scenario: Scenario, output: str) -> dict[str, Any]:
+    """Return the level an output is judged against, for a plot: the claimed return, or BCR = 1."""
+    if output == "cumulative_value":
+        return {"reference": _default_threshold(scenario, output), "reference_name": "claimed return"}
+    if output == "bcr":
+        return {"reference": 1.0, "reference_name": "BCR = 1"}
+    return {}
+
+
+def _horizon(scenario: Scenario, output: str) -> str:
+    if OUTPUTS[output].horizon == "appraisal":
+        return f"appraisal period {scenario.years[0]} to {scenario.years[-1]}"
+    if OUTPUTS[output].dims == ("year",):
+        return f"claim window {scenario.years[0]} to {scenario.target_year}"
+    return ""
+
+
+def _describe_switch(switch: _Switch, scenario: Scenario) -> str:
+    settings = dict(WATERFALL_STEPS) | dict(WATERFALL_HAIRCUTS)
+    parts = []
+    for pattern, value in settings[switch.name].items():
+        if pattern == "budget_changes":
+            parts.append(f"no budget changes ({len(scenario.budget_changes)} in the scenario)")
+        else:
+            number = float(len(scenario.years)) if value == "len(years)" else float(value)
+            parts.append(f"{pattern}={number:g}")
+    return ", ".join(parts)
+
+
+def _waterfall_runs(
+    plan: Plan,
+    risks: list[_Switch],
+    haircuts: list[_Switch],
+    wanted: Sequence[tuple[int, int]],
+    read: Any,
+    statistic: str,
+    seed: int,
+    draws: int,
+    threads: int | None,
+    progress: bool | None,
+) -> dict[tuple[int, int], float]:
+    """Return the statistic of the output for each (risks on, haircuts on) pair of bit masks.
+
+    One set of output arrays serves every run (a run overwrites all of it), and
+    every run has the same seed and draw indices.
+    """
+    runs = list(dict.fromkeys(wanted))
+    outputs, inputs = allocate_results(plan, draws)
+    previous = numba.get_num_threads()
+    if threads is not None:
+        numba.set_num_threads(threads)
+    values = {}
+    try:
+        with progress_bar(len(runs), "waterfall", progress, unit="run") as bar:
+            for risks_on, haircuts_on in runs:
+                off = [r for i, r in enumerate(risks) if not risks_on >> i & 1]
+                off += [h for i, h in enumerate(haircuts) if not haircuts_on >> i & 1]
+                variant = _switched_plan(plan, off)
+                simulate_kernel(*kernel_arguments(variant, seed, 0, inputs, outputs))
+                arrays = {**outputs, "_inputs": inputs}
+                _check_finite(variant, arrays, 0)
+                x = read(arrays)
+                values[risks_on, haircuts_on] = float(np.median(x) if statistic == "median" else x.mean())
+                bar.update(1)
+    finally:
+        if threads is not None:
+            numba.set_num_threads(previous)
+    return values

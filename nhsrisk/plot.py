@@ -878,26 +878,40 @@ def payback(p_or_ds: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Ax
 # --------------------------------------------------------------------------------------------------
 
 
+_WATERFALL_KINDS = ("total", "haircut", "risk")
+
+
+def _signed(value: float) -> str:
+    """``-0.5`` -> ``"\u22120.5"`` (a true minus sign), ``0.5`` -> ``"+0.5"``."""
+    return ("+" if value >= 0 else "\u2212") + _number(abs(value))
+
+
 def waterfall(wf: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
-    """Bridge from the planned benefit to the realised one, one floating bar per risk.
+    """Bridge from the gross potential through the planned benefit to the realised one.
 
     Parameters
     ----------
     wf : xarray.Dataset
         Output of :func:`nhsrisk.waterfall`: ``level`` and ``change`` over
-        ``step`` (``"planned"``, the risks in order, ``"realised"``).
+        ``step``, with the coordinate ``kind`` (``"total"`` for gross
+        potential, planned and realised, ``"haircut"`` for the haircuts that
+        are not risks, ``"risk"`` for the risk groups); the first and last
+        steps are totals.
     ax : matplotlib.axes.Axes, optional
-        Axes to draw on; default a new 7 x 4.5 inch figure.
+        Axes to draw on; default a new 7 x 5.5 inch figure.
     **kwargs
-        Passed to ``ax.bar`` (every bar).
+        Passed to ``ax.barh`` (every bar).
 
     Returns
     -------
     matplotlib.axes.Axes
-        One bar per step: ``"planned"`` and ``"realised"`` from 0 (blue), each
-        risk from the previous level by its change (vermillion for a loss,
-        bluish green for a gain), each labelled with its value. The x-axis
-        label states the order of the steps (``wf.attrs["order"]``).
+        One horizontal bar per step, the first at the top: the totals from 0
+        (blue), each haircut from the running total by its change (grey,
+        hatched: part of the plan, not a risk), each risk likewise (vermillion
+        for a loss, bluish green for a gain), each labelled with its value.
+        Thin lines carry the running total from one bar to the next. The
+        x axis is the statistic of the output in GBP bn (or m); a note under
+        it states the horizon, the attribution method, the draws and the seed.
 
     Raises
     ------
@@ -913,72 +927,119 @@ def waterfall(wf: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
     >>> import nhsrisk
     >>> import nhsrisk.plot
     >>> from nhsrisk.experiments import waterfall
-    >>> ax = nhsrisk.plot.waterfall(waterfall(draws=500, seed=1))
-    >>> len(ax.patches), ax.get_xticklabels()[0].get_text()
-    (8, 'planned')
+    >>> wf = waterfall(draws=500, seed=1, groups=["budget raids", "delivery delay"])
+    >>> ax = nhsrisk.plot.waterfall(wf)
+    >>> len(ax.patches), [label.get_text() for label in ax.get_yticklabels()][:2]
+    (8, ['gross potential', 'partial recovery'])
     >>> plt.close(ax.figure)
     """
     caller = "waterfall"
     _check_ax(ax, caller)
-    kind = "a Dataset from nhsrisk.waterfall ('level' and 'change' over 'step')"
+    kind = "a Dataset from nhsrisk.waterfall ('level' and 'change' over 'step', with a 'kind' coordinate)"
     wf = _check_dataset(wf, "wf", caller, kind)
     _require(wf, "wf", caller, kind, {"level": ("step",), "change": ("step",)})
+    if "kind" not in wf.coords or wf["kind"].dims != ("step",):
+        raise ValueError(_refuse("wf", caller, kind, _describe_dataset(wf)))
     steps = [str(step) for step in wf["step"].values]
-    if len(steps) < 2 or steps[0] != "planned" or steps[-1] != "realised":
-        raise ValueError(_message("wf", caller, "steps from 'planned' to 'realised'", steps))
+    kinds = [str(k) for k in wf["kind"].values]
+    if len(steps) < 2 or kinds[0] != "total" or kinds[-1] != "total" or set(kinds) - set(_WATERFALL_KINDS):
+        raise ValueError(
+            _message(
+                "wf", caller, "steps that start and end with a total and are totals, haircuts or risks", kinds
+            )
+        )
     level = np.asarray(wf["level"].values, dtype=float)
     change = np.asarray(wf["change"].values, dtype=float)
     _check_finite(np.concatenate([level, change]), "wf", caller, "'level' and 'change'")
     units = str(wf["level"].attrs.get("units", ""))
     scale, unit_label = _scale(units, level, change)
     level, change = level / scale, change / scale
-    x = np.arange(len(steps))
-    inner = x[1:-1]
-    bottoms = level[:-2]  # a risk's bar starts at the level before it
-    ax = _new_axes(ax)
-    totals = ax.bar(
-        x[[0, -1]], level[[0, -1]], **{"color": OKABE_ITO["blue"], "label": "planned and realised", **kwargs}
-    )
-    containers = [totals]
-    for mask, colour, name in (
-        (change[1:-1] < 0, OKABE_ITO["vermillion"], "loss"),
-        (change[1:-1] >= 0, OKABE_ITO["bluish_green"], "gain"),
-    ):
+    kinds_array = np.array(kinds)
+    total = kinds_array == "total"
+    start = np.where(total, 0.0, level - change)  # a step's bar starts at the running total before it
+    y = np.arange(len(steps))
+    ax = _new_axes(ax, height=5.5)
+    bars = [
+        (total, OKABE_ITO["blue"], None, "gross potential, planned, realised"),
+        (kinds_array == "haircut", "0.72", "///", "haircut in the plan, not a risk"),
+        ((kinds_array == "risk") & (change <= 0), OKABE_ITO["vermillion"], None, "risk: loss"),
+        ((kinds_array == "risk") & (change > 0), OKABE_ITO["bluish_green"], None, "risk: gain"),
+    ]
+    width = np.where(total, level, change)
+    for mask, colour, hatch, name in bars:
         if mask.any():
-            containers.append(
-                ax.bar(
-                    inner[mask],
-                    change[1:-1][mask],
-                    bottom=bottoms[mask],
-                    **{"color": colour, "label": name, **kwargs},
-                )
+            edge = "0.35" if hatch else colour
+            ax.barh(
+                y[mask],
+                width[mask],
+                left=start[mask],
+                **{"color": colour, "hatch": hatch, "edgecolor": edge, "label": name, **kwargs},
             )
-    ax.bar_label(totals, labels=[_number(v) for v in level[[0, -1]]], padding=2, fontsize="small")
-    for container in containers[1:]:
-        # at the bar's far end (below a loss): thin bars have no room inside
-        changes = [patch.get_height() for patch in container.patches]
-        ax.bar_label(
-            container,
-            labels=[("+" if v >= 0 else "-") + _number(abs(v)) for v in changes],
-            padding=2,
+    # every value to the right of its bar, clear of the axis, the tick labels and the connectors
+    for i, (value, k) in enumerate(zip(width, kinds, strict=True)):
+        if k == "total" or value == 0:
+            text = ("\u2212" if value < 0 else "") + _number(abs(value))
+        else:
+            text = _signed(value)
+        ax.annotate(
+            text,
+            xy=(max(start[i], start[i] + value), y[i]),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
             fontsize="small",
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3, "alpha": 0.8},
         )
+    # thin connectors carry the running total down to the next bar
+    ax.vlines(level[:-1], y[:-1] + 0.4, y[1:] - 0.4, colors="0.5", linewidth=0.8)
+    ax.axvline(0.0, color="0.3", linewidth=0.8)
     # a floating bar's base is a sticky edge that autoscaling will not pad, so pad by hand
-    low, high = min(0.0, float(level.min())), max(0.0, float(level.max()))
-    pad = 0.1 * (high - low) or 1.0
-    ax.set_ylim(low - (pad if low < 0 else 0.0), high + pad)
-    # thin connectors carry each level to the next bar
-    ax.hlines(level[:-1], x[:-1] + 0.4, x[1:] - 0.4, colors="0.5", linewidth=0.8)
-    ax.axhline(0.0, color="0.3", linewidth=0.8)
-    ax.set_xticks(x, labels=steps, rotation=30, ha="right")
-    order = str(wf.attrs.get("order", "risks switched on one at a time, left to right"))
-    ax.set_xlabel(_wrap(f"Order of steps: {order}", 90), fontsize="small")
-    statistic, _, output = str(wf["level"].attrs.get("long_name", "output")).partition(" ")
-    label = f"{statistic} {_lower_first(output)}" if output else statistic
-    _ylabel(ax, _with_units(label, unit_label))
-    _set_title(ax, _title(wf, "from the planned to the realised benefit"))
+    low = min(0.0, float(np.min(level)), float(np.min(start)))
+    high = max(0.0, float(np.max(level)), float(np.max(start)))
+    pad = 0.12 * (high - low) or 1.0
+    ax.set_xlim(low - (pad if low < 0 else 0.0), high + pad)
+    ax.set_yticks(y, labels=steps)
+    ax.invert_yaxis()
+    for label, k in zip(ax.get_yticklabels(), kinds, strict=True):
+        if k == "total":
+            label.set_fontweight("bold")
+    statistic = str(wf["level"].attrs.get("long_name", "output"))
+    ax.set_xlabel(_wrap(_with_units(statistic, unit_label), 64))
+    if "reference" in wf.attrs:
+        reference = float(wf.attrs["reference"]) / scale
+        name = str(wf.attrs.get("reference_name", "reference"))
+        ax.axvline(
+            reference,
+            color=OKABE_ITO["black"],
+            linestyle="--",
+            linewidth=1.0,
+            label=f"{name} ({_number(reference)})",
+        )
+    method = str(wf.attrs.get("method", ""))
+    notes = {
+        "shapley": "risk steps are Shapley values (exact over every subset of the risk groups)",
+        "sequential": "risk steps switch the groups on one at a time, top to bottom",
+    }
+    note = [str(wf.attrs.get("horizon", "")), notes.get(method, "")]
+    if "n_draws" in wf.attrs:
+        note.append(
+            f"{int(wf.attrs['n_draws']):,} draws, seed {wf.attrs.get('seed', '?')}, common random numbers"
+        )
+    # under the axis label, inside the axes' layout box so constrained layout makes room for it
+    ax.annotate(
+        _wrap("; ".join(n for n in note if n), 90),
+        xy=(0.5, 0.0),
+        xycoords=ax.xaxis.label,
+        xytext=(0, -3),
+        textcoords="offset points",
+        ha="center",
+        va="top",
+        fontsize="x-small",
+        color="0.3",
+    )
+    _set_title(ax, _title(wf, "from the gross potential to the realised benefit"))
     _tidy(ax)
-    _legend(ax, loc="upper right")
+    _legend(ax, loc="lower right", fontsize="small")
     return ax
 
 
@@ -1797,8 +1858,8 @@ class PlotAccessor:
         >>> import matplotlib.pyplot as plt
         >>> from nhsrisk.experiments import waterfall
         >>> from nhsrisk.plot import PlotAccessor
-        >>> ax = PlotAccessor(waterfall(draws=500, seed=1)).waterfall()
-        >>> ax.get_xticklabels()[-1].get_text()
+        >>> ax = PlotAccessor(waterfall(draws=500, seed=1, groups=["budget raids"])).waterfall()
+        >>> ax.get_yticklabels()[-1].get_text()
         'realised'
         >>> plt.close(ax.figure)
         """
