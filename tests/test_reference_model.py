@@ -505,6 +505,18 @@ def _no_money_in_the_first_year() -> Scenario:
     return _edit(base, change)
 
 
+def _inclusion_saturates() -> Scenario:
+    """Every programme an inclusion programme reaching all the excluded it touches: exclusion hits 0."""
+
+    def change(data: dict[str, Any]) -> None:
+        for programme in data["programmes"].values():
+            programme["inclusion"] = {
+                "excluded_share_reached": {"dist": "uniform", "low": 0.8, "high": 1.0, "source": "test"}
+            }
+
+    return _edit(nhsrisk.load_scenario("plus-digital-inclusion"), change)
+
+
 def _check_support_ends(ds) -> None:
     it = ds.sel(programme="it_modernisation")
     # support ends after 2027/28: no running cost, and uptake only fades, from 2028/29
@@ -515,6 +527,15 @@ def _check_support_ends(ds) -> None:
 
 def _check_inclusion(ds) -> None:
     assert (ds["additional_uptake"].sel(programme="digital_inclusion") > 0).any()
+
+
+def _check_saturates(ds) -> None:
+    reached = sum(
+        ds["additional_uptake"].sel(programme=pid) * ds[f"programmes.{pid}.inclusion.excluded_share_reached"]
+        for pid in ds["programme"].values
+    )
+    # more than everyone reached in some years and draws (exclusion floored at 0), not in all
+    assert (reached > 1).any() and not (reached > 1).all()
 
 
 def _check_cut(ds) -> None:
@@ -547,6 +568,7 @@ EDGE_CASES = {
     "after-the-cut": (lambda: nhsrisk.load_scenario("after-the-cut"), _check_cut),
     "ring-fenced": (lambda: nhsrisk.load_scenario("ring-fenced"), lambda ds: None),
     "plus-digital-inclusion": (lambda: nhsrisk.load_scenario("plus-digital-inclusion"), _check_inclusion),
+    "inclusion-saturates": (_inclusion_saturates, _check_saturates),
     "support-ends-in-the-period": (_support_ends, _check_support_ends),
     "staff-cap-binds": (_cap_binds, _check_cap),
     "no-money-in-the-first-year": (_no_money_in_the_first_year, _check_no_money),
