@@ -1528,12 +1528,13 @@ def _parse_budget_changes(
         change_total = math.fsum(changes[j].amount for j in members)
         total = math.fsum([planned, *(changes[j].amount for j in members)])
         if total < 0:
-            which = f"budget_changes{members}" if len(members) > 1 else "it"
+            others = ", ".join(f"{path}[{j}]" for j in members[:-1])
             raise ScenarioError(
                 f"{path}[{members[-1]}].amount",
-                f"cuts {pid} in {year} by GBP {-change_total:,.0f} ({which}), more than its planned spend "
-                f"that year (GBP {planned:,.0f}): the money left would be GBP {total:,.0f}; a cut can take "
-                "at most the planned spend",
+                (f"together with {others}, " if others else "")
+                + f"cuts {pid} in {year} by GBP {-change_total:,.0f}, more than its planned spend that year "
+                f"(GBP {planned:,.0f}): the money left would be GBP {total:,.0f}; a cut can take at most the "
+                "planned spend",
                 file,
             )
     return tuple(changes)

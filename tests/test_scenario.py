@@ -1,5 +1,6 @@
-"""Tests for nhsrisk.scenario: the default scenario, round trips, immutability, variants,
-validation of malformed files, "nothing is executed", and scenarios saved in results files."""
+"""Tests for nhsrisk.scenario (schema 2): the default scenario, round trips, immutability, variants,
+validation of malformed files, "nothing is executed", scenarios saved in results files, and what a
+scenario shows of itself (Markdown and HTML)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import hashlib
 import importlib.resources
 import inspect
 import math
+import pickle
 import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import xarray as xr
 
@@ -35,6 +38,10 @@ from nhsrisk.distributions import (
     Uniform,
 )
 from nhsrisk.scenario import (
+    SCENARIO_ALIASES,
+    BudgetChange,
+    Deflator,
+    InclusionEffect,
     PatientChannel,
     Programme,
     Risks,
@@ -47,10 +54,11 @@ from nhsrisk.scenario import (
 
 DATA = Path(__file__).parent / "data"
 MINIMAL = DATA / "minimal-scenario.toml"
-DEFAULT = "spring-budget-2024"
+DEFAULT = "as-announced"
 PROGRAMMES = ("it_modernisation", "staff_technology", "patient_services")
 STAFF_GROUPS = ("gp", "gp_nurse", "gp_admin", "hospital_doctor", "hospital_nurse", "hospital_admin")
-YEARS = ("2025/26", "2026/27", "2027/28", "2028/29", "2029/30")
+CLAIM_WINDOW = ("2025/26", "2026/27", "2027/28", "2028/29", "2029/30")
+YEARS = (*CLAIM_WINDOW, "2030/31", "2031/32", "2032/33", "2033/34", "2034/35")
 # A citation names a dated document (a year such as 2011 or 2024).
 _DATED = re.compile(r"\b(19|20)\d{2}\b")
 
@@ -77,15 +85,11 @@ def build_scenario(*, spend: Any = (1.0e8, 2.0e8), description: str = "built in 
     risks = Risks(
         raid_probability=q(PERT(0.1, 0.25, 0.5)),
         raid_fraction=q(Uniform(0.2, 0.6)),
-        cost_overrun=q(LogNormal(-0.1, 0.25)),
-        black_swan=q(Bernoulli(0.17), "Flyvbjerg & Budzier, HBR 89(9), 2011"),
-        black_swan_overrun=q(LogNormal(0.97, 0.5)),
-        delivery_delay=q(Discrete((0.0, 1.0, 2.0), (0.4, 0.4, 0.2))),
         digital_exclusion=q(Triangular(0.08, 0.25, 0.32)),
         staff_capacity=q(Beta(8.0, 2.0)),
         social_care_leakage=q(TruncatedNormal(0.5, 0.1, 0.0, 1.0)),
         funding_elasticity=q(Fixed(1.0)),
-        redeployment_fraction=q(PERT(0.3, 0.5, 0.8, lam=6.0), note="a note"),
+        released_time_used=q(PERT(0.4, 0.6, 0.85, lam=6.0), note="a note"),
     )
     group = StaffGroup(
         label="GPs",
@@ -98,15 +102,26 @@ def build_scenario(*, spend: Any = (1.0e8, 2.0e8), description: str = "built in 
         label="Programme",
         spend=Spend(spend, "assumption: test spend"),
         raid_exposure=q(Fixed(0.5)),
+        cost_overrun=q(LogNormal(0.0, 0.25)),
+        black_swan=q(Bernoulli(0.17), "Flyvbjerg & Budzier, HBR 89(9), 2011"),
+        black_swan_overrun=q(LogNormal(0.97, 0.5)),
+        delivery_delay=q(Discrete((0.0, 1.0, 2.0), (0.4, 0.4, 0.2))),
         uptake_ceiling=q(Fixed(0.8)),
         uptake_midpoint=q(Normal(1.0, 0.5)),
         uptake_steepness=q(Fixed(1.5)),
-        realisation_lag=q(Fixed(0.5)),
+        do_minimum_ceiling=q(PERT(0.0, 0.1, 0.2)),
+        do_minimum_midpoint=q(Fixed(2.0)),
+        do_minimum_steepness=q(Fixed(0.8)),
+        support_years=q(Discrete((1.0, 5.0), (0.3, 0.7))),
         benefit_decay=q(Fixed(0.1)),
-        cash_releasing_fraction=q(Fixed(0.2)),
+        running_cost=q(PERT(0.05, 0.1, 0.2)),
+        cashed_share=q(Fixed(0.2)),
+        non_staff_savings=q(Fixed(1.0e6)),
         social_care_share=q(Fixed(0.05)),
+        residual_life=q(Fixed(2.0)),
         staff={"gp": StaffEffect(q(Fixed(0.08)), q(Fixed(0.5)))},
         patients=PatientChannel(q(Fixed(1.0e6)), q(PERT(1.0, 3.0, 8.0))),
+        inclusion=InclusionEffect(q(Fixed(0.3))),
         claimed_return=q(Fixed(5.0e8)),
     )
     return Scenario(
@@ -114,12 +129,16 @@ def build_scenario(*, spend: Any = (1.0e8, 2.0e8), description: str = "built in 
         title="Built in Python",
         description=description,
         years=["2025/26", "2026/27"],
-        price_base="2023/24",
+        price_base="2024/25",
+        deflator=Deflator(["2024/25", "2025/26", "2026/27"], [100.0, 102.0, 104.0], "assumption: test"),
         discount_rate=q(Fixed(0.035), "HM Treasury Green Book (2022)"),
-        target=Target("test target", q(Fixed(1.0e9))),
+        long_term_discount_rate=q(Fixed(0.03), "HM Treasury Green Book (2022)"),
+        target=Target("test target", q(Fixed(1.0e9)), year="2026/27"),
         risks=risks,
         staff_groups={"gp": group},
         programmes={"prog": programme},
+        budget_changes=[BudgetChange("prog", "2026/27", -5.0e7, "assumption: test cut", note="a cut")],
+        baseline="as-announced",
     )
 
 
@@ -130,17 +149,31 @@ def build_scenario(*, spend: Any = (1.0e8, 2.0e8), description: str = "built in 
 
 def test_default_is_loaded_by_name_and_without_argument(default: Scenario) -> None:
     assert DEFAULT in BUILTIN_SCENARIOS
+    assert nhsrisk.scenario.DEFAULT_SCENARIO == DEFAULT
     assert isinstance(default, Scenario)
     assert default.name == DEFAULT
     assert load_scenario(DEFAULT) == default
+    # its former name loads the same file
+    assert SCENARIO_ALIASES["spring-budget-2024"] == DEFAULT
+    assert load_scenario("spring-budget-2024") == default
     # A Scenario passes through unchanged.
     assert load_scenario(default) is default
 
 
 def test_default_years_and_price_base(default: Scenario) -> None:
+    # the appraisal period: ten years from the first year of spend (Green Book); the claim window
+    # ends at the target year
     assert default.years == YEARS
+    assert default.target_year == "2029/30"
+    assert default.claim_years == CLAIM_WINDOW
     assert default.price_base == "2023/24"
-    assert default.schema_version == 1
+    assert default.schema_version == 2
+    assert default.budget_changes == () and default.baseline is None
+    # the deflator turns cash into 2023/24 prices, 1 in the price base year itself
+    factors = default.real_terms_factors()
+    assert factors.shape == (10,)
+    assert default.deflator.factor("2023/24", "2023/24") == 1.0
+    assert np.all(np.diff(factors) < 0) and np.all(factors < 1)
 
 
 def test_default_programmes_and_planned_spend(default: Scenario) -> None:
@@ -151,7 +184,7 @@ def test_default_programmes_and_planned_spend(default: Scenario) -> None:
         spend = default.programmes[pid].spend
         assert len(spend.values) == len(YEARS)
         assert spend.total == pytest.approx(total, rel=1e-12)
-        assert spend.values[3:] == (0.0, 0.0), "nothing is spent after 2027/28"
+        assert spend.values[3:] == (0.0,) * 7, "nothing is spent after 2027/28"
         assert all(v > 0 for v in spend.values[:3])
         assert spend.source.strip()
     assert default.total_spend == pytest.approx(3.43e9, rel=1e-12)
@@ -179,6 +212,8 @@ def test_default_target_and_discount_rate(default: Scenario) -> None:
     assert math.fsum(strands) == 7.0e9
     assert default.discount_rate.distribution == Fixed(0.035)
     assert "Green Book" in default.discount_rate.source
+    assert default.long_term_discount_rate.distribution == Fixed(0.03)
+    assert "Green Book" in default.long_term_discount_rate.source
 
 
 def test_default_every_number_has_a_source(default: Scenario) -> None:
@@ -189,7 +224,11 @@ def test_default_every_number_has_a_source(default: Scenario) -> None:
     assert "staff_groups.hospital_nurse.fte" in quantities
     assert "programmes.it_modernisation.staff.gp.addressable_share" in quantities
     assert "programmes.patient_services.patients.value_per_contact" in quantities
-    assert len(quantities) == 1 + 1 + 11 + 6 * 4 + 3 * 9 + 2 * (6 + 6 + 2) + 2
+    assert "long_term_discount_rate" in quantities
+    assert "programmes.staff_technology.cost_overrun" in quantities
+    # discount rates, target, 7 risks, 4 per staff group, 19 per programme (claimed return
+    # included), 2 per staff effect (6 + 6 + 2) and the 2 of the patient channel
+    assert len(quantities) == 2 + 1 + 7 + 6 * 4 + 3 * 19 + 2 * (6 + 6 + 2) + 2
     for path, quantity in quantities.items():
         assert isinstance(quantity, Quantity), path
         assert isinstance(quantity.source, str) and quantity.source.strip(), path
@@ -221,11 +260,15 @@ def test_default_sources_are_citations_or_assumptions(default: Scenario) -> None
         "risks.raid_probability",  # budget erosion: assumption informed by episodes
         "risks.raid_fraction",
         "programmes.it_modernisation.staff.gp.addressable_share",  # 8% of GP time: survey unconfirmed
-        "programmes.it_modernisation.staff.hospital_doctor.addressable_share",  # 22% survey unconfirmed
         "programmes.patient_services.claimed_return",  # patient-access claim: unconfirmed
-        "programmes.it_modernisation.cash_releasing_fraction",  # central unconfirmed
-        "programmes.staff_technology.cash_releasing_fraction",
-        "programmes.patient_services.cash_releasing_fraction",
+        # the v2 cash lines and the counterfactual have no primary source
+        "programmes.it_modernisation.cashed_share",
+        "programmes.staff_technology.cashed_share",
+        "programmes.patient_services.cashed_share",
+        "programmes.it_modernisation.non_staff_savings",
+        "programmes.it_modernisation.do_minimum_ceiling",
+        "programmes.staff_technology.do_minimum_ceiling",
+        "programmes.patient_services.do_minimum_ceiling",
     ],
 )
 def test_default_unconfirmed_figures_are_labelled_assumption(default: Scenario, path: str) -> None:
@@ -289,15 +332,21 @@ def test_shipped_file_equals_its_redump(default: Scenario) -> None:
 
 def test_round_trip_hand_written_fixture() -> None:
     scenario = load_scenario(MINIMAL)
+    only = scenario.programmes["only"]
     assert scenario.name == "minimal"
-    assert scenario.programmes["only"].patients is None
-    assert scenario.programmes["only"].claimed_return is None
+    assert only.patients is None and only.inclusion is None and only.claimed_return is None
+    assert scenario.budget_changes == () and scenario.baseline is None and scenario.correlations is None
+    assert scenario.target.year is None and scenario.target_year == "2026/27"
+    assert scenario.claim_years == scenario.years
     assert scenario.risks.staff_capacity.note == "a note"
-    assert scenario.programmes["only"].spend.note == "spend note"
+    assert only.spend.note == "spend note"
     assert scenario.risks.staff_capacity.distribution == PERT(0.6, 0.8, 1.0, lam=6.0)
     assert scenario.risks.funding_elasticity.distribution == Fixed(1.0)
     assert scenario.risks.raid_probability.distribution.mean() == pytest.approx(0.2, rel=1e-12)
-    assert scenario.risks.cost_overrun.distribution.ppf(0.5) == pytest.approx(1.0, rel=1e-12)
+    assert only.cost_overrun.distribution.ppf(0.5) == pytest.approx(1.0, rel=1e-12)
+    assert only.support_years.distribution == Fixed(3.0)
+    assert scenario.deflator.index == (96.0, 100.0, 103.0, 105.5)
+    np.testing.assert_allclose(scenario.real_terms_factors(), [96.0 / 103.0, 96.0 / 105.5], rtol=1e-15)
     text = scenario.to_toml()
     again = Scenario.from_toml(text)
     assert again == scenario
@@ -311,8 +360,16 @@ def test_round_trip_scenario_built_in_python() -> None:
     again = Scenario.from_toml(text)
     assert again == scenario
     assert again.to_toml() == text
-    assert again.risks.redeployment_fraction.note == "a note"
+    assert again.risks.released_time_used.note == "a note"
     assert again.programmes["prog"].patients == scenario.programmes["prog"].patients
+    assert again.programmes["prog"].inclusion == InclusionEffect(q(Fixed(0.3)))
+    assert again.budget_changes == (BudgetChange("prog", "2026/27", -5.0e7, "assumption: test cut", "a cut"),)
+    assert again.deflator == Deflator(
+        ("2024/25", "2025/26", "2026/27"), (100.0, 102.0, 104.0), "assumption: test"
+    )
+    assert again.baseline == "as-announced"
+    # the lists given to the constructors were frozen
+    assert isinstance(scenario.budget_changes, tuple) and isinstance(scenario.deflator.years, tuple)
 
 
 def test_round_trip_python_built_spend_given_as_list() -> None:
@@ -359,13 +416,159 @@ def test_python_built_scenario_is_validated() -> None:
     with pytest.raises(ScenarioError, match=r"risks\.digital_exclusion") as info:
         dataclasses.replace(scenario, risks=bad_risks)
     assert info.value.path == "risks.digital_exclusion"
-    with pytest.raises(ScenarioError, match=r"risks\.black_swan\.source"):
+    with pytest.raises(ScenarioError, match=r"risks\.raid_fraction\.source"):
         dataclasses.replace(
-            scenario, risks=dataclasses.replace(scenario.risks, black_swan=q(Bernoulli(0.1), "  "))
+            scenario, risks=dataclasses.replace(scenario.risks, raid_fraction=q(Uniform(0.1, 0.2), "  "))
         )
+    with pytest.raises(ScenarioError, match=r"budget_changes\[0\]\.programme"):
+        dataclasses.replace(scenario, budget_changes=(BudgetChange("nope", "2025/26", -1.0, "x"),))
+    with pytest.raises(ScenarioError, match=r"deflator\.years"):
+        dataclasses.replace(scenario, deflator=Deflator(("2024/25",), (100.0,), "x"))
     with pytest.raises(ScenarioError, match=r"programmes\.prog\.spend\.values"):
         programme = dataclasses.replace(scenario.programmes["prog"], spend=Spend((1.0,), "x"))
         dataclasses.replace(scenario, programmes={"prog": programme})
+
+
+# =====================================================================================
+# 2b. Schema 2: budget changes, deflator, inclusion and the two horizons
+# =====================================================================================
+
+CUT = {
+    "programme": "it_modernisation",
+    "year": "2026/27",
+    "amount": -3.25e8,
+    "source": "HSJ (Nov 2023): frontline digitisation fund raided for strike costs",
+    "note": "test",
+}
+TOP_UP = {"programme": "patient_services", "year": "2025/26", "amount": 2.0e7, "source": "assumption: test"}
+
+
+def _variant(default: Scenario) -> Scenario:
+    """The default with two budget changes, an inclusion table, a baseline and a target year."""
+    return default.with_values(
+        {
+            "budget_changes": [CUT, TOP_UP],
+            "programmes.patient_services.inclusion": {
+                "excluded_share_reached": {"dist": "pert", "min": 0.1, "mode": 0.2, "max": 0.4, "source": "x"}
+            },
+            "baseline": DEFAULT,
+            "name": "variant",
+        }
+    )
+
+
+def test_round_trip_with_budget_changes_and_an_inclusion_table(default: Scenario) -> None:
+    scenario = _variant(default)
+    text = scenario.to_toml()
+    again = Scenario.from_toml(text)
+    assert again == scenario
+    assert again.to_toml() == text
+    assert again.sha256() == scenario.sha256()
+    # written as an array of tables, in order, after the programmes
+    assert text.count("\n[[budget_changes]]\n") == 2
+    assert text.index("[programmes.patient_services.inclusion]") < text.index("[[budget_changes]]")
+    assert again.budget_changes == (
+        BudgetChange(**CUT),
+        BudgetChange(**TOP_UP),
+    )
+    assert again.programmes["patient_services"].inclusion.excluded_share_reached.distribution == PERT(
+        0.1, 0.2, 0.4
+    )
+    assert again.baseline == DEFAULT
+    assert again.total_budget_change == pytest.approx(-3.25e8 + 2.0e7, rel=1e-15)
+    table = again.budget_change_table()
+    assert table.shape == (3, 10)
+    assert table[0, 1] == -3.25e8 and table[2, 0] == 2.0e7
+    assert np.count_nonzero(table) == 2
+
+
+def test_budget_changes_in_one_year_add_up_and_may_take_all_the_plan(default: Scenario) -> None:
+    # a cut of exactly the year's plan is allowed, and so is a cut made good by a top-up
+    whole_year = {**CUT, "amount": -7.0e8}
+    scenario = default.with_values({"budget_changes": [whole_year]})
+    assert scenario.budget_change_table()[0, 1] == -7.0e8
+    deeper = {**CUT, "amount": -8.0e8}
+    back = {**CUT, "amount": 2.0e8}
+    made_good = default.with_values({"budget_changes": [deeper, back]})
+    assert made_good.budget_change_table()[0, 1] == -6.0e8
+    with pytest.raises(ScenarioError) as info:
+        default.with_values({"budget_changes": [deeper]})
+    assert info.value.path == "budget_changes[0].amount"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        [CUT, TOP_UP],
+        (CUT, TOP_UP),
+        [BudgetChange(**CUT), BudgetChange(**TOP_UP)],
+        (BudgetChange(**CUT), TOP_UP),
+    ],
+    ids=["list-of-dicts", "tuple-of-dicts", "list-of-records", "mixed"],
+)
+def test_with_values_sets_budget_changes(default: Scenario, changes: Any) -> None:
+    variant = default.with_values({"budget_changes": changes})
+    assert variant.budget_changes == (BudgetChange(**CUT), BudgetChange(**TOP_UP))
+    assert default.budget_changes == ()
+    # and an empty list takes them away again
+    assert variant.with_values({"budget_changes": []}) == default
+
+
+def test_with_values_sets_fields_of_the_new_tables(default: Scenario) -> None:
+    index = list(default.deflator.index)
+    index[-1] = 125.0
+    variant = default.with_values(
+        {
+            "deflator.index": np.array(index),
+            "deflator.source": "assumption: a faster rise in 2034/35",
+            "long_term_discount_rate": 0.02,
+            "target.year": "2031/32",
+            "programmes.patient_services.cashed_share": 0.5,
+            "programmes.patient_services.residual_life": 5,
+        }
+    )
+    assert variant.deflator.index[-1] == 125.0 and variant.deflator.index[:-1] == default.deflator.index[:-1]
+    assert variant.deflator.source == "assumption: a faster rise in 2034/35"
+    assert variant.real_terms_factors()[-1] == pytest.approx(96.1117 / 125.0, rel=1e-15)
+    assert variant.long_term_discount_rate.distribution == Fixed(0.02)
+    assert variant.target_year == "2031/32" and len(variant.claim_years) == 7
+    assert variant.programmes["patient_services"].cashed_share.distribution == Fixed(0.5)
+    assert variant.programmes["patient_services"].residual_life.distribution == Fixed(5.0)
+    # inclusion: a whole table first, then a field inside it
+    included = _variant(default).with_values(
+        {"programmes.patient_services.inclusion.excluded_share_reached": 0.3}
+    )
+    assert included.programmes["patient_services"].inclusion == InclusionEffect(
+        Quantity(Fixed(0.3), "assumption: value set by the user with Scenario.with_values")
+    )
+    # records as values: a whole inclusion table, a whole deflator
+    record = InclusionEffect(q(Fixed(0.25)))
+    variant = default.with_values(
+        {"programmes.staff_technology.inclusion": record, "deflator": variant.deflator}
+    )
+    assert variant.programmes["staff_technology"].inclusion == record
+    assert variant.deflator.index[-1] == 125.0
+
+
+def test_scenario_error_survives_pickling() -> None:
+    # a dask worker that raises it sends it to the client pickled
+    error = ScenarioError("budget_changes[0].year", "must be one of the scenario years", "f.toml")
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is ScenarioError
+    assert (again.path, again.problem, again.file, str(again)) == (
+        error.path,
+        error.problem,
+        error.file,
+        str(error),
+    )
+
+
+def test_discount_factors_follow_the_green_book_schedule(default: Scenario) -> None:
+    factors = default.discount_factors(40)
+    t = np.arange(40)
+    expected = np.where(t <= 30, 1.035**-t, 1.035**-30 * 1.03 ** -(t - 30.0))
+    np.testing.assert_allclose(factors, expected, rtol=1e-14)
+    assert factors[0] == 1.0
 
 
 # =====================================================================================
@@ -492,21 +695,21 @@ def test_with_values_strings(default: Scenario) -> None:
     assert default.name == DEFAULT
 
 
-@pytest.mark.parametrize("values", [[1.0e8] * 5, (1.0e8,) * 5, [100_000_000] * 5])
+@pytest.mark.parametrize("values", [[1.0e8] * 10, (1.0e8,) * 10, [100_000_000] * 10, np.full(10, 1.0e8)])
 def test_with_values_spend_list(default: Scenario, values: Any) -> None:
     variant = default.with_values({"programmes.it_modernisation.spend": values})
     spend = variant.programmes["it_modernisation"].spend
-    assert spend.values == (1.0e8,) * 5
+    assert spend.values == (1.0e8,) * 10
     assert isinstance(spend.values, tuple)
     assert spend.source.strip()
-    assert variant.total_spend == pytest.approx(5.0e8 + 1.0e9 + 0.43e9, rel=1e-12)
+    assert variant.total_spend == pytest.approx(1.0e9 + 1.0e9 + 0.43e9, rel=1e-12)
     assert default.programmes["it_modernisation"].spend.total == pytest.approx(2.0e9, rel=1e-12)
 
 
 def test_with_values_spend_values_keeps_spend_source(default: Scenario) -> None:
-    variant = default.with_values({"programmes.it_modernisation.spend.values": [1.0e8] * 5})
+    variant = default.with_values({"programmes.it_modernisation.spend.values": [1.0e8] * 10})
     spend = variant.programmes["it_modernisation"].spend
-    assert spend.values == (1.0e8,) * 5
+    assert spend.values == (1.0e8,) * 10
     assert spend.source == default.programmes["it_modernisation"].spend.source
 
 
@@ -528,6 +731,9 @@ def test_with_values_several_at_once_and_chained(default: Scenario) -> None:
         ({"staff_groups.gp.no_such_field": 1.0}, "staff_groups.gp.no_such_field"),
         ({"name.sub": "x"}, "name.sub"),
         ({"risks.digital_exclusion.median": 0.2}, "risks.digital_exclusion"),
+        # schema-1 keys: the error says where they went
+        ({"risks.cost_overrun": 1.2}, "risks.cost_overrun"),
+        ({"programmes.it_modernisation.realisation_lag": 0.5}, "programmes.it_modernisation.realisation_lag"),
     ],
 )
 def test_with_values_bad_key_path(default: Scenario, values: dict[str, Any], path: str) -> None:
@@ -544,7 +750,7 @@ def test_with_values_bad_key_path(default: Scenario, values: dict[str, Any], pat
         ({"staff_groups.gp.fte": PERT(-10.0, 5.0, 10.0)}, "staff_groups.gp.fte", ">= 0"),
         ({"discount_rate": PERT(0.01, 0.035, 0.05)}, "discount_rate", "fixed"),
         (
-            {"programmes.it_modernisation.spend": [-1.0, 1.0e8, 1.0e8, 0.0, 0.0]},
+            {"programmes.it_modernisation.spend": [-1.0, 1.0e8, 1.0e8] + [0.0] * 7},
             "programmes.it_modernisation.spend.values[0]",
             ">= 0",
         ),
@@ -554,7 +760,20 @@ def test_with_values_bad_key_path(default: Scenario, values: dict[str, Any], pat
             "one amount per year",
         ),
         ({"name": 5}, "name", "string"),
-        ({"risks.black_swan": True}, "risks.black_swan", "table"),
+        ({"programmes.it_modernisation.black_swan": True}, "programmes.it_modernisation.black_swan", "table"),
+        (
+            {"programmes.it_modernisation.support_years": -1.0},
+            "programmes.it_modernisation.support_years",
+            ">= 0",
+        ),
+        (
+            {"programmes.it_modernisation.residual_life": Uniform(1.0, 3.0)},
+            "programmes.it_modernisation.residual_life",
+            "fixed",
+        ),
+        ({"deflator.index": [100.0] * 11 + [0.0]}, "deflator.index[11]", "> 0"),
+        ({"long_term_discount_rate": 1.5}, "long_term_discount_rate", "<= 1"),
+        ({"baseline": "  "}, "baseline", "empty"),
         pytest.param(
             {"risks.digital_exclusion": 1.2},
             "risks.digital_exclusion",
@@ -580,7 +799,7 @@ def test_with_values_out_of_range(default: Scenario, values: dict[str, Any], pat
 def _new_programme(default: Scenario) -> dict[str, Any]:
     table = copy.deepcopy(default.to_dict()["programmes"]["patient_services"])
     table["label"] = "Social care digitisation"
-    table["spend"] = {"values": [5.0e7, 5.0e7, 0.0, 0.0, 0.0], "source": "assumption: hypothetical"}
+    table["spend"] = {"values": [5.0e7, 5.0e7] + [0.0] * 8, "source": "assumption: hypothetical"}
     del table["claimed_return"]
     return table
 
@@ -602,7 +821,7 @@ def test_with_values_adds_a_new_programme(default: Scenario) -> None:
     "mutate, path",
     [
         (
-            lambda t: t["spend"].update(values=[-5.0e7, 5.0e7, 0.0, 0.0, 0.0]),
+            lambda t: t["spend"].update(values=[-5.0e7, 5.0e7] + [0.0] * 8),
             "programmes.social_care.spend.values[0]",
         ),
         (
@@ -705,13 +924,13 @@ MALFORMED: list[Any] = [
         id="string-for-number-in-quantity",
     ),
     pytest.param(
-        lambda d: _risk(d, "black_swan").update(p=True),
-        "risks.black_swan.p",
+        lambda d: _prog(d)["black_swan"].update(p=True),
+        "programmes.it_modernisation.black_swan.p",
         "must be a number",
         id="boolean-for-number",
     ),
     pytest.param(
-        lambda d: _prog(d)["spend"].update(values=["6e8"] * 5),
+        lambda d: _prog(d)["spend"].update(values=["6e8"] * 10),
         "programmes.it_modernisation.spend.values[0]",
         "must be a number",
         id="string-in-spend",
@@ -775,7 +994,7 @@ MALFORMED: list[Any] = [
         id="negative-spend",
     ),
     pytest.param(
-        lambda d: _prog(d)["spend"].update(values=[0.0] * 5),
+        lambda d: _prog(d)["spend"].update(values=[0.0] * 10),
         "programmes.it_modernisation.spend.values",
         "> 0",
         id="zero-total-spend",
@@ -808,7 +1027,10 @@ MALFORMED: list[Any] = [
         lambda d: _risk(d).update(max=1.5), "risks.digital_exclusion", "<= 1", id="probability-pert-max-1.5"
     ),
     pytest.param(
-        lambda d: _risk(d, "black_swan").update(p=1.2), "risks.black_swan", "[0, 1]", id="bernoulli-p-1.2"
+        lambda d: _prog(d)["black_swan"].update(p=1.2),
+        "programmes.it_modernisation.black_swan",
+        "[0, 1]",
+        id="bernoulli-p-1.2",
     ),
     pytest.param(
         lambda d: d["risks"].update(
@@ -905,13 +1127,19 @@ MALFORMED: list[Any] = [
     pytest.param(lambda d: d.update(programmes={}), "programmes", "at least one", id="no-programmes"),
     pytest.param(lambda d: d.update(staff_groups={}), "staff_groups", "at least one", id="no-staff-groups"),
     # schema version
-    pytest.param(lambda d: d.update(schema_version=2), "schema_version", "must be 1", id="schema-version-2"),
     pytest.param(
-        lambda d: d.update(schema_version="1"), "schema_version", "must be 1", id="schema-version-string"
+        lambda d: d.update(schema_version=1),
+        "schema_version",
+        "must be 2, got 1: version 1 scenarios predate model v2",
+        id="schema-version-1",
+    ),
+    pytest.param(lambda d: d.update(schema_version=3), "schema_version", "must be 2", id="schema-version-3"),
+    pytest.param(
+        lambda d: d.update(schema_version="2"), "schema_version", "must be 2", id="schema-version-string"
     ),
     pytest.param(lambda d: d.pop("schema_version"), "schema_version", "missing", id="schema-version-missing"),
     pytest.param(
-        lambda d: d.update(schema_version=True), "schema_version", "must be 1", id="schema-version-boolean"
+        lambda d: d.update(schema_version=True), "schema_version", "must be 2", id="schema-version-boolean"
     ),
     pytest.param(
         lambda d: d.update(schema_version=1.0),
@@ -919,7 +1147,235 @@ MALFORMED: list[Any] = [
         "must be",
         id="schema-version-float",
     ),
+    # keys of schema 1: the error says where each went
+    pytest.param(
+        lambda d: d["risks"].update(cost_overrun={"value": 1.2, "source": "x"}),
+        "risks.cost_overrun",
+        "moved in schema 2 to each programme: programmes.<id>.cost_overrun",
+        id="v1-risks-cost-overrun",
+    ),
+    pytest.param(
+        lambda d: d["risks"].update(delivery_delay={"value": 1.0, "source": "x"}),
+        "risks.delivery_delay",
+        "programmes.<id>.delivery_delay",
+        id="v1-risks-delivery-delay",
+    ),
+    pytest.param(
+        lambda d: d["risks"].update(redeployment_fraction={"value": 0.5, "source": "x"}),
+        "risks.redeployment_fraction",
+        "renamed in schema 2: risks.released_time_used",
+        id="v1-redeployment-fraction",
+    ),
+    pytest.param(
+        lambda d: _prog(d).update(realisation_lag={"value": 0.5, "source": "x"}),
+        "programmes.it_modernisation.realisation_lag",
+        "removed in schema 2: a year's benefit uses the uptake at mid-year",
+        id="v1-realisation-lag",
+    ),
+    pytest.param(
+        lambda d: _prog(d).update(cash_releasing_fraction={"value": 0.5, "source": "x"}),
+        "programmes.it_modernisation.cash_releasing_fraction",
+        "cashed_share",
+        id="v1-cash-releasing-fraction",
+    ),
+    # the deflator
+    pytest.param(lambda d: d.pop("deflator"), "deflator", "missing", id="deflator-missing"),
+    pytest.param(
+        lambda d: (d["deflator"]["years"].pop(), d["deflator"]["index"].pop()),
+        "deflator.years",
+        "must cover the price base '2023/24' and every scenario year (2025/26 to 2034/35); "
+        "missing ['2034/35']",
+        id="deflator-missing-a-year",
+    ),
+    pytest.param(
+        lambda d: (d["deflator"]["years"].pop(0), d["deflator"]["index"].pop(0)),
+        "deflator.years",
+        "missing ['2023/24']",
+        id="deflator-missing-the-price-base",
+    ),
+    pytest.param(
+        lambda d: d["deflator"]["index"].__setitem__(3, 0.0),
+        "deflator.index[3]",
+        "must be a finite index > 0, got 0.0",
+        id="deflator-zero",
+    ),
+    pytest.param(
+        lambda d: d["deflator"]["index"].__setitem__(0, -96.1),
+        "deflator.index[0]",
+        "> 0, got -96.1",
+        id="deflator-negative",
+    ),
+    pytest.param(
+        lambda d: d["deflator"]["index"].pop(),
+        "deflator.index",
+        "one value per deflator year (12), got 11",
+        id="deflator-index-too-short",
+    ),
+    pytest.param(
+        lambda d: d["deflator"]["years"].__setitem__(5, "2028-29"),
+        "deflator.years[5]",
+        "financial year",
+        id="deflator-year-malformed",
+    ),
+    pytest.param(
+        lambda d: d["deflator"]["years"].__setitem__(5, "2027/28"),
+        "deflator.years[5]",
+        "listed twice",
+        id="deflator-year-repeated",
+    ),
+    pytest.param(
+        lambda d: d["deflator"].pop("source"), "deflator.source", "missing", id="deflator-without-source"
+    ),
+    pytest.param(
+        lambda d: d["deflator"].update(base=100), "deflator.base", "unknown key", id="deflator-unknown-key"
+    ),
+    # the long-term discount rate and the target year
+    pytest.param(
+        lambda d: d.pop("long_term_discount_rate"),
+        "long_term_discount_rate",
+        "missing",
+        id="long-term-missing",
+    ),
+    pytest.param(
+        lambda d: d.update(
+            long_term_discount_rate={"dist": "uniform", "low": 0.02, "high": 0.04, "source": "x"}
+        ),
+        "long_term_discount_rate",
+        "fixed",
+        id="long-term-uncertain",
+    ),
+    pytest.param(
+        lambda d: d["target"].update(year="2040/41"),
+        "target.year",
+        "must be one of the scenario years",
+        id="target-year-outside",
+    ),
+    # budget changes
+    pytest.param(
+        lambda d: d.update(budget_changes=[_cut(programme="social_care")]),
+        "budget_changes[0].programme",
+        "unknown programme 'social_care'; defined: "
+        "['it_modernisation', 'patient_services', 'staff_technology']",
+        id="change-unknown-programme",
+    ),
+    pytest.param(
+        lambda d: d.update(budget_changes=[_cut(), _cut(year="2040/41")]),
+        "budget_changes[1].year",
+        "must be one of the scenario years",
+        id="change-unknown-year",
+    ),
+    pytest.param(
+        lambda d: d.update(budget_changes=[_cut(amount=-7.5e8)]),
+        "budget_changes[0].amount",
+        "cuts it_modernisation in 2026/27 by GBP 750,000,000, more than its planned spend that year "
+        "(GBP 700,000,000): the money left would be GBP -50,000,000",
+        id="cut-beyond-the-plan",
+    ),
+    pytest.param(
+        lambda d: d.update(budget_changes=[_cut(amount=-4.0e8), _cut(year="2025/26"), _cut(amount=-4.0e8)]),
+        "budget_changes[2].amount",
+        "together with budget_changes[0], cuts it_modernisation in 2026/27 by GBP 800,000,000",
+        id="cuts-that-add-up-beyond-the-plan",
+    ),
+    pytest.param(
+        lambda d: d.update(budget_changes=[_cut(year="2030/31", amount=-1.0)]),
+        "budget_changes[0].amount",
+        "planned spend that year (GBP 0)",
+        id="cut-in-a-year-without-a-plan",
+    ),
+    pytest.param(
+        lambda d: d.update(budget_changes=[{k: v for k, v in _cut().items() if k != "source"}]),
+        "budget_changes[0].source",
+        "missing",
+        id="change-without-source",
+    ),
+    pytest.param(
+        lambda d: d.update(budget_changes=[{**_cut(), "when": "soon"}]),
+        "budget_changes[0].when",
+        "unknown key",
+        id="change-unknown-key",
+    ),
+    pytest.param(
+        lambda d: d.update(budget_changes=[_cut(amount="-1e8")]),
+        "budget_changes[0].amount",
+        "must be an amount [GBP], got string",
+        id="change-amount-string",
+    ),
+    pytest.param(
+        lambda d: d.update(budget_changes={"programme": "it_modernisation"}),
+        "budget_changes",
+        "must be an array of tables",
+        id="changes-not-an-array",
+    ),
+    # the new programme keys
+    pytest.param(
+        lambda d: _prog(d).update(support_years={"value": -1.0, "source": "x"}),
+        "programmes.it_modernisation.support_years",
+        "must be >= 0",
+        id="support-years-negative",
+    ),
+    pytest.param(
+        lambda d: _prog(d).update(residual_life={"dist": "uniform", "low": 1, "high": 3, "source": "x"}),
+        "programmes.it_modernisation.residual_life",
+        "must be a fixed value",
+        id="residual-life-uncertain",
+    ),
+    pytest.param(
+        lambda d: _prog(d).update(residual_life={"value": 2.5, "source": "x"}),
+        "programmes.it_modernisation.residual_life",
+        "must be a whole number [years] from 0 to 50",
+        id="residual-life-fractional",
+    ),
+    pytest.param(
+        lambda d: _prog(d).update(residual_life={"value": 60.0, "source": "x"}),
+        "programmes.it_modernisation.residual_life",
+        "<= 50",
+        id="residual-life-too-long",
+    ),
+    pytest.param(
+        lambda d: _prog(d).pop("running_cost"),
+        "programmes.it_modernisation.running_cost",
+        "missing",
+        id="running-cost-missing",
+    ),
+    pytest.param(
+        lambda d: _prog(d).update(cashed_share={"value": 1.1, "source": "x"}),
+        "programmes.it_modernisation.cashed_share",
+        "<= 1",
+        id="cashed-share-above-1",
+    ),
+    pytest.param(
+        lambda d: _prog(d).update(do_minimum_steepness={"value": 0.0, "source": "x"}),
+        "programmes.it_modernisation.do_minimum_steepness",
+        "> 0",
+        id="do-minimum-steepness-zero",
+    ),
+    pytest.param(
+        lambda d: _prog(d).update(inclusion={"excluded_share_reached": {"value": 1.5, "source": "x"}}),
+        "programmes.it_modernisation.inclusion.excluded_share_reached",
+        "<= 1",
+        id="inclusion-above-1",
+    ),
+    pytest.param(
+        lambda d: _prog(d).update(inclusion={"people": {"value": 1.0, "source": "x"}}),
+        "programmes.it_modernisation.inclusion.people",
+        "unknown key",
+        id="inclusion-unknown-key",
+    ),
+    pytest.param(lambda d: d.update(baseline=""), "baseline", "empty", id="baseline-empty"),
+    pytest.param(lambda d: d.update(baseline=3), "baseline", "must be a string", id="baseline-number"),
 ]
+
+
+def _cut(**changes: Any) -> dict[str, Any]:
+    """A budget change table: GBP 100m cut from the IT strand in 2026/27 unless ``changes`` say otherwise."""
+    return {
+        "programme": "it_modernisation",
+        "year": "2026/27",
+        "amount": -1.0e8,
+        "source": "assumption: test cut",
+        **changes,
+    }
 
 
 @pytest.mark.parametrize("mutate, path, problem", MALFORMED)
@@ -949,8 +1405,8 @@ def test_unmodified_dump_loads(tmp_path: Path, default: Scenario) -> None:
 @pytest.mark.parametrize(
     "old, new, path, problem",
     [
-        ('name = "spring-budget-2024"', 'name = "spring-budget-2024', "(file)", "not valid toml"),
-        ("years = [", "years = [[", "(file)", "not valid toml"),
+        ('name = "as-announced"', 'name = "as-announced', "(file)", "not valid toml"),
+        ('years = ["2025/26",', 'years = [["2025/26",', "(file)", "not valid toml"),
         (
             'price_base = "2023/24"',
             'price_base = "2023/24"\nprice_base = "2024/25"',
@@ -961,6 +1417,7 @@ def test_unmodified_dump_loads(tmp_path: Path, default: Scenario) -> None:
         ("values = [6.0e8,", "values = [inf,", "programmes.it_modernisation.spend.values[0]", "finite"),
         ("min = 0.08, mode = 0.25,", "min = 0.08, mode = nan,", "risks.digital_exclusion", "finite"),
         ("value = 0.035,", "value = inf,", "discount_rate", "finite"),
+        ("index = [96.1117,", "index = [nan,", "deflator.index[0]", "finite index > 0, got nan"),
     ],
 )
 def test_malformed_text(tmp_path: Path, old: str, new: str, path: str, problem: str) -> None:
@@ -1149,9 +1606,9 @@ def test_results_file_without_scenario(tmp_path: Path) -> None:
 
 def test_with_values_number_replaces_a_discrete_quantity() -> None:
     # A Discrete table has a 'values' key too; only 'spend' is a spend table.
-    scenario = load_scenario().with_values({"risks.delivery_delay": 0.8})
-    assert scenario.risks.delivery_delay.distribution.mean() == 0.8
-    assert scenario.risks.delivery_delay.distribution.is_fixed
+    assert isinstance(load_scenario().programmes["patient_services"].support_years.distribution, Discrete)
+    scenario = load_scenario().with_values({"programmes.patient_services.support_years": 5.0})
+    assert scenario.programmes["patient_services"].support_years.distribution == Fixed(5.0)
 
 
 def test_simulation_module_is_reachable_by_its_name() -> None:
@@ -1188,3 +1645,42 @@ def test_html_display_lists_programmes_figures_and_sources_escaped() -> None:
     parser = Balance()
     parser.feed(text)
     assert parser.open == []
+
+
+def test_markdown_shows_both_horizons_the_deflator_and_the_budget_changes(default: Scenario) -> None:
+    text = _variant(default).to_markdown()
+    assert "| claim window | 2025/26 to 2029/30 (5 years) | the claim test" in text
+    assert "| appraisal period | 2025/26 to 2034/35 (10 years) | NPV, BCR" in text
+    assert "3.5% a year (3.0% from year 31)" in text
+    assert "Compared with the scenario `as-announced`." in text
+    # budget changes in cash and in real terms, with their sources
+    assert "## Budget changes (GBP, cash; negative is a cut)" in text
+    real = -3.25e8 * default.deflator.factor("2026/27", "2023/24")
+    assert f"| `it_modernisation` | 2026/27 | -325.0m | {real / 1e6:+,.1f}m | HSJ (Nov 2023)" in text
+    assert "| `patient_services` | 2025/26 | +20.0m |" in text
+    # the deflator: every listed year, its index and the factor to the price base, and its source
+    assert "## GDP deflator (index; factor to 2023/24 prices)" in text
+    assert "| index | 96.1117 | 100.0000 | 103.2388 |" in text
+    assert "| factor | 1.0000 | 0.9611 | 0.9310 |" in text
+    assert "Source: HM Treasury GDP deflators" in text
+    for key in default.quantities():
+        assert f"| `{key}` |" in text
+    # without budget changes the section is left out, and the summary says so
+    plain = default.to_markdown()
+    assert "## Budget changes" not in plain and "no budget changes" in plain
+
+
+def test_html_display_shows_both_horizons_the_deflator_and_the_budget_changes(default: Scenario) -> None:
+    text = _variant(default)._repr_html_()
+    assert "<td>claim window</td><td>2025/26 to 2029/30 (5 years)</td>" in text
+    assert "<td>appraisal period</td><td>2025/26 to 2034/35 (10 years)</td>" in text
+    assert "Compared with <code>as-announced</code>." in text
+    assert "<caption>Budget changes (GBP million; negative is a cut)</caption>" in text
+    assert (
+        "<td><code>it_modernisation</code></td><td>2026/27</td><td style='text-align:right'>-325.0</td>"
+        in text
+    )
+    assert "<caption>GDP deflator (factor to 2023/24 prices)</caption>" in text
+    assert "<td style='text-align:right'>96.1117</td>" in text
+    assert "Deflator source: HM Treasury GDP deflators" in text
+    assert "No budget changes to the announced plan." in default._repr_html_()
