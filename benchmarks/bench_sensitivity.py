@@ -1,11 +1,14 @@
-"""asv benchmarks of the sensitivity analyses on the default scenario."""
+"""asv benchmarks of the sensitivity analyses on the default scenario (model v2, ten years)."""
 
 from __future__ import annotations
 
 import nhsrisk
+from nhsrisk.scenario import DEFAULT_SCENARIO
 
-SCENARIO = "spring-budget-2024"
+SCENARIO = DEFAULT_SCENARIO
 SEED = 20240306
+#: An input of the default scenario for the one-parameter EVPPI (risks are per programme in v2).
+EVPPI_INPUT = "programmes.it_modernisation.delivery_delay"
 
 
 class SobolAnalysis:
@@ -89,4 +92,21 @@ class Statistics:
         self.ds.nhsrisk.prcc("cumulative_value")
 
     def time_evppi_one_parameter(self):
-        nhsrisk.evppi(self.options["npv"], self.options["risks.delivery_delay"])
+        nhsrisk.evppi(self.options["npv"], self.options[EVPPI_INPUT])
+
+
+class Waterfall:
+    """``waterfall`` of the default: Shapley (exact, by enumeration over the risk groups) and sequential."""
+
+    params = ["shapley", "sequential"]
+    param_names = ["order"]
+    timeout = 600
+    number = 1
+    repeat = (1, 3, 120.0)
+
+    def setup(self, order):
+        self.scenario = nhsrisk.load_scenario(SCENARIO)
+        nhsrisk.simulate(self.scenario, draws=64, seed=SEED)
+
+    def time_waterfall(self, order):
+        nhsrisk.waterfall(self.scenario, draws=20_000, seed=SEED, order=order, progress=False)

@@ -1,8 +1,11 @@
-"""asv benchmarks of ``nhsrisk.simulate`` on the default scenario.
+"""asv benchmarks of ``nhsrisk.simulate`` on the default scenario (model v2: ten years).
 
 ``Simulate`` times the public call (plan building, the kernel, the xarray
 Dataset); ``time_kernel_only`` times the jitted kernel alone on preallocated
 outputs, so the two together show how much of a run is the kernel.
+``KernelPerDrawYear`` holds the kernel at 10**5 draws on the v1 shape (five
+years) and the v2 default (ten years): divide by draws x years to compare with
+v1's ``KernelOnly`` (``python -m benchmarks.versus_v1`` does it in one run).
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import numba
 import nhsrisk
 from nhsrisk import simulation as _simulate_module
 from nhsrisk._plan import build_plan
+from nhsrisk.scenario import DEFAULT_SCENARIO
 
-SCENARIO = "spring-budget-2024"
+SCENARIO = DEFAULT_SCENARIO
 SEED = 20240306
 DRAWS = [10**4, 10**5, 10**6]
 
@@ -47,9 +51,10 @@ class Simulate:
 class SimulateStreamed:
     """``simulate(keep="summary")`` up to 10**7 draws: the size the issue asks for.
 
-    With every draw kept, 10**7 draws of the default scenario take about 22 GB
-    (2,171 bytes a draw), more than this 24 GB machine can hold beside the rest;
-    streamed in chunks, only the summaries and one chunk's buffers are in memory.
+    With every draw kept, 10**7 draws of the default scenario (ten years) take
+    about 50 GB (5,030 bytes a draw: outputs and kept inputs), more than this
+    24 GB machine holds; streamed in chunks, only the summaries and one chunk's
+    buffers are in memory.
     """
 
     params = [10**6, 10**7]
@@ -102,6 +107,33 @@ def _kernel_call(plan, draws, threads=None, sampler="random"):
     )
 
 
+class KernelPerDrawYear:
+    """The kernel alone at 10**5 draws on five years (v1's shape) and on ten (v2's default period).
+
+    Both are the default's programmes, staff groups and correlations
+    (``synthetic_scenario(3, years, correlations=True)``: the default's
+    programmes renamed, its spending profile); seconds / (draws x years) is the
+    cost of a draw-year.
+    """
+
+    params = [5, 10]
+    param_names = ["years"]
+    timeout = 600
+    number = 1
+    repeat = (1, 7, 60.0)
+
+    def setup(self, years):
+        from nhsrisk.testing import synthetic_scenario
+
+        _compile()
+        plan = build_plan(synthetic_scenario(3, years, correlations=True))
+        self.kernel, self.args = _kernel_call(plan, 10**5)
+        self.kernel(*self.args)  # touch the output pages, load every specialisation
+
+    def time_kernel(self, years):
+        self.kernel(*self.args)
+
+
 class Samplers:
     """``simulate`` with each sampling design at 2**17 draws (Sobol' needs a power of two).
 
@@ -133,7 +165,11 @@ class Samplers:
 
 
 class ScenarioShape:
-    """``simulate`` at 20,000 draws on synthetic scenarios of 1-64 programmes and 5-40 years."""
+    """``simulate`` at 20,000 draws on synthetic scenarios of 1-64 programmes and 5-40 years.
+
+    Synthetic programmes copy the default's (:func:`nhsrisk.testing.synthetic_scenario`)
+    without its correlations table, so the copula's cost does not grow with programmes.
+    """
 
     params = ([1, 4, 16, 64], [5, 10, 20, 40])
     param_names = ["programmes", "years"]

@@ -21,9 +21,12 @@ other in this process on this machine:
 (e) the kernel alone, all threads, outputs preallocated (no plan building, no
     Dataset), to show the overhead around it.
 
-It prints a Markdown table for the README. The kernel may be under active
-optimisation: the table header records the commit and a hash of the kernel
-sources, so numbers can be tied to the code that produced them.
+It prints a Markdown table for the README, with each time also per draw-year
+(the default scenario of model v2 covers a ten-year appraisal period; model
+v1's covered five, so per draw-year is the figure to set against v1's:
+``python -m benchmarks.versus_v1`` times both in one run). The kernel may be
+under active optimisation: the table header records the commit and a hash of
+the kernel sources, so numbers can be tied to the code that produced them.
 """
 
 from __future__ import annotations
@@ -48,8 +51,9 @@ import nhsrisk
 from benchmarks.bench_simulate import _kernel_call
 from benchmarks.reference import simulate_reference
 from nhsrisk._plan import build_plan
+from nhsrisk.scenario import DEFAULT_SCENARIO
 
-SCENARIO = "spring-budget-2024"
+SCENARIO = DEFAULT_SCENARIO
 SEED = 20240306
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,7 +83,16 @@ def _time_kernel(plan, draws: int, repeats: int) -> tuple[float, list[float]]:
 def _source_fingerprint() -> str:
     """Commit (if git is there) and a hash of the sources of the imported nhsrisk kernel."""
     digest = hashlib.sha256()
-    for name in ("_kernels.py", "_sampling.py", "_rng.py", "_special.py", "_plan.py", "simulate.py"):
+    for name in (
+        "_kernels.py",
+        "_model.py",
+        "_sampling.py",
+        "_design.py",
+        "_rng.py",
+        "_special.py",
+        "_plan.py",
+        "simulation.py",
+    ):
         path = Path(nhsrisk.__file__).parent / name
         if path.exists():
             digest.update(path.read_bytes())
@@ -103,6 +116,7 @@ def run(draws: int, repeats: int, *, reference: bool = True) -> str:
     scenario = nhsrisk.load_scenario(SCENARIO)
     plan = build_plan(scenario)
     per_draw = plan.uniforms_per_draw
+    n_year = plan.planned_spend.shape[1]
     n_uniforms = draws * per_draw
     all_threads = numba.config.NUMBA_NUM_THREADS
     rows: list[tuple[str, float, list[float]]] = []
@@ -164,19 +178,20 @@ def run(draws: int, repeats: int, *, reference: bool = True) -> str:
     lines = [
         f"### nhsrisk vs the random-number floor and plain NumPy: {draws:,} draws",
         "",
-        f"Default scenario `{SCENARIO}`, {per_draw} uniforms per draw; median of {repeats} repeats after a "
+        f"Default scenario `{SCENARIO}` ({n_year} years, {plan.planned_spend.shape[0]} programmes), "
+        f"{per_draw} uniforms per draw; median of {repeats} repeats after a "
         f"warm-up, one process. {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numba {numba.__version__} "
         f"({all_threads} threads), NumPy {np.__version__}, "
         f"Python {platform.python_version()}; {fingerprint}.",
         "",
-        "| what | seconds (median) | min .. max | draws/s | x floor (out=) |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| what | seconds (median) | min .. max | draws/s | ns per draw-year | x floor (out=) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for label, median, times in rows:
         lines.append(
             f"| {label} | {median:.4f} | {min(times):.4f} .. {max(times):.4f} | {draws / median:,.0f} "
-            f"| {median / floor_out:.2f} |"
+            f"| {median / (draws * n_year) * 1e9:,.1f} | {median / floor_out:.2f} |"
         )
     if _source_fingerprint() != fingerprint:
         lines += ["", f"Note: the sources on disk changed during the run (now {_source_fingerprint()})."]

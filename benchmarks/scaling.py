@@ -8,7 +8,10 @@ For each axis it times the jitted kernel alone (outputs preallocated and
 touched once, so the first-touch cost of fresh memory is not counted), takes the
 median of the repeats, and fits ``time = c * size ** b`` by least squares on
 logs. Linear growth is ``b = 1``. Programmes and years use
-:func:`nhsrisk.testing.synthetic_scenario` at a fixed number of draws.
+:func:`nhsrisk.testing.synthetic_scenario` at a fixed number of draws (copies
+of the default's programmes without its correlations table, so the copula's
+cost, quadratic in the correlated inputs, does not bend the programme axis);
+programmes over the default's ten-year appraisal period.
 
 Then it measures threads: the kernel and ``simulate`` on the default scenario at
 10**6 draws with 1 thread and with every thread, the two settings interleaved
@@ -104,9 +107,9 @@ def main() -> None:
     print(f"numba threads: {numba.get_num_threads()}; median of {args.repeats}\n")
     axes = {
         "draws (default scenario)": ([10**4, 10**5, 10**6], lambda n: (nhsrisk.load_scenario(), n)),
-        "programmes (5 years, 100,000 draws)": (
+        "programmes (10 years, 100,000 draws)": (
             [1, 4, 16, 64],
-            lambda p: (synthetic_scenario(p, 5), 100_000),
+            lambda p: (synthetic_scenario(p, 10), 100_000),
         ),
         "years (3 programmes, 100,000 draws)": (
             [5, 10, 20, 40],
