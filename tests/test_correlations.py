@@ -27,11 +27,14 @@ from nhsrisk.scenario import Scenario, ScenarioError
 SEED = 20_250_417  # chosen once, before any test was run; never tuned to make a case pass
 ALPHA = 0.01  # significance level of the goodness-of-fit tests
 ACCEPTANCE_DRAWS = 100_000
-BASE = nhsrisk.load_scenario()
+DEFAULT = nhsrisk.load_scenario()
+# The default without its own correlations (across programmes' overruns and delays): independent inputs.
+BASE = DEFAULT.without_correlations()
+OVERRUN = "programmes.it_modernisation.cost_overrun"
 # Four continuous inputs of the default scenario (one lognormal, three PERT), with positive,
 # negative and zero rank correlations. Positive definite on both scales (smallest eigenvalues
 # 0.41 and 0.39), so the copula is the ordinary Cholesky case.
-INPUTS = ["risks.cost_overrun", "risks.digital_exclusion", "risks.staff_capacity", "risks.funding_elasticity"]
+INPUTS = [OVERRUN, "risks.digital_exclusion", "risks.staff_capacity", "risks.funding_elasticity"]
 MATRIX = np.array(
     [
         [1.0, 0.4, -0.3, 0.2],
@@ -42,6 +45,15 @@ MATRIX = np.array(
 )
 SOURCE = "assumption: test correlations"
 CORRELATED = BASE.with_correlations(INPUTS, MATRIX, source=SOURCE, note="for the tests")
+
+
+def spearman_z_tolerance(n: int) -> float:
+    """Five standard errors of Fisher's z of a sample Spearman correlation of n draws of a copula.
+
+    Its variance is 1.06 / (n - 3) (Fieller, Hartley & Pearson 1957); five standard errors give a
+    false-alarm rate of 6e-7 per pair.
+    """
+    return 5 * math.sqrt(1.06 / (n - 3))
 
 
 def reference(distribution: Distribution) -> Any:
@@ -62,10 +74,14 @@ def without_run_attrs(ds: xr.Dataset) -> xr.Dataset:
 
 @pytest.fixture(scope="module")
 def acceptance_runs() -> tuple[xr.Dataset, xr.Dataset]:
-    """The same 100,000 draws with and without the correlations."""
-    correlated = nhsrisk.simulate(CORRELATED, draws=ACCEPTANCE_DRAWS, seed=SEED)
-    independent = nhsrisk.simulate(BASE, draws=ACCEPTANCE_DRAWS, seed=SEED)
-    return correlated, independent
+    """The same 100,000 draws with and without the correlations: the sampled inputs and the NPV."""
+
+    def inputs_and_npv(scenario: Scenario) -> xr.Dataset:
+        ds = nhsrisk.simulate(scenario, draws=ACCEPTANCE_DRAWS, seed=SEED)
+        # keep what the tests read, not the ~5 kB a draw of per-year outputs
+        return ds[[name for name, v in ds.data_vars.items() if v.attrs.get("sampled_input")] + ["npv"]]
+
+    return inputs_and_npv(CORRELATED), inputs_and_npv(BASE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,17 +91,32 @@ def test_achieved_spearman_correlations_are_those_asked_for(acceptance_runs: Any
     correlated, _ = acceptance_runs
     achieved = st.spearmanr(np.stack([correlated[name].values for name in INPUTS], axis=1)).statistic
     n = ACCEPTANCE_DRAWS
-    # Monte Carlo tolerance: Fisher's z of a sample Spearman correlation of a bivariate normal (the
-    # copula case: ranks do not see the marginals) has variance 1.06 / (n - 3) (Fieller, Hartley &
-    # Pearson 1957); 5 standard errors give a false-alarm rate of 6e-7 per pair. The acceptance
-    # criterion, 0.02 on the correlation itself, is about 6 of these standard errors.
-    z_tolerance = 5 * math.sqrt(1.06 / (n - 3))
+    # Monte Carlo tolerance on Fisher's z (ranks do not see the marginals, so this is the bivariate
+    # normal case). The acceptance criterion, 0.02 on the correlation itself, is about 6 of these
+    # standard errors.
+    z_tolerance = spearman_z_tolerance(n)
     for i in range(len(INPUTS)):
         for j in range(i):
             label = f"{INPUTS[i]} vs {INPUTS[j]}"
             assert abs(achieved[i, j] - MATRIX[i, j]) <= 0.02, f"{label}: {achieved[i, j]:.4f}"
             assert abs(np.arctanh(achieved[i, j]) - np.arctanh(MATRIX[i, j])) <= z_tolerance, label
     assert correlated.attrs["correlated_inputs"] == INPUTS
+
+
+def test_the_default_scenarios_own_correlations_are_achieved() -> None:
+    # Overruns and delays of the three strands are rank-correlated in the shipped scenario.
+    correlations = DEFAULT.correlations
+    assert correlations is not None and len(correlations.inputs) == 6
+    n = 20_000
+    ds = nhsrisk.simulate(DEFAULT, draws=n, seed=SEED)
+    achieved = st.spearmanr(np.stack([ds[name].values for name in correlations.inputs], axis=1)).statistic
+    wanted = correlations.as_array()
+    for i in range(len(correlations.inputs)):
+        for j in range(i):
+            label = f"{correlations.inputs[i]} vs {correlations.inputs[j]}"
+            assert abs(np.arctanh(achieved[i, j]) - np.arctanh(wanted[i, j])) <= spearman_z_tolerance(n), (
+                label
+            )
 
 
 def test_correlated_marginals_are_unchanged(acceptance_runs: Any) -> None:
@@ -126,10 +157,10 @@ def test_normal_scale_and_mixing_matrices() -> None:
 # A perfectly correlated pair is the singular case: the normal-scale matrix [[1, 1], [1, 1]] has no
 # Cholesky factor, and the copula must drive both inputs with one normal, so their ranks agree.
 PERFECT = [
-    pytest.param(["risks.cost_overrun", "risks.staff_capacity"], [[1.0, 1.0], [1.0, 1.0]], 1, id="r=+1"),
-    pytest.param(["risks.cost_overrun", "risks.staff_capacity"], [[1.0, -1.0], [-1.0, 1.0]], -1, id="r=-1"),
+    pytest.param([OVERRUN, "risks.staff_capacity"], [[1.0, 1.0], [1.0, 1.0]], 1, id="r=+1"),
+    pytest.param([OVERRUN, "risks.staff_capacity"], [[1.0, -1.0], [-1.0, 1.0]], -1, id="r=-1"),
     pytest.param(
-        ["risks.cost_overrun", "risks.staff_capacity", "risks.digital_exclusion"],
+        [OVERRUN, "risks.staff_capacity", "risks.digital_exclusion"],
         [[1.0, 1.0, 0.5], [1.0, 1.0, 0.5], [0.5, 0.5, 1.0]],
         1,
         id="r=+1-with-a-third-input",
@@ -169,8 +200,8 @@ def test_correlated_run_does_not_depend_on_the_thread_count(sampler: str) -> Non
 
 
 def test_precision_stopping_keeps_the_copula() -> None:
-    # 8e6 GBP needs several 1,000-draw chunks (sd of the NPV is about 5e8 GBP).
-    ds = nhsrisk.simulate(CORRELATED, draws=1000, seed=SEED, precision=8.0e6, max_draws=100_000)
+    # 2e7 GBP needs several 1,000-draw chunks (sd of the NPV is about 1.2e9 GBP: about 3,600 draws).
+    ds = nhsrisk.simulate(CORRELATED, draws=1000, seed=SEED, precision=2.0e7, max_draws=100_000)
     n = ds.sizes["draw"]
     assert n > 1000
     plain = nhsrisk.simulate(CORRELATED, draws=n, seed=SEED)
@@ -232,12 +263,12 @@ def test_with_values_cannot_make_a_correlated_input_fixed_or_discrete(value: Any
 # ---------------------------------------------------------------------------------------------
 # 4. Validation: each error names the key path and the problem
 # ---------------------------------------------------------------------------------------------
-PAIR = ["risks.cost_overrun", "risks.staff_capacity"]
+PAIR = [OVERRUN, "risks.staff_capacity"]
 NOT_PSD = [[1.0, 0.9, -0.9], [0.9, 1.0, 0.9], [-0.9, 0.9, 1.0]]
 # Equal off-diagonal entries rho have eigenvalues 1 + 2 rho and 1 - rho: rho = -1/2 is the edge of
 # positive semi-definiteness, and 2 sin(-pi / 12) = -0.5176 lies beyond it on the normal scale.
 EDGE = [[1.0, -0.5, -0.5], [-0.5, 1.0, -0.5], [-0.5, -0.5, 1.0]]
-TRIPLE = ["risks.cost_overrun", "risks.staff_capacity", "risks.digital_exclusion"]
+TRIPLE = [OVERRUN, "risks.staff_capacity", "risks.digital_exclusion"]
 
 
 def smallest_eigenvalue(matrix: Any) -> float:
@@ -270,7 +301,8 @@ BAD_TABLES = [
         PAIR,
         [[1.0, 1.5], [1.5, 1.0]],
         "correlations.matrix[0][1]",
-        r"\(risks\.cost_overrun vs risks\.staff_capacity\) = 1\.5 is outside \[-1, 1\]",
+        r"\(programmes\.it_modernisation\.cost_overrun vs risks\.staff_capacity\) = 1\.5 "
+        r"is outside \[-1, 1\]",
         id="above-one",
     ),
     pytest.param(
@@ -304,59 +336,73 @@ BAD_TABLES = [
         id="normal-scale-not-psd",
     ),
     pytest.param(
-        ["risks.cost_overrun", "risks.nope"],
+        [OVERRUN, "risks.nope"],
         [[1.0, 0.2], [0.2, 1.0]],
         "correlations.inputs[1]",
         r"unknown input 'risks\.nope'",
         id="unknown",
     ),
     pytest.param(
-        ["discount_rate", "risks.cost_overrun"],
+        ["risks.cost_overrun", OVERRUN],
+        [[1.0, 0.2], [0.2, 1.0]],
+        "correlations.inputs[0]",
+        r"unknown input 'risks\.cost_overrun'",
+        id="schema-1-input",
+    ),
+    pytest.param(
+        ["discount_rate", OVERRUN],
         [[1.0, 0.2], [0.2, 1.0]],
         "correlations.inputs[0]",
         r"unknown input 'discount_rate'",
         id="discount-rate",
     ),
     pytest.param(
-        ["risks.cost_overrun", "target.claimed_return"],
+        [OVERRUN, "target.claimed_return"],
         [[1.0, 0.2], [0.2, 1.0]],
         "correlations.inputs[1]",
         r"unknown input 'target\.claimed_return'",
         id="target",
     ),
     pytest.param(
-        ["risks.cost_overrun", "staff_groups.hospital_admin.fte"],
+        [OVERRUN, "staff_groups.hospital_admin.fte"],
         [[1.0, 0.2], [0.2, 1.0]],
         "correlations.inputs[1]",
         r"'staff_groups\.hospital_admin\.fte' is fixed",
         id="fixed",
     ),
     pytest.param(
-        ["risks.black_swan", "risks.cost_overrun"],
+        ["programmes.it_modernisation.black_swan", OVERRUN],
         [[1.0, 0.2], [0.2, 1.0]],
         "correlations.inputs[0]",
-        r"'risks\.black_swan' is discrete \(Bernoulli",
+        r"'programmes\.it_modernisation\.black_swan' is discrete \(Bernoulli",
         id="bernoulli",
     ),
     pytest.param(
-        ["risks.cost_overrun", "risks.delivery_delay"],
+        [OVERRUN, "programmes.patient_services.support_years"],
         [[1.0, 0.2], [0.2, 1.0]],
         "correlations.inputs[1]",
-        r"'risks\.delivery_delay' is discrete \(Discrete",
+        r"'programmes\.patient_services\.support_years' is discrete \(Discrete",
         id="discrete",
     ),
     pytest.param(
-        ["risks.raid_fraction", "risks.cost_overrun"],
+        [OVERRUN, "programmes.it_modernisation.residual_life"],
+        [[1.0, 0.2], [0.2, 1.0]],
+        "correlations.inputs[1]",
+        r"'programmes\.it_modernisation\.residual_life' is fixed",
+        id="fixed-residual-life",
+    ),
+    pytest.param(
+        ["risks.raid_fraction", OVERRUN],
         [[1.0, 0.2], [0.2, 1.0]],
         "correlations.inputs[0]",
         r"risks\.raid_fraction is drawn afresh each year",
         id="per-year",
     ),
     pytest.param(
-        ["risks.cost_overrun", "risks.cost_overrun"],
+        [OVERRUN, OVERRUN],
         [[1.0, 0.2], [0.2, 1.0]],
         "correlations.inputs[1]",
-        r"'risks\.cost_overrun' is listed twice",
+        r"'programmes\.it_modernisation\.cost_overrun' is listed twice",
         id="duplicate",
     ),
     pytest.param(
@@ -374,7 +420,7 @@ BAD_TABLES = [
         id="columns",
     ),
     pytest.param(
-        ["risks.cost_overrun"],
+        [OVERRUN],
         [[1.0]],
         "correlations.inputs",
         r"must name at least two inputs",
@@ -394,7 +440,8 @@ BAD_TABLES = [
 
 
 def correlations_toml(inputs: list[str], matrix: list[list[Any]], source: str | None = SOURCE) -> str:
-    """The default scenario's TOML with a [correlations] table (JSON arrays are valid TOML arrays)."""
+    """The default scenario's TOML, its own correlations left out, with a [correlations] table (JSON arrays
+    are valid TOML arrays)."""
     lines = ["", "[correlations]", f"inputs = {json.dumps(inputs)}", f"matrix = {json.dumps(matrix)}"]
     if source is not None:
         lines.append(f"source = {json.dumps(source)}")
