@@ -2,22 +2,23 @@
 
 Run with ``python examples/sensitivity_study.py`` (about a minute on two cores).
 
-1. Simulate the Spring Budget 2024 scenario and summarise the cumulative value
-   delivered by the target year against the claimed return, with Monte Carlo
-   error bars.
+1. Simulate the default scenario (``as-announced``) and summarise the
+   cumulative value delivered over the claim window against the claimed
+   return, with Monte Carlo error bars.
 2. Rank the inputs that drive the shortfall against that claim: Sobol' total
    indices (variance-based, all interactions included) from a Saltelli design
    of 2^12 base samples, with a tornado and partial rank correlations as
-   cross-checks.
+   cross-checks. Inputs linked by the scenario's rank correlations (the
+   strands' cost overruns and delivery delays) form one factor.
 3. Put a value on learning more about the three leading inputs. The decision
-   is between funding the programmes as planned, ring-fencing the technology
-   budget against raids, and adding a small digital-inclusion programme
-   (GBP 5m a year for three years, assumed to bring digital exclusion down
-   from a mode of 25% to 18%). The net benefit of each option is its NPV in
-   GBP, with common random numbers; the expected value of perfect
-   information (EVPI) and of partial perfect information on each input
-   (EVPPI) say how much better the choice could be made by resolving that
-   uncertainty first.
+   is between three of the named scenarios shipped with nhsrisk: the plan as
+   announced, ``ring-fenced`` (the budget protected from raids) and
+   ``plus-digital-inclusion`` (a £50m programme that brings digitally
+   excluded people online). The net benefit of each option is its NPV over
+   the appraisal period in GBP, with common random numbers; the expected value
+   of perfect information (EVPI) and of partial perfect information on each
+   input (EVPPI) say how much better the choice could be made by resolving
+   that uncertainty first.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from __future__ import annotations
 import xarray as xr
 
 import nhsrisk
-from nhsrisk.distributions import PERT
 from nhsrisk.sensitivity import prcc
 
 DRAWS = 100_000
@@ -34,41 +34,54 @@ SEED = 2024
 OUTPUT = "cumulative_value"  # read in the target year: the shortfall is claimed return minus this
 
 
-def decision_options(base: nhsrisk.Scenario) -> dict[str, nhsrisk.Scenario]:
-    """Return the three options: as planned, ring-fenced, and with a digital-inclusion programme."""
-    spend = base.programmes["patient_services"].spend.values
-    extra = [5e6 if year < 3 else 0.0 for year in range(len(spend))]
-    return {
-        "as planned": base,
-        "ring-fenced": base.with_values(
-            {"risks.raid_probability": 0.0},
-            source="assumption: option, the technology budget is protected from in-year raids",
-        ),
-        "digital inclusion": base.with_values(
-            {
-                "programmes.patient_services.spend": [s + e for s, e in zip(spend, extra, strict=True)],
-                "risks.digital_exclusion": PERT(0.05, 0.18, 0.26),
-            },
-            source="assumption: option, GBP 5m a year for three years of digital-inclusion support "
-            "(devices, skills, assisted access) lowers the share who cannot use online services",
-        ),
-    }
+OPTIONS = {
+    "as announced": "as-announced",
+    "ring-fenced": "ring-fenced",
+    "digital inclusion": "plus-digital-inclusion",
+}
 
 
-def parameters_of(name: str, options: xr.Dataset) -> list[xr.DataArray]:
-    """Return the per-draw values of an input in the first option (one array a year if per-year)."""
-    if name == "risks.raid_event":
-        raids = options["raid"].isel(option=0)
-        return [raids.sel(year=year).astype(float) for year in raids["year"].values]
-    values = options[name]
-    if "year" in values.dims:
-        return [values.sel(year=year) for year in values["year"].values]
-    return [values]
+def members(name: str, scenario: nhsrisk.Scenario) -> list[str]:
+    """Return the inputs of a Sobol' factor: itself, or every member of a ``"correlated: ..."`` group."""
+    if not name.startswith("correlated: "):
+        return [name]
+    found = []
+    for member in name.removeprefix("correlated: ").split(" & "):
+        if member.startswith("programmes.*."):
+            field = member.removeprefix("programmes.*.")
+            found += [f"programmes.{pid}.{field}" for pid in scenario.programmes]
+        else:
+            found.append(member)
+    return found
+
+
+def parameters_of(name: str, options: xr.Dataset, scenario: nhsrisk.Scenario) -> list[xr.DataArray]:
+    """Return the per-draw values of a factor in the first option (one array a year if per-year)."""
+    arrays = []
+    for member in members(name, scenario):
+        if member == "risks.raid_event":
+            raids = options["raid"].isel(option=0).astype(float)
+            # one indicator a year, in the years a raid can happen (those with money to spend)
+            arrays += [
+                raids.sel(year=year) for year in raids["year"].values if raids.sel(year=year).std() > 0
+            ]
+            continue
+        values = options[member]
+        if "year" in values.dims:
+            arrays += [values.sel(year=year) for year in values["year"].values]
+        else:
+            arrays.append(values)
+    return arrays
+
+
+def label(name: str) -> str:
+    """Return a factor's name as one word (a correlated group's name has spaces)."""
+    return name.replace("correlated: ", "correlated:").replace(" & ", "&")
 
 
 def main() -> None:
     """Run the study and print its findings."""
-    scenario = nhsrisk.load_scenario("spring-budget-2024")
+    scenario = nhsrisk.load_scenario()  # the default, "as-announced"
     target_year = scenario.target_year
     claimed = scenario.target.claimed_return.distribution.mean()
 
@@ -87,7 +100,7 @@ def main() -> None:
     for name in top["input"].values:
         row = indices.sel(input=name)
         print(
-            f"  {name:<55} total {float(row['ST']):.3f} "
+            f"  {label(str(name)):<55} total {float(row['ST']):.3f} "
             f"[{float(row['ST_conf_low']):.3f}, {float(row['ST_conf_high']):.3f}]  "
             f"first order {float(row['S1']):.3f}"
         )
@@ -103,9 +116,7 @@ def main() -> None:
         print(f"    {name:<55} {float(ranks['prcc'].sel(input=name)):+.3f}")
 
     print("\n3. Value of information for the choice between three options (net benefit = NPV)\n")
-    options = nhsrisk.compare_options(
-        decision_options(scenario), draws=DRAWS, seed=SEED, outputs=("npv", "raid")
-    )
+    options = nhsrisk.compare_options(OPTIONS, draws=DRAWS, seed=SEED, outputs=("npv", "raid"))
     perfect = nhsrisk.evpi(options["npv"])
     for option in perfect["option"].values:
         expected = float(perfect["expected_net_benefit"].sel(option=option)) / 1e9
@@ -117,11 +128,11 @@ def main() -> None:
     )
     print("  The three inputs that drive the shortfall:")
     for name in top["input"].values:
-        report_evppi(str(name), options)
+        report_evppi(str(name), options, scenario)
     # The decision turns on the patient channel, which the digital-inclusion option changes:
     print("  Inputs of the digital-inclusion case, for comparison:")
     for name in DECISION_INPUTS:
-        report_evppi(name, options)
+        report_evppi(name, options, scenario)
 
 
 DECISION_INPUTS = (
@@ -131,11 +142,11 @@ DECISION_INPUTS = (
 )
 
 
-def report_evppi(name: str, options: xr.Dataset) -> None:
-    """Print the EVPPI of one input for the decision in ``options``, in GBP million."""
-    partial = nhsrisk.evppi(options["npv"], parameters_of(name, options))
+def report_evppi(name: str, options: xr.Dataset, scenario: nhsrisk.Scenario) -> None:
+    """Print the EVPPI of one input (or factor) for the decision in ``options``, in GBP million."""
+    partial = nhsrisk.evppi(options["npv"], parameters_of(name, options, scenario))
     print(
-        f"    {name:<55} EVPPI GBP {float(partial['evppi']) / 1e6:5.2f}m "
+        f"    {label(name):<55} EVPPI GBP {float(partial['evppi']) / 1e6:5.2f}m "
         f"(s.e. {float(partial['evppi_mcse']) / 1e6:.2f}m), {float(partial['evppi_share']):4.0%} of EVPI"
     )
 
