@@ -33,9 +33,14 @@ ALPHA = 0.01  # significance level of the goodness-of-fit tests
 # adds a few ulps. A draw whose CDF value is within this distance of a stratum boundary may sit on
 # either side of it, so stratum checks allow exactly this much and no more.
 CDF_SLACK = 1e-9
-# sd of the NPV of the default scenario is about GBP 5.2e8 (20,000-draw pilot, seed 5), so this
-# precision needs about (5.2e8 / 8e6)**2 = 4,200 draws: several chunks of 1,000, well under the cap.
-NPV_PRECISION = 8.0e6  # GBP
+# sd of the NPV of the default scenario is about GBP 1.15e9 (20,000-draw pilot, seed 5), so this
+# precision needs about (1.15e9 / 2e7)**2 = 3,300 draws: several chunks of 1,000, well under the cap.
+NPV_PRECISION = 2.0e7  # GBP
+# The default scenario correlates the strands' overruns and delays through a Gaussian copula, which
+# mixes their stratified uniforms: a design's strata hold for the inputs outside the copula, so the
+# design tests run on the default with its correlations left out (and check both).
+DEFAULT = nhsrisk.load_scenario()
+INDEPENDENT = DEFAULT.without_correlations()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,7 +159,7 @@ DESIGN_DRAWS = {"lhs": 1000, "sobol": 1024}
 
 @pytest.fixture(scope="module")
 def design_runs() -> dict[str, xr.Dataset]:
-    return {s: nhsrisk.simulate(draws=n, seed=SEED, sampler=s) for s, n in DESIGN_DRAWS.items()}
+    return {s: nhsrisk.simulate(INDEPENDENT, draws=n, seed=SEED, sampler=s) for s, n in DESIGN_DRAWS.items()}
 
 
 @pytest.mark.parametrize("sampler", ["lhs", "sobol"])
@@ -163,12 +168,24 @@ def test_every_continuous_input_has_one_draw_in_each_stratum(
 ) -> None:
     ds = design_runs[sampler]
     inputs = continuous_inputs(ds)
-    # The default scenario has 85 single-valued continuous inputs plus the per-year raid fraction;
+    # The default scenario has 104 single-valued continuous inputs plus the per-year raid fraction;
     # the bound only guards against the check passing because it checked nothing.
-    assert len(inputs) >= 80
+    assert len(inputs) >= 100
     for name, (rows, law) in inputs.items():
         for t, row in enumerate(rows):
             assert_one_draw_per_stratum(law.cdf(row), f"{name}[{t}]")
+
+
+@pytest.mark.parametrize("sampler", ["lhs", "sobol"])
+def test_inputs_outside_the_copula_keep_their_strata_in_a_correlated_design(sampler: str) -> None:
+    ds = nhsrisk.simulate(DEFAULT, draws=DESIGN_DRAWS[sampler], seed=SEED, sampler=sampler)
+    correlated = set(DEFAULT.correlations.inputs)
+    inputs = continuous_inputs(ds)
+    assert correlated <= set(inputs)
+    for name, (rows, law) in inputs.items():
+        if name not in correlated:
+            for t, row in enumerate(rows):
+                assert_one_draw_per_stratum(law.cdf(row), f"{name}[{t}]")
 
 
 def test_plain_monte_carlo_does_not_stratify() -> None:
@@ -181,7 +198,9 @@ def test_plain_monte_carlo_does_not_stratify() -> None:
 
 
 @pytest.mark.parametrize("sampler", ["lhs", "sobol"])
-@pytest.mark.parametrize("name", ["risks.black_swan", "risks.delivery_delay"])
+@pytest.mark.parametrize(
+    "name", ["programmes.it_modernisation.black_swan", "programmes.patient_services.support_years"]
+)
 def test_discrete_inputs_match_their_probabilities_to_within_one_draw(
     design_runs: dict[str, xr.Dataset], sampler: str, name: str
 ) -> None:
@@ -190,7 +209,7 @@ def test_discrete_inputs_match_their_probabilities_to_within_one_draw(
     # is floor(n c) or ceil(n c): within 1 of n F(v).
     ds = design_runs[sampler]
     x = ds[name].values
-    distribution = nhsrisk.load_scenario().quantities()[name].distribution
+    distribution = DEFAULT.quantities()[name].distribution
     if isinstance(distribution, Bernoulli):
         law = st.bernoulli(distribution.p)
         values = np.array([0.0, 1.0])
@@ -208,17 +227,23 @@ def test_lhs_raid_years_match_a_fixed_raid_probability_to_within_one_draw() -> N
     # raid in that year is #{u < p}: floor(n p) or ceil(n p). With the default (uncertain) probability
     # no such bound holds: the comparison pairs each stratified event with an independent random
     # threshold, so only the expected share (E[p]) is determined, not the count.
+    # Only a year with money to spend can be raided: the three funded years of the default.
     p = 0.2718  # n p = 271.8 is not an integer, so both neighbours are possible and the bound is tight
-    scenario = nhsrisk.load_scenario().with_values({"risks.raid_probability": p})
+    scenario = DEFAULT.with_values({"risks.raid_probability": p})
+    funded = scenario.budget_change_table().sum(axis=0) + sum(
+        np.array(programme.spend.values) for programme in scenario.programmes.values()
+    )
+    assert (funded[:3] > 0).all() and (funded[3:] == 0).all()
     n = 1000
     ds = nhsrisk.simulate(scenario, draws=n, seed=SEED, sampler="lhs")
     raids = ds["raid"].sum("draw").values
     assert raids.shape == (len(scenario.years),)
-    assert np.all(np.abs(raids - n * p) < 1), raids
+    assert np.all(np.abs(raids[:3] - n * p) < 1), raids
+    np.testing.assert_array_equal(raids[3:], 0)
     # Control: plain Monte Carlo misses the bound in some year (sd of each count is sqrt(n p (1 - p)) = 14,
-    # so all five counts within 1 of n p would have a probability of about 0.06**5).
+    # so all three counts within 1 of n p would have a probability of about 0.06**3).
     random_raids = nhsrisk.simulate(scenario, draws=n, seed=SEED)["raid"].sum("draw").values
-    assert np.any(np.abs(random_raids - n * p) >= 1)
+    assert np.any(np.abs(random_raids[:3] - n * p) >= 1)
 
 
 @pytest.mark.slow
@@ -290,7 +315,7 @@ def test_sobol_uniforms_put_one_point_in_each_of_n_strata_of_every_dimension(m: 
     # (0, m, 1)-net in base 2: each interval [j / 2^m, (j + 1) / 2^m) holds exactly one point. The
     # points are multiples of 2**-52, so floor(u * 2^m) is exact: no boundary allowance is needed.
     n = 2**m
-    dimensions = 97  # as many as the default scenario draws uniforms per draw
+    dimensions = 130  # as many as the default scenario draws uniforms per draw
     u = sobol_uniforms(dimensions, SEED, block * n, n)
     assert u.shape == (dimensions, n)
     assert np.all((u >= 0.0) & (u < 1.0))
@@ -299,9 +324,9 @@ def test_sobol_uniforms_put_one_point_in_each_of_n_strata_of_every_dimension(m: 
 
 
 def test_sobol_same_seed_same_points_other_seed_other_scramble() -> None:
-    a = sobol_uniforms(97, SEED, 0, 256)
-    np.testing.assert_array_equal(sobol_uniforms(97, SEED, 0, 256), a)
-    b = sobol_uniforms(97, SEED + 1, 0, 256)
+    a = sobol_uniforms(130, SEED, 0, 256)
+    np.testing.assert_array_equal(sobol_uniforms(130, SEED, 0, 256), a)
+    b = sobol_uniforms(130, SEED + 1, 0, 256)
     # Every dimension is scrambled afresh: no row of the other seed's points is the same.
     assert not np.any(np.all(a == b, axis=1))
     first = nhsrisk.simulate(draws=256, seed=SEED, sampler="sobol")
@@ -417,7 +442,9 @@ def test_precision_run_stops_at_the_target_and_is_one_plain_run(start: int) -> N
 
 
 def test_precision_of_an_output_with_years_is_the_largest_standard_error() -> None:
-    precision = 4.0e6  # GBP; sd of the last year's cumulative value is about 5e8 (pilot), so ~16,000 draws
+    # GBP; the largest sd of a year's cumulative value is about 1.6e9 (20,000-draw pilot, seed 5), so
+    # about (1.6e9 / 1.5e7)**2 = 11,400 draws
+    precision = 1.5e7
     ds = nhsrisk.simulate(
         draws=1000, seed=SEED, precision=precision, precision_output="cumulative_value", max_draws=50_000
     )
