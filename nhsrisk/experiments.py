@@ -17,7 +17,7 @@ import itertools
 import math
 import numbers
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -140,12 +140,19 @@ def _output_reader(scenario: Scenario, output: str, caller: str) -> tuple[Any, s
     )
 
 
-def _evaluate(plan: Plan, uniforms: np.ndarray, threads: int | None = None) -> dict[str, np.ndarray]:
-    """Run the kernel on a design: ``uniforms[column, draw]`` for every non-fixed stream, no copula."""
+def _evaluate(
+    plan: Plan, uniforms: np.ndarray, threads: int | None = None, *, correlated: bool = False
+) -> dict[str, np.ndarray]:
+    """Run the kernel on a design: ``uniforms[column, draw]`` for every non-fixed stream.
+
+    ``correlated=True`` passes the correlated inputs' uniforms through the
+    scenario's copula first (Sobol' designs over groups of correlated inputs);
+    otherwise each input sits exactly where the design puts it.
+    """
     design = np.ascontiguousarray(uniforms, dtype=float)
     if threads is None and design.shape[1] <= _SMALL_DESIGN:
         threads = 1  # waking a thread pool costs more than a few hundred draws (results do not change)
-    sampling = sampling_arguments(plan, _design.DESIGN, design=design, correlated=False)
+    sampling = sampling_arguments(plan, _design.DESIGN, design=design, correlated=correlated)
     arrays = _run(plan, 0, 0, design.shape[1], threads, sampling=sampling)
     _check_finite(plan, arrays, 0)
     return arrays
@@ -234,7 +241,7 @@ def tornado(
     Examples
     --------
     >>> import nhsrisk
-    >>> t = nhsrisk.tornado(inputs=["risks.digital_exclusion", "risks.cost_overrun"])
+    >>> t = nhsrisk.tornado(inputs=["risks.digital_exclusion", "programmes.staff_technology.cost_overrun"])
     >>> t.sizes["input"]
     2
     >>> bool((t["swing"] >= 0).all())
@@ -458,7 +465,11 @@ def sobol_analysis(
     Parameters
     ----------
     scenario : Scenario or str or path-like, default: the default scenario
-        Scenario without correlations: Sobol' indices assume independent inputs.
+        Scenario. Inputs linked by its correlations (directly or through
+        others) form one factor, named ``"correlated: ..."``, moved together
+        through the copula: the Sobol' index of a group of inputs is a variance
+        share as long as the groups are independent of each other, which the
+        inputs within one group are not required to be.
     output : str, default="npv"
         Output variable, as in :func:`tornado`.
     base_samples : int, default=4096
@@ -494,12 +505,6 @@ def sobol_analysis(
     """
     caller = "sobol_analysis"
     scenario = load_scenario(scenario)
-    if scenario.correlations is not None:
-        raise ValueError(
-            "The 'scenario' parameter of sobol_analysis must have independent inputs (Sobol' indices of "
-            "dependent inputs are not variance shares); use scenario.without_correlations(). Got a scenario "
-            f"correlating {list(scenario.correlations.inputs)} instead."
-        )
     read, label, units = _output_reader(scenario, output, caller)
     base_samples = _check_base_samples(base_samples, caller)
     confidence = _check_confidence(confidence, caller)
@@ -508,20 +513,22 @@ def sobol_analysis(
     seed = resolve_seed(seed, caller)
     plan = build_plan(scenario)
     factors = _factors(plan)
-    names = [f.group if group_years else f.name for f in factors]
+    linked = _correlated_groups(scenario)
+    names = [linked.get(f.group, f.group if group_years else f.name) for f in factors]
     groups = list(dict.fromkeys(names))
     columns = [[f.column for f, n in zip(factors, names, strict=True) if n == g] for g in groups]
     a, b = saltelli_design(plan.uniforms_per_draw, base_samples, seed)
     a, b = a.T.copy(), b.T.copy()
+    correlated = bool(linked)
     with progress_bar(len(groups) + 2, "Sobol' design", progress, unit="matrix") as bar:
-        f_a = read(_evaluate(plan, a, threads))
-        f_b = read(_evaluate(plan, b, threads))
+        f_a = read(_evaluate(plan, a, threads, correlated=correlated))
+        f_b = read(_evaluate(plan, b, threads, correlated=correlated))
         bar.update(2)
         f_ab = np.empty((len(groups), a.shape[1]))
         for g, cols in enumerate(columns):
             mixed = a.copy()
             mixed[cols] = b[cols]
-            f_ab[g] = read(_evaluate(plan, mixed, threads))
+            f_ab[g] = read(_evaluate(plan, mixed, threads, correlated=correlated))
             bar.update(1)
     result = sobol_from_evaluations(
         f_a, f_b, f_ab, groups, confidence=confidence, bootstrap=bootstrap, seed=seed
@@ -529,10 +536,11 @@ def sobol_analysis(
     order = np.argsort(-result["ST"].values, kind="stable")
     result = result.isel(input=order)
     long_names = {f.group: f.long_name for f in factors}
+    long_names.update({name: "correlated inputs, moved together" for name in linked.values()})
     result = result.assign_coords(
         input_long_name=(
             "input",
-            [long_names.get(_YEAR_SUFFIX.sub("", g), "") for g in result["input"].values],
+            [long_names.get(_YEAR_SUFFIX.sub("", g), long_names.get(g, "")) for g in result["input"].values],
         )
     )
     result.attrs.update(
@@ -541,8 +549,63 @@ def sobol_analysis(
         output=output,
         output_long_name=label,
         output_units=units,
+        correlated_groups=sorted(set(linked.values())),
     )
     return result
+
+
+def _correlated_groups(scenario: Scenario) -> dict[str, str]:
+    """Key path -> factor name for every input correlated with another (connected components).
+
+    Inputs linked by a non-zero rank correlation, directly or through others,
+    form one factor; an input of the table with no non-zero correlation stays on its own.
+    """
+    correlations = scenario.correlations
+    if correlations is None:
+        return {}
+    inputs = list(correlations.inputs)
+    linked = correlations.as_array() != 0.0
+    component = list(range(len(inputs)))
+    changed = True
+    while changed:  # label propagation: a few passes for a handful of inputs
+        changed = False
+        for i, j in zip(*np.nonzero(linked), strict=True):
+            low = min(component[i], component[j])
+            if component[i] != low or component[j] != low:
+                component[i] = component[j] = low
+                changed = True
+    groups: dict[int, list[str]] = {}
+    for name, label in zip(inputs, component, strict=True):
+        groups.setdefault(label, []).append(name)
+    names = {}
+    for members in groups.values():
+        if len(members) > 1:
+            label = _group_label(members, list(scenario.programmes))
+            names.update(dict.fromkeys(members, label))
+    return names
+
+
+def _group_label(members: list[str], programmes: list[str]) -> str:
+    """``programmes.a.x, programmes.b.x, ...`` over every programme -> ``programmes.*.x``."""
+    shown: list[str] = []
+    for name in members:
+        parts = name.split(".")
+        if len(parts) == 3 and parts[0] == "programmes":
+            every = [f"programmes.{p}.{parts[2]}" for p in programmes]
+            if all(m in members for m in every):
+                name = f"programmes.*.{parts[2]}"
+        if name not in shown:
+            shown.append(name)
+    return "correlated: " + " & ".join(shown)
+
+
+def _uncertain(value: Any) -> bool:
+    """Whether a swept value can stay in a correlations table: a continuous, uncertain distribution."""
+    return (
+        isinstance(value, Distribution)
+        and not value.is_fixed
+        and type(value).__name__ not in ("Bernoulli", "Discrete")
+    )
 
 
 def _cell_label(value: Any) -> Any:
@@ -591,7 +654,9 @@ def sweep(
     parameters : mapping of str to sequence
         Key path (as in :meth:`~nhsrisk.Scenario.with_values`) to the values it
         takes: numbers (fixed values) or distributions. Each key becomes a
-        dimension of the result, named by the key path.
+        dimension of the result, named by the key path. An input of the
+        scenario's correlations table set to a number (or a discrete law) in
+        a cell leaves the table in that cell; the others keep their correlations.
     draws : int, default=10_000
         Draws per cell.
     seed : int, optional
@@ -621,7 +686,7 @@ def sweep(
     Examples
     --------
     >>> import nhsrisk
-    >>> ds = nhsrisk.sweep("spring-budget-2024", {"risks.raid_probability": [0.0, 0.5]}, draws=500, seed=1)
+    >>> ds = nhsrisk.sweep("as-announced", {"risks.raid_probability": [0.0, 0.5]}, draws=500, seed=1)
     >>> ds["npv"].dims
     ('risks.raid_probability', 'draw')
     >>> ds["npv"].mean("draw").sizes["risks.raid_probability"]
@@ -652,13 +717,15 @@ def sweep(
     outputs = _check_outputs(outputs, caller)
     draws = check_count(draws, "draws", caller)
     seed = resolve_seed(seed, caller)
-    # build and validate every cell's scenario before running any
-    cells = {
-        combo: scenario.with_values(
-            dict(zip(grid, combo, strict=True)), source="assumption: value of a sweep cell"
+    # build and validate every cell's scenario before running any; an input fixed in a cell
+    # leaves the correlations table (a fixed input cannot be correlated)
+    cells = {}
+    for combo in itertools.product(*grid.values()):
+        values = dict(zip(grid, combo, strict=True))
+        fixed = [key for key, value in values.items() if not _uncertain(value)]
+        cells[combo] = _uncorrelated(scenario, fixed).with_values(
+            values, source="assumption: value of a sweep cell"
         )
-        for combo in itertools.product(*grid.values())
-    }
     progress = check_progress(progress, caller)
     if chunks is not None:
         chunks = check_count(chunks, "chunks", caller)
@@ -968,22 +1035,32 @@ def switched_off(scenario: Scenario | str | Path, steps: Sequence[str]) -> Scena
                 continue
             number = float(len(scenario.years)) if value == "len(years)" else float(value)
             values.update({key: number for key in _expand(pattern, paths)})
-    data = scenario.to_dict()
+    data = _uncorrelated(scenario, values).to_dict()
     if drop:
         data.pop("budget_changes", None)
-    correlations = scenario.correlations
-    if correlations is not None:
-        data.pop("correlations")
-        keep = [i for i, name in enumerate(correlations.inputs) if name not in values]
-        if len(keep) >= 2:
-            matrix = correlations.as_array()[np.ix_(keep, keep)]
-            data["correlations"] = {
-                **correlations.to_dict(),
-                "inputs": [correlations.inputs[i] for i in keep],
-                "matrix": matrix.tolist(),
-            }
     base = Scenario.from_toml(dumps_toml(data))
     return base.with_values(values, source="assumption: switched off for the waterfall") if values else base
+
+
+def _uncorrelated(scenario: Scenario, paths: Collection[str]) -> Scenario:
+    """``scenario`` with ``paths`` taken out of its correlations table (so that they can be fixed).
+
+    The others keep their correlations (the sub-matrix of a valid matrix is
+    valid); the table goes when fewer than two inputs remain.
+    """
+    correlations = scenario.correlations
+    if correlations is None or not any(name in paths for name in correlations.inputs):
+        return scenario
+    data = scenario.to_dict()
+    del data["correlations"]
+    keep = [i for i, name in enumerate(correlations.inputs) if name not in paths]
+    if len(keep) >= 2:
+        data["correlations"] = {
+            **correlations.to_dict(),
+            "inputs": [correlations.inputs[i] for i in keep],
+            "matrix": correlations.as_array()[np.ix_(keep, keep)].tolist(),
+        }
+    return Scenario.from_toml(dumps_toml(data))
 
 
 def _shapley(n: int, value: Mapping[int, float]) -> np.ndarray:

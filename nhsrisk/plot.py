@@ -595,7 +595,7 @@ def distribution(
     >>> import nhsrisk.plot
     >>> ax = nhsrisk.plot.distribution(nhsrisk.simulate(draws=500, seed=1), bins=20)
     >>> len(ax.patches), ax.get_xlabel()
-    (20, 'Net present value at the discount rate (GBP bn)')
+    (20, 'Net present value over the appraisal period (GBP bn)')
     >>> plt.close(ax.figure)
     """
     caller = "distribution"
@@ -1078,10 +1078,10 @@ def tornado(t: xr.Dataset, *, top: int = 15, ax: Axes | None = None, **kwargs: A
     >>> import matplotlib.pyplot as plt
     >>> import nhsrisk
     >>> import nhsrisk.plot
-    >>> t = nhsrisk.tornado(inputs=["risks.digital_exclusion", "risks.cost_overrun"])
+    >>> t = nhsrisk.tornado(inputs=["risks.digital_exclusion", "risks.staff_capacity"])
     >>> ax = nhsrisk.plot.tornado(t)
     >>> ax.get_yticklabels()[0].get_text()  # the largest swing, at the top
-    'risks.cost_overrun'
+    'risks.staff_capacity'
     >>> plt.close(ax.figure)
     """
     caller = "tornado"
@@ -1172,7 +1172,7 @@ def spider(
     >>> import matplotlib.pyplot as plt
     >>> import nhsrisk
     >>> import nhsrisk.plot
-    >>> s = nhsrisk.spider(inputs=["risks.digital_exclusion", "risks.cost_overrun"])
+    >>> s = nhsrisk.spider(inputs=["risks.digital_exclusion", "risks.staff_capacity"])
     >>> ax = nhsrisk.plot.spider(s)
     >>> ax.get_xlabel()
     'Input percentile (%)'
@@ -1736,7 +1736,7 @@ class PlotAccessor:
         >>> from nhsrisk.plot import PlotAccessor
         >>> ax = PlotAccessor(nhsrisk.simulate(draws=500, seed=1)).fan("value")
         >>> " ".join(ax.get_ylabel().split())
-        'Value of benefits, all programmes (GBP m/year)'
+        'Value of additional benefits, all kinds, all programmes (GBP m/year)'
         >>> plt.close(ax.figure)
         """
         return fan(self._ds, variable, target=target, ax=ax, **kwargs)
@@ -1808,7 +1808,7 @@ class PlotAccessor:
         >>> from nhsrisk.plot import PlotAccessor
         >>> ax = PlotAccessor(nhsrisk.simulate(draws=500, seed=1)).exceedance("npv")
         >>> ax.get_xlabel()
-        'Net present value at the discount rate (GBP bn)'
+        'Net present value over the appraisal period (GBP bn)'
         >>> plt.close(ax.figure)
         """
         return exceedance(self._ds, variable, year=year, target=target, ax=ax, **kwargs)
@@ -1884,7 +1884,7 @@ class PlotAccessor:
         >>> import matplotlib.pyplot as plt
         >>> import nhsrisk
         >>> from nhsrisk.plot import PlotAccessor
-        >>> ax = PlotAccessor(nhsrisk.tornado(inputs=["risks.cost_overrun"])).tornado()
+        >>> ax = PlotAccessor(nhsrisk.tornado(inputs=["risks.staff_capacity"])).tornado()
         >>> len(ax.patches)
         2
         >>> plt.close(ax.figure)
@@ -1912,9 +1912,9 @@ class PlotAccessor:
         >>> import matplotlib.pyplot as plt
         >>> import nhsrisk
         >>> from nhsrisk.plot import PlotAccessor
-        >>> ax = PlotAccessor(nhsrisk.spider(inputs=["risks.cost_overrun"])).spider()
+        >>> ax = PlotAccessor(nhsrisk.spider(inputs=["risks.staff_capacity"])).spider()
         >>> ax.get_lines()[0].get_label()
-        'risks.cost_overrun'
+        'risks.staff_capacity'
         >>> plt.close(ax.figure)
         """
         return spider(self._ds, inputs=inputs, top=top, ax=ax, **kwargs)
@@ -2019,7 +2019,7 @@ class PlotAccessor:
         ... )
         >>> ax = PlotAccessor(options).compare("npv")
         >>> " ".join(ax.get_ylabel().split())
-        'Net present value at the discount rate (GBP bn)'
+        'Net present value over the appraisal period (GBP bn)'
         >>> plt.close(ax.figure)
         """
         return compare(self._ds, variable, year=year, target=target, ax=ax, **kwargs)

@@ -156,9 +156,9 @@ def rank_correlation(
 
     Notes
     -----
-    Binary inputs (``risks.black_swan``, the raid indicators) and discrete ones
-    (``risks.delivery_delay``) have tied values; ties get the average of the
-    ranks they span, as in :func:`scipy.stats.rankdata`.
+    Binary inputs (``programmes.<id>.black_swan``, the raid indicators) and
+    discrete ones (``programmes.<id>.support_years``) have tied values; ties
+    get the average of the ranks they span, as in :func:`scipy.stats.rankdata`.
 
     Examples
     --------
@@ -167,7 +167,8 @@ def rank_correlation(
     >>> result = rank_correlation(ds, "npv")
     >>> result["spearman"].dims
     ('input',)
-    >>> float(result["spearman"].sel(input="risks.delivery_delay")) < 0  # delay cuts NPV
+    >>> delay = result["spearman"].sel(input="programmes.it_modernisation.delivery_delay")
+    >>> float(delay) < 0  # delay cuts NPV
     True
     >>> bool(result["conf_low"][0] < result["spearman"][0] < result["conf_high"][0])
     True

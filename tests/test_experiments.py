@@ -5,8 +5,10 @@ The reference for a one-way design is the model itself run the ordinary way:
 :meth:`Scenario.with_values` (a number: the kernel's ``FIXED`` path), at the
 distribution's exact ``ppf`` of the percentile the design uses. The kernel draws
 the 5 yearly raid events as uniforms, which a fixed scenario cannot pin; the
-design puts them at 0.5, so a raid happens in every year iff 0.5 < raid
+design puts them at 0.5, so a raid happens in every funded year iff 0.5 < raid
 probability, and the reference fixes the raid probability to 1 or 0 accordingly.
+The one-way designs do not apply correlations, so the references drop the
+scenario's correlations table (every input is fixed: there is nothing to pair).
 Where one year's raid must differ from the others, the scenario is funded in
 that year only, so raids in the other years remove nothing.
 
@@ -23,7 +25,7 @@ from collections.abc import Mapping
 import numpy as np
 import pytest
 import xarray as xr
-from scipy.special import ndtri
+from scipy.special import ndtr, ndtri
 
 import nhsrisk
 from nhsrisk import experiments
@@ -32,7 +34,7 @@ from nhsrisk.experiments import SWITCHING_RANGE, compare_options, sobol_analysis
 from nhsrisk.scenario import Scenario, ScenarioError, load_scenario
 from nhsrisk.simulation import OUTPUTS
 
-BASE = load_scenario("spring-budget-2024")
+BASE = load_scenario()
 YEARS = list(BASE.years)
 EPS = float(np.finfo(float).eps)
 #: Width (in percentile) of the bracket the switching-value bisection ends with:
@@ -41,23 +43,27 @@ BRACKET_WIDTH = (SWITCHING_RANGE[1] - SWITCHING_RANGE[0]) / 100 * 2.0**-40
 #: One input of each kind of distribution and of each part of the model (raids,
 #: cost, delay, uptake, staff cap, patient channel): the fast-tier selection.
 FAST_INPUTS = [
-    "risks.delivery_delay",  # discrete
-    "risks.black_swan",  # Bernoulli
-    "risks.cost_overrun",  # lognormal
-    "risks.black_swan_overrun",  # lognormal, matters only in a black swan
+    "programmes.staff_technology.support_years",  # discrete
+    "programmes.it_modernisation.black_swan",  # Bernoulli
+    "programmes.it_modernisation.cost_overrun",  # lognormal, correlated in the scenario
+    "programmes.it_modernisation.black_swan_overrun",  # lognormal, matters only in a black swan
+    "programmes.staff_technology.delivery_delay",  # PERT, correlated in the scenario
     "risks.raid_probability",  # PERT, decides the raid events
     "risks.digital_exclusion",
     "risks.staff_capacity",
     "staff_groups.gp.max_release_share",
     "programmes.patient_services.patients.value_per_contact",
     "programmes.it_modernisation.uptake_midpoint",
-    "programmes.it_modernisation.cash_releasing_fraction",  # enters no scalar output
+    "programmes.staff_technology.do_minimum_ceiling",
+    # splits the value between cash and non-cash: their sum, in every scalar output, moves by rounding only
+    "programmes.it_modernisation.cashed_share",
 ]
-SCALAR_OUTPUTS = ["npv", "bcr", "cumulative_value"]
+SCALAR_OUTPUTS = ["npv", "bcr", "cumulative_value", "pv_benefits"]
 #: The designs here are small: on one thread they skip the start-up of numba's parallel
 #: regions, which dominates on a busy machine. Results do not depend on the thread count
 #: (checked below against runs on the default threads).
 ONE_THREAD = 1
+SWAN = "programmes.it_modernisation.black_swan"
 
 
 # -- references ------------------------------------------------------------------------------
@@ -90,8 +96,9 @@ def quantile(law: Distribution, q: float, kernel: bool) -> float:
 @functools.cache
 def fixed_run(scenario: Scenario, values: tuple[tuple[str, float], ...]) -> dict[str, float]:
     """The outputs the tests read from one run (cached: many references repeat the medians)."""
-    ds = nhsrisk.simulate(scenario.with_values(dict(values)), draws=1, seed=0, threads=ONE_THREAD)
-    return {output: read(ds, output) for output in SCALAR_OUTPUTS} | {
+    fixed = scenario.without_correlations().with_values(dict(values))
+    ds = nhsrisk.simulate(fixed, draws=1, seed=0, threads=ONE_THREAD)
+    return {output: read(ds, output) for output in (*SCALAR_OUTPUTS, "pv_costs")} | {
         "staff_cap_binding": float(ds["hours_capped"].values.any())
     }
 
@@ -128,14 +135,6 @@ def reference(scenario: Scenario, output: str, percentiles: Mapping[str, float] 
     return fixed_scenario_run(scenario, percentiles, **kw)[output]
 
 
-def pv_planned_spend(scenario: Scenario) -> float:
-    """Present value of the planned spend [GBP] at the scenario's discount rate (no raids)."""
-    rate = scenario.discount_rate.distribution.mean()
-    return math.fsum(
-        v * (1.0 + rate) ** -t for p in scenario.programmes.values() for t, v in enumerate(p.spend.values)
-    )
-
-
 def scaled_spend(scenario: Scenario, factor: float) -> dict[str, list[float]]:
     return {
         f"programmes.{pid}.spend": [factor * v for v in p.spend.values]
@@ -145,16 +144,23 @@ def scaled_spend(scenario: Scenario, factor: float) -> dict[str, list[float]]:
 
 @functools.cache
 def near_break_even() -> tuple[Scenario, float]:
-    """The default scenario with its spend scaled so that, at the medians, spend is 0.9 of benefits (PV).
+    """The default scenario with its spend scaled so that, at the medians, costs are about 0.9 of benefits.
 
     Spend enters funding adequacy only as actual over planned, so scaling it
-    leaves the benefits unchanged: NPV at the medians becomes 0.1 of their
-    present value, positive and near zero, so that many inputs switch its sign.
-    Returns the scenario and that present value of benefits [GBP].
+    leaves uptake and the yearly benefits unchanged, and running costs are a
+    share of the capital in use, so the present value of all costs scales with
+    it. Only the residual value, which counts the last year's benefit net of
+    running costs, moves a little. NPV at the medians becomes about 0.1 of the
+    benefits' present value, positive and near zero, so that many inputs
+    switch its sign. Returns the scenario and that present value of benefits [GBP].
     """
-    pv_value = reference(BASE, "npv") + pv_planned_spend(BASE)
-    factor = 0.9 * pv_value / pv_planned_spend(BASE)
-    return BASE.with_values(scaled_spend(BASE, factor)), pv_value
+    pv_value = reference(BASE, "pv_benefits")
+    factor = 0.9 * pv_value / reference(BASE, "pv_costs")
+    scenario = BASE.with_values(scaled_spend(BASE, factor))
+    npv = reference(scenario, "npv")
+    assert 0.05 * pv_value < npv < 0.15 * pv_value
+    assert reference(scenario, "pv_costs") == pytest.approx(factor * reference(BASE, "pv_costs"), rel=1e-12)
+    return scenario, pv_value
 
 
 def funded_only_in(year: str) -> Scenario:
@@ -226,28 +232,34 @@ def test_tornado_raid_streams_act_on_their_own_year(year, output):
 
 
 def test_tornado_raid_event_in_default_scenario_removes_the_discounted_cut():
-    """A raid in a year only removes spend while every programme stays fully funded.
+    """A raid in a funded year removes ``raid fraction * exposure_p * planned spend_p`` of capital.
 
-    Then uptake and benefits do not move, and the NPV rises by the cut,
-    ``raid fraction * exposure_p * planned spend_p``, discounted to 2025/26.
+    In real terms (the GDP deflator) and discounted to 2025/26, that is what it
+    takes off the present value of capital spent. A year without planned spend
+    cannot be raided, and at the medians no year is (0.5 is above the median
+    raid probability), so the raid fractions are never used there.
     """
-    result = tornado(BASE, "npv", inputs=["risks.raid_event", "risks.raid_fraction"], threads=ONE_THREAD)
+    result = tornado(
+        BASE, "pv_capital_cost", inputs=["risks.raid_event", "risks.raid_fraction"], threads=ONE_THREAD
+    )
     base = result["output_base"].item()
-    planned = np.array([p.spend.values for p in BASE.programmes.values()]).T  # (year, programme), GBP/year
+    real = BASE.real_terms_factors()
+    planned = (
+        np.array([p.spend.values for p in BASE.programmes.values()]).T * real[:, None]
+    )  # (year, programme)
     fraction = float(BASE.risks.raid_fraction.distribution.ppf(0.5))
     exposure = np.array([float(p.raid_exposure.distribution.ppf(0.5)) for p in BASE.programmes.values()])
-    overrun = float(BASE.risks.cost_overrun.distribution.ppf(0.5))  # no black swan at the median
-    rate = BASE.discount_rate.distribution.mean()
-    fully_funded = 0
+    discount = BASE.discount_factors(len(YEARS))
+    assert float(BASE.risks.raid_probability.distribution.ppf(0.5)) < 0.5
+    raided = 0
     for t, year in enumerate(YEARS):
         cut = fraction * exposure * planned[t]
-        adequacy = np.minimum(1.0, (planned.sum(axis=0) - cut) / (overrun * planned.sum(axis=0)))
         low = result["output_low"].sel(input=f"risks.raid_event[{year}]").item()
         if not cut.any():
             assert low == base, year  # nothing planned, nothing to take
-        elif np.all(adequacy == 1.0):
-            fully_funded += 1
-            expected = base + math.fsum(cut) * (1.0 + rate) ** -t
+        else:
+            raided += 1
+            expected = base - math.fsum(cut) * discount[t]
             # rounding of sums of GBP amounts up to the planned total
             assert low == pytest.approx(expected, rel=0, abs=64 * EPS * planned.sum()), year
         # 0.9 is above the median raid probability: no raid
@@ -255,7 +267,7 @@ def test_tornado_raid_event_in_default_scenario_removes_the_discounted_cut():
         # no raid at the medians: the raid fraction is never used
         for column in ("output_low", "output_high"):
             assert result[column].sel(input=f"risks.raid_fraction[{year}]").item() == base
-    assert fully_funded >= 1  # the analytic case was exercised
+    assert raided == len(funded_years(BASE)) >= 1  # the analytic case was exercised
 
 
 def test_tornado_swing_order_input_values_and_coverage():
@@ -276,20 +288,18 @@ def test_tornado_swing_order_input_values_and_coverage():
     assert result.sizes["input"] == len(expected)
     assert result.attrs["low"] == 0.2 and result.attrs["high"] == 0.7 and result.attrs["output"] == "npv"
     assert result["output_low"].attrs["units"] == "GBP"
-    assert result["input_units"].sel(input="risks.delivery_delay").item() == "years"
+    assert result["input_units"].sel(input="programmes.staff_technology.delivery_delay").item() == "years"
 
 
 def test_tornado_inputs_select_groups_and_single_years_without_duplicates():
     result = tornado(
         BASE,
-        inputs=["risks.raid_fraction", f"risks.raid_fraction[{YEARS[0]}]", "risks.black_swan"],
+        inputs=["risks.raid_fraction", f"risks.raid_fraction[{YEARS[0]}]", SWAN],
         threads=ONE_THREAD,
     )
-    assert sorted(result["input"].values) == sorted(
-        ["risks.black_swan"] + [f"risks.raid_fraction[{y}]" for y in YEARS]
-    )
-    single = tornado(BASE, inputs="risks.black_swan", threads=ONE_THREAD)
-    assert list(single["input"].values) == ["risks.black_swan"]
+    assert sorted(result["input"].values) == sorted([SWAN] + [f"risks.raid_fraction[{y}]" for y in YEARS])
+    single = tornado(BASE, inputs=SWAN, threads=ONE_THREAD)
+    assert list(single["input"].values) == [SWAN]
 
 
 # -- switching values ------------------------------------------------------------------------
@@ -341,7 +351,7 @@ def test_switching_values_cross_zero_npv():
     assert result.attrs["threshold"] == 0.0
     has = result["has_switching_value"]
     assert 3 <= int(has.sum()) <= len(FAST_INPUTS) - 3  # both cases are exercised
-    assert not has.sel(input="programmes.it_modernisation.cash_releasing_fraction").item()
+    assert not has.sel(input="programmes.it_modernisation.cashed_share").item()
 
 
 @pytest.mark.slow
@@ -351,23 +361,36 @@ def test_switching_values_of_every_input_cross_zero_npv():
     check_switching_values(scenario, "npv", named)
 
 
-def test_switching_cost_overrun_is_where_adequacy_falls_to_spend_over_benefits():
-    """NPV(overrun) = PV benefits * min(1, 1 / overrun)**eta - 0.9 PV benefits, at the other medians.
+def test_switching_cost_overrun_is_where_adequacy_scales_the_claim_window_value_to_the_threshold():
+    """Cumulative value(o) = C_others + C_p * o**-eta for an overrun o >= 1, the others at medians.
 
-    Uptake, and with the staff cap not binding every benefit, scales with
-    funding adequacy ``min(1, 1 / overrun)`` (no raid) to the power eta, so the
-    NPV is zero at ``overrun = (1 / 0.9)**(1 / eta)``.
+    Without raids (none at the medians) programme p receives its plan, so its
+    funding adequacy is 1 / o in every year, and with no do-minimum uptake
+    (set to 0 here) and the staff cap not binding, every year's value of p is
+    proportional to its uptake ceiling times adequacy**eta. Two references
+    (o = 1 and o = 2) give C_p; the threshold is set where o = 1.25, which the
+    switching value must find.
     """
-    scenario, _ = near_break_even()
-    assert not fixed_scenario_run(scenario)["staff_cap_binding"]
-    law = scenario.risks.cost_overrun.distribution
+    name = "programmes.staff_technology.cost_overrun"
+    scenario = BASE.with_values({f"programmes.{pid}.do_minimum_ceiling": 0.0 for pid in BASE.programmes})
+    for value in (1.0, 2.0):
+        assert not fixed_scenario_run(scenario, values={name: value})["staff_cap_binding"]
     eta = float(scenario.risks.funding_elasticity.distribution.ppf(0.5))
-    expected = (1.0 / 0.9) ** (1.0 / eta)
-    result = tornado(scenario, "npv", inputs=["risks.cost_overrun"], threads=ONE_THREAD)
-    got = result["switching_value"].item()
-    # half the bracket in percentile, through the density, plus a few ulps of the value
-    tolerance = BRACKET_WIDTH / 2 / float(law.to_scipy().pdf(expected)) + 4 * EPS * expected
-    assert abs(got - expected) <= tolerance
+    at_one = reference(scenario, "cumulative_value", values={name: 1.0})
+    at_two = reference(scenario, "cumulative_value", values={name: 2.0})
+    c_p = (at_one - at_two) / (1.0 - 2.0**-eta)
+    assert c_p > 0
+    expected = 1.25
+    threshold = at_one - c_p * (1.0 - expected**-eta)
+    # a third point on the curve checks the premise
+    at_one_half = reference(scenario, "cumulative_value", values={name: 1.5})
+    assert at_one_half == pytest.approx(at_one - c_p * (1.0 - 1.5**-eta), rel=1e-12)
+    result = tornado(scenario, "cumulative_value", inputs=[name], threshold=threshold, threads=ONE_THREAD)
+    law = uncertain_inputs(scenario)[name]
+    slope = c_p * eta * expected ** (-eta - 1.0)  # GBP per unit of o at the crossing
+    # half the bracket in percentile, through the density; rounding of the value through the slope
+    tolerance = BRACKET_WIDTH / 2 / float(law.to_scipy().pdf(expected)) + 64 * EPS * at_one / slope
+    assert abs(result["switching_value"].item() - expected) <= tolerance
 
 
 @pytest.mark.parametrize(
@@ -378,14 +401,26 @@ def test_switching_cost_overrun_is_where_adequacy_falls_to_spend_over_benefits()
     ],
 )
 def test_switching_value_of_an_affine_input_is_the_root_of_its_line(name):
-    # The patient channel's value is a product of these inputs with no cap, so NPV is affine in each.
+    """The patient channel's value is a product of these inputs with no cap, so NPV is affine in each.
+
+    (No inclusion programme, and the last year's net benefit stays positive, so
+    the residual value is affine too.) The threshold sits a third of the way
+    between the ends of the bar, so the root of the line through them is
+    inside the searched range.
+    """
     scenario, pv_value = near_break_even()
     law = uncertain_inputs(scenario)[name]
     x_low, x_high = float(law.ppf(0.1)), float(law.ppf(0.9))
     npv_low, npv_high = reference(scenario, "npv", {name: 0.1}), reference(scenario, "npv", {name: 0.9})
     slope = (npv_high - npv_low) / (x_high - x_low)
-    root = x_low - npv_low / slope
-    result = tornado(scenario, "npv", inputs=[name], threads=ONE_THREAD)
+    threshold = npv_low + (npv_high - npv_low) / 3
+    root = x_low + (threshold - npv_low) / slope
+    # the premise: a third point lies on the line
+    x_mid = float(law.ppf(0.5))
+    assert reference(scenario, "npv", {name: 0.5}) == pytest.approx(
+        npv_low + slope * (x_mid - x_low), rel=0, abs=64 * EPS * pv_value
+    )
+    result = tornado(scenario, "npv", inputs=[name], threshold=threshold, threads=ONE_THREAD)
     assert result["has_switching_value"].item()
     # the bracket and the kernel/exact ppf gap through the density; rounding of NPV through the slope
     tolerance = (BRACKET_WIDTH / 2 + U_RESOLUTION) / float(law.to_scipy().pdf(root))
@@ -415,29 +450,30 @@ def test_switching_values_of_cumulative_value_cross_the_claimed_return():
 
 
 def test_switching_threshold_argument_and_defaults():
-    inputs = ["risks.delivery_delay", "risks.digital_exclusion"]
+    delay = "programmes.staff_technology.delivery_delay"
+    split = "programmes.it_modernisation.cashed_share"
+    inputs = [delay, split]
     assert tornado(BASE, "npv", inputs=inputs, threads=ONE_THREAD).attrs["threshold"] == 0.0
     assert tornado(BASE, "bcr", inputs=inputs, threads=ONE_THREAD).attrs["threshold"] == 1.0
     assert tornado(BASE, "cumulative_value", inputs=inputs, threads=ONE_THREAD).attrs["threshold"] == 7.0e9
     claim = BASE.with_values({"target.claimed_return": 3.5e10})
     assert tornado(claim, "cumulative_value", inputs=inputs, threads=ONE_THREAD).attrs["threshold"] == 3.5e10
-    # At the medians NPV is negative and never reaches 0; a threshold between the ends of the
-    # delivery-delay bar is crossed by the delay only.
+    # A threshold between the ends of the delay's bar is crossed by the delay; the cash split
+    # moves NPV by rounding only and never crosses it.
     default = tornado(BASE, "npv", inputs=inputs, threads=ONE_THREAD)
-    assert not default["has_switching_value"].any()
-    bar = default.sel(input="risks.delivery_delay")
+    bar = default.sel(input=delay)
     level = 0.5 * (bar["output_low"].item() + bar["output_high"].item())
     result = check_switching_values(BASE, "npv", inputs, threshold=level)
     assert result.attrs["threshold"] == level
-    assert result["has_switching_value"].sel(input="risks.delivery_delay").item()
-    assert not result["has_switching_value"].sel(input="risks.digital_exclusion").item()
+    assert result["has_switching_value"].sel(input=delay).item()
+    assert not result["has_switching_value"].sel(input=split).item()
 
 
 # -- spider -------------------------------------------------------------------------------------
 
 
 def test_spider_at_the_median_is_the_base_and_input_values_are_the_ppf():
-    inputs = ["risks.delivery_delay", "risks.digital_exclusion", "risks.raid_fraction"]
+    inputs = ["programmes.it_modernisation.delivery_delay", "risks.digital_exclusion", "risks.raid_fraction"]
     result = spider(BASE, "npv", inputs=inputs, threads=ONE_THREAD)
     grid = np.round(np.arange(1, 20) * 0.05, 2)
     np.testing.assert_array_equal(result["percentile"], grid)
@@ -462,18 +498,20 @@ def test_spider_of_digital_exclusion_is_the_model_and_affine_decreasing():
     for q, got in zip(grid, trace, strict=True):
         assert got == reference(BASE, "npv", {name: q}, kernel=True), q
     # Exclusion scales the patient channel's value by (1 - exclusion) and enters nothing else
-    # (the staff cap is not involved): NPV is affine and decreasing in it.
+    # (no inclusion programme, the staff cap is not involved, and the residual value's last-year
+    # net benefit stays positive): NPV is affine and decreasing in it.
     assert np.all(np.diff(trace) < 0)
     line = trace[0] + (trace[-1] - trace[0]) * (kernel_values - kernel_values[0]) / (
         kernel_values[-1] - kernel_values[0]
     )
     # rounding: a few dozen ulps of the present values of benefits and spend that NPV nets
-    pv_scale = reference(BASE, "npv") + 2 * pv_planned_spend(BASE)
+    pv_scale = reference(BASE, "pv_benefits") + reference(BASE, "pv_costs")
     np.testing.assert_allclose(trace, line, rtol=0, atol=64 * EPS * pv_scale)
 
 
 def test_spider_of_an_input_absent_from_the_output_is_flat():
-    name = "programmes.patient_services.cash_releasing_fraction"
+    # running costs are costs: they never enter the value of benefits
+    name = "programmes.patient_services.running_cost"
     result = spider(
         BASE, "cumulative_value", inputs=[name], percentiles=[0.01, 0.5, 0.99], threads=ONE_THREAD
     )
@@ -488,10 +526,26 @@ def sobol_npv() -> xr.Dataset:
     return sobol_analysis(BASE, "npv", base_samples=256, seed=11, bootstrap=200, threads=ONE_THREAD)
 
 
-def test_sobol_inputs_that_do_not_reach_the_output_have_zero_indices(sobol_npv):
-    absent = [f"programmes.{pid}.cash_releasing_fraction" for pid in BASE.programmes]
-    assert (sobol_npv["S1"].sel(input=absent) == 0).all() and (sobol_npv["ST"].sel(input=absent) == 0).all()
-    assert (sobol_npv["S1"].sel(input="risks.delivery_delay") > 0.1).item()
+CORRELATED = "correlated: programmes.*.cost_overrun & programmes.*.delivery_delay"
+
+
+def test_sobol_inputs_that_do_not_reach_the_output_have_zero_indices():
+    # running costs never enter the value of benefits: exactly the same evaluations
+    result = sobol_analysis(
+        BASE, "cumulative_value", base_samples=64, seed=3, bootstrap=0, threads=ONE_THREAD
+    )
+    absent = [f"programmes.{pid}.running_cost" for pid in BASE.programmes]
+    assert (result["S1"].sel(input=absent) == 0).all() and (result["ST"].sel(input=absent) == 0).all()
+    assert (result["ST"] > 0).sum() > 10
+
+
+def test_sobol_the_default_correlated_inputs_are_one_factor_that_matters(sobol_npv):
+    assert sobol_npv.attrs["correlated_groups"] == [CORRELATED]
+    assert CORRELATED in sobol_npv["input"].values
+    correlated = set(BASE.correlations.inputs)
+    assert not correlated & set(sobol_npv["input"].values)
+    # overruns and delays of three programmes move a large share of the NPV's variance
+    assert sobol_npv["ST"].sel(input=CORRELATED).item() > 0.1
 
 
 def test_sobol_first_order_below_total_and_sum_below_one_within_bootstrap_error(sobol_npv):
@@ -528,17 +582,15 @@ def test_sobol_group_years_groups_per_year_streams():
         BASE, "npv", base_samples=64, seed=2, bootstrap=0, group_years=False, threads=ONE_THREAD
     )
     named = {path for path in uncertain_inputs(BASE) if path != "risks.raid_fraction"}
+    named = (named - set(BASE.correlations.inputs)) | {CORRELATED}
     per_year = {"risks.raid_event", "risks.raid_fraction"}
     assert set(grouped["input"].values) == named | per_year
     assert set(split["input"].values) == named | {f"{g}[{y}]" for g in per_year for y in YEARS}
     # The same design: a single-stream factor gets the same indices either way.
     # Only the grand mean the evaluations are centred on differs (it averages over all k + 2
     # rows), which changes the rounding of the centred values by a few ulps.
-    np.testing.assert_allclose(
-        grouped["ST"].sel(input="risks.delivery_delay"),
-        split["ST"].sel(input="risks.delivery_delay"),
-        rtol=1e-12,
-    )
+    for name in ("risks.staff_capacity", CORRELATED):
+        np.testing.assert_allclose(grouped["ST"].sel(input=name), split["ST"].sel(input=name), rtol=1e-12)
     # Raids in years with no planned spend remove nothing.
     unfunded = [y for y in YEARS if y not in funded_years(BASE)]
     assert unfunded
@@ -547,16 +599,38 @@ def test_sobol_group_years_groups_per_year_streams():
     assert split["input_long_name"].sel(input=f"risks.raid_fraction[{YEARS[0]}]").item()
 
 
-def test_sobol_analysis_refuses_correlated_inputs():
-    linked = BASE.with_correlations(
-        ["risks.cost_overrun", "risks.staff_capacity"], [[1, -0.5], [-0.5, 1]], source="assumption: test"
+def test_sobol_analysis_moves_correlated_inputs_together_through_the_copula():
+    """A group of correlated inputs is one factor, moved through the copula.
+
+    With a perfect rank correlation of 1 between two inputs, the copula gives
+    both the uniform ``ndtr(M @ ndtri(u))`` (M the scenario's mixing matrix), the
+    same for both: the Sobol' evaluations equal those of a design holding that
+    uniform in both rows with no copula. Without the table, the two inputs are
+    separate factors.
+    """
+    x, y = "risks.staff_capacity", "risks.digital_exclusion"
+    linked = BASE.without_correlations().with_correlations(
+        [x, y], [[1.0, 1.0], [1.0, 1.0]], source="assumption: test"
     )
-    with pytest.raises(ValueError, match="without_correlations"):
-        sobol_analysis(linked, base_samples=64, seed=1, bootstrap=0)
-    result = sobol_analysis(
-        linked.without_correlations(), base_samples=64, seed=1, bootstrap=0, threads=ONE_THREAD
+    result = sobol_analysis(linked, "npv", base_samples=64, seed=1, bootstrap=0, threads=ONE_THREAD)
+    group = f"correlated: {x} & {y}"
+    assert result.attrs["correlated_groups"] == [group]
+    assert group in result["input"].values and x not in result["input"].values
+    plan = experiments.build_plan(linked)
+    rows = {name: k for k, name in enumerate(plan.stream_names)}
+    cx, cy = plan.design_rows[rows[x]], plan.design_rows[rows[y]]
+    design = np.random.default_rng(5).uniform(size=(plan.uniforms_per_draw, 50))
+    same = design.copy()
+    mixed = ndtr(plan.copula_mixing @ ndtri(design[[cx, cy]]))
+    np.testing.assert_allclose(mixed[0], mixed[1], rtol=1e-12)
+    same[cx] = same[cy] = mixed[0]
+    copula = experiments._evaluate(plan, design, ONE_THREAD, correlated=True)
+    direct = experiments._evaluate(plan, same, ONE_THREAD, correlated=False)
+    np.testing.assert_allclose(copula["npv"], direct["npv"], rtol=1e-9)
+    independent = sobol_analysis(
+        BASE.without_correlations(), "npv", base_samples=64, seed=1, bootstrap=0, threads=ONE_THREAD
     )
-    assert result.sizes["input"] > 0
+    assert x in independent["input"].values and independent.attrs["correlated_groups"] == []
 
 
 @pytest.fixture
@@ -583,19 +657,18 @@ def test_sobol_analysis_checks_confidence_and_bootstrap_before_running_the_model
 
 
 @pytest.mark.slow
-def test_sobol_first_order_index_of_delivery_delay_equals_its_conditional_variance_share():
+def test_sobol_first_order_index_of_support_years_equals_its_conditional_variance_share():
     """S1 = sum_d P(d) (E[NPV | d] - E[NPV])**2 / Var(NPV), estimated by plain simulation.
 
-    The delay takes 3 values, so E[NPV | d] is the mean of a run with the delay
+    Support takes 3 values, so E[NPV | d] is the mean of a run with support
     fixed at d (independent seeds); its standard error enters through the delta method.
     """
-    law = BASE.risks.delivery_delay.distribution
+    name = "programmes.staff_technology.support_years"
+    law = uncertain_inputs(BASE)[name]
     draws = 100_000
     means, variances = [], []
     for seed, value in enumerate(law.values):
-        npv = nhsrisk.simulate(BASE.with_values({"risks.delivery_delay": value}), draws, seed=100 + seed)[
-            "npv"
-        ]
+        npv = nhsrisk.simulate(BASE.with_values({name: value}), draws, seed=100 + seed)["npv"]
         means.append(float(npv.mean()))
         variances.append(float(npv.var(ddof=1)))
     probabilities = np.asarray(law.probabilities)
@@ -613,7 +686,7 @@ def test_sobol_first_order_index_of_delivery_delay_equals_its_conditional_varian
     se_expected = expected * math.hypot(se_between / between, se_total / total)
 
     result = sobol_analysis(BASE, "npv", base_samples=4096, seed=3, bootstrap=1000)
-    got = result.sel(input="risks.delivery_delay")
+    got = result.sel(input=name)
     se = math.hypot(got["S1_se"].item(), se_expected)
     assert abs(got["S1"].item() - expected) <= 4 * se  # 4 standard errors: p < 1e-4
 
@@ -661,7 +734,9 @@ def test_sweep_uses_common_random_numbers():
         # spend does not depend on exclusion: the same raids in every cell
         np.testing.assert_array_equal(spend[k], spend[0])
     # every draw is the same state of the world, so NPV falls draw by draw as exclusion rises
-    assert np.all(np.diff(result["npv"].values, axis=0) < 0)
+    # (it stays put only in a draw with no additional patient uptake to exclude anyone from)
+    steps = np.diff(result["npv"].values, axis=0)
+    assert np.all(steps <= 0) and np.mean(steps < 0) > 0.9
 
 
 def test_sweep_can_change_the_target():
@@ -864,5 +939,26 @@ def test_sweep_keeps_a_single_output_named_by_a_bare_string():
 
 
 def test_sweep_labels_numpy_integers_as_numbers():
-    result = sweep(BASE, {"risks.delivery_delay": np.arange(2)}, draws=10, seed=1, threads=ONE_THREAD)
-    np.testing.assert_array_equal(result["risks.delivery_delay"].values, [0.0, 1.0])
+    name = "programmes.staff_technology.support_years"
+    result = sweep(BASE, {name: np.arange(2)}, draws=10, seed=1, threads=ONE_THREAD)
+    np.testing.assert_array_equal(result[name].values, [0.0, 1.0])
+
+
+def test_sweep_fixes_a_correlated_input_by_taking_it_out_of_the_correlations_table():
+    name = "programmes.it_modernisation.cost_overrun"
+    assert name in BASE.correlations.inputs
+    result = sweep(BASE, {name: [1.0, 1.5]}, draws=200, seed=3, outputs="npv", threads=ONE_THREAD)
+    # each cell is the scenario with the input fixed and the other five still correlated
+    others = [n for n in BASE.correlations.inputs if n != name]
+    keep = [BASE.correlations.inputs.index(n) for n in others]
+    linked = BASE.without_correlations().with_correlations(
+        others, BASE.correlations.as_array()[np.ix_(keep, keep)], source=BASE.correlations.source
+    )
+    for i, value in enumerate([1.0, 1.5]):
+        cell = nhsrisk.simulate(linked.with_values({name: value}), 200, 3, threads=ONE_THREAD)
+        assert "correlated_inputs" in cell.attrs and name not in cell.attrs["correlated_inputs"]
+        np.testing.assert_array_equal(result["npv"].isel({name: i}), cell["npv"])
+    # a distribution keeps the input in the table
+    law = BASE.programmes["it_modernisation"].cost_overrun.distribution
+    kept = sweep(BASE, {name: [law]}, draws=200, seed=3, outputs="npv", threads=ONE_THREAD)
+    np.testing.assert_array_equal(kept["npv"].isel({name: 0}), nhsrisk.simulate(BASE, 200, 3)["npv"])
