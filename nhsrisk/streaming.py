@@ -321,14 +321,19 @@ def streaming_summary(
         "quantile": ("quantile", np.asarray(quantiles, dtype=float)),
     }
     n = total.draws
+    claim_window = f"{scenario.years[0]} to {scenario.target_year}"
+    appraisal_period = f"{scenario.years[0]} to {scenario.years[-1]}"
     data_vars: dict[str, Any] = {}
     for name in outputs:
-        dims, long_name, units = OUTPUTS[name][:3]
+        out = OUTPUTS[name]
+        dims = out.dims
         shape = tuple(sizes[d] for d in dims)
         moments = total.moments[name]
         variance = np.asarray(moments.m2) / (n - 1) if n > 1 else np.zeros(shape)
         sd = np.sqrt(variance)
-        attrs = {"long_name": long_name, "units": units}
+        attrs = {"long_name": out.long_name, "units": out.units}
+        if out.horizon:
+            attrs["horizon"] = f"{appraisal_period} (appraisal period)"
         data_vars[f"{name}_mean"] = (dims, np.reshape(moments.mean, shape), {**attrs, "statistic": "mean"})
         data_vars[f"{name}_sd"] = (dims, np.reshape(sd, shape), {**attrs, "statistic": "sd"})
         data_vars[f"{name}_mcse"] = (
@@ -358,7 +363,15 @@ def streaming_summary(
         {"long_name": f"P(cumulative value by {scenario.target_year} >= claimed return)", "units": "1"},
     )
     data_vars["p_target_mcse"] = ((), math.sqrt(p_target * (1 - p_target) / n), {"units": "1"})
-    data_vars["p_bcr_below_1"] = ((), p_bcr, {"long_name": "P(benefit-cost ratio < 1)", "units": "1"})
+    data_vars["p_bcr_below_1"] = (
+        (),
+        p_bcr,
+        {
+            "long_name": "P(benefit-cost ratio < 1)",
+            "units": "1",
+            "horizon": f"{appraisal_period} (appraisal period)",
+        },
+    )
     data_vars["p_bcr_below_1_mcse"] = ((), math.sqrt(p_bcr * (1 - p_bcr) / n), {"units": "1"})
     data_vars["claimed_return"] = ((), target, {"units": "GBP"})
     ds = xr.Dataset(data_vars, coords=coords)
@@ -373,6 +386,8 @@ def streaming_summary(
         n_draws=n,
         chunk_draws=chunk,
         target_year=scenario.target_year,
+        claim_window=claim_window,
+        appraisal_period=appraisal_period,
         sketch="KLL (Apache DataSketches)",
         sketch_k=SKETCH_K,
         quantile_rank_error=_rank_error(),
