@@ -30,7 +30,7 @@ from nhsrisk.scenario import (
 )
 from nhsrisk.simulation import simulate
 from nhsrisk.sobol import sobol_indices
-from nhsrisk.stats import describe, draws_needed, payback, running_mean, summary
+from nhsrisk.stats import budget_change_effect, describe, draws_needed, payback, running_mean, summary
 from nhsrisk.voi import evpi, evppi
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "ScenarioError",
     "__version__",
     "accessor",
+    "budget_change_effect",
     "compare_options",
     "describe",
     "distributions",

@@ -1,4 +1,10 @@
-"""Command line: ``nhsrisk run`` simulates a scenario, prints a summary and writes results."""
+"""Command line: ``nhsrisk run`` simulates a scenario, prints a summary and writes results.
+
+``nhsrisk scenarios`` lists the shipped scenarios, ``nhsrisk describe`` prints every
+figure of one with its source. A scenario with a ``baseline`` (the named variants of
+the default) is run beside that baseline with the same seed and draws, and the summary
+ends with the change against it, in total and per GBP of budget change.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +20,10 @@ from typing import Any
 import numpy as np
 
 from nhsrisk.io import save_results, write_atomically
+from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
+from nhsrisk.stats import APPRAISAL_SUMMARY, _gbp_bn, _significant, horizon_labels
 
-__all__ = ["main", "streaming_table", "summary_table"]
+__all__ = ["comparison_table", "main", "scenarios_table", "streaming_table", "summary_table"]
 
 
 def _positive_count(text: str) -> int:
@@ -43,8 +51,9 @@ def _seed(text: str) -> int:
 def _add_scenario_argument(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--scenario",
-        default="spring-budget-2024",
-        help="built-in scenario name or a TOML file (default: spring-budget-2024)",
+        default=DEFAULT_SCENARIO,
+        help=f"shipped scenario ({', '.join(BUILTIN_SCENARIOS)}; see `nhsrisk scenarios`) or a TOML file "
+        f"(default: {DEFAULT_SCENARIO})",
     )
 
 
@@ -54,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
-        "run", help="simulate a scenario, print a summary, write results.nc and three figures"
+        "run",
+        help="simulate a scenario (and its baseline, if it names one), print a summary of both horizons, "
+        "write results.nc and three figures",
     )
     _add_scenario_argument(run)
     run.add_argument(
@@ -90,11 +101,17 @@ def _parser() -> argparse.ArgumentParser:
         "describe", help="print every figure of a scenario with its source (Markdown)"
     )
     _add_scenario_argument(describe)
+    commands.add_parser("scenarios", help="list the shipped scenarios with their titles and baselines")
     return parser
 
 
+def _statistics_row(label: str, values: np.ndarray, width: int) -> str:
+    p5, p50, p95 = np.percentile(values, [5, 50, 95])
+    return f"{label:<{width}}{values.mean():>10.3f}{p5:>10.3f}{p50:>10.3f}{p95:>10.3f}"
+
+
 def summary_table(ds) -> str:
-    """Plain-text summary of a results Dataset: NPV, BCR and cumulative value against the target.
+    """Plain-text summary of a results Dataset over both horizons.
 
     Parameters
     ----------
@@ -104,43 +121,189 @@ def summary_table(ds) -> str:
     Returns
     -------
     str
-        A table of the mean, 5th, 50th and 95th percentiles (GBP bn) and the
-        probability of reaching the claimed return with its Monte Carlo standard error.
+        Two sections. *Claim window* (the first year to the target year): the
+        mean, 5th, 50th and 95th percentiles of the cumulative value by the
+        target year (GBP bn), the probability that it reaches the claimed
+        return with its Monte Carlo standard error (or, when no draw or every
+        draw reaches it, a one-sided 95% bound) and the median shortfall.
+        *Appraisal period* (every year of the run, with the scenario's
+        discount rate): the same statistics of NPV, benefit-cost ratio, PV of
+        costs (capital, running) and PV of benefits by kind (cash-releasing,
+        non-cash-releasing, patient, residual value), and P(BCR < 1). Then how
+        often the staff-time cap binds.
 
     Examples
     --------
     >>> import nhsrisk
     >>> print(summary_table(nhsrisk.simulate(draws=2_000, seed=3)))  # doctest: +ELLIPSIS
-    Scenario spring-budget-2024: 2,000 draws, seed 3, ...
+    Scenario as-announced: 2,000 draws, seed 3, 2023/24 prices
+    Spring Budget 2024 as announced: ...
+    <BLANKLINE>
+    Claim window 2025/26 to 2029/30 ... mean        p5       p50       p95
+    Cumulative value by 2029/30 (GBP bn) ...
+    Claimed return (target): GBP 7.00bn cumulative by 2029/30
+    P(cumulative value reaches the target) < 0.0015 (95% upper bound: none of 2,000 draws)
+    Median shortfall against the target: GBP ...bn
+    <BLANKLINE>
+    Appraisal period 2025/26 to 2034/35 (Green Book, 3.5%) ... mean        p5       p50       p95
+    NPV (GBP bn) ...
     """
     final_year = ds.attrs["target_year"]
-    first_year = ds["year"].values[0]
+    claim_title, appraisal_title = horizon_labels(ds)
     cumulative = ds["cumulative_value"].sel(year=final_year).values
     target = float(ds["claimed_return"])
-    rows = [
-        ("NPV (GBP bn)", ds["npv"].values / 1e9),
-        ("Benefit-cost ratio", ds["bcr"].values),
-        (f"Cumulative value {first_year} to {final_year} (GBP bn)", cumulative / 1e9),
-    ]
-    width = max(len(r[0]) for r in rows) + 2
+    appraisal_rows = []
+    for name, label in APPRAISAL_SUMMARY:
+        if name not in ds.data_vars:
+            continue
+        money = ds[name].attrs.get("units") == "GBP"
+        if money and not label.startswith(" "):
+            label = f"{label} (GBP bn)"
+        appraisal_rows.append((label, ds[name].values / (1e9 if money else 1.0)))
+    claim_label = f"Cumulative value by {final_year} (GBP bn)"
+    width = max(
+        len(claim_title), len(appraisal_title), len(claim_label), *(len(r[0]) for r in appraisal_rows)
+    )
+    width += 2
+    header = f"{'mean':>10}{'p5':>10}{'p50':>10}{'p95':>10}"
     lines = [
         f"Scenario {ds.attrs['scenario_name']}: {ds.sizes['draw']:,} draws, seed {ds.attrs['seed']}, "
         f"{ds.attrs['price_base']} prices",
-        "",
-        f"{'':<{width}}{'mean':>10}{'p5':>10}{'p50':>10}{'p95':>10}",
     ]
-    for label, values in rows:
-        p5, p50, p95 = np.percentile(values, [5, 50, 95])
-        lines.append(f"{label:<{width}}{values.mean():>10.3f}{p5:>10.3f}{p50:>10.3f}{p95:>10.3f}")
+    title = str(ds.attrs.get("title", ""))
+    if ": " in title:
+        lines.append(title.split(": ", 1)[1])
     reached = cumulative >= target
     lines += [
         "",
+        f"{claim_title:<{width}}{header}",
+        _statistics_row(claim_label, cumulative / 1e9, width),
         f"Claimed return (target): GBP {target / 1e9:.2f}bn cumulative by {final_year}",
         f"P(cumulative value reaches the target) {_probability(reached)}",
         f"Median shortfall against the target: GBP {(target - np.median(cumulative)) / 1e9:.2f}bn",
+        "",
+        f"{appraisal_title:<{width}}{header}",
+        *(_statistics_row(label, values, width) for label, values in appraisal_rows),
         f"P(benefit-cost ratio < 1) {_probability(ds['bcr'].values < 1)}",
+        "",
         f"Staff-time cap binding: {_cap_report(ds)}",
     ]
+    return "\n".join(lines)
+
+
+def comparison_table(effect) -> str:
+    """Plain-text table of :func:`nhsrisk.stats.budget_change_effect`: a scenario against its baseline.
+
+    Parameters
+    ----------
+    effect : xarray.Dataset
+        Output of :func:`nhsrisk.stats.budget_change_effect`.
+
+    Returns
+    -------
+    str
+        The budget change (difference in mean total real capital spent), the
+        change in the mean of each output (GBP bn) and the change per GBP of
+        budget change, each with its Monte Carlo standard error, then one line
+        saying how much value is lost or gained per GBP.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> base = nhsrisk.simulate("as-announced", draws=2_000, seed=3)
+    >>> cut = nhsrisk.simulate("after-the-cut", draws=2_000, seed=3)
+    >>> print(comparison_table(nhsrisk.budget_change_effect(cut, base)))  # doctest: +ELLIPSIS
+    Change against as-announced: same seed and draws (common random numbers), 2,000 draws
+    ...
+    Per GBP less capital spent (-£0.2...bn in all): GBP 0.5... of claim-window value lost (s.e. ...
+    """
+    crn = (
+        "same seed and draws (common random numbers)"
+        if effect.attrs["common_random_numbers"]
+        else ("independent runs")
+    )
+    year = effect.attrs["target_year"]
+    labels = {
+        f"cumulative_value[{year}]": f"Cumulative value by {year}",
+        "pv_benefits": "PV of benefits",
+        "pv_costs": "PV of costs",
+        "npv": "NPV",
+    }
+    budget_label = "Budget change: mean real capital spent"
+    width = max(len(budget_label), *(len(label) for label in labels.values())) + 2
+    budget = float(effect["budget_change"])
+
+    def cell(value: float, error: float, scale: float = 1.0) -> str:
+        if not np.isfinite(value):
+            return f"{'n/a':>22}"
+        return f"{value / scale:>10.3f} ± {_significant(error / scale, 2):<9}"
+
+    lines = [
+        f"Change against {effect.attrs['baseline_name']}: {crn}, {int(effect.attrs['n_draws']):,} draws",
+        f"{'':<{width}}{'change (GBP bn)':>22}{'per GBP of budget change':>28}",
+        f"{budget_label:<{width}}{cell(budget, float(effect['budget_change_mcse']), 1e9)}",
+    ]
+    for output in effect["output"].values:
+        row = effect.sel(output=output)
+        lines.append(
+            f"{labels.get(str(output), str(output)):<{width}}"
+            f"{cell(float(row['change']), float(row['change_mcse']), 1e9)}"
+            f"      {cell(float(row['per_gbp']), float(row['per_gbp_mcse']))}"
+        )
+    if budget != 0.0:
+        parts = []
+        for index, what in ((0, "claim-window value"), (1, "PV of benefits")):
+            row = effect.isel(output=index)
+            change = float(row["change"])
+            moved = "gained" if change > 0 else "lost" if change < 0 else "unchanged"
+            parts.append(
+                f"GBP {abs(float(row['per_gbp'])):.2f} of {what} {moved} "
+                f"(s.e. {_significant(float(row['per_gbp_mcse']), 2)})"
+            )
+        direction = "less" if budget < 0 else "more"
+        lines.append(f"Per GBP {direction} capital spent ({_gbp_bn(budget)} in all): {'; '.join(parts)}")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def scenarios_table() -> str:
+    """Plain-text list of the shipped scenarios: name, baseline and title.
+
+    Reads :data:`nhsrisk.scenario.BUILTIN_SCENARIOS`, the list
+    :func:`nhsrisk.load_scenario` resolves names from, and loads each file, so
+    a listed name always loads.
+
+    Examples
+    --------
+    >>> print(scenarios_table())  # doctest: +ELLIPSIS
+    Shipped scenarios (nhsrisk run --scenario NAME):
+    <BLANKLINE>
+    name                    baseline      title
+    as-announced (default)  -             Spring Budget 2024 as announced: ...
+    after-the-cut           as-announced  After the cut: ...
+    ...
+    """
+    from nhsrisk.scenario import load_scenario
+
+    rows = []
+    for name in BUILTIN_SCENARIOS:
+        scenario = load_scenario(name)
+        shown = f"{name} (default)" if name == DEFAULT_SCENARIO else name
+        rows.append((shown, scenario.baseline or "-", scenario.title))
+    name_width = max(len("name"), *(len(r[0]) for r in rows)) + 2
+    base_width = max(len("baseline"), *(len(r[1]) for r in rows)) + 2
+    lines = [
+        "Shipped scenarios (nhsrisk run --scenario NAME):",
+        "",
+        f"{'name':<{name_width}}{'baseline':<{base_width}}title",
+        *(f"{name:<{name_width}}{baseline:<{base_width}}{title}" for name, baseline, title in rows),
+    ]
+    aliases = [f"{old} (now {new})" for old, new in SCENARIO_ALIASES.items()]
+    if aliases:
+        lines += ["", f"Former names that still load: {', '.join(aliases)}."]
+    lines.append(
+        "A scenario with a baseline is run beside it with the same seed and draws, and the summary "
+        "reports the change per GBP of budget change."
+    )
     return "\n".join(lines)
 
 
@@ -221,6 +384,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         scenario = nhsrisk.load_scenario(args.scenario)
+        baseline = _load_baseline(scenario, args.scenario)
     except (ValueError, FileNotFoundError) as err:
         print(f"nhsrisk run: {err}", file=sys.stderr)
         return 2
@@ -250,18 +414,22 @@ def run(args: argparse.Namespace) -> int:
             return 2
     try:
         if args.summary_only:
-            return _run_summary_only(args, scenario, targets["summary"], client)
+            return _run_summary_only(args, scenario, targets["summary"], client, baseline)
         chunks = args.chunks if args.chunks is not None else (2**17 if client is not None else None)
-        ds = nhsrisk.simulate(
-            scenario, draws=args.draws, seed=args.seed, chunks=chunks, progress=args.progress
-        )
-        if chunks is not None:
-            ds = ds.compute()  # on the cluster when a client is active
+
+        def simulate(which, seed):
+            ds = nhsrisk.simulate(which, draws=args.draws, seed=seed, chunks=chunks, progress=args.progress)
+            return ds.compute() if chunks is not None else ds  # on the cluster when a client is active
+
+        ds = simulate(scenario, args.seed)
+        # Results first, so that a reader who stops reading early (`nhsrisk run | head`) still gets them.
+        save_results(ds, targets["results"], overwrite=True)  # --force was checked above
+        # The baseline with the run's own seed and draws: common random numbers, so draw i of both
+        # runs shares every input and the difference is the scenario's change alone.
+        baseline_ds = None if baseline is None else simulate(baseline, int(ds.attrs["seed"]))
     finally:
         if client is not None:
             client.close()
-    # Results first, so that a reader who stops reading early (`nhsrisk run | head`) still gets them.
-    save_results(ds, targets["results"], overwrite=True)  # --force was checked above
     from nhsrisk import plot
     from nhsrisk.experiments import waterfall
 
@@ -276,11 +444,36 @@ def run(args: argparse.Namespace) -> int:
     for name, draw in drawings.items():
         write_atomically(targets[name], lambda p, draw=draw: _figure(draw, p))
     print(summary_table(ds))
+    if baseline_ds is not None:
+        print()
+        print(comparison_table(nhsrisk.budget_change_effect(ds, baseline_ds)))
     print(f"\nWrote {', '.join(str(p) for p in targets.values())}")
     return 0
 
 
-def _run_summary_only(args: argparse.Namespace, scenario, path: Path, client) -> int:
+def _load_baseline(scenario, given: str):
+    """Return the scenario named by ``scenario.baseline`` (None when there is none).
+
+    A name is looked up as :func:`nhsrisk.load_scenario` does; a path that is
+    not found as given is tried next to the scenario file that names it.
+    """
+    import nhsrisk
+
+    if scenario.baseline is None or scenario.baseline == scenario.name:
+        return None
+    try:
+        return nhsrisk.load_scenario(scenario.baseline)
+    except FileNotFoundError:
+        beside = Path(given).parent / scenario.baseline
+        if Path(given).is_file() and beside.is_file():
+            return nhsrisk.load_scenario(beside)
+        raise FileNotFoundError(
+            f"the baseline of scenario {scenario.name!r}, {scenario.baseline!r}, is neither a shipped "
+            f"scenario {list(BUILTIN_SCENARIOS)} nor a file"
+        ) from None
+
+
+def _run_summary_only(args: argparse.Namespace, scenario, path: Path, client, baseline=None) -> int:
     import nhsrisk
 
     summary = nhsrisk.simulate(
@@ -294,12 +487,17 @@ def _run_summary_only(args: argparse.Namespace, scenario, path: Path, client) ->
     )
     write_atomically(path, lambda p: summary.to_netcdf(p, engine="h5netcdf"))
     print(streaming_table(summary))
+    if baseline is not None:
+        print(
+            f"\nThe change against the baseline {baseline.name} needs the draws of both runs: "
+            "run without --summary-only to see it."
+        )
     print(f"\nWrote {path}")
     return 0
 
 
 def streaming_table(summary) -> str:
-    """Plain-text table of a streaming summary (``simulate(..., keep="summary")``).
+    """Plain-text table of a streaming summary (``simulate(..., keep="summary")``), by horizon.
 
     Parameters
     ----------
@@ -310,36 +508,37 @@ def streaming_table(summary) -> str:
     -------
     str
         Mean with its Monte Carlo standard error and sketch quantiles (GBP bn
-        for money) of NPV, BCR and the cumulative value by the target year,
-        and the probabilities of reaching the claimed return and of BCR < 1.
+        for money): under the claim window, the cumulative value by the target
+        year and the probability of reaching the claimed return; under the
+        appraisal period, NPV, BCR and the probability of BCR < 1.
 
     Examples
     --------
     >>> import nhsrisk
     >>> print(streaming_table(nhsrisk.simulate(draws=2_000, seed=3, keep="summary")))  # doctest: +ELLIPSIS
-    Scenario spring-budget-2024: 2,000 draws (streamed), seed 3
-    ...
+    Scenario as-announced: 2,000 draws (streamed), seed 3
+    <BLANKLINE>
+    Claim window 2025/26 to 2029/30 ...
+    Cumulative value by 2029/30 (GBP bn) ...
+    Appraisal period 2025/26 to 2034/35 (Green Book, 3.5%) ...
+    NPV (GBP bn) ...
     """
     year = summary.attrs["target_year"]
     n = summary.attrs["n_draws"]
-    rows = [
-        ("NPV (GBP bn)", "npv", {}, 1e9),
-        ("Benefit-cost ratio", "bcr", {}, 1.0),
-        (f"Cumulative value by {year} (GBP bn)", "cumulative_value", {"year": year}, 1e9),
-    ]
-    width = max(len(r[0]) for r in rows) + 2
+    claim_title, appraisal_title = horizon_labels(summary, discount_rate=_discount_rate(summary))
+    claim_rows = [(f"Cumulative value by {year} (GBP bn)", "cumulative_value", {"year": year}, 1e9)]
+    appraisal_rows = [("NPV (GBP bn)", "npv", {}, 1e9), ("Benefit-cost ratio", "bcr", {}, 1.0)]
+    width = max(len(r[0]) for r in (*claim_rows, *appraisal_rows)) + 2
+    width = max(width, len(claim_title) + 2, len(appraisal_title) + 2)
     quantiles = summary["quantile"].values
-    header = "".join(f"{f'p{round(q * 100)}':>10}" for q in quantiles)
-    lines = [
-        f"Scenario {summary.attrs['scenario_name']}: {n:,} draws (streamed), seed {summary.attrs['seed']}",
-        "",
-        f"{'':<{width}}{'mean':>10}{'s.e.':>10}{header}",
-    ]
-    for label, name, where, scale in rows:
+    header = f"{'mean':>10}{'s.e.':>10}" + "".join(f"{f'p{round(q * 100)}':>10}" for q in quantiles)
+
+    def row(label: str, name: str, where: dict, scale: float) -> str:
         mean = float(summary[f"{name}_mean"].sel(where)) / scale
         mcse = float(summary[f"{name}_mcse"].sel(where)) / scale
         values = summary[f"{name}_quantile"].sel(where).values / scale
-        lines.append(f"{label:<{width}}{mean:>10.3f}{mcse:>10.2g}" + "".join(f"{v:>10.3f}" for v in values))
+        return f"{label:<{width}}{mean:>10.3f}{mcse:>10.2g}" + "".join(f"{v:>10.3f}" for v in values)
+
     bound = 1.0 - 0.05 ** (1.0 / n)
     p_target = float(summary["p_target"])
     target_text = (
@@ -347,16 +546,33 @@ def streaming_table(summary) -> str:
         if p_target == 0
         else f"= {p_target:.4g} (s.e. {float(summary['p_target_mcse']):.2g})"
     )
-    lines += [
+    lines = [
+        f"Scenario {summary.attrs['scenario_name']}: {n:,} draws (streamed), seed {summary.attrs['seed']}",
+        "",
+        f"{claim_title:<{width}}{header}",
+        *(row(*r) for r in claim_rows),
+        f"P(cumulative value reaches GBP {float(summary['claimed_return']) / 1e9:.2f}bn by {year}) "
+        f"{target_text}",
+        "",
+        f"{appraisal_title:<{width}}{header}",
+        *(row(*r) for r in appraisal_rows),
+        f"P(benefit-cost ratio < 1) = {float(summary['p_bcr_below_1']):.6g} "
+        f"(s.e. {float(summary['p_bcr_below_1_mcse']):.2g})",
         "",
         f"Quantiles from a KLL sketch: rank error within {summary.attrs['quantile_rank_error']:.2%} "
         "(99% confidence); means and probabilities exact.",
-        f"P(cumulative value reaches GBP {float(summary['claimed_return']) / 1e9:.2f}bn by {year}) "
-        f"{target_text}",
-        f"P(benefit-cost ratio < 1) = {float(summary['p_bcr_below_1']):.6g} "
-        f"(s.e. {float(summary['p_bcr_below_1_mcse']):.2g})",
     ]
     return "\n".join(lines)
+
+
+def _discount_rate(summary) -> float | None:
+    """Return the discount rate of the scenario a streaming summary records, or None."""
+    import tomllib
+
+    try:
+        return float(tomllib.loads(summary.attrs["scenario"])["discount_rate"]["value"])
+    except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError):
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -374,6 +590,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return run(args)
+    if args.command == "scenarios":
+        print(scenarios_table())
+        return 0
     if args.command == "describe":
         import nhsrisk
 

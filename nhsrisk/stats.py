@@ -6,8 +6,8 @@ Three layers, as in arviz-stats:
   :func:`mcse_mean`, :func:`quantile_interval`, :func:`exceedance_probability`,
   :func:`expected_shortfall`, :func:`expected_shortfall_mcse`;
 - the xarray layer (the draws along ``dim="draw"``, other dimensions kept):
-  :func:`describe`, :func:`summary`, :func:`payback`, :func:`running_mean`,
-  :func:`draws_needed`;
+  :func:`describe`, :func:`summary`, :func:`payback`, :func:`budget_change_effect`,
+  :func:`running_mean`, :func:`draws_needed`;
 - one-line accessors on results, ``ds.nhsrisk.summary()`` and friends
   (:mod:`nhsrisk.accessor`).
 
@@ -31,11 +31,13 @@ from nhsrisk._validate import _message, check_count
 
 __all__ = [
     "SummaryDataset",
+    "budget_change_effect",
     "describe",
     "draws_needed",
     "exceedance_probability",
     "expected_shortfall",
     "expected_shortfall_mcse",
+    "horizon_labels",
     "mcse_mean",
     "payback",
     "quantile_interval",
@@ -516,7 +518,8 @@ def describe(
     Returns
     -------
     xarray.Dataset
-        In the units of ``da`` (attrs ``units`` and ``long_name`` carried over):
+        In the units of ``da`` (attrs ``units`` and ``long_name`` carried over,
+        and ``horizon``, the period an output such as ``npv`` covers, when ``da`` has it):
         ``mean``, ``sd`` (ddof=1), ``mcse`` (of the mean, ``sd / sqrt(n)``),
         ``quantile`` (new last dimension ``quantile``; linear interpolation as
         in ``numpy.quantile``), ``quantile_low`` and ``quantile_high`` (order
@@ -575,6 +578,8 @@ def describe(
             "n_draws": int(draws.shape[-1]),
             "confidence": confidence,
             "tail": tail,
+            # which period a scalar output covers (simulate records it on the appraisal outputs)
+            **({"horizon": str(da.attrs["horizon"])} if "horizon" in da.attrs else {}),
         },
     )
 
@@ -593,6 +598,65 @@ _OUTPUT_STATISTICS = (
     "expected_shortfall",
     "expected_shortfall_mcse",
 )
+
+#: The two horizons of a run, as the ``output_horizon`` coordinate of :func:`summary` names them.
+CLAIM_WINDOW = "claim window"
+APPRAISAL_PERIOD = "appraisal period"
+#: Appraisal-period outputs that :func:`summary` reports, in order, with their printed labels
+#: (components of the PV of costs and of benefits indented under their totals). ``npv`` and
+#: ``bcr`` are required; the present values are reported when the results hold them.
+APPRAISAL_SUMMARY: tuple[tuple[str, str], ...] = (
+    ("npv", "NPV"),
+    ("bcr", "Benefit-cost ratio"),
+    ("pv_costs", "PV of costs"),
+    ("pv_capital_cost", "  capital"),
+    ("pv_running_cost", "  running"),
+    ("pv_benefits", "PV of benefits"),
+    ("pv_cash_releasing", "  cash-releasing"),
+    ("pv_non_cash_releasing", "  non-cash-releasing"),
+    ("pv_patient", "  patient"),
+    ("pv_residual_value", "  residual value"),
+)
+
+
+def horizon_labels(ds: xr.Dataset, *, discount_rate: float | None = None) -> tuple[str, str]:
+    """Return the printed titles of the claim window and the appraisal period of a run.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Results of :func:`nhsrisk.simulate` (or their summary): the attributes
+        ``claim_window``, ``appraisal_period`` and ``discount_rate`` are used
+        when present, else the ``year`` coordinate and ``attrs["target_year"]``.
+    discount_rate : float, optional
+        Discount rate [1/year], when ``ds`` records none.
+
+    Returns
+    -------
+    tuple of str
+        ``("Claim window <first> to <target>", "Appraisal period <first> to <last> (Green Book, 3.5%)")``;
+        a rate other than the Green Book's 3.5% is printed as ``"(discounted at r%)"``, and
+        no rate at all prints nothing.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset(coords={"year": ["2025/26", "2026/27", "2027/28"]}, attrs={"target_year": "2026/27"})
+    >>> horizon_labels(ds, discount_rate=0.035)
+    ('Claim window 2025/26 to 2026/27', 'Appraisal period 2025/26 to 2027/28 (Green Book, 3.5%)')
+    """
+    attrs = ds.attrs
+    years = [str(year) for year in ds["year"].values] if "year" in ds.coords else []
+    claim = attrs.get("claim_window") or (f"{years[0]} to {attrs['target_year']}" if years else "")
+    appraisal = attrs.get("appraisal_period") or (f"{years[0]} to {years[-1]}" if years else "")
+    rate = attrs.get("discount_rate", discount_rate)
+    if rate is None:
+        rate_text = ""
+    elif math.isclose(float(rate), 0.035):
+        rate_text = " (Green Book, 3.5%)"
+    else:
+        rate_text = f" (discounted at {100 * float(rate):g}%)"
+    return f"Claim window {claim}".rstrip(), f"Appraisal period {appraisal}".rstrip() + rate_text
 
 
 def _significant(value: float, digits: int) -> str:
@@ -616,7 +680,7 @@ def _scale(units: str) -> tuple[float, str]:
 def _percent(p: float, digits: int = 3) -> str:
     text = _significant(100.0 * p, digits)
     # 99.998% must not print as a certain "100%" (nor 0.0001% as "0%"): add digits until it differs.
-    while digits < 12 and 0.0 < p < 1.0 and float(text) in (0.0, 100.0):
+    while digits < 12 and 0.0 < p < 1.0 and float(text.replace(",", "")) in (0.0, 100.0):
         digits += 1
         text = _significant(100.0 * p, digits)
     return f"{text}%"
@@ -638,14 +702,20 @@ def _gbp_bn(value: float) -> str:
     return f"{sign}£{_significant(abs(value) / 1e9, 3)}bn"
 
 
+def _gbp_bn_error(value: float) -> str:
+    """Format a standard error in GBP as ``£0.012bn``: two significant figures."""
+    return f"£{_significant(abs(value) / 1e9, 2)}bn"
+
+
 class SummaryDataset(xr.Dataset):
     """The Dataset returned by :func:`summary`, printed as a table.
 
     It is an ordinary :class:`xarray.Dataset` (``.sel``, ``.to_netcdf`` and
-    the rest work and keep the class) whose ``repr`` is an aligned text table
-    and whose ``_repr_html_`` (Jupyter) is an HTML table. A Dataset that no
-    longer has the summary's layout (after ``.sel(output="npv")`` for instance)
-    prints as a plain Dataset.
+    the rest work and keep the class) whose ``repr`` is an aligned text table,
+    one section per horizon (claim window, appraisal period), and whose
+    ``_repr_html_`` (Jupyter) is an HTML table. A Dataset that no longer has
+    the summary's layout (after ``.sel(output="npv")`` for instance) prints as
+    a plain Dataset.
 
     Examples
     --------
@@ -653,7 +723,7 @@ class SummaryDataset(xr.Dataset):
     >>> table = nhsrisk.summary(nhsrisk.simulate(draws=2_000, seed=1))
     >>> "P(benefit-cost ratio < 1)" in repr(table)
     True
-    >>> float(table["mean"].sel(output="npv")) < 0
+    >>> float(table["mean"].sel(output="pv_costs")) > 0
     True
     """
 
@@ -690,70 +760,84 @@ class SummaryDataset(xr.Dataset):
             for name in ("quantile_estimate", "quantile_low", "quantile_high")
         )
 
-    def _cells(self) -> tuple[list[str], list[tuple[str, list[str]]], list[tuple[str, str]]]:
-        """Header, statistic rows (one cell per output) and probability rows, as strings."""
+    def _coordinate(self, name: str, default: list[str]) -> list[str]:
+        return [str(v) for v in self[name].values] if name in self.coords else default
+
+    def _sections(
+        self,
+    ) -> tuple[list[str], list[tuple[str, list[tuple[str, list[str]]], list[tuple[str, str]]]]]:
+        """Column header, then per horizon: its title, one row of cells per output, probability lines."""
         outputs = [str(output) for output in self["output"].values]
-        units = (
-            [str(u) for u in self["output_units"].values]
-            if "output_units" in self.coords
-            else [""] * len(outputs)
+        units = self._coordinate("output_units", [""] * len(outputs))
+        labels = self._coordinate("output_label", outputs)
+        horizons = self._coordinate(
+            "output_horizon",
+            [CLAIM_WINDOW if o.startswith("cumulative_value") else APPRAISAL_PERIOD for o in outputs],
         )
         scales = [_scale(u) for u in units]
         level = f"{100 * float(self.attrs.get('confidence', 0.95)):g}%"
         tail = f"{100 * float(self.attrs.get('tail', 0.05)):g}%"
+        header = ["units", "mean ± MCSE"]
+        header += [f"{100 * float(q):g}% [{level} CI]" for q in self["quantile"].values]
 
-        def column(name: str) -> list[float]:
-            return [float(v) / scale for v, (scale, _) in zip(self[name].values, scales, strict=True)]
+        def value(name: str, i: int, *index: int) -> float:
+            return float(self[name].values[(i, *index)]) / scales[i][0]
 
-        rows = [("units", [label for _, label in scales])]
-        rows.append(
-            (
-                "mean ± MCSE",
-                [
-                    f"{_significant(m, 3)} ± {_significant(e, 2)}"
-                    for m, e in zip(column("mean"), column("mcse"), strict=True)
-                ],
-            )
-        )
-        rows.append(("sd", [_significant(s, 3) for s in column("sd")]))
-        for index, q in enumerate(self["quantile"].values):
-            cells = []
-            for output_index, (scale, _) in enumerate(scales):
-                estimate, low, high = (
-                    float(self[name].values[output_index, index]) / scale
-                    for name in ("quantile_estimate", "quantile_low", "quantile_high")
-                )
-                cells.append(_interval(estimate, low, high))
-            rows.append((f"{100 * float(q):g}% quantile [{level} CI]", cells))
-        rows.append(
-            (
-                f"expected shortfall {tail} ± MCSE",
-                [
-                    f"{_significant(m, 3)} ± {_significant(e, 2)}"
-                    for m, e in zip(
-                        column("expected_shortfall"), column("expected_shortfall_mcse"), strict=True
+        rows: dict[str, list[tuple[str, list[str]]]] = {CLAIM_WINDOW: [], APPRAISAL_PERIOD: []}
+        for i, label in enumerate(labels):
+            cells = [
+                scales[i][1],
+                f"{_significant(value('mean', i), 3)} ± {_significant(value('mcse', i), 2)}",
+            ]
+            for k in range(self.sizes["quantile"]):
+                cells.append(
+                    _interval(
+                        *(
+                            value(name, i, k)
+                            for name in ("quantile_estimate", "quantile_low", "quantile_high")
+                        )
                     )
-                ],
-            )
-        )
-        probabilities = []
+                )
+            rows.setdefault(horizons[i], []).append((label, cells))
+
         target_year = self.attrs.get("target_year", "the target year")
+        claim_lines: list[tuple[str, str]] = []
         if {"p_target", "p_target_mcse", "target"} <= set(self.data_vars):
             text = f"{_percent(float(self['p_target']))} ± {_percent(float(self['p_target_mcse']), 2)}"
             if "p_target_upper_95" in self.data_vars:
                 text += f" (one-sided 95% upper bound {_percent(float(self['p_target_upper_95']))})"
             label = f"P(cumulative value by {target_year} >= {_gbp_bn(float(self['target']))})"
-            probabilities.append((label, text))
+            claim_lines.append((label, text))
+        if {"median_shortfall", "median_shortfall_low", "median_shortfall_high", "target"} <= set(
+            self.data_vars
+        ):
+            estimate, low, high = (
+                float(self[name]) / 1e9
+                for name in ("median_shortfall", "median_shortfall_low", "median_shortfall_high")
+            )
+            claim_lines.append(
+                (
+                    f"Median shortfall against {_gbp_bn(float(self['target']))} [{level} CI]",
+                    f"£{_interval(estimate, low, high)}bn",
+                )
+            )
+        if {"productivity_at_risk", "productivity_at_risk_mcse"} <= set(self.data_vars):
+            error = _gbp_bn_error(float(self["productivity_at_risk_mcse"]))
+            text = f"{_gbp_bn(float(self['productivity_at_risk']))} ± {error}"
+            claim_lines.append((f"Productivity at risk (expected shortfall {tail}, {target_year})", text))
+        appraisal_lines: list[tuple[str, str]] = []
         if {"p_bcr_below_1", "p_bcr_below_1_mcse"} <= set(self.data_vars):
             text = (
                 f"{_percent(float(self['p_bcr_below_1']))} ± {_percent(float(self['p_bcr_below_1_mcse']), 2)}"
             )
-            probabilities.append(("P(benefit-cost ratio < 1)", text))
-        if {"productivity_at_risk", "productivity_at_risk_mcse"} <= set(self.data_vars):
-            error = float(self["productivity_at_risk_mcse"]) / 1e9
-            text = f"{_gbp_bn(float(self['productivity_at_risk']))} ± £{_significant(error, 2)}bn"
-            probabilities.append((f"Productivity at risk (expected shortfall {tail}, {target_year})", text))
-        return outputs, rows, probabilities
+            appraisal_lines.append(("P(benefit-cost ratio < 1)", text))
+
+        claim_title, appraisal_title = horizon_labels(self)
+        sections = [
+            (claim_title, rows[CLAIM_WINDOW], claim_lines),
+            (appraisal_title, rows[APPRAISAL_PERIOD], appraisal_lines),
+        ]
+        return header, [section for section in sections if section[1] or section[2]]
 
     def _title(self) -> str:
         parts = [f"nhsrisk summary of {self.attrs.get('scenario_name', 'a simulation')}"]
@@ -768,23 +852,28 @@ class SummaryDataset(xr.Dataset):
     def __repr__(self) -> str:
         if not self._has_table_layout():
             return xr.Dataset.__repr__(self)
-        outputs, rows, probabilities = self._cells()
-        label_width = max(len(label) for label, _ in rows)
-        widths = [max(len(output), *(len(cells[i]) for _, cells in rows)) for i, output in enumerate(outputs)]
-        lines = [self._title(), ""]
-        lines.append(
-            " " * label_width
-            + "".join(f"  {output:>{width}}" for output, width in zip(outputs, widths, strict=True))
-        )
-        for label, cells in rows:
-            lines.append(
-                f"{label:<{label_width}}"
-                + "".join(f"  {cell:>{width}}" for cell, width in zip(cells, widths, strict=True))
-            )
-        if probabilities:
-            width = max(len(label) for label, _ in probabilities)
-            lines.append("")
-            lines.extend(f"{label:<{width}}  {text}" for label, text in probabilities)
+        header, sections = self._sections()
+        label_width = max(len(label) for _, rows, _ in sections for label, _ in rows)
+        widths = [
+            max(len(name), *(len(cells[i]) for _, rows, _ in sections for _, cells in rows))
+            for i, name in enumerate(header)
+        ]
+        lines = [self._title()]
+        for title, rows, probabilities in sections:
+            lines += ["", title]
+            if rows:
+                lines.append(
+                    " " * label_width
+                    + "".join(f"  {name:>{width}}" for name, width in zip(header, widths, strict=True))
+                )
+            for label, cells in rows:
+                lines.append(
+                    f"{label:<{label_width}}"
+                    + "".join(f"  {cell:>{width}}" for cell, width in zip(cells, widths, strict=True))
+                )
+            if probabilities:
+                width = max(len(label) for label, _ in probabilities)
+                lines.extend(f"{label:<{width}}  {text}" for label, text in probabilities)
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -793,34 +882,40 @@ class SummaryDataset(xr.Dataset):
     def _repr_html_(self) -> str:
         if not self._has_table_layout():
             return xr.Dataset._repr_html_(self)
-        outputs, rows, probabilities = self._cells()
+        header, sections = self._sections()
         cell = "padding:2px 8px;text-align:right;font-family:monospace;white-space:nowrap"
-        head = "padding:2px 8px;text-align:left;white-space:nowrap"
+        head = "padding:2px 8px;text-align:left;white-space:pre"
         parts = [
             '<div style="font-family:sans-serif">',
             f'<p style="margin:0 0 4px 0;font-weight:bold">{html.escape(self._title())}</p>',
-            '<table style="border-collapse:collapse">',
-            "<tr><th></th>"
-            + "".join(
-                f'<th style="{cell};border-bottom:1px solid #888">{html.escape(o)}</th>' for o in outputs
-            )
-            + "</tr>",
         ]
-        for label, cells in rows:
-            parts.append(
-                f'<tr><th style="{head}">{html.escape(label)}</th>'
-                + "".join(f'<td style="{cell}">{html.escape(c)}</td>' for c in cells)
-                + "</tr>"
-            )
-        parts.append("</table>")
-        if probabilities:
-            parts.append('<table style="border-collapse:collapse;margin-top:6px">')
-            parts.extend(
-                f'<tr><th style="{head}">{html.escape(label)}</th>'
-                f'<td style="{cell};text-align:left">{html.escape(text)}</td></tr>'
-                for label, text in probabilities
-            )
-            parts.append("</table>")
+        for title, rows, probabilities in sections:
+            parts.append(f'<p style="margin:8px 0 2px 0;font-weight:bold">{html.escape(title)}</p>')
+            if rows:
+                parts.append('<table style="border-collapse:collapse">')
+                parts.append(
+                    "<tr><th></th>"
+                    + "".join(
+                        f'<th style="{cell};border-bottom:1px solid #888">{html.escape(name)}</th>'
+                        for name in header
+                    )
+                    + "</tr>"
+                )
+                for label, cells in rows:
+                    parts.append(
+                        f'<tr><th style="{head}">{html.escape(label)}</th>'
+                        + "".join(f'<td style="{cell}">{html.escape(c)}</td>' for c in cells)
+                        + "</tr>"
+                    )
+                parts.append("</table>")
+            if probabilities:
+                parts.append('<table style="border-collapse:collapse;margin-top:4px">')
+                parts.extend(
+                    f'<tr><th style="{head}">{html.escape(label)}</th>'
+                    f'<td style="{cell};text-align:left">{html.escape(text)}</td></tr>'
+                    for label, text in probabilities
+                )
+                parts.append("</table>")
         parts.append("</div>")
         return "".join(parts)
 
@@ -853,14 +948,24 @@ def summary(
     tail: float = 0.05,
     target: float | None = None,
 ) -> SummaryDataset:
-    """Headline figures of a run, each with its Monte Carlo error.
+    """Headline figures of a run over both horizons, each with its Monte Carlo error.
+
+    The *claim window* (the first year to ``attrs["target_year"]``) answers
+    the claim test: the cumulative undiscounted value by the target year, the
+    probability that it reaches the claimed return and the shortfall. The
+    *appraisal period* (every year of the run, ten by default, per the Green
+    Book) answers value for money: NPV, benefit-cost ratio, the probability
+    that the ratio is below 1, and the present values of costs (capital,
+    running) and of benefits by kind (cash-releasing, non-cash-releasing,
+    patient, residual value).
 
     Parameters
     ----------
     ds : xarray.Dataset
         Output of :func:`nhsrisk.simulate`: needs ``cumulative_value``
         (year, draw; GBP), ``npv`` (GBP), ``bcr``, ``attrs["target_year"]`` and,
-        unless ``target`` is given, ``claimed_return`` (GBP).
+        unless ``target`` is given, ``claimed_return`` (GBP). The present
+        values of :data:`APPRAISAL_SUMMARY` are reported when ``ds`` has them.
     quantiles, confidence, tail
         As in :func:`describe`.
     target : float, optional
@@ -870,17 +975,26 @@ def summary(
     Returns
     -------
     SummaryDataset
-        An :class:`xarray.Dataset` that prints as a table. Along the dimension
-        ``output`` (``"cumulative_value[<target year>]"``, ``"npv"``, ``"bcr"``;
-        their units in the coordinate ``output_units``): the :func:`describe`
+        An :class:`xarray.Dataset` that prints as a table, one section per
+        horizon. Along the dimension ``output`` (``"cumulative_value[<target
+        year>]"``, then ``"npv"``, ``"bcr"`` and the present values in the order
+        of :data:`APPRAISAL_SUMMARY`; coordinates ``output_units``,
+        ``output_label``, ``output_long_name`` and ``output_horizon``, which is
+        ``"claim window"`` or ``"appraisal period"``): the :func:`describe`
         statistics ``mean``, ``sd``, ``mcse``, ``quantile``, ``quantile_low``,
         ``quantile_high``, ``expected_shortfall``, ``expected_shortfall_mcse``.
-        Scalars: ``target`` (GBP); ``p_target``, the probability that the
-        cumulative value by the target year is at least ``target``, with
-        ``p_target_mcse`` (``sqrt(p (1 - p) / n)``) and ``p_target_upper_95``;
-        ``p_bcr_below_1`` and ``p_bcr_below_1_mcse``; ``productivity_at_risk``
-        (GBP), the expected shortfall of the cumulative value by the target
-        year, and ``productivity_at_risk_mcse``.
+        Claim-window scalars: ``target`` (GBP); ``p_target``, the probability
+        that the cumulative value by the target year is at least ``target``,
+        with ``p_target_mcse`` (``sqrt(p (1 - p) / n)``) and
+        ``p_target_upper_95``; ``median_shortfall`` (GBP), the target minus the
+        median cumulative value (negative when the median exceeds the target),
+        with its distribution-free ``confidence`` interval
+        ``median_shortfall_low`` and ``median_shortfall_high``;
+        ``productivity_at_risk`` (GBP), the expected shortfall of the
+        cumulative value by the target year, and ``productivity_at_risk_mcse``.
+        Appraisal-period scalars: ``p_bcr_below_1`` and ``p_bcr_below_1_mcse``.
+        Attributes ``claim_window`` and ``appraisal_period`` give the years of
+        each horizon.
 
     Raises
     ------
@@ -904,43 +1018,44 @@ def summary(
     >>> import xarray as xr
     >>> rng = np.random.default_rng(2)
     >>> cumulative = np.cumsum(rng.normal(1e9, 0.3e9, size=(3, 2_000)), axis=0)
+    >>> benefits = 1.5 * cumulative[-1]
     >>> ds = xr.Dataset(
     ...     {
     ...         "cumulative_value": (("year", "draw"), cumulative, {"units": "GBP"}),
-    ...         "npv": ("draw", cumulative[-1] - 2.5e9, {"units": "GBP"}),
-    ...         "bcr": ("draw", cumulative[-1] / 2.5e9, {"units": "1"}),
-    ...         "claimed_return": ((), 3e9, {"units": "GBP"}),
+    ...         "npv": ("draw", benefits - 3e9, {"units": "GBP"}),
+    ...         "bcr": ("draw", benefits / 3e9, {"units": "1"}),
+    ...         "claimed_return": ((), 2.5e9, {"units": "GBP"}),
     ...     },
     ...     coords={"year": ["2025/26", "2026/27", "2027/28"]},
-    ...     attrs={"target_year": "2027/28"},
+    ...     attrs={"target_year": "2026/27", "discount_rate": 0.035},
     ... )
-    >>> result = summary(ds)
+    >>> result = summary(ds, quantiles=(0.05, 0.95))
     >>> result["output"].values.tolist()
-    ['cumulative_value[2027/28]', 'npv', 'bcr']
-    >>> round(float(result["p_target"]), 1)  # P(N(3e9, 0.52e9) >= 3e9) = 0.5
-    0.5
+    ['cumulative_value[2026/27]', 'npv', 'bcr']
+    >>> result["output_horizon"].values.tolist()
+    ['claim window', 'appraisal period', 'appraisal period']
+    >>> round(float(result["p_target"]), 2)  # P(N(2.0e9, 0.42e9) >= 2.5e9) = 0.12
+    0.12
     >>> print(result)
     nhsrisk summary of a simulation, 2,000 draws
     <BLANKLINE>
-                                  cumulative_value[2027/28]                      npv                   bcr
-    units                                               £bn                      £bn                 ratio
-    mean ± MCSE                                3.01 ± 0.012            0.509 ± 0.012         1.20 ± 0.0046
-    sd                                                0.517                    0.517                 0.207
-    5% quantile [95% CI]                  2.17 [2.13, 2.21]  -0.327 [-0.372, -0.291]  0.869 [0.851, 0.883]
-    50% quantile [95% CI]                 3.01 [2.98, 3.04]     0.512 [0.485, 0.541]     1.20 [1.19, 1.22]
-    95% quantile [95% CI]                 3.87 [3.82, 3.92]        1.37 [1.32, 1.42]     1.55 [1.53, 1.57]
-    expected shortfall 5% ± MCSE               1.97 ± 0.028           -0.526 ± 0.028         0.790 ± 0.011
+    Claim window 2025/26 to 2026/27
+                                 units    mean ± MCSE           5% [95% CI]       95% [95% CI]
+    Cumulative value by 2026/27    £bn  1.99 ± 0.0094     1.32 [1.27, 1.36]  2.68 [2.64, 2.71]
+    P(cumulative value by 2026/27 >= £2.50bn)              12.0% ± 0.73% (one-sided 95% upper bound 13.3%)
+    Median shortfall against £2.50bn [95% CI]              £0.518 [0.495, 0.538]bn
+    Productivity at risk (expected shortfall 5%, 2026/27)  £1.14bn ± £0.024bn
     <BLANKLINE>
-    P(cumulative value by 2027/28 >= £3.00bn)              51.1% ± 1.1% (one-sided 95% upper bound 53.0%)
-    P(benefit-cost ratio < 1)                              17.2% ± 0.84%
-    Productivity at risk (expected shortfall 5%, 2027/28)  £1.97bn ± £0.028bn
+    Appraisal period 2025/26 to 2027/28 (Green Book, 3.5%)
+                                 units    mean ± MCSE           5% [95% CI]       95% [95% CI]
+    NPV                            £bn   1.51 ± 0.017  0.259 [0.192, 0.313]  2.80 [2.72, 2.89]
+    Benefit-cost ratio           ratio  1.50 ± 0.0058     1.09 [1.06, 1.10]  1.93 [1.91, 1.96]
+    P(benefit-cost ratio < 1)  1.95% ± 0.31%
     """
     caller = "summary"
     ds = _check_dataset(ds, caller)
     target_year = _target_year(ds, caller)
     cumulative = _variable(ds, "cumulative_value", caller, parameter="ds")
-    npv = _variable(ds, "npv", caller, parameter="ds")
-    bcr = _variable(ds, "bcr", caller, parameter="ds")
     if target is None:
         if "claimed_return" not in ds.data_vars:
             raise ValueError(
@@ -951,8 +1066,14 @@ def summary(
         target_value, target_source = _check_target(target), "target argument"
     if not math.isfinite(target_value):
         raise ValueError(_message("ds", caller, "a Dataset with a finite 'claimed_return'", target_value))
-    label = f"cumulative_value[{target_year}]"
-    outputs = {label: cumulative.sel(year=target_year, drop=True), "npv": npv, "bcr": bcr}
+    claim_name = f"cumulative_value[{target_year}]"
+    outputs = {claim_name: cumulative.sel(year=target_year, drop=True)}
+    labels = {claim_name: f"Cumulative value by {target_year}"}
+    horizons = {claim_name: CLAIM_WINDOW}
+    for name, label in APPRAISAL_SUMMARY:
+        if name in ("npv", "bcr") or name in ds.data_vars:
+            outputs[name] = _variable(ds, name, caller, parameter="ds")
+            labels[name], horizons[name] = label, APPRAISAL_PERIOD
     for name, da in outputs.items():
         if da.dims != ("draw",):
             raise ValueError(
@@ -975,10 +1096,15 @@ def summary(
         for name, values in statistics.items()
     }
 
-    reaching = int(np.count_nonzero(draws[0] >= target_value))
-    below_one = int(np.count_nonzero(draws[2] < 1.0))
+    claim_draws = draws[0]
+    reaching = int(np.count_nonzero(claim_draws >= target_value))
+    below_one = int(np.count_nonzero(draws[list(outputs).index("bcr")] < 1.0))
     p_target, p_below = reaching / n, below_one / n
+    low_rank, high_rank = _interval_ranks(n, 0.5, confidence, caller)
+    ordered = np.sort(claim_draws)
+    median = float(np.quantile(ordered, 0.5))
     by_year = f"by {target_year}"
+    shortfall_attrs = {"units": "GBP", "confidence": confidence}
     data_vars |= {
         "target": xr.Variable(
             (),
@@ -1003,13 +1129,26 @@ def summary(
             float(_clopper_pearson_upper(reaching, n)),
             {"long_name": "One-sided 95% Clopper-Pearson upper bound of p_target", "units": "1"},
         ),
-        "p_bcr_below_1": xr.Variable(
-            (), p_below, {"long_name": "Probability that the benefit-cost ratio is below 1", "units": "1"}
-        ),
-        "p_bcr_below_1_mcse": xr.Variable(
+        "median_shortfall": xr.Variable(
             (),
-            math.sqrt(p_below * (1 - p_below) / n),
-            {"long_name": "Monte Carlo standard error of p_bcr_below_1", "units": "1"},
+            target_value - median,
+            {
+                "long_name": (
+                    f"Shortfall of the median cumulative value {by_year} against the target "
+                    "(negative: the median exceeds it)"
+                ),
+                "units": "GBP",
+            },
+        ),
+        "median_shortfall_low": xr.Variable(
+            (),
+            target_value - float(ordered[high_rank - 1]),
+            {"long_name": f"Lower {confidence:.3g} confidence bound of median_shortfall", **shortfall_attrs},
+        ),
+        "median_shortfall_high": xr.Variable(
+            (),
+            target_value - float(ordered[low_rank - 1]),
+            {"long_name": f"Upper {confidence:.3g} confidence bound of median_shortfall", **shortfall_attrs},
         ),
         "productivity_at_risk": xr.Variable(
             (),
@@ -1026,19 +1165,44 @@ def summary(
             statistics["expected_shortfall_mcse"][0],
             {"long_name": "Monte Carlo standard error of productivity_at_risk", "units": "GBP"},
         ),
+        "p_bcr_below_1": xr.Variable(
+            (),
+            p_below,
+            {
+                "long_name": "Probability that the benefit-cost ratio over the appraisal period is below 1",
+                "units": "1",
+            },
+        ),
+        "p_bcr_below_1_mcse": xr.Variable(
+            (),
+            math.sqrt(p_below * (1 - p_below) / n),
+            {"long_name": "Monte Carlo standard error of p_bcr_below_1", "units": "1"},
+        ),
     }
     coords = {
         "output": xr.Variable("output", list(outputs), {"long_name": "Headline output"}),
+        "output_label": xr.Variable("output", list(labels.values()), {"long_name": "Printed label"}),
         "output_long_name": xr.Variable("output", long_names, {"long_name": "Description of the output"}),
         "output_units": xr.Variable("output", units, {"long_name": "Units of the output"}),
+        "output_horizon": xr.Variable(
+            "output", list(horizons.values()), {"long_name": "Horizon: claim window or appraisal period"}
+        ),
         "quantile": xr.Variable("quantile", np.array(quantiles), {"long_name": "Quantile probability"}),
     }
+    years = [str(year) for year in ds["year"].values]
     attrs_out = {
         key: ds.attrs[key]
-        for key in ("scenario_name", "seed", "sampler", "price_base", "currency")
+        for key in ("scenario_name", "seed", "sampler", "price_base", "currency", "discount_rate")
         if key in ds.attrs
     }
-    attrs_out |= {"target_year": target_year, "n_draws": int(n), "confidence": confidence, "tail": tail}
+    attrs_out |= {
+        "target_year": target_year,
+        "claim_window": str(ds.attrs.get("claim_window", f"{years[0]} to {target_year}")),
+        "appraisal_period": str(ds.attrs.get("appraisal_period", f"{years[0]} to {years[-1]}")),
+        "n_draws": int(n),
+        "confidence": confidence,
+        "tail": tail,
+    }
     return SummaryDataset(data_vars, coords=coords, attrs=attrs_out)
 
 
@@ -1048,20 +1212,24 @@ def summary(
 
 
 def payback(ds: xr.Dataset) -> xr.Dataset:
-    """Probability that the investment has paid back, year by year.
+    """Probability that the investment has paid back, year by year over the appraisal period.
 
     A draw's payback year is the first year in which its cumulative
     undiscounted value (``cumulative_value``, GBP) is at least its cumulative
-    spend (``spend`` summed over programmes and accumulated over years, GBP).
-    This is a first crossing: when benefits decay after the funded years the
-    value can later fall back below the spend, and the draw still counts as
-    paid back from its first crossing on.
+    cost: capital spent (``spend``) plus the running cost of keeping the
+    systems going (``running_cost``, when the results have it), summed over
+    programmes and accumulated over years (GBP, real terms). The years are
+    every year of the results: the appraisal period (ten years by default),
+    not only the claim window. This is a first crossing: when benefits decay
+    after support ends the value can later fall back below the costs, and the
+    draw still counts as paid back from its first crossing on.
 
     Parameters
     ----------
     ds : xarray.Dataset
         Output of :func:`nhsrisk.simulate`: needs ``cumulative_value`` (year,
-        draw) and ``spend`` (year, programme, draw).
+        draw) and ``spend`` (year, programme, draw); ``running_cost`` (year,
+        programme, draw) is added to the costs when present.
 
     Returns
     -------
@@ -1073,7 +1241,8 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
         ``"not by <last year>"`` (sums to 1), with
         ``payback_year_probability_mcse``; ``median_payback_year``, the median
         of that ordered distribution: a year label, or ``"not by <last year>"``
-        when fewer than half of the draws pay back within the horizon.
+        when fewer than half of the draws pay back within the appraisal period.
+        Attributes ``definition`` (which costs were counted) and ``period``.
 
     Raises
     ------
@@ -1086,19 +1255,21 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
     --------
     >>> import xarray as xr
     >>> years = ["2025/26", "2026/27", "2027/28"]
-    >>> cumulative_value = [[0.5, 0.5], [2.5, 1.0], [2.8, 1.5]]  # GBP bn; two draws
-    >>> spend = [[[1.0, 1.0]], [[1.0, 1.0]], [[1.0, 1.0]]]  # one programme, GBP bn a year
+    >>> cumulative_value = [[0.5, 0.5], [2.5, 1.0], [2.55, 1.5]]  # GBP bn; two draws
+    >>> spend = [[[1.0, 1.0]], [[1.0, 1.0]], [[0.0, 0.0]]]  # one programme, GBP bn a year
+    >>> running_cost = [[[0.0, 0.0]], [[0.0, 0.0]], [[0.6, 0.6]]]  # from the third year
     >>> ds = xr.Dataset(
     ...     {
     ...         "cumulative_value": (("year", "draw"), cumulative_value),
     ...         "spend": (("year", "programme", "draw"), spend),
+    ...         "running_cost": (("year", "programme", "draw"), running_cost),
     ...     },
     ...     coords={"year": years},
     ... )
     >>> result = payback(ds)
     >>> result["payback_probability"].values.tolist()
     [0.0, 0.5, 0.5]
-    >>> result["payback_year_probability"].values.tolist()  # the first draw falls back below in 2027/28
+    >>> result["payback_year_probability"].values.tolist()  # draw 0 falls back below: running costs
     [0.0, 0.5, 0.0, 0.5]
     >>> str(result["median_payback_year"].values)
     '2026/27'
@@ -1107,7 +1278,10 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
     ds = _check_dataset(ds, caller)
     cumulative_value = _variable(ds, "cumulative_value", caller, parameter="ds")
     spend = _variable(ds, "spend", caller, parameter="ds")
-    for da in (cumulative_value, spend):
+    costs = [spend]
+    if "running_cost" in ds.data_vars:
+        costs.append(_variable(ds, "running_cost", caller, parameter="ds"))
+    for da in (cumulative_value, *costs):
         if "year" not in da.dims:
             raise ValueError(
                 _message("ds", caller, f"a Dataset whose {da.name!r} has a 'year' dimension", da.dims)
@@ -1122,13 +1296,16 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
             )
         )
     value_draws = _finite_draws(cumulative_value.transpose("year", "draw"), "draw", caller, parameter="ds")
-    spend_draws = _finite_draws(spend.transpose("year", ..., "draw"), "draw", caller, parameter="ds")
     n_years, n = value_draws.shape
-    # Every dimension but year and draw (programme) is summed: spend of the whole investment.
-    cumulative_spend = np.cumsum(spend_draws.reshape(n_years, -1, n).sum(axis=1), axis=0)
+    # Every dimension but year and draw (programme) is summed: costs of the whole investment.
+    yearly_cost = np.zeros((n_years, n))
+    for da in costs:
+        draws = _finite_draws(da.transpose("year", ..., "draw"), "draw", caller, parameter="ds")
+        yearly_cost += draws.reshape(n_years, -1, n).sum(axis=1)
+    cumulative_cost = np.cumsum(yearly_cost, axis=0)
 
     years = [str(year) for year in cumulative_value["year"].values]
-    paid_back = value_draws >= cumulative_spend
+    paid_back = value_draws >= cumulative_cost
     first_year = np.where(paid_back.any(axis=0), paid_back.argmax(axis=0), n_years)
     counts = np.bincount(first_year, minlength=n_years + 1)
     category_probability = counts / n
@@ -1144,7 +1321,7 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
                 "year",
                 probability,
                 {
-                    "long_name": "Probability that cumulative value has reached cumulative spend by the year",
+                    "long_name": "Probability that cumulative value has reached cumulative cost by the year",
                     "units": "1",
                 },
             ),
@@ -1187,8 +1364,252 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
             "year": year_coord,
             "payback_year": ("payback_year", categories, {"long_name": "Payback year (first crossing)"}),
         },
-        attrs={"n_draws": int(n), "definition": "first year with cumulative_value >= cumulative spend"},
+        attrs={
+            "n_draws": int(n),
+            "definition": "first year with cumulative_value >= cumulative "
+            + ("spend + running_cost" if len(costs) > 1 else "spend"),
+            "period": f"{years[0]} to {years[-1]}",
+        },
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# xarray layer: a scenario against its baseline
+# --------------------------------------------------------------------------------------------------
+
+#: Outputs compared by :func:`budget_change_effect` besides the claim-window value, in order.
+BUDGET_CHANGE_OUTPUTS = ("pv_benefits", "pv_costs", "npv")
+
+
+def _total_capital(ds: xr.Dataset, caller: str, parameter: str) -> np.ndarray:
+    """Real capital spent per draw, summed over years and programmes [GBP]."""
+    spend = _variable(ds, "spend", caller, parameter=parameter)
+    if "year" not in spend.dims:
+        raise ValueError(
+            _message(parameter, caller, "a Dataset whose 'spend' has a 'year' dimension", spend.dims)
+        )
+    draws = _finite_draws(spend.transpose(..., "draw"), "draw", caller, parameter=parameter)
+    return draws.reshape(-1, draws.shape[-1]).sum(axis=0)
+
+
+def _mean_difference(scenario: np.ndarray, baseline: np.ndarray, paired: bool) -> tuple[float, float]:
+    """Mean of ``scenario - baseline`` and its Monte Carlo standard error (paired or independent)."""
+    change = float(scenario.mean() - baseline.mean())
+    if paired:
+        return change, float((scenario - baseline).std(ddof=1) / math.sqrt(scenario.size))
+    variance = scenario.var(ddof=1) / scenario.size + baseline.var(ddof=1) / baseline.size
+    return change, float(math.sqrt(variance))
+
+
+def budget_change_effect(ds: xr.Dataset, baseline_ds: xr.Dataset) -> xr.Dataset:
+    """Value lost or gained against a baseline run, in total and per GBP of budget change.
+
+    The *budget change* is the difference in mean total real capital spent
+    (``spend`` summed over years and programmes, after budget changes and
+    raids; GBP in the price base) between the scenario and its baseline: for
+    a cut it is the money lost (less what raids would have taken anyway), for
+    a ring fence the money protected from raids, for an added programme its
+    cost. Each output's change is the difference of the means; its value per
+    GBP is that change divided by the budget change, so a positive value per
+    GBP means value moves with the money (a cut loses value, protected or
+    added money gains it).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`nhsrisk.simulate` for the scenario.
+    baseline_ds : xarray.Dataset
+        Output of :func:`nhsrisk.simulate` for the baseline (``scenario.baseline``),
+        with the same years and target year. Run it with the same seed and
+        number of draws (common random numbers): draw ``i`` of both then shares
+        every input, so the difference carries no sampling noise from inputs
+        the scenario leaves alone, and its error is far smaller.
+
+    Returns
+    -------
+    xarray.Dataset
+        Along ``output`` (``"cumulative_value[<target year>]"``, the claim-window
+        value, then ``"pv_benefits"``, ``"pv_costs"``, ``"npv"``; units in
+        ``output_units``): ``scenario_mean`` and ``baseline_mean`` (GBP),
+        ``change`` (GBP) with ``change_mcse``, and ``per_gbp`` (GBP of change
+        per GBP of budget change, units ``"1"``) with ``per_gbp_mcse``.
+        Scalars: ``budget_change`` (GBP) with ``budget_change_mcse``,
+        ``scenario_capital`` and ``baseline_capital`` (mean total real
+        capital spent, GBP). Attributes: ``scenario_name``, ``baseline_name``,
+        ``n_draws``, ``baseline_n_draws``, ``paired`` (1 when draw ``i`` of one
+        run is set against draw ``i`` of the other) and
+        ``common_random_numbers`` (1 when both runs share seed, first draw,
+        sampler and draws).
+
+    Raises
+    ------
+    TypeError
+        If either argument is not a Dataset.
+    ValueError
+        If a needed variable is missing or holds NaN, or the two runs do not
+        share their years, target year and price base.
+
+    Notes
+    -----
+    With ``n`` draws in each run and the same draw coordinate the draws are
+    paired: the standard error of a change is ``sd(x_s - x_b) / sqrt(n)``,
+    valid whether or not the runs share their random numbers (pairs of
+    independent draws are still independent pairs). Otherwise the runs are
+    independent samples, ``sqrt(var_s / n_s + var_b / n_b)``. The error of a
+    ratio ``R = mean(D) / mean(B)`` is the delta method's: that of the mean of
+    ``D - R B``, divided by ``|mean(B)|``. When the budget change is 0 (the
+    runs spend the same) ``per_gbp`` and its error are NaN. The standard
+    errors assume independent draws (the random sampler).
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> base = nhsrisk.simulate("as-announced", draws=2_000, seed=1)
+    >>> cut = nhsrisk.simulate("after-the-cut", draws=2_000, seed=1)
+    >>> effect = budget_change_effect(cut, base)
+    >>> bool(effect["budget_change"] < 0)  # GBP 325m cash cut in 2026/27, less what raids took anyway
+    True
+    >>> claim = effect.sel(output="cumulative_value[2029/30]")
+    >>> bool(claim["change"] < 0), bool(claim["per_gbp"] > 0)  # the cut loses value: each GBP cut costs
+    (True, True)
+    >>> effect["per_gbp"].attrs["units"], int(effect.attrs["common_random_numbers"])
+    ('1', 1)
+    """
+    caller = "budget_change_effect"
+    ds = _check_dataset(ds, caller)
+    if not isinstance(baseline_ds, xr.Dataset):
+        raise TypeError(
+            _message(
+                "baseline_ds", caller, "an xarray.Dataset from nhsrisk.simulate", type(baseline_ds).__name__
+            )
+        )
+    target_year = _target_year(ds, caller)
+    for name, getter in (
+        ("years", lambda d: [str(y) for y in d["year"].values] if "year" in d.coords else None),
+        ("target year", lambda d: d.attrs.get("target_year")),
+        ("price base", lambda d: d.attrs.get("price_base")),
+    ):
+        if getter(ds) != getter(baseline_ds):
+            raise ValueError(
+                _message(
+                    "baseline_ds",
+                    caller,
+                    f"a run with the same {name} as ds ({getter(ds)!r})",
+                    getter(baseline_ds),
+                )
+            )
+    n, n_base = ds.sizes.get("draw", 0), baseline_ds.sizes.get("draw", 0)
+    paired = n == n_base and np.array_equal(ds["draw"].values, baseline_ds["draw"].values)
+    if min(n, n_base) < 2:
+        raise ValueError(_message("ds", caller, "runs of at least 2 draws each", (n, n_base)))
+    crn_keys = ("seed", "start", "sampler")
+    common = paired and all(ds.attrs.get(key) == baseline_ds.attrs.get(key) for key in crn_keys)
+
+    def outputs(run: xr.Dataset, parameter: str) -> list[np.ndarray]:
+        cumulative = _variable(run, "cumulative_value", caller, parameter=parameter).sel(year=target_year)
+        values = [_finite_draws(cumulative, "draw", caller, parameter=parameter)]
+        for name in BUDGET_CHANGE_OUTPUTS:
+            da = _variable(run, name, caller, parameter=parameter)
+            if da.dims != ("draw",):
+                raise ValueError(
+                    _message(parameter, caller, f"a Dataset whose {name!r} has dims ('draw',) only", da.dims)
+                )
+            values.append(_finite_draws(da, "draw", caller, parameter=parameter))
+        return values
+
+    scenario_values, baseline_values = outputs(ds, "ds"), outputs(baseline_ds, "baseline_ds")
+    scenario_capital = _total_capital(ds, caller, "ds")
+    baseline_capital = _total_capital(baseline_ds, caller, "baseline_ds")
+    budget_change, budget_change_mcse = _mean_difference(scenario_capital, baseline_capital, paired)
+
+    names = [f"cumulative_value[{target_year}]", *BUDGET_CHANGE_OUTPUTS]
+    change, change_mcse, per_gbp, per_gbp_mcse = [], [], [], []
+    for scenario, baseline in zip(scenario_values, baseline_values, strict=True):
+        difference, error = _mean_difference(scenario, baseline, paired)
+        change.append(difference)
+        change_mcse.append(error)
+        if budget_change == 0.0:
+            per_gbp.append(math.nan)
+            per_gbp_mcse.append(math.nan)
+            continue
+        ratio = difference / budget_change
+        # delta method: the error of mean(D - R B), divided by |mean(B)|
+        _, residual_error = _mean_difference(
+            scenario - ratio * scenario_capital, baseline - ratio * baseline_capital, paired
+        )
+        per_gbp.append(ratio)
+        per_gbp_mcse.append(residual_error / abs(budget_change))
+
+    units = ["GBP"] * len(names)
+    gbp = {"units": "GBP"}
+    by_year = f"by {target_year}"
+    long_names = [
+        f"Cumulative value {by_year} (claim window)",
+        "Present value of all benefits, appraisal period",
+        "Present value of all costs, appraisal period",
+        "Net present value, appraisal period",
+    ]
+    spend_text = "total real capital spent (after budget changes and raids)"
+    data_vars = {
+        "scenario_mean": (
+            "output",
+            [float(v.mean()) for v in scenario_values],
+            {"long_name": "Mean in the scenario", **gbp},
+        ),
+        "baseline_mean": (
+            "output",
+            [float(v.mean()) for v in baseline_values],
+            {"long_name": "Mean in the baseline", **gbp},
+        ),
+        "change": ("output", change, {"long_name": "Change in the mean: scenario minus baseline", **gbp}),
+        "change_mcse": ("output", change_mcse, {"long_name": "Monte Carlo standard error of change", **gbp}),
+        "per_gbp": (
+            "output",
+            per_gbp,
+            {"long_name": "Change per GBP of budget change (change / budget_change)", "units": "1"},
+        ),
+        "per_gbp_mcse": (
+            "output",
+            per_gbp_mcse,
+            {"long_name": "Monte Carlo standard error of per_gbp (delta method)", "units": "1"},
+        ),
+        "budget_change": (
+            (),
+            budget_change,
+            {"long_name": f"Budget change: mean {spend_text}, scenario minus baseline", **gbp},
+        ),
+        "budget_change_mcse": (
+            (),
+            budget_change_mcse,
+            {"long_name": "Monte Carlo standard error of budget_change", **gbp},
+        ),
+        "scenario_capital": (
+            (),
+            float(scenario_capital.mean()),
+            {"long_name": f"Mean {spend_text}, scenario", **gbp},
+        ),
+        "baseline_capital": (
+            (),
+            float(baseline_capital.mean()),
+            {"long_name": f"Mean {spend_text}, baseline", **gbp},
+        ),
+    }
+    coords = {
+        "output": ("output", names, {"long_name": "Output compared"}),
+        "output_long_name": ("output", long_names, {"long_name": "Description of the output"}),
+        "output_units": ("output", units, {"long_name": "Units of the output"}),
+    }
+    attrs = {
+        "scenario_name": str(ds.attrs.get("scenario_name", "")),
+        "baseline_name": str(baseline_ds.attrs.get("scenario_name", "")),
+        "target_year": target_year,
+        "n_draws": int(n),
+        "baseline_n_draws": int(n_base),
+        "paired": int(paired),
+        "common_random_numbers": int(common),
+        **{key: ds.attrs[key] for key in ("seed", "price_base", "currency") if key in ds.attrs},
+    }
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 
 # --------------------------------------------------------------------------------------------------

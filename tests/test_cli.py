@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,16 +24,33 @@ def test_run_writes_results_and_figure_and_prints_the_summary(tmp_path, capsys):
     out = tmp_path / "out"
     assert run(["--draws", "2000", "--seed", "5", "--out", str(out)]) == 0
     text = capsys.readouterr().out
+    claim = text.index("Claim window 2025/26 to 2029/30")
+    appraisal = text.index("Appraisal period 2025/26 to 2034/35 (Green Book, 3.5%)")
+    assert claim < appraisal  # the claim test first, then value for money
+    claim_section, appraisal_section = text[claim:appraisal], text[appraisal:]
+    for needle in (
+        "Cumulative value by 2029/30 (GBP bn)",
+        "P(cumulative value reaches the target)",
+        "Median shortfall against the target",
+    ):
+        assert needle in claim_section, needle
     for needle in (
         "NPV (GBP bn)",
         "Benefit-cost ratio",
-        "Cumulative value",
-        "p5",
-        "p50",
-        "p95",
-        "P(cumulative",
+        "P(benefit-cost ratio < 1)",
+        "PV of costs (GBP bn)",
+        "\n  capital ",
+        "\n  running ",
+        "PV of benefits (GBP bn)",
+        "\n  cash-releasing ",
+        "\n  non-cash-releasing ",
+        "\n  patient ",
+        "\n  residual value ",
     ):
-        assert needle in text
+        assert needle in appraisal_section, needle
+    for header in ("mean", "p5", "p50", "p95"):
+        assert header in text
+    assert "Change against" not in text  # as-announced names no baseline: nothing to compare with
     assert sorted(p.name for p in out.iterdir()) == [
         "exceedance.png",
         "fan.png",
@@ -46,17 +64,49 @@ def test_run_writes_results_and_figure_and_prints_the_summary(tmp_path, capsys):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _row(text: str, label: str) -> list[float]:
+    """The four numbers (mean, p5, p50, p95) printed on the line that starts with ``label``."""
+    line = next(line for line in text.splitlines() if line.startswith(label))
+    return [float(v) for v in line[len(label) :].split()]
+
+
 def test_summary_numbers_match_the_results(tmp_path, capsys):
     run(["--draws", "3000", "--seed", "11", "--out", str(tmp_path)])
     text = capsys.readouterr().out
     ds = nhsrisk.simulate(draws=3000, seed=11)
-    npv_line = next(line for line in text.splitlines() if line.startswith("NPV"))
-    mean, p5, p50, p95 = (float(v) for v in npv_line.split()[-4:])
-    npv = ds["npv"].values / 1e9
-    assert mean == pytest.approx(npv.mean(), abs=5e-4)
-    assert [p5, p50, p95] == pytest.approx(np.percentile(npv, [5, 50, 95]), abs=5e-4)
-    reached = (ds["cumulative_value"].sel(year=ds.attrs["target_year"]) >= ds["claimed_return"]).values
+    rows = {
+        "NPV (GBP bn)": ds["npv"].values / 1e9,
+        "Benefit-cost ratio": ds["bcr"].values,
+        "PV of costs (GBP bn)": ds["pv_costs"].values / 1e9,
+        "  capital": ds["pv_capital_cost"].values / 1e9,
+        "  running": ds["pv_running_cost"].values / 1e9,
+        "PV of benefits (GBP bn)": ds["pv_benefits"].values / 1e9,
+        "  cash-releasing": ds["pv_cash_releasing"].values / 1e9,
+        "  non-cash-releasing": ds["pv_non_cash_releasing"].values / 1e9,
+        "  patient": ds["pv_patient"].values / 1e9,
+        "  residual value": ds["pv_residual_value"].values / 1e9,
+        "Cumulative value by 2029/30 (GBP bn)": ds["cumulative_value"].sel(year="2029/30").values / 1e9,
+    }
+    printed = {}
+    for label, values in rows.items():
+        printed[label] = mean, p5, p50, p95 = _row(text, label)
+        assert mean == pytest.approx(values.mean(), abs=5e-4), label
+        assert [p5, p50, p95] == pytest.approx(np.percentile(values, [5, 50, 95]), abs=5e-4), label
+    # The printed parts add up to their totals (each printed to 3 decimals: within 1.5e-3).
+    costs = printed["  capital"][0] + printed["  running"][0]
+    assert costs == pytest.approx(printed["PV of costs (GBP bn)"][0], abs=1.5e-3)
+    kinds = ("  cash-releasing", "  non-cash-releasing", "  patient", "  residual value")
+    benefits = sum(printed[label][0] for label in kinds)
+    assert benefits == pytest.approx(printed["PV of benefits (GBP bn)"][0], abs=2.5e-3)
+    assert printed["NPV (GBP bn)"][0] == pytest.approx(
+        printed["PV of benefits (GBP bn)"][0] - printed["PV of costs (GBP bn)"][0], abs=1.5e-3
+    )
+    final = ds["cumulative_value"].sel(year=ds.attrs["target_year"])
+    reached = (final >= ds["claimed_return"]).values
     assert f"P(cumulative value reaches the target) {cli._probability(reached)}" in text
+    assert f"P(benefit-cost ratio < 1) {cli._probability(ds['bcr'].values < 1)}" in text
+    shortfall = (7e9 - float(final.median())) / 1e9
+    assert f"Median shortfall against the target: GBP {shortfall:.2f}bn" in text
 
 
 @pytest.mark.parametrize(
@@ -142,7 +192,9 @@ def test_console_script_with_no_arguments_runs_the_default(tmp_path):
     command = [str(script), "run"] if script.exists() else [sys.executable, "-m", "nhsrisk.cli", "run"]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stderr
-    assert "Scenario spring-budget-2024: 100,000 draws" in result.stdout
+    assert "Scenario as-announced: 100,000 draws" in result.stdout
+    assert "Claim window 2025/26 to 2029/30" in result.stdout
+    assert "Appraisal period 2025/26 to 2034/35 (Green Book, 3.5%)" in result.stdout
     assert (tmp_path / "nhsrisk-out" / "results.nc").is_file()
     assert (tmp_path / "nhsrisk-out" / "fan.png").is_file()
 
@@ -161,6 +213,56 @@ def test_describe_lists_every_quantity_with_its_source(capsys):
     for key, quantity in nhsrisk.load_scenario().quantities().items():
         assert f"| `{key}` |" in text
         assert " ".join(quantity.source.split())[:40] in text
+
+
+def test_scenarios_lists_every_shipped_scenario_with_its_title_and_baseline(capsys):
+    assert cli.main(["scenarios"]) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    for name in nhsrisk.BUILTIN_SCENARIOS:
+        scenario = nhsrisk.load_scenario(name)  # a listed name always loads
+        shown = f"{name} (default)" if name == "as-announced" else name
+        line = next(line for line in lines if line.startswith(f"{shown} "))
+        assert line.split()[len(shown.split())] == (scenario.baseline or "-")
+        assert line.endswith(scenario.title)
+    assert "spring-budget-2024 (now as-announced)" in text
+    assert cli.scenarios_table() == text.rstrip("\n")
+
+
+def test_run_defaults_to_as_announced_and_names_the_shipped_scenarios_in_its_help(capsys):
+    args = cli._parser().parse_args(["run"])
+    assert args.scenario == "as-announced"
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    # argparse wraps lines after hyphens ("ring-" / "fenced"): join the pieces again
+    help_text = re.sub(r"-\n\s*", "-", capsys.readouterr().out)
+    for name in nhsrisk.BUILTIN_SCENARIOS:
+        assert name in help_text
+
+
+def test_a_baseline_that_cannot_be_loaded_is_refused_before_anything_is_written(tmp_path, capsys):
+    path = tmp_path / "orphan.toml"
+    text = nhsrisk.load_scenario("after-the-cut").to_toml()
+    path.write_text(text.replace('baseline = "as-announced"', 'baseline = "no-such-scenario"'))
+    out = tmp_path / "out"
+    assert run(["--scenario", str(path), "--draws", "100", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "'no-such-scenario'" in err and "baseline" in err
+    assert not out.exists()
+
+
+def test_a_baseline_file_is_found_next_to_the_scenario_that_names_it(tmp_path, monkeypatch):
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "mine-base.toml").write_text(
+        nhsrisk.load_scenario().with_values({"name": "mine-base"}).to_toml()
+    )
+    variant = nhsrisk.load_scenario("ring-fenced").with_values({"name": "mine", "baseline": "mine-base.toml"})
+    (folder / "mine.toml").write_text(variant.to_toml())
+    monkeypatch.chdir(tmp_path)  # the baseline is not in the working directory
+    baseline = cli._load_baseline(variant, str(folder / "mine.toml"))
+    assert baseline.name == "mine-base"
+    assert cli._load_baseline(nhsrisk.load_scenario(), "as-announced") is None
 
 
 def test_summary_reports_how_often_the_staff_cap_binds(tmp_path):
@@ -201,6 +303,16 @@ def test_summary_only_streams_and_writes_summary_nc(tmp_path):
     )
     summary = xr.open_dataset(out / "summary.nc", engine="h5netcdf")
     assert summary.attrs["n_draws"] == 20_000 and summary.attrs["chunk_draws"] == 4096
+    text = cli.streaming_table(summary)
+    claim = text.index("Claim window 2025/26 to 2029/30")
+    appraisal = text.index("Appraisal period 2025/26 to 2034/35 (Green Book, 3.5%)")
+    assert (
+        claim
+        < text.index("Cumulative value by 2029/30")
+        < text.index("P(cumulative value reaches")
+        < appraisal
+    )
+    assert appraisal < text.index("NPV (GBP bn)") < text.index("P(benefit-cost ratio < 1)")
     assert not (out / "results.nc").exists()
     exact = nhsrisk.simulate(draws=20_000, seed=5)
     np.testing.assert_allclose(summary["npv_mean"].item(), exact["npv"].values.mean(), rtol=1e-12)

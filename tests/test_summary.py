@@ -14,11 +14,14 @@ import xarray as xr
 import nhsrisk
 import nhsrisk.accessor
 from nhsrisk.stats import (
+    APPRAISAL_SUMMARY,
     SummaryDataset,
+    budget_change_effect,
     describe,
     draws_needed,
     expected_shortfall,
     expected_shortfall_mcse,
+    horizon_labels,
     payback,
     quantile_interval,
     running_mean,
@@ -200,6 +203,14 @@ def test_summary_probabilities_are_exact_on_hand_built_draws():
     line = next(line for line in repr(almost).splitlines() if line.startswith("P(benefit-cost ratio < 1)"))
     assert line.endswith(" 99.98% ± 0.020%")  # sqrt(0.9998 * 0.0002 / 5000) = 0.020%
 
+    # median shortfall: the target minus the median, with the order statistics bounding the median
+    median = float(np.median(final))  # 500.5 x 1e7
+    assert float(result["median_shortfall"]) == 9e9 - median
+    _, low, high = quantile_interval(final, 0.5)
+    assert float(result["median_shortfall_low"]) == 9e9 - float(high)
+    assert float(result["median_shortfall_high"]) == 9e9 - float(low)
+    assert result["median_shortfall"].units == "GBP"
+
     overridden = summary(toy_run(final), target=1e7)
     assert float(overridden["p_target"]) == 1.0 and overridden["target"].attrs["source"] == "target argument"
 
@@ -210,45 +221,118 @@ def test_summary_upper_bound_is_the_rule_of_three_when_no_draw_reaches_the_targe
     assert float(result["p_target_upper_95"]) == pytest.approx(1 - 0.05 ** (1 / 500), rel=1e-12)
 
 
+APPRAISAL_OUTPUTS = [
+    "npv",
+    "bcr",
+    "pv_costs",
+    "pv_capital_cost",
+    "pv_running_cost",
+    "pv_benefits",
+    "pv_cash_releasing",
+    "pv_non_cash_releasing",
+    "pv_patient",
+    "pv_residual_value",
+]
+
+
 def test_summary_of_a_simulation_has_the_documented_structure(run):
     result = summary(run)
     assert isinstance(result, SummaryDataset) and isinstance(result, xr.Dataset)
-    assert result["output"].values.tolist() == ["cumulative_value[2029/30]", "npv", "bcr"]
-    assert result["output_units"].values.tolist() == ["GBP", "GBP", "1"]
-    assert dict(result.sizes) == {"output": 3, "quantile": 3}
+    assert result["output"].values.tolist() == ["cumulative_value[2029/30]", *APPRAISAL_OUTPUTS]
+    assert [name for name, _ in APPRAISAL_SUMMARY] == APPRAISAL_OUTPUTS
+    assert result["output_horizon"].values.tolist() == ["claim window"] + ["appraisal period"] * 10
+    assert result["output_units"].values.tolist() == ["GBP", "GBP", "1", *["GBP"] * 8]
+    assert dict(result.sizes) == {"output": 11, "quantile": 3}
     assert result["quantile_estimate"].dims == ("output", "quantile")
-    for name in ("p_target", "p_target_mcse", "p_target_upper_95", "p_bcr_below_1", "productivity_at_risk"):
+    for name in (
+        "p_target",
+        "p_target_mcse",
+        "p_target_upper_95",
+        "median_shortfall",
+        "p_bcr_below_1",
+        "productivity_at_risk",
+    ):
         assert result[name].dims == ()
     for variable in [*result.data_vars.values(), *result.coords.values()]:
         assert variable.attrs["long_name"]
-        if variable.name not in ("output", "output_long_name", "output_units", "quantile"):
+        if not str(variable.name).startswith("output") and variable.name != "quantile":
             assert variable.attrs["units"]
     assert result["productivity_at_risk"].units == "GBP" and result["p_target"].units == "1"
+    assert result.attrs["claim_window"] == "2025/26 to 2029/30"
+    assert result.attrs["appraisal_period"] == "2025/26 to 2034/35"
     final = run["cumulative_value"].sel(year="2029/30")
-    assert float(result["mean"].sel(output="npv")) == float(describe(run["npv"])["mean"])
+    for name in APPRAISAL_OUTPUTS:
+        assert float(result["mean"].sel(output=name)) == float(describe(run[name])["mean"]), name
     assert float(result["p_target"]) == float((final >= run["claimed_return"]).mean())
     assert float(result["p_bcr_below_1"]) == float((run["bcr"] < 1).mean())
+    assert float(result["median_shortfall"]) == 7e9 - float(final.median())
     assert result.attrs["target_year"] == "2029/30" and result.attrs["n_draws"] == 2_000
+    # The components add up to their totals, draw by draw, so their means do too.
+    mean = result["mean"]
+    costs = float(mean.sel(output="pv_capital_cost") + mean.sel(output="pv_running_cost"))
+    assert costs == pytest.approx(float(mean.sel(output="pv_costs")), rel=1e-12)
+    kinds = ["pv_cash_releasing", "pv_non_cash_releasing", "pv_patient", "pv_residual_value"]
+    benefits = float(mean.sel(output=kinds).sum())
+    assert benefits == pytest.approx(float(mean.sel(output="pv_benefits")), rel=1e-12)
+    npv = float(mean.sel(output="pv_benefits") - mean.sel(output="pv_costs"))
+    assert npv == pytest.approx(float(mean.sel(output="npv")), rel=1e-9)
 
 
-def test_summary_prints_a_table_and_an_escaped_html_table(run):
+def test_summary_reports_the_present_values_only_when_the_results_have_them():
+    # A Dataset with only the headline outputs (a v1 results file, a toy) is still summarised.
+    result = summary(toy_run(np.linspace(1e8, 2e9, 200)))
+    assert result["output"].values.tolist() == ["cumulative_value[2027/28]", "npv", "bcr"]
+    assert "Appraisal period 2025/26 to 2027/28" in repr(result)
+
+
+def test_summary_prints_one_section_per_horizon_and_an_escaped_html_table(run):
     result = summary(run)
     text = repr(result)
     assert str(result) == text
-    for label in ("cumulative_value[2029/30]", "npv", "bcr", "£bn", "mean ± MCSE", "5% quantile [95% CI]"):
-        assert label in text
-    assert "P(cumulative value by 2029/30 >= £7.00bn)" in text
-    assert "one-sided 95% upper bound 0.150%" in text  # no draw reaches GBP 7bn: 1 - 0.05 ** (1 / 2000)
-    assert "Productivity at risk" in text and "P(benefit-cost ratio < 1)" in text
+    claim = text.index("\nClaim window 2025/26 to 2029/30\n")
+    appraisal = text.index("\nAppraisal period 2025/26 to 2034/35 (Green Book, 3.5%)\n")
+    assert claim < appraisal
+    claim_section, appraisal_section = text[claim:appraisal], text[appraisal:]
+    for label in ("Cumulative value by 2029/30", "£bn", "mean ± MCSE", "5% [95% CI]", "95% [95% CI]"):
+        assert label in claim_section, label
+    assert "P(cumulative value by 2029/30 >= £7.00bn)" in claim_section
+    assert "one-sided 95% upper bound 0.150%" in claim_section  # no draw reaches £7bn: 1 - 0.05 ** (1 / 2000)
+    assert "Median shortfall against £7.00bn [95% CI]" in claim_section
+    assert "Productivity at risk" in claim_section
+    for _, label in APPRAISAL_SUMMARY:
+        assert f"\n{label} " in appraisal_section, label
+    assert "P(benefit-cost ratio < 1)" in appraisal_section and "ratio" in appraisal_section
+    # every row of both sections has the same columns, so the numbers line up (2 headers, 11 outputs)
+    rows = [line for line in text.splitlines() if line.endswith("]") and "±" in line]
+    assert len(rows) == 13 and len({len(line) for line in rows}) == 1
     page = result._repr_html_()
     assert page.startswith("<div") and "<table" in page and "<script" not in page
-    assert "cumulative_value[2029/30]" in page and "&gt;= £7.00bn" in page
+    assert "Claim window 2025/26 to 2029/30" in page and "&gt;= £7.00bn" in page
+    assert page.index("Claim window") < page.index("Appraisal period") < page.index("residual value")
 
     years = ["<b>1</b>", "2", "3"]
     toy = toy_run(np.linspace(1e8, 2e9, 200)).assign_coords(year=years)
     toy.attrs["target_year"] = years[0]
     page = summary(toy)._repr_html_()
     assert "&lt;b&gt;1&lt;/b&gt;" in page and "<b>1</b>" not in page
+
+
+def test_horizon_labels_name_both_periods_and_the_discount_rate(run):
+    assert horizon_labels(run) == (
+        "Claim window 2025/26 to 2029/30",
+        "Appraisal period 2025/26 to 2034/35 (Green Book, 3.5%)",
+    )
+    toy = toy_run(np.ones(10))  # no claim_window, appraisal_period or discount_rate attributes
+    assert horizon_labels(toy) == ("Claim window 2025/26 to 2027/28", "Appraisal period 2025/26 to 2027/28")
+    assert (
+        horizon_labels(toy, discount_rate=0.05)[1] == "Appraisal period 2025/26 to 2027/28 (discounted at 5%)"
+    )
+    assert horizon_labels(summary(run)) == horizon_labels(run)  # a summary keeps its run's horizons
+
+
+def test_describe_keeps_the_horizon_of_an_appraisal_output(run):
+    assert describe(run["npv"]).attrs["horizon"] == "2025/26 to 2034/35 (appraisal period)"
+    assert "horizon" not in describe(run["value"]).attrs
 
 
 def test_summary_dataset_still_works_as_an_xarray_dataset(run, tmp_path):
@@ -289,19 +373,174 @@ def test_payback_on_hand_built_draws():
     assert float(result["payback_year_probability"].sum()) == 1.0
     assert str(result["median_payback_year"].values) == "2027/28"
     assert result["year"].values.tolist() == YEARS
-
-
-def test_payback_probabilities_of_a_simulation_sum_to_one(run):
-    result = payback(run)
-    assert float(result["payback_year_probability"].sum()) == pytest.approx(1.0, abs=1e-12)
-    spend = run["spend"].sum("programme").cumsum("year")
-    paid = (run["cumulative_value"] >= spend).cumsum("year") > 0
-    np.testing.assert_array_equal(result["payback_probability"], paid.mean("draw"))
-    # no draw pays back within the horizon: median is the last category, upper bound is the rule of three
-    assert str(result["median_payback_year"].values) == "not by 2029/30"
-    assert float(result["payback_probability_upper_95"][-1]) == pytest.approx(
-        1 - 0.05 ** (1 / 2000), rel=1e-12
+    assert (
+        result.attrs["definition"].endswith("cumulative spend")
+        and result.attrs["period"] == "2025/26 to 2027/28"
     )
+
+    # Running costs count: 0.5 a year on each programme from the second year makes cumulative
+    # costs 2, 5, 8, so the third draw (6 by year 3) no longer pays back, nor the fifth (3.9 < 5).
+    running = np.zeros((3, 2, 5))
+    running[1:] = 0.5
+    ds = toy_run(cumulative_value[-1], cumulative_value=cumulative_value).assign(
+        running_cost=(("year", "programme", "draw"), running)
+    )
+    result = payback(ds)
+    np.testing.assert_array_equal(result["payback_probability"], [0.2, 0.2, 0.2])
+    np.testing.assert_array_equal(result["payback_year_probability"], [0.2, 0.0, 0.0, 0.8])
+    assert result.attrs["definition"].endswith("cumulative spend + running_cost")
+
+
+def test_payback_of_a_simulation_counts_capital_and_running_costs_over_the_appraisal_period(run):
+    result = payback(run)
+    assert result["year"].values.tolist() == run["year"].values.tolist()  # ten years, not five
+    assert result.attrs["period"] == "2025/26 to 2034/35"
+    assert float(result["payback_year_probability"].sum()) == pytest.approx(1.0, abs=1e-12)
+    costs = (run["spend"] + run["running_cost"]).sum("programme").cumsum("year")
+    paid = (run["cumulative_value"] >= costs).cumsum("year") > 0
+    np.testing.assert_array_equal(result["payback_probability"], paid.mean("draw"))
+    first = xr.where(paid.any("year"), paid.argmax("year"), run.sizes["year"])
+    categories = result["payback_year"].values.tolist()
+    shares = np.bincount(first.values, minlength=len(categories)) / run.sizes["draw"]
+    np.testing.assert_array_equal(result["payback_year_probability"], shares)
+    median = categories[int(np.argmax(np.cumsum(shares) >= 0.5))]
+    assert str(result["median_payback_year"].values) == median
+    # Capital alone is a lower cost: at least as many draws pay back against it in every year.
+    capital_only = payback(run.drop_vars("running_cost"))
+    assert (capital_only["payback_probability"] >= result["payback_probability"]).all()
+
+
+# ----------------------------------------------------------------------------------------------
+# budget_change_effect
+# ----------------------------------------------------------------------------------------------
+
+
+def effect_run(spend, final_value, *, seed="1", name="toy"):
+    """Results-like Dataset for budget_change_effect: PV of benefits 2 x value, PV of costs = capital."""
+    spend = np.asarray(spend, dtype=float)
+    final_value = np.asarray(final_value, dtype=float)
+    n = final_value.size
+    capital = spend.reshape(-1, n).sum(axis=0)
+    cumulative = np.stack([final_value / 3, 2 * final_value / 3, final_value])
+    gbp = {"units": "GBP"}
+    return xr.Dataset(
+        {
+            "spend": (("year", "programme", "draw"), spend, {"units": "GBP/year"}),
+            "cumulative_value": (("year", "draw"), cumulative, gbp),
+            "pv_benefits": ("draw", 2 * final_value, gbp),
+            "pv_costs": ("draw", capital, gbp),
+            "npv": ("draw", 2 * final_value - capital, gbp),
+        },
+        coords={"year": YEARS, "programme": ["a", "b"], "draw": np.arange(n)},
+        attrs={
+            "target_year": YEARS[-1],
+            "price_base": "2023/24",
+            "seed": seed,
+            "start": 0,
+            "scenario_name": name,
+        },
+    )
+
+
+def test_budget_change_effect_on_hand_built_paired_draws():
+    base_spend = np.ones((3, 2, 4))
+    cut_spend = base_spend.copy()
+    cut_spend[1, 0] -= [1.0, 0.5, 1.0, 0.5]  # capital 5, 5.5, 5, 5.5 against 6: budget change -0.75
+    base = effect_run(base_spend, [10.0, 12.0, 14.0, 16.0], name="base")
+    cut = effect_run(cut_spend, [9.0, 11.5, 13.0, 15.5], name="cut")  # each draw loses 1 per 1 cut
+    effect = budget_change_effect(cut, base)
+    assert effect["output"].values.tolist() == ["cumulative_value[2027/28]", "pv_benefits", "pv_costs", "npv"]
+    assert float(effect["budget_change"]) == -0.75
+    assert float(effect["scenario_capital"]) == 5.25 and float(effect["baseline_capital"]) == 6.0
+    differences = np.array([-1.0, -0.5, -1.0, -0.5])
+    assert float(effect["budget_change_mcse"]) == pytest.approx(differences.std(ddof=1) / 2, rel=1e-15)
+    np.testing.assert_allclose(effect["change"], [-0.75, -1.5, -0.75, -0.75], rtol=1e-15)
+    np.testing.assert_allclose(effect["change_mcse"], np.array([1, 2, 1, 1]) * differences.std(ddof=1) / 2)
+    np.testing.assert_allclose(
+        effect["scenario_mean"] - effect["baseline_mean"], effect["change"], rtol=1e-15
+    )
+    # value moves exactly with the money in every draw: the ratio has no Monte Carlo error at all
+    np.testing.assert_allclose(effect["per_gbp"], [1.0, 2.0, 1.0, 1.0], rtol=1e-15)
+    np.testing.assert_allclose(effect["per_gbp_mcse"], 0.0, atol=1e-15)
+    assert effect["per_gbp"].units == "1" and effect["change"].units == "GBP"
+    assert effect.attrs["paired"] == 1 and effect.attrs["common_random_numbers"] == 1
+    assert effect.attrs["scenario_name"] == "cut" and effect.attrs["baseline_name"] == "base"
+    # a different seed still pairs the draws (independent pairs), but they share no random numbers
+    other = budget_change_effect(cut.assign_attrs(seed="2"), base)
+    assert other.attrs["paired"] == 1 and other.attrs["common_random_numbers"] == 0
+    # no budget change, no ratio: NaN rather than a division by zero
+    same = budget_change_effect(base, base)
+    assert float(same["budget_change"]) == 0.0 and np.isnan(same["per_gbp"]).all()
+    np.testing.assert_array_equal(same["change"], 0.0)
+
+
+def test_budget_change_effect_of_independent_runs_of_different_sizes(rng):
+    base_spend = 1.0 + rng.random((3, 2, 6))
+    cut_spend = 0.5 + rng.random((3, 2, 4))
+    base_value, cut_value = rng.normal(10.0, 1.0, 6), rng.normal(8.0, 1.0, 4)
+    effect = budget_change_effect(effect_run(cut_spend, cut_value), effect_run(base_spend, base_value))
+    assert effect.attrs["paired"] == 0 and effect.attrs["baseline_n_draws"] == 6
+    capital_s, capital_b = cut_spend.reshape(-1, 4).sum(0), base_spend.reshape(-1, 6).sum(0)
+    budget = capital_s.mean() - capital_b.mean()
+    assert float(effect["budget_change"]) == pytest.approx(budget, rel=1e-14)
+    assert float(effect["budget_change_mcse"]) == pytest.approx(
+        math.sqrt(capital_s.var(ddof=1) / 4 + capital_b.var(ddof=1) / 6), rel=1e-14
+    )
+    change = cut_value.mean() - base_value.mean()
+    claim = effect.isel(output=0)
+    assert float(claim["change"]) == pytest.approx(change, rel=1e-14)
+    ratio = change / budget
+    # delta method: the error of mean(D - R B) over |mean(B)|, each run contributing its own variance
+    residual = (cut_value - ratio * capital_s).var(ddof=1) / 4 + (base_value - ratio * capital_b).var(
+        ddof=1
+    ) / 6
+    assert float(claim["per_gbp"]) == pytest.approx(ratio, rel=1e-14)
+    assert float(claim["per_gbp_mcse"]) == pytest.approx(math.sqrt(residual) / abs(budget), rel=1e-12)
+
+
+def test_budget_change_effect_standard_errors_match_their_spread_over_repetitions(rng):
+    # Paired draws with a noisy cut and a noisy loss per GBP: 400 repetitions of 500 draws.
+    reps, n = 400, 500
+    ratios, errors, changes, change_errors = [], [], [], []
+    for _ in range(reps):
+        base_spend = np.ones((3, 2, n))
+        cut_spend = base_spend.copy()
+        cut = rng.uniform(0.2, 1.0, n)
+        cut_spend[1, 0] -= cut
+        base_value = rng.normal(10.0, 2.0, n)
+        cut_value = base_value - 0.6 * cut + rng.normal(0.0, 0.1, n)
+        effect = budget_change_effect(effect_run(cut_spend, cut_value), effect_run(base_spend, base_value))
+        claim = effect.isel(output=0)
+        ratios.append(float(claim["per_gbp"]))
+        errors.append(float(claim["per_gbp_mcse"]))
+        changes.append(float(claim["change"]))
+        change_errors.append(float(claim["change_mcse"]))
+    # The sd of `reps` near-normal estimates has relative standard error 1 / sqrt(2 (reps - 1)): 4 of them.
+    tolerance = 4 / math.sqrt(2 * (reps - 1))
+    for estimates, predicted in ((ratios, errors), (changes, change_errors)):
+        spread = float(np.std(estimates, ddof=1))
+        assert math.sqrt(float(np.mean(np.square(predicted)))) / spread == pytest.approx(1.0, abs=tolerance)
+    assert float(np.mean(ratios)) == pytest.approx(0.6, abs=4 * float(np.std(ratios)) / math.sqrt(reps))
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        (
+            lambda ds: ds["npv"],
+            TypeError,
+            r"'baseline_ds' parameter of budget_change_effect must be an xarray",
+        ),
+        (lambda ds: ds.assign_attrs(target_year="2026/27"), ValueError, r"same target year .* Got '2026/27'"),
+        (lambda ds: ds.assign_attrs(price_base="2024/25"), ValueError, r"same price base"),
+        (lambda ds: ds.assign_coords(year=["a", "b", "c"]), ValueError, r"same years"),
+        (lambda ds: ds.drop_vars("pv_benefits"), ValueError, r"'baseline_ds' parameter .* Got 'pv_benefits'"),
+    ],
+)
+def test_budget_change_effect_names_what_does_not_match(change, error, match):
+    run = effect_run(np.ones((3, 2, 5)), np.arange(5.0))
+    with pytest.raises(error, match=match):
+        budget_change_effect(run, change(run))
 
 
 # ----------------------------------------------------------------------------------------------
