@@ -43,7 +43,7 @@ real):
   A[p,t] = min(1, sum_{s<=t} F / (max(1, o_p) sum_{s<=t} B)), 1 while nothing
   is planned yet.
 - level_max = ceiling capacity A**elasticity (0 when A = 0); end = last
-  funded year + 1 + floor(support_years); while t < end, u = level_max
+  funded year + 1 + floor(min(support_years, years)); while t < end, u = level_max
   S((t + 0.5 - midpoint - delay) steepness) and running cost =
   running_cost in_use, in_use = capital before t + half of F[p,t] (but see
   the do-minimum below); after, u = reached
@@ -52,8 +52,8 @@ real):
 - do-minimum u0 = do_minimum_ceiling S((t + 0.5 - do_minimum_midpoint)
   do_minimum_steepness); additional uptake a = max(0, u - u0). While
   supported, the running cost counts only the additional share of the systems
-  in use: running_cost in_use (u - u0) / u if u > u0 (all of it if u <= 0,
-  none if 0 < u <= u0).
+  in use: running_cost in_use (u - u0) / u if u > u0, none if u <= u0 and
+  u0 > 0, all of it if neither path has uptake.
 - x_t = digital_exclusion max(0, 1 - sum_p excluded_share_reached_p a[p,t]).
 - H[t,p,g] = fte hours addressable recovered a[t,p], scaled down per (t, g)
   to at most fte hours max_release_share.
@@ -366,7 +366,8 @@ def evaluate_reference(
     level_max = (per_programme("uptake_ceiling") * risk("staff_capacity")[:, None])[:, None, :] * factor
     shift = per_programme("uptake_midpoint") + per_programme("delivery_delay")  # (n, P)
     steepness = per_programme("uptake_steepness")
-    end = structure["last_funded"][None, :] + 1 + np.floor(per_programme("support_years"))  # (n, P)
+    # support beyond the period ends after it (the kernel caps support_years at the period's length)
+    end = structure["last_funded"][None, :] + 1 + np.floor(np.minimum(per_programme("support_years"), n_year))
     supported = t < end[:, None, :]  # (n, T, P)
     rising = level_max * _logistic((t + 0.5 - shift[:, None, :]) * steepness[:, None, :])
     # what was reached when support ended: the level_max of year end - 1, at the end of that year
@@ -391,9 +392,10 @@ def evaluate_reference(
     in_use = before + 0.5 * spend  # systems bought during the year run for half of it
     all_running = per_programme("running_cost")[:, None, :] * in_use
     with np.errstate(divide="ignore", invalid="ignore"):
-        # systems that would have run anyway (the do-minimum) cost nothing extra to run
+        # systems that would have run anyway (the do-minimum) cost nothing extra to run:
+        # the additional share of uptake, none where the do-minimum leads, all with neither path
         extra = np.where(uptake > base, all_running * ((uptake - base) / uptake), 0.0)
-    running = np.where(supported, np.where(uptake <= 0.0, all_running, extra), 0.0)
+    running = np.where(supported, np.where((uptake <= base) & (base <= 0.0), all_running, extra), 0.0)
 
     # --- digital exclusion, lowered by inclusion programmes as they spread -----------------
     share = np.ones((n, n_year))

@@ -286,7 +286,7 @@ def _by_hand(s: Scenario) -> dict[str, Any]:
         ]
         overrun = v["black_swan_overrun"] if v["black_swan"] > 0.5 else v["cost_overrun"]
         last = max(t for t in range(n_year) if s.programmes[p].spend.values[t] > 0)
-        end = last + 1 + math.floor(v["support_years"])
+        end = last + 1 + math.floor(min(v["support_years"], n_year))
         adequacy, level_max, uptake, added, running = [], [], [], [], []
         for t in range(n_year):
             needed = sum(planned[p][: t + 1])
@@ -302,7 +302,8 @@ def _by_hand(s: Scenario) -> dict[str, Any]:
             if t < end:
                 u = level_max[t] * _logistic((t + 0.5 - shift) * v["uptake_steepness"])
                 in_use = sum(spend[:t]) + 0.5 * spend[t]
-                share = 1.0 if u <= 0 else max(0.0, u - base) / u
+                # the additional share of the systems in use; all of it only if neither path has uptake
+                share = (u - base) / u if u > base else (0.0 if base > 0 else 1.0)
                 running.append(v["running_cost"] * in_use * share)
             else:
                 reached = level_max[end - 1] * _logistic((end - shift) * v["uptake_steepness"])
@@ -481,6 +482,23 @@ def _support_ends() -> Scenario:
     )
 
 
+def _support_outlasts_the_period() -> Scenario:
+    base = nhsrisk.load_scenario()
+    return base.with_values(
+        {
+            "programmes.it_modernisation.support_years": Fixed(1.0e300),
+            "programmes.patient_services.support_years": Fixed(7.0),
+        }
+    )
+
+
+def _check_supported_throughout(ds) -> None:
+    # supported to the end: running costs are paid in the last year wherever the investment adds uptake
+    last = ds.isel(year=-1).sel(programme=["it_modernisation", "patient_services"])
+    assert ((last["running_cost"] > 0) == (last["additional_uptake"] > 0)).all()
+    assert (last["running_cost"] > 0).any()
+
+
 def _cap_binds() -> Scenario:
     base = nhsrisk.load_scenario()
     return base.with_values({f"staff_groups.{g}.max_release_share": 0.004 for g in base.staff_groups})
@@ -570,6 +588,7 @@ EDGE_CASES = {
     "plus-digital-inclusion": (lambda: nhsrisk.load_scenario("plus-digital-inclusion"), _check_inclusion),
     "inclusion-saturates": (_inclusion_saturates, _check_saturates),
     "support-ends-in-the-period": (_support_ends, _check_support_ends),
+    "support-outlasts-the-period": (_support_outlasts_the_period, _check_supported_throughout),
     "staff-cap-binds": (_cap_binds, _check_cap),
     "no-money-in-the-first-year": (_no_money_in_the_first_year, _check_no_money),
     "raid-every-year": (
