@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -42,13 +43,12 @@ import xarray as xr
 import nhsrisk
 from nhsrisk import Scenario, ScenarioError, cli
 from nhsrisk.io import open_results, results_attributes, save_results
-from nhsrisk.testing import synthetic_scenario
 
 try:
-    from tests._hardening import tally, toml_text, write_tally
+    from tests._hardening import tally, toml_text, wide_scenario, write_tally
 except ModuleNotFoundError:  # pragma: no cover - depends on how pytest was started
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests._hardening import tally, toml_text, write_tally
+    from tests._hardening import tally, toml_text, wide_scenario, write_tally
 
 BASE = nhsrisk.load_scenario()
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -77,9 +77,21 @@ ODD = BASE.with_values(
         "programmes.it_modernisation.label": "IT \U0001f4bb <b>bold</b> \u202eright-to-left",
         "staff_groups.gp.label": "  GPs, leading and trailing spaces  ",
         "programmes.patient_services.label": "",
+        "baseline": "as-announced \U0001f4ca",
+        "budget_changes": [
+            {
+                "programme": "staff_technology",
+                "year": "2026/27",
+                "amount": -1.25e8,
+                "source": 'assumption: a cut, \u00a3125m \u2014 "quoted"',
+                "note": "tab\tand\nnewline in a note",
+            }
+        ],
     }
 ).with_correlations(
-    ["risks.cost_overrun", "risks.staff_capacity"], [[1.0, -0.5], [-0.5, 1.0]], source="assumption: test"
+    ["programmes.it_modernisation.cost_overrun", "risks.staff_capacity"],
+    [[1.0, -0.5], [-0.5, 1.0]],
+    source="assumption: test",
 )
 RUNS: dict[str, dict[str, Any]] = {
     "seed beyond 64 bits, start beyond 2**32": {"draws": 16, "seed": 2**127 + 5, "start": 10**12},
@@ -87,7 +99,7 @@ RUNS: dict[str, dict[str, Any]] = {
     "latin hypercube": {"draws": 24, "seed": 3, "sampler": "lhs"},
     "sobol block": {"draws": 32, "seed": 4, "sampler": "sobol", "start": 64},
     "odd strings, correlations": {"scenario": ODD, "draws": 16, "seed": 5},
-    # the NPV's standard deviation is about 5e8 GBP: 200 draws reach a standard error of 2e8 at once
+    # the NPV's standard deviation is about 1.1e9 GBP: 200 draws reach a standard error of 8e7 at once
     "stopped at a precision": {"draws": 200, "seed": 6, "precision": 2e8},
 }
 
@@ -144,7 +156,7 @@ def test_every_kind_of_run_reopens_identically_and_reruns_from_the_file_alone_fu
 @pytest.mark.slow
 def test_sixty_four_programmes_reopen_identically_full(tmp_path: Path) -> None:
     # About 1,200 variables: every programme's sampled inputs are variables of their own.
-    scenario = synthetic_scenario(64, 8)
+    scenario = wide_scenario(64, 8)
     ds = run(scenario=scenario, draws=8, seed=9)
     assert len(ds.data_vars) > 1000
     path = save_results(ds, tmp_path / "wide.nc")
@@ -167,13 +179,20 @@ STRINGS = {
     "risks.raid_probability.note": True,
     "programmes.it_modernisation.spend.source": True,
     "correlations.note": True,
+    "baseline": False,
+    "deflator.source": True,
+    "budget_changes[0].programme": False,
+    "budget_changes[0].year": False,
+    "budget_changes[0].source": True,
+    "budget_changes[0].note": True,
 }  # key path: free text (tab and newline allowed)
 
 
 def _with_string(path: str, text: str) -> dict[str, Any]:
     document = ODD.to_dict()
-    *parents, last = path.split(".")
-    node = document
+    parts: list[Any] = [int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", path)]
+    *parents, last = parts
+    node: Any = document
     for part in parents:
         node = node[part]
     node[last] = text
@@ -274,10 +293,11 @@ def test_a_scenario_attribute_of_the_wrong_type_is_refused(copy_of_saved: Path, 
     assert_refused_by_both(copy_of_saved)
 
 
+#: What was stored, and how the error must describe it (the reader may hand back a numpy or a plain value).
 WRONG_TYPES = {
-    "array of strings": (np.array(["a", "b"], dtype=object), "a list of 2 items"),
-    "integer": (np.int64(3), "int64 3"),
-    "array of numbers": (np.array([1.0, 2.0]), "an array of 2 float64"),
+    "array of strings": (np.array(["a", "b"], dtype=object), r"(a list|an array) of 2 "),
+    "integer": (np.int64(3), r"int(64)? 3\b"),
+    "array of numbers": (np.array([1.0, 2.0]), r"(a list|an array) of 2 "),
 }
 
 
@@ -294,7 +314,7 @@ def test_a_scenario_attribute_of_the_wrong_type_is_called_that_not_missing(
         open_results(copy_of_saved)
     for error in (loaded.value, opened.value):
         assert "missing" not in str(error), str(error)
-    assert found in str(loaded.value) and "must be a string" in str(loaded.value), str(loaded.value)
+    assert re.search(found, str(loaded.value)) and "must be a string" in str(loaded.value), str(loaded.value)
     assert "'scenario' is" in str(opened.value) and "of the wrong type" in str(opened.value), str(
         opened.value
     )
