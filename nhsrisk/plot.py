@@ -411,7 +411,10 @@ def _tidy(ax: Axes) -> None:
 
 def _year_axis(ax: Axes, years: list[str]) -> np.ndarray:
     x = np.arange(len(years))
-    ax.set_xticks(x, labels=years)
+    if len(years) > 6:  # ten years of "2025/26" do not fit side by side on a 7-inch axis
+        ax.set_xticks(x, labels=years, rotation=45, ha="right", rotation_mode="anchor")
+    else:
+        ax.set_xticks(x, labels=years)
     _xlabel(ax, "Financial year")
     return x
 
@@ -516,12 +519,32 @@ def fan(
     ax.plot(x, bands[:, 2], **{"color": blue, "linewidth": 2.0, "label": "median", **kwargs})
     if reference is not None:
         level, name = float(reference[0]) / scale, reference[1]
-        ax.axhline(level, color=OKABE_ITO["vermillion"], linestyle="--", linewidth=1.5, label=name)
         target_year = ds.attrs.get("target_year") if variable == "cumulative_value" else None
+        years = _years(ds)
+        end = x[years.index(target_year)] if target_year in years else x[-1]
+        style = {"color": OKABE_ITO["vermillion"], "linestyle": "--", "linewidth": 1.5, "label": name}
+        if target_year in years:
+            # the claim is to be met by the target year: the line spans the claim window only
+            ax.plot([x[0], end], [level, level], **style)
+            if end != x[-1]:
+                ax.axvline(end, color="0.6", linestyle=":", linewidth=1.0)
+                ax.annotate(
+                    "end of the claim window",
+                    xy=(end, 0.0),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                    ha="left",
+                    va="bottom",
+                    fontsize="small",
+                    color="0.4",
+                )
+        else:
+            ax.axhline(level, **style)
         when = f" by {target_year}" if target_year else ""
         ax.annotate(
             f"{_amount(level, unit_label)}{when}",
-            xy=(x[-1], level),
+            xy=(end, level),
             xytext=(0, 3),
             textcoords="offset points",
             ha="right",
@@ -1404,7 +1427,7 @@ def heatmap(
     >>> import nhsrisk
     >>> import nhsrisk.plot
     >>> sw = nhsrisk.sweep(
-    ...     "spring-budget-2024",
+    ...     "as-announced",
     ...     {"risks.raid_probability": [0.0, 0.5], "risks.digital_exclusion": [0.0, 0.2]},
     ...     draws=200, seed=1,
     ... )
@@ -1974,7 +1997,7 @@ class PlotAccessor:
         >>> import nhsrisk
         >>> from nhsrisk.plot import PlotAccessor
         >>> sw = nhsrisk.sweep(
-        ...     "spring-budget-2024",
+        ...     "as-announced",
         ...     {"risks.raid_probability": [0.0, 0.5], "risks.digital_exclusion": [0.0, 0.2]},
         ...     draws=200, seed=1,
         ... )

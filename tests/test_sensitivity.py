@@ -12,7 +12,10 @@ import xarray as xr
 import nhsrisk
 from nhsrisk.sensitivity import _doubled_centred_ranks, prcc, rank_correlation
 
-YEARS = ["2025/26", "2026/27", "2027/28", "2028/29", "2029/30"]
+YEARS = list(nhsrisk.load_scenario().years)  # the appraisal period, ten years
+#: Years with planned capital: only these can be raided (the raid indicator is constant in the others).
+FUNDED = ["2025/26", "2026/27", "2027/28"]
+DELAY = "programmes.it_modernisation.delivery_delay"
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +74,10 @@ def test_doubled_centred_ranks_are_scipy_average_ranks(rng):
 def test_spearman_and_p_value_equal_scipy_on_a_real_run(run):
     result = rank_correlation(run, "npv")
     checks = {
-        "risks.delivery_delay": run["risks.delivery_delay"],  # three values: ties
-        "risks.black_swan": run["risks.black_swan"],  # binary
-        "risks.redeployment_fraction": run["risks.redeployment_fraction"],
+        "programmes.it_modernisation.support_years": run["programmes.it_modernisation.support_years"],  # ties
+        "programmes.it_modernisation.black_swan": run["programmes.it_modernisation.black_swan"],  # binary
+        "programmes.staff_technology.delivery_delay": run["programmes.staff_technology.delivery_delay"],
+        "risks.released_time_used": run["risks.released_time_used"],
         "risks.raid_fraction[2026/27]": run["risks.raid_fraction"].sel(year="2026/27"),
         "risks.raid_event[2025/26]": run["raid"].sel(year="2025/26"),
         "programmes.patient_services.patients.value_per_contact": run[
@@ -92,7 +96,7 @@ def test_prcc_equals_explicit_residual_regression_on_ranks(run):
     columns = {label: _input_values(run, label) for label in labels}
     ranks = np.column_stack([st.rankdata(columns[label]) for label in labels])
     output_ranks = st.rankdata(run["npv"].values)
-    for label in ["risks.delivery_delay", "risks.raid_event[2027/28]", "risks.staff_capacity", labels[-1]]:
+    for label in [DELAY, "risks.raid_event[2027/28]", "risks.staff_capacity", labels[-1]]:
         i = labels.index(label)
         others = np.column_stack([np.ones(len(output_ranks)), np.delete(ranks, i, axis=1)])
         targets = np.column_stack([ranks[:, i], output_ranks])
@@ -202,15 +206,18 @@ def test_result_is_sorted_labelled_and_includes_the_raid_indicators(run):
     assert np.all(np.diff(magnitude) <= 0)
     labels = list(result["input"].values)
     assert len(set(labels)) == len(labels)
-    assert {f"risks.raid_event[{year}]" for year in YEARS} <= set(labels)
+    assert {f"risks.raid_event[{year}]" for year in FUNDED} <= set(labels)
+    # no money, no raid: the indicator of a year without planned capital is constant, and dropped
+    unfunded = [f"risks.raid_event[{year}]" for year in YEARS if year not in FUNDED]
+    assert not set(unfunded) & set(labels)
+    assert result.attrs["constant_inputs"] == unfunded
     assert {f"risks.raid_fraction[{year}]" for year in YEARS} <= set(labels)
     assert "risks.raid_fraction" not in labels
     raid = result.sel(input="risks.raid_event[2025/26]")
     assert "indicator" in str(raid["long_name"].values) and str(raid["units"].values) == "1"
-    assert str(result["units"].sel(input="risks.delivery_delay").values) == "years"
+    assert str(result["units"].sel(input=DELAY).values) == "years"
     assert result.attrs["method"] == "prcc" and result.attrs["output"] == "npv"
     assert result.attrs["n_draws"] == 2000 and result.attrs["year"] == ""
-    assert result.attrs["constant_inputs"] == []
     assert np.all((result["conf_low"] <= result["prcc"]) & (result["prcc"] <= result["conf_high"]))
 
 
