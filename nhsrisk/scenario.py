@@ -663,9 +663,14 @@ class Scenario:
         ----------
         values : mapping of str to object
             Key path (``"risks.digital_exclusion"``, ``"programmes.it_modernisation.uptake_ceiling"``,
-            ``"name"``) to a :class:`~nhsrisk.distributions.Distribution`, a number
-            (fixed value), a :class:`Quantity`, a string, a list (for ``spend`` or
-            ``years``) or a TOML-style dict (for example a whole new programme).
+            ``"deflator.index"``, ``"name"``) to a :class:`~nhsrisk.distributions.Distribution`,
+            a number (fixed value), a :class:`Quantity`, a string, a list or array (for
+            ``spend``, ``years`` or ``deflator.index``), a record (a :class:`Deflator`, an
+            :class:`InclusionEffect`, a whole :class:`Programme` ...) or a TOML-style dict
+            (for example a whole new programme). ``"budget_changes"`` takes a list of
+            :class:`BudgetChange` records or of dicts with ``programme``, ``year``,
+            ``amount`` (GBP cash, negative for a cut) and ``source``; an empty list
+            removes them.
         source : str, optional
             Source recorded for replaced quantities; default
             ``"assumption: value set by the user with Scenario.with_values"``.
@@ -674,6 +679,14 @@ class Scenario:
         -------
         Scenario
             Validated like a file: a bad path or value raises :class:`ScenarioError`.
+
+        Examples
+        --------
+        >>> cut = {"programme": "it_modernisation", "year": "2026/27", "amount": -3.25e8,
+        ...        "source": "HSJ (Nov 2023)"}
+        >>> after = load_scenario().with_values({"budget_changes": [cut], "name": "cut"})
+        >>> after.total_budget_change
+        -325000000.0
         """
         data = copy.deepcopy(self.to_dict())
         note = source or "assumption: value set by the user with Scenario.with_values"
