@@ -1200,6 +1200,11 @@ def waterfall(
     draws = check_count(draws, "draws", caller)
     if threads is not None:
         threads = check_count(threads, "threads", caller)
+        most = numba.config.NUMBA_NUM_THREADS
+        if threads > most:
+            raise ValueError(
+                f"The 'threads' parameter of {caller} must be an int in [1, {most}]. Got {threads!r} instead."
+            )
     seed = resolve_seed(seed, caller)
     progress = check_progress(progress, caller)
     plan = build_plan(scenario)

@@ -411,6 +411,7 @@ def test_every_switch_names_inputs_of_the_default_scenario():
         ({"groups": ["nope"]}, "'groups' parameter of waterfall"),
         ({"groups": []}, "'groups' parameter of waterfall"),
         ({"groups": ["budget raids", "budget raids"]}, "'groups' parameter of waterfall"),
+        ({"threads": 10_000}, "'threads' parameter of waterfall"),
     ],
 )
 def test_bad_arguments_are_refused(monkeypatch, kwargs, match):
