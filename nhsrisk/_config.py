@@ -15,7 +15,15 @@ NUMBA_CACHE: bool = os.environ.get("NHSRISK_NUMBA_CACHE", "1") != "0"
 # leave a stale _kernels cache that runs the old code (or crashes), and the slot and
 # output constants of _model.py are frozen into the compiled kernels. So the cache
 # is cleared whenever any kernel module's source changes.
-_KERNEL_SOURCES = ("_config.py", "_model.py", "_rng.py", "_special.py", "_sampling.py", "_design.py", "_kernels.py")
+_KERNEL_SOURCES = (
+    "_config.py",
+    "_model.py",
+    "_rng.py",
+    "_special.py",
+    "_sampling.py",
+    "_design.py",
+    "_kernels.py",
+)
 
 
 def _clear_stale_kernel_cache() -> None:
