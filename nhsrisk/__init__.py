@@ -3,7 +3,7 @@
 Examples
 --------
 >>> import nhsrisk
->>> ds = nhsrisk.simulate("spring-budget-2024", draws=1_000, seed=1)
+>>> ds = nhsrisk.simulate("as-announced", draws=1_000, seed=1)
 >>> sorted(ds.sizes)
 ['draw', 'programme', 'staff_group', 'year']
 """
