@@ -37,7 +37,9 @@ second phase and allocates its outputs each call, page faults included, as a
 user meets them. Reported: median and interquartile range over the rounds, in
 nanoseconds per draw-year (seconds / (draws x years)), and the ratios v2/v1
 taken round by round (pairs measured seconds apart), with their median and
-interquartile range.
+interquartile range. Both wall-clock time and CPU time (``time.process_time``:
+all threads of the worker) are reported: on a shared machine the CPU time is
+much less disturbed by other processes, and it is the work a draw-year costs.
 """
 
 from __future__ import annotations
@@ -147,24 +149,19 @@ for line in sys.stdin:
     gc.collect()
     if command == "phases":
         seconds = {}
-        for name, span_kernel in phase_kernels.items():
-            start = time.perf_counter()
+        for name, span_kernel in [*phase_kernels.items(), ("all", None)]:
+            wall, cpu = time.perf_counter(), time.process_time()
             _kernels.simulate_kernel(*arguments, span_kernel=span_kernel)
-            seconds[name] = time.perf_counter() - start
-        start = time.perf_counter()
-        kernel(*arguments)
-        seconds["all"] = time.perf_counter() - start
+            seconds[name] = (time.perf_counter() - wall, time.process_time() - cpu)
         reply(seconds=seconds)
         continue
+    wall, cpu = time.perf_counter(), time.process_time()
     if command == "kernel":
-        start = time.perf_counter()
         kernel(*arguments)
-        seconds = time.perf_counter() - start
     else:
-        start = time.perf_counter()
         ds = nhsrisk.simulate(scenario, draws=draws, seed=SEED)
-        seconds = time.perf_counter() - start
-        del ds
+    seconds = (time.perf_counter() - wall, time.process_time() - cpu)
+    ds = None
     reply(seconds=seconds)
 """
 
@@ -229,19 +226,27 @@ class Contender:
                 pass
             self.process.wait(timeout=120)
 
-    def per_draw_year(self, kind: str, draws: int) -> np.ndarray:
-        """Nanoseconds per draw-year of every timed round."""
-        return np.asarray(self.times[kind]) / (draws * self.info["years"]) * 1e9
+    def per_draw_year(self, kind: str, draws: int, clock: int) -> np.ndarray:
+        """Nanoseconds per draw-year of every timed round: wall-clock (``clock=0``) or CPU (1) time."""
+        return self.seconds(kind, clock) / (draws * self.info["years"]) * 1e9
+
+    def seconds(self, kind: str, clock: int) -> np.ndarray:
+        """Seconds of every timed round: wall-clock (``clock=0``) or CPU time of all threads (1)."""
+        return np.asarray([pair[clock] for pair in self.times[kind]], dtype=float)
 
 
-def contenders() -> list[Contender]:
-    """The four contenders (see the module docstring)."""
-    return [
-        Contender("v1, default (5 years)", "v1", "default"),
-        Contender("v1, 10 years", "v1", [3, 10, False]),
-        Contender("v2, default (10 years)", "v2", "default"),
-        Contender("v2, 5 years", "v2", [3, 5, True]),
-    ]
+#: The contenders by short name (see the module docstring).
+CONTENDERS = {
+    "v1-5": ("v1, default (5 years)", "v1", "default"),
+    "v1-10": ("v1, 10 years", "v1", [3, 10, False]),
+    "v2-10": ("v2, default (10 years)", "v2", "default"),
+    "v2-5": ("v2, 5 years", "v2", [3, 5, True]),
+}
+
+
+def contenders(names: list[str]) -> list[Contender]:
+    """The contenders named (keys of :data:`CONTENDERS`), in that order."""
+    return [Contender(*CONTENDERS[name]) for name in names]
 
 
 #: Ratios reported: (numerator, denominator, what it measures).
@@ -291,6 +296,9 @@ def _quartiles(values: np.ndarray) -> tuple[float, float, float]:
     return float(median), float(q1), float(q3)
 
 
+CLOCKS = ((0, "wall-clock"), (1, "CPU (all threads)"))
+
+
 def report(runners: list[Contender], draws: int, rounds: int, warmup: int, sources: dict[str, str]) -> str:
     """The Markdown tables."""
     by_label = {c.label: c for c in runners}
@@ -301,49 +309,65 @@ def report(runners: list[Contender], draws: int, rounds: int, warmup: int, sourc
         f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; {platform.machine()}, "
         f"{os.cpu_count()} CPUs, {first['threads']} numba threads per worker, Python "
         f"{platform.python_version()}, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
-        f"at the end. v1: {sources['v1']}; v2: {sources['v2']}.",
+        f"at the end. v1: {sources['v1']}; v2: {sources['v2']}. Wall-clock time is what a user waits; "
+        "CPU time (all threads of the worker) is the work done, less disturbed by other processes "
+        "on a shared machine.",
         "",
-        "| contender | years x programmes x groups | uniforms / draw | correlated inputs "
-        "| kernel only: ns per draw-year, median [IQR] | `simulate`: ns per draw-year, median [IQR] "
-        "| kernel only: ms per 1,000 draws |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| contender | years x programmes x groups | uniforms / draw | correlated inputs | bytes / draw |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for c in runners:
+        lines.append(
+            f"| {c.label} | {c.info['years']} x {c.info['programmes']} x {c.info['staff_groups']} | "
+            f"{c.info['uniforms_per_draw']} | {c.info['correlated_inputs']} "
+            f"| {c.info['bytes_per_draw']:,.0f} |"
+        )
+    lines += [
+        "",
+        "ns per draw-year, median [interquartile range] over the rounds:",
+        "",
+        "| contender | kernel only, wall | kernel only, CPU | `simulate`, wall | `simulate`, CPU |",
+        "| --- | ---: | ---: | ---: | ---: |",
     ]
     for c in runners:
         cells = []
         for kind in KINDS:
-            median, q1, q3 = _quartiles(c.per_draw_year(kind, draws))
-            cells.append(f"{median:,.1f} [{q1:,.1f} .. {q3:,.1f}]")
-        per_draw = float(np.median(c.times["kernel"])) / draws * 1e6
-        lines.append(
-            f"| {c.label} | {c.info['years']} x {c.info['programmes']} x {c.info['staff_groups']} | "
-            f"{c.info['uniforms_per_draw']} | {c.info['correlated_inputs']} | {cells[0]} | {cells[1]} | "
-            f"{per_draw:,.3f} |"
-        )
+            for clock, _ in CLOCKS:
+                median, q1, q3 = _quartiles(c.per_draw_year(kind, draws, clock))
+                cells.append(f"{median:,.1f} [{q1:,.1f} .. {q3:,.1f}]")
+        lines.append(f"| {c.label} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Ratios v2/v1, taken round by round (median [IQR] of the per-round ratios; the ratio of the medians "
-        "in brackets after):",
+        "Ratios v2/v1, taken round by round: median [IQR] of the per-round ratios (the ratio of the medians "
+        "after it):",
         "",
-        "| ratio | what it measures | kernel only | `simulate` |",
-        "| --- | --- | ---: | ---: |",
+        "| ratio | what it measures | kernel only, wall | kernel only, CPU "
+        "| `simulate`, wall | `simulate`, CPU |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
-    for top, bottom, what in RATIOS:
+    pairs = [(top, bottom, what, True) for top, bottom, what in RATIOS]
+    pairs.append(
+        (
+            "v2, default (10 years)",
+            "v1, default (5 years)",
+            "per draw: a v2 draw over ten years against a v1 draw over five",
+            False,
+        )
+    )
+    for top, bottom, what, per_year in pairs:
+        if top not in by_label or bottom not in by_label:
+            continue
         cells = []
         for kind in KINDS:
-            a, b = by_label[top].per_draw_year(kind, draws), by_label[bottom].per_draw_year(kind, draws)
-            median, q1, q3 = _quartiles(a / b)
-            cells.append(f"{median:.3f} [{q1:.3f} .. {q3:.3f}] ({np.median(a) / np.median(b):.3f})")
-        lines.append(f"| {top} / {bottom} | {what} | {cells[0]} | {cells[1]} |")
-    cells = []
-    for kind in KINDS:
-        a = np.asarray(by_label["v2, default (10 years)"].times[kind])
-        b = np.asarray(by_label["v1, default (5 years)"].times[kind])
-        median, q1, q3 = _quartiles(a / b)
-        cells.append(f"{median:.3f} [{q1:.3f} .. {q3:.3f}]")
-    lines.append(
-        f"| v2 default / v1 default, per draw | a v2 draw over ten years against a v1 draw over five | "
-        f"{cells[0]} | {cells[1]} |"
-    )
+            for clock, _ in CLOCKS:
+                if per_year:
+                    a = by_label[top].per_draw_year(kind, draws, clock)
+                    b = by_label[bottom].per_draw_year(kind, draws, clock)
+                else:
+                    a, b = by_label[top].seconds(kind, clock), by_label[bottom].seconds(kind, clock)
+                median, q1, q3 = _quartiles(a / b)
+                cells.append(f"{median:.2f} [{q1:.2f} .. {q3:.2f}] ({np.median(a) / np.median(b):.2f})")
+        lines.append(f"| {top} / {bottom} | {what} | " + " | ".join(cells) + " |")
     lines += ["", "Imported from: " + "; ".join(f"{c.label}: `{c.info['file']}`" for c in runners)]
     return "\n".join(lines)
 
@@ -351,8 +375,8 @@ def report(runners: list[Contender], draws: int, rounds: int, warmup: int, sourc
 def phase_report(runners: list[Contender], draws: int) -> str:
     """Markdown table: ns per draw-year of each phase of the kernel (medians over the rounds)."""
     lines = [
-        "Where the kernel's time goes (ns per draw-year, median over the rounds; each phase run alone on "
-        "the same arrays, so the phases add up to about the whole):",
+        "Where the kernel's time goes: CPU ns per draw-year (wall-clock in brackets), median over the "
+        "rounds; each phase run alone on the same arrays, so the phases add up to about the whole:",
         "",
         "| contender | sample kept inputs (+ copula) | gather block inputs, draw raid events | "
         "evaluate_block | sum | whole kernel, same rounds |",
@@ -360,16 +384,19 @@ def phase_report(runners: list[Contender], draws: int) -> str:
     ]
     for c in runners:
         scale = 1e9 / (draws * c.info["years"])
-        phase = {
-            k: float(np.median([p[k] for p in c.phases])) * scale
-            for k in ("sample", "gather", "model", "all")
-        }
-        evaluate = phase["model"] - phase["gather"]
-        total = phase["sample"] + phase["model"]
-        lines.append(
-            f"| {c.label} | {phase['sample']:,.1f} | {phase['gather']:,.1f} | {evaluate:,.1f} "
-            f"| {total:,.1f} | {phase['all']:,.1f} |"
-        )
+        cells = {}
+        for clock, _ in CLOCKS:
+            phase = {
+                k: float(np.median([p[k][clock] for p in c.phases])) * scale
+                for k in ("sample", "gather", "model", "all")
+            }
+            phase["evaluate"] = phase["model"] - phase["gather"]
+            phase["sum"] = phase["sample"] + phase["model"]
+            cells[clock] = phase
+        row = [
+            f"{cells[1][k]:,.1f} ({cells[0][k]:,.1f})" for k in ("sample", "gather", "evaluate", "sum", "all")
+        ]
+        lines.append(f"| {c.label} | " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
@@ -391,6 +418,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--kinds", default=",".join(KINDS), help="what to time: kernel, simulate or both")
     parser.add_argument(
+        "--contenders",
+        default=",".join(CONTENDERS),
+        help=f"which to run, of {','.join(CONTENDERS)} (default: all; fewer at 10**6 draws to save memory)",
+    )
+    parser.add_argument(
         "--phases",
         action="store_true",
         help="also time the kernel's phases (sampling, gathering, model), in rounds before the rest",
@@ -405,7 +437,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no v1 checkout at {v1}: git worktree add {v1} {V1_COMMIT}")
     source = {"v1": v1, "v2": ROOT}
     sources = {version: fingerprint(path) for version, path in source.items()}
-    runners = contenders()
+    names = [name for name in args.contenders.split(",") if name]
+    if not names or not set(names) <= set(CONTENDERS):
+        parser.error(f"--contenders must name some of {','.join(CONTENDERS)}")
+    runners = contenders(names)
     with tempfile.TemporaryDirectory(prefix="versus-v1-") as scratch:
         try:
             for c in runners:
@@ -432,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
                 c.stop()
     for c in runners:  # a kind not timed reports as not a number
         for kind in KINDS:
-            c.times[kind] = c.times[kind] or [float("nan")]
+            c.times[kind] = c.times[kind] or [(float("nan"), float("nan"))]
     after = {version: fingerprint(path) for version, path in source.items()}
     print(report(runners, draws, args.rounds, args.warmup, sources))
     if args.phases:
