@@ -1234,10 +1234,11 @@ def _parse_quantity(value: Any, meta: Mapping[str, Any], path: str, file: str | 
             path, f"must be a fixed value ({{ value = ... }}), got {distribution.describe()}", file
         )
     if meta.get("whole") and not float(distribution.mean()).is_integer():
+        # the value itself, not describe(), which rounds it to six digits (2.0000001 would read as 2)
         raise ScenarioError(
             path,
             f"must be a whole number [{meta.get('unit', '')}] from {meta.get('low')} to {meta.get('high')}, "
-            f"got {distribution.describe()}",
+            f"got {float(distribution.mean())!r}",
             file,
         )
     extremes = distribution.kernel_ppf(_EXTREME_UNIFORMS)

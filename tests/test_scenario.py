@@ -1321,9 +1321,9 @@ MALFORMED: list[Any] = [
         id="residual-life-uncertain",
     ),
     pytest.param(
-        lambda d: _prog(d).update(residual_life={"value": 2.5, "source": "x"}),
+        lambda d: _prog(d).update(residual_life={"value": 2.0000001, "source": "x"}),
         "programmes.it_modernisation.residual_life",
-        "must be a whole number [years] from 0 to 50",
+        "must be a whole number [years] from 0 to 50, got 2.0000001",
         id="residual-life-fractional",
     ),
     pytest.param(
