@@ -344,7 +344,9 @@ def names_path(reported: str, expected: str) -> bool:
     return reported == expected or reported.startswith((f"{expected}.", f"{expected}["))
 
 
-def check_refused(case: Case, directory: Path, category: str) -> ScenarioError:
+def check_refused(
+    case: Case, directory: Path, category: str, *, excuse_open_bugs: bool = True
+) -> ScenarioError:
     file = directory / "scenario.toml"
     file.write_text(toml_text(case.document), encoding="utf-8")
     with kernel_trap(), pytest.raises(ScenarioError) as info:
@@ -355,10 +357,26 @@ def check_refused(case: Case, directory: Path, category: str) -> ScenarioError:
     assert isinstance(error, ValueError)
     assert error.file == str(file) and message.startswith(f"{file}: "), message
     assert names_path(error.path, case.path), f"{case.what}: error names {error.path!r}, not {case.path!r}"
+    if excuse_open_bugs and not any(needle in message for needle in case.needles) and open_bug(error):
+        return error
     assert any(needle in message for needle in case.needles), (
         f"{case.what}: {case.needles} not in {message!r}"
     )
     return error
+
+
+#: Open bugs with a strict-xfail test of their own: (words of the message, that test). A generated case
+#: that reaches one is counted, not failed on again, so that the generators keep looking for new ones.
+#: None is open: the whole-number message that rounded its value is fixed.
+OPEN_BUGS: tuple[tuple[str, str], ...] = ()
+
+
+def open_bug(error: ScenarioError) -> bool:
+    for words, test in OPEN_BUGS:
+        if words in error.problem:
+            tally(f"known bug reached: {test}")
+            return True
+    return False
 
 
 def test_the_starting_document_is_valid(workdir: Path) -> None:
@@ -569,8 +587,7 @@ def out_of_range_cases(draw: st.DrawFn) -> Case:
         return _bad_change(draw, document, how)
     if how == "residual life not whole":
         pid = draw(st.sampled_from(sorted(DOC["programmes"])))
-        # few digits: the message rounds to six (see test_a_residual_life_off_whole_is_quoted_exactly)
-        value = draw(st.integers(0, 49)) + draw(st.sampled_from([0.5, 0.25, 0.125, 0.1, 0.9, 0.001]))
+        value = draw(st.floats(0.0, 50.0).filter(lambda v: not v.is_integer()))
         where = f"programmes.{pid}.residual_life"
         document["programmes"][pid]["residual_life"] = {"value": value, "source": "assumption: x"}
         return Case(document, where, (repr(value),), f"{where} = {value!r}")
@@ -893,6 +910,8 @@ def _check_with_values(case: tuple[str, Any, str, str], category: str) -> None:
         BASE.with_values({key: value})
     tally(category, info.value)
     assert names_path(info.value.path, where), (info.value.path, where)
+    if quoted not in str(info.value) and open_bug(info.value):
+        return
     assert quoted in str(info.value), (quoted, str(info.value))
 
 
@@ -1084,22 +1103,18 @@ def test_year_and_identifier_patterns_accept_a_trailing_newline(where: str, work
 
 
 # ---------------------------------------------------------------------------------
-# Bugs found in schema 2 (strict xfail: they turn into failures once fixed, to be unmarked)
+# Bugs found in schema 2, fixed: each keeps its test
 # ---------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: scenario._parse_quantity's whole-number check quotes the value with describe(), which "
-    "rounds to six significant digits: residual_life = 2.0000001 is refused with 'must be a whole "
-    "number ..., got Fixed(value=2)'",
-)
 @pytest.mark.parametrize("value", [2.0000001, 10.96875, 49.999999999])
 def test_a_residual_life_off_whole_is_quoted_exactly(value: float, workdir: Path) -> None:
+    # The whole-number check once quoted the value rounded to six digits: 2.0000001 read "got 2".
     document = fresh()
     document["programmes"]["it_modernisation"]["residual_life"] = {"value": value, "source": "x"}
     where = "programmes.it_modernisation.residual_life"
-    check_refused(Case(document, where, (repr(value),), f"residual life {value!r}"), workdir, "open bug")
+    case = Case(document, where, (repr(value),), f"residual life {value!r}")
+    check_refused(case, workdir, "open bug", excuse_open_bugs=False)
 
 
 # ---------------------------------------------------------------------------------
