@@ -208,10 +208,11 @@ def model_v2(scenario: Scenario, ds: Any) -> dict[str, np.ndarray]:
     ceiling capacity A**elasticity S((t + 1/2 - midpoint - delay) k)``, then
     ``reached (1 - decay)**(t + 1/2 - end)``; additional ``a = max(0, u - u0)``;
     running cost while supported ``running_cost x (capital before t + half of
-    t's)`` on the additional share ``(u - u0) / u`` of the systems in use (all of
-    it when ``u = 0``); exclusion ``x max(0, 1 - sum reach a)``; hours capped per
-    group pro rata; value = cash + redeployed + patient; present values with the
-    Green Book factors; residual value from the last year's net flow.
+    t's)`` on the additional share ``(u - u0) / u`` of the systems in use (none
+    where the do-minimum leads, all of it when neither path has uptake);
+    exclusion ``x max(0, 1 - sum reach a)``; hours capped per group pro rata;
+    value = cash + redeployed + patient; present values with the Green Book
+    factors; residual value from the last year's net flow.
     """
     n = ds.sizes["draw"]
     years = list(scenario.years)
@@ -278,7 +279,7 @@ def model_v2(scenario: Scenario, ds: Any) -> dict[str, np.ndarray]:
                 (t + 0.5 - get("do_minimum_midpoint")) * get("do_minimum_steepness")
             )
             with np.errstate(divide="ignore", invalid="ignore"):
-                share = np.where(level <= 0.0, 1.0, np.where(level > base, (level - base) / level, 0.0))
+                share = np.where(level > base, (level - base) / level, np.where(base > 0.0, 0.0, 1.0))
             spend[:, t, p] = year_spend
             adequacy[:, t, p] = a
             uptake[:, t, p] = level

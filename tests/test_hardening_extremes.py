@@ -799,18 +799,14 @@ def test_cumulative_value_overflow_is_refused_not_returned(per_contact: float) -
 
 
 # ---------------------------------------------------------------------------------
-# Bugs found in model v2 (strict xfail: they turn into failures once fixed, to be unmarked)
+# Bugs found in model v2, fixed: each keeps its test
 # ---------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: _kernels.evaluate_block takes math.floor(support_years) into an int64; from 2**63 years on "
-    "it wraps to a negative end, so support has 'ended' before the first year and uptake is 0 in every year",
-)
 def test_support_beyond_any_horizon_keeps_the_systems_supported() -> None:
     # Expected: support_years has no upper bound in the schema, and any support that outlasts the
     # appraisal period means supported in every year: the same outputs as 1000 years, bit for bit.
+    # (From 2**63 years the kernel's floor() once wrapped to a negative end: no uptake in any year.)
     def supported(years: float) -> Scenario:
         return BASE.with_values({f"programmes.{p}.support_years": Fixed(years) for p in PROGRAMMES})
 
@@ -838,16 +834,11 @@ def test_a_residual_life_that_is_not_whole_is_refused_or_counted() -> None:
     assert (half["pv_residual_value"] > whole["pv_residual_value"]).where(positive, True).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: _kernels.evaluate_block charges the whole running cost when uptake is exactly 0 but none "
-    "at all when 0 < uptake <= do-minimum: PV of running costs jumps by about GBP 2bn between staff "
-    "capacity 1e-12 and 0",
-)
 def test_running_cost_is_continuous_as_staff_capacity_falls_to_zero() -> None:
     # Expected: the running cost (and so the NPV) at staff capacity 0 is the limit of the running cost
     # as staff capacity falls to 0, draw by draw; whether that limit is the whole cost of the systems
-    # in use or none of it is the model's choice, but not both at once.
+    # in use or none of it is the model's choice, but not both at once. (The first v2 kernel charged all
+    # of it at uptake 0 and none at any uptake up to the do-minimum's: GBP 2bn of PV apart.)
     zero = simulate(BASE.with_values({"risks.staff_capacity": 0.0}), draws=200, seed=21)
     tiny = simulate(BASE.with_values({"risks.staff_capacity": 1e-12}), draws=200, seed=21)
     np.testing.assert_allclose(zero["pv_running_cost"], tiny["pv_running_cost"], rtol=1e-6)
