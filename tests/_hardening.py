@@ -232,9 +232,14 @@ def model_v2(scenario: Scenario, ds: Any) -> dict[str, np.ndarray]:
     def risk(name: str) -> np.ndarray:
         return draws_of(f"risks.{name}")
 
-    real = scenario.real_terms_factors()
+    # cash to price_base prices: index of the price base over index of the year (the GDP deflator)
+    index = dict(zip(scenario.deflator.years, scenario.deflator.index, strict=True))
+    real = np.array([index[scenario.price_base] / index[year] for year in years])
     planned = np.array([scenario.programmes[p].spend.values for p in programmes]) * real
-    change = scenario.budget_change_table() * real
+    change = np.zeros_like(planned)
+    for item in scenario.budget_changes:
+        change[programmes.index(item.programme), years.index(item.year)] += item.amount
+    change *= real
     funded = planned + change
     raid = np.asarray(ds["raid"].transpose("draw", "year").values, dtype=bool)
     money = funded.sum(axis=0) > 0.0
@@ -336,10 +341,17 @@ def model_v2(scenario: Scenario, ds: Any) -> dict[str, np.ndarray]:
         )
     value = cash + redeployed + patient
 
-    factors = scenario.discount_factors(n_year)
+    short = float(scenario.discount_rate.distribution.mean())
+    long = float(scenario.long_term_discount_rate.distribution.mean())
+
+    def discount_factors(count: int) -> np.ndarray:
+        """Green Book: the discount rate for years 0 to 30, the long-term rate from year 31."""
+        return np.array([(1 + short) ** -min(t, 30) * (1 + long) ** -max(t - 30, 0) for t in range(count)])
+
+    factors = discount_factors(n_year)
     lives = [float(scenario.programmes[pid].residual_life.distribution.mean()) for pid in programmes]
     assert all(life == int(life) for life in lives), "model_v2 counts residual life in whole years"
-    after = scenario.discount_factors(n_year + int(max(lives, default=0)))[n_year:]
+    after = discount_factors(n_year + int(max(lives, default=0)))[n_year:]
     annuity = np.array([after[: int(life)].sum() for life in lives])
     last = value[:, -1, :] - running[:, -1, :]
     residual = (np.where((annuity > 0) & (last > 0), last, 0.0) * annuity).sum(axis=-1)
