@@ -1114,7 +1114,7 @@ def test_a_residual_life_off_whole_is_quoted_exactly(value: float, workdir: Path
     document["programmes"]["it_modernisation"]["residual_life"] = {"value": value, "source": "x"}
     where = "programmes.it_modernisation.residual_life"
     case = Case(document, where, (repr(value),), f"residual life {value!r}")
-    check_refused(case, workdir, "open bug", excuse_open_bugs=False)
+    check_refused(case, workdir, "fixed bug", excuse_open_bugs=False)
 
 
 # ---------------------------------------------------------------------------------
