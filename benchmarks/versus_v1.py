@@ -40,6 +40,18 @@ taken round by round (pairs measured seconds apart), with their median and
 interquartile range. Both wall-clock time and CPU time (``time.process_time``:
 all threads of the worker) are reported: on a shared machine the CPU time is
 much less disturbed by other processes, and it is the work a draw-year costs.
+
+The asv suite gives the same comparison one version at a time:
+``bench_simulate.KernelOnly`` (the default: v1's five years, v2's ten) and
+``bench_simulate.KernelPerDrawYear`` (v2 on five and ten years). To run v1's
+suite, point asv (``environment_type = "existing"``, results outside both
+checkouts) at an interpreter wrapper that puts the v1 checkout first::
+
+    #!/bin/sh
+    # asv drops PYTHONPATH from sys.path unless ASV_PYTHONPATH names it too
+    PYTHONPATH=../v1 ASV_PYTHONPATH=../v1 NUMBA_CACHE_DIR=/tmp/v1-cache exec .venv/bin/python "$@"
+
+and pass it with ``asv run --python=<wrapper> -b KernelOnly``.
 """
 
 from __future__ import annotations
