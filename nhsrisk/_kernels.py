@@ -80,7 +80,11 @@ def block_scratch(model):
     )
 
 
-_N_VECTORS = 17
+_N_VECTORS = 19
+
+
+#: Largest exp(-z) of an S-curve carried by the year-to-year recurrence (see evaluate_block).
+_EXP_CAP = 1e300
 
 
 @numba.njit(cache=NUMBA_CACHE, inline="always")
@@ -122,6 +126,12 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
     reached = vectors[3]
     last_adequacy = vectors[4]
     last_factor = vectors[5]
+    # exp(-z) of the two S-curves at the next mid-year, and its factor from one year to the next
+    path_exp = vectors[14]
+    path_step = vectors[15]
+    base_exp = vectors[16]
+    base_step = vectors[17]
+    support_end = vectors[18]
 
     # Budget raids: the money taken does not come back.
     raid_probability = x[risk_idx[M.RAID_PROBABILITY]]
@@ -161,6 +171,15 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
         for j in range(count):
             last_adequacy[j] = 1.0
             last_factor[j] = 1.0
+            # support beyond the period ends after it (and a huge value must not overflow an int)
+            support_end[j] = last_funded[p] + 1 + math.floor(min(support[j], float(n_year)))
+            # S((t + 0.5 - c) k) = 1 / (1 + e0 r**t), e0 = exp(-(0.5 - c) k), r = exp(-k): two exp
+            # per draw instead of two per year. Where e0 reaches the cap (a curve far in the future)
+            # the recurrence would lose the curve, so the S-curve is evaluated directly there
+            path_exp[j] = min(math.exp(-(0.5 - midpoint[j] - delay[j]) * steepness[j]), _EXP_CAP)
+            path_step[j] = math.exp(-steepness[j])
+            base_exp[j] = min(math.exp(-(0.5 - base_midpoint[j]) * base_steepness[j]), _EXP_CAP)
+            base_step[j] = math.exp(-base_steepness[j])
         needed = 0.0
         for t in range(n_year):
             planned = planned_spend[p, t]
@@ -188,14 +207,20 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
                     # no money, no technology, whatever the elasticity
                     last_factor[j] = adequacy ** elasticity[j] if adequacy > 0.0 else 0.0
                 level_max = ceiling[j] * capacity[j] * last_factor[j]
-                shift = midpoint[j] + delay[j]
-                # support beyond the period ends after it (and a huge value must not overflow an int)
-                end = last_funded[p] + 1 + math.floor(min(support[j], float(n_year)))
-                base = base_ceiling[j] * logistic((t + 0.5 - base_midpoint[j]) * base_steepness[j])
+                end = support_end[j]
+                if base_exp[j] < _EXP_CAP:
+                    base = base_ceiling[j] / (1.0 + base_exp[j])
+                    base_exp[j] *= base_step[j]
+                else:  # too far out for the recurrence: the S-curve itself
+                    base = base_ceiling[j] * logistic((t + 0.5 - base_midpoint[j]) * base_steepness[j])
                 if t < end:
-                    level = level_max * logistic((t + 0.5 - shift) * steepness[j])
+                    if path_exp[j] < _EXP_CAP:
+                        level = level_max / (1.0 + path_exp[j])
+                        path_exp[j] *= path_step[j]
+                    else:
+                        level = level_max * logistic((t + 0.5 - midpoint[j] - delay[j]) * steepness[j])
                     if t == end - 1:
-                        reached[j] = level_max * logistic((end - shift) * steepness[j])
+                        reached[j] = level_max * logistic((end - midpoint[j] - delay[j]) * steepness[j])
                     # systems that would have run anyway (the do-minimum) cost nothing extra to run
                     # (continuous in uptake: full cost with no do-minimum, none where it leads)
                     if level > base:
