@@ -80,7 +80,7 @@ def block_scratch(model):
     )
 
 
-_N_VECTORS = 19
+_N_VECTORS = 20
 
 
 #: Largest exp(-z) of an S-curve carried by the year-to-year recurrence (see evaluate_block).
@@ -132,6 +132,7 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
     base_exp = vectors[16]
     base_step = vectors[17]
     support_end = vectors[18]
+    need_factor = vectors[19]
 
     # Budget raids: the money taken does not come back.
     raid_probability = x[risk_idx[M.RAID_PROBABILITY]]
@@ -171,6 +172,9 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
         for j in range(count):
             last_adequacy[j] = 1.0
             last_factor[j] = 1.0
+            overrun = swan_overrun[j] if swan[j] > 0.5 else body_overrun[j]
+            # an underrun is banked, never set against a cut: the need is at least the plan
+            need_factor[j] = overrun if overrun > 1.0 else 1.0
             # support beyond the period ends after it (and a huge value must not overflow an int)
             support_end[j] = last_funded[p] + 1 + math.floor(min(support[j], float(n_year)))
             # S((t + 0.5 - c) k) = 1 / (1 + e0 r**t), e0 = exp(-(0.5 - c) k), r = exp(-k): two exp
@@ -192,9 +196,7 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
                 in_use = capital[j] + 0.5 * spend
                 capital[j] += spend
                 received[j] += spend
-                overrun = swan_overrun[j] if swan[j] > 0.5 else body_overrun[j]
-                # an underrun is banked, never set against a cut: the need is at least the plan
-                need = needed * (overrun if overrun > 1.0 else 1.0)
+                need = needed * need_factor[j]
                 if need > 0.0:
                     adequacy = received[j] / need
                     if adequacy > 1.0:
