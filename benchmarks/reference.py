@@ -68,7 +68,7 @@ real):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.special
@@ -522,6 +522,26 @@ def _check_declared(results: Mapping[str, np.ndarray], sizes: Mapping[str, int],
                 f"reference output {name!r} has shape {results[name].shape} and dtype "
                 f"{results[name].dtype}; declared {shape}, boolean={out.boolean}"
             )
+
+
+def run_outputs(ds: Any) -> dict[str, np.ndarray]:
+    """The outputs of a results Dataset, draws first, in the layout :func:`evaluate_reference` returns."""
+    return {name: ds[name].transpose("draw", ...).values for name in M.OUTPUTS}
+
+
+def run_inputs(ds: Any) -> dict[str, np.ndarray]:
+    """A run's own kept inputs of every draw, by key path, as :func:`evaluate_reference` takes them.
+
+    The kernel does not keep the raid-event uniforms, only whether a raid happened:
+    a uniform of 0 is below any raid probability > 0, and 1 is never below it.
+    """
+    inputs = {
+        name: ds[name].transpose("draw", ...).values
+        for name in ds.data_vars
+        if ds[name].attrs.get("sampled_input")
+    }
+    inputs["risks.raid_event"] = np.where(ds["raid"].transpose("draw", ...).values, 0.0, 1.0)
+    return inputs
 
 
 def simulate_reference(

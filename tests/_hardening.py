@@ -3,12 +3,12 @@
 - :func:`toml_text` writes any document a test wants to feed the scenario loader,
   including values :func:`nhsrisk.scenario.dumps_toml` refuses to write (nan,
   infinities, dates and times, integers beyond 64 bits), one top-level key a line.
-- :func:`model_v2` evaluates the v2 equations (the lead's brief, ``docs/model.md``)
-  in plain NumPy on a run's own sampled inputs, written from the equations and
-  not from the kernel, so that the extreme scenarios can be checked draw by draw
-  against an independent transcription; :func:`wide_scenario` builds scenarios
-  of any number of programmes and years (the deflator extended as the default
-  scenario extends it, 2% a year).
+- :func:`assert_matches_model` checks a run draw by draw against the NumPy
+  reference model (``benchmarks/reference.py``) on the run's own sampled inputs,
+  so the extreme scenarios are checked against a transcription written apart
+  from the kernel; :func:`wide_scenario` builds scenarios of any number of
+  programmes and years (the deflator extended as the default scenario extends
+  it, 2% a year).
 - A tally of what the generated tests tried (scenarios, invalid inputs, fuzz
   inputs) and of the distinct error messages they reached. Each hardening module
   writes it at teardown to ``hardening-tally.json`` in pytest's base temporary
@@ -32,13 +32,21 @@ from typing import Any
 
 import numpy as np
 
+from nhsrisk._model import OUTPUTS
 from nhsrisk.scenario import Scenario, ScenarioError
+
+try:
+    from benchmarks.reference import evaluate_reference, run_inputs
+except ModuleNotFoundError:  # pragma: no cover - pytest started as a script: the root is not on sys.path
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.reference import evaluate_reference, run_inputs
 
 __all__ = [
     "TimeLimitExceeded",
     "assert_matches_model",
     "message_of",
-    "model_v2",
     "tally",
     "template_of",
     "time_limit",
@@ -183,223 +191,19 @@ def write_tally(directory: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------
-# The v2 equations in plain NumPy, on a run's own inputs
+# The run against the NumPy reference model, on the run's own inputs
 # ---------------------------------------------------------------------------------
 
 
-def _logistic(z: np.ndarray | float) -> np.ndarray:
-    with np.errstate(over="ignore"):  # exp(1000) is inf, and 1 / (1 + inf) is the right 0
-        return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
-
-
-def model_v2(scenario: Scenario, ds: Any) -> dict[str, np.ndarray]:
-    """Every output of model v2 for the draws of ``ds``, from its sampled inputs, draws first.
-
-    The inputs a run keeps (``ds[key]``) are read back; fixed ones come from
-    ``scenario``. Raid events are not kept, only whether a raid happened
-    (``ds["raid"]``), so the raids are taken from the run; that a raid only falls
-    on a year with money is checked here. Arrays are shaped ``(draw, year,
-    programme[, staff_group])``; scalars ``(draw,)``.
-
-    Equations (t = 0 is the first year; all money real, in ``price_base`` prices):
-    spend ``F = (B + change) (1 - raid_t f_t e_p)``; adequacy ``A_t = min(1, sum F /
-    (max(1, o) sum B))`` (1 while nothing is planned); uptake at mid-year while
-    supported (``t < end = last planned year + 1 + floor(support_years)``) ``u =
-    ceiling capacity A**elasticity S((t + 1/2 - midpoint - delay) k)``, then
-    ``reached (1 - decay)**(t + 1/2 - end)``; additional ``a = max(0, u - u0)``;
-    running cost while supported ``running_cost x (capital before t + half of
-    t's)`` on the additional share ``(u - u0) / u`` of the systems in use (none
-    where the do-minimum leads, all of it when neither path has uptake);
-    exclusion ``x max(0, 1 - sum reach a)``; hours capped per group pro rata;
-    value = cash + redeployed + patient; present values with the Green Book
-    factors; residual value from the last year's net flow.
-    """
-    n = ds.sizes["draw"]
-    years = list(scenario.years)
-    n_year = len(years)
-    programmes = list(scenario.programmes)
-    groups = list(scenario.staff_groups)
-    quantities = scenario.quantities()
-
-    def draws_of(key: str) -> np.ndarray:
-        """(draw,) values of a single-valued input; zero for the slots of an absent optional table."""
-        if key in ds:
-            return np.asarray(ds[key].transpose(..., "draw").values, dtype=float)
-        if key not in quantities:
-            return np.zeros(n)
-        return np.full(n, float(quantities[key].distribution.mean()))
-
-    def risk(name: str) -> np.ndarray:
-        return draws_of(f"risks.{name}")
-
-    # cash to price_base prices: index of the price base over index of the year (the GDP deflator)
-    index = dict(zip(scenario.deflator.years, scenario.deflator.index, strict=True))
-    real = np.array([index[scenario.price_base] / index[year] for year in years])
-    planned = np.array([scenario.programmes[p].spend.values for p in programmes]) * real
-    change = np.zeros_like(planned)
-    for item in scenario.budget_changes:
-        change[programmes.index(item.programme), years.index(item.year)] += item.amount
-    change *= real
-    funded = planned + change
-    raid = np.asarray(ds["raid"].transpose("draw", "year").values, dtype=bool)
-    money = funded.sum(axis=0) > 0.0
-    assert not (raid & ~money).any(), "a raid fell on a year without money"
-    fraction = draws_of("risks.raid_fraction")
-    fraction = np.broadcast_to(fraction.T if fraction.ndim == 2 else fraction[:, None], (n, n_year))
-    cut = np.where(raid, fraction, 0.0)
-
-    capacity, elasticity = risk("staff_capacity"), risk("funding_elasticity")
-    shape = (n, n_year, len(programmes))
-    spend, running, adequacy = np.zeros(shape), np.zeros(shape), np.zeros(shape)
-    uptake, additional = np.zeros(shape), np.zeros(shape)
-    for p, pid in enumerate(programmes):
-
-        def get(name: str, pid: str = pid) -> np.ndarray:
-            return draws_of(f"programmes.{pid}.{name}")
-
-        overrun = np.where(get("black_swan") > 0.5, get("black_swan_overrun"), get("cost_overrun"))
-        last_planned = int(np.flatnonzero(np.asarray(scenario.programmes[pid].spend.values) > 0)[-1])
-        end = last_planned + 1 + np.floor(get("support_years"))
-        shift = get("uptake_midpoint") + get("delivery_delay")
-        ceiling, steepness = get("uptake_ceiling"), get("uptake_steepness")
-        received, capital, reached = np.zeros(n), np.zeros(n), np.zeros(n)
-        for t in range(n_year):
-            year_spend = funded[p, t] * (1.0 - cut[:, t] * get("raid_exposure"))
-            in_use = capital + 0.5 * year_spend
-            capital = capital + year_spend
-            received = received + year_spend
-            need = planned[p, : t + 1].sum() * np.maximum(overrun, 1.0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                a = np.where(need > 0.0, np.minimum(1.0, received / need), 1.0)
-                level_max = ceiling * capacity * np.where(a > 0.0, a**elasticity, 0.0)
-            supported = t < end
-            reached = np.where(t == end - 1, level_max * _logistic((end - shift) * steepness), reached)
-            after = np.maximum(t + 0.5 - end, 0.0)
-            level = np.where(
-                supported,
-                level_max * _logistic((t + 0.5 - shift) * steepness),
-                reached * (1.0 - get("benefit_decay")) ** after,
-            )
-            base = get("do_minimum_ceiling") * _logistic(
-                (t + 0.5 - get("do_minimum_midpoint")) * get("do_minimum_steepness")
-            )
-            with np.errstate(divide="ignore", invalid="ignore"):
-                share = np.where(level > base, (level - base) / level, np.where(base > 0.0, 0.0, 1.0))
-            spend[:, t, p] = year_spend
-            adequacy[:, t, p] = a
-            uptake[:, t, p] = level
-            additional[:, t, p] = np.maximum(level - base, 0.0)
-            running[:, t, p] = np.where(supported, get("running_cost") * in_use * share, 0.0)
-
-    reach = np.stack(
-        [draws_of(f"programmes.{pid}.inclusion.excluded_share_reached") for pid in programmes], -1
-    )
-    left = 1.0 - (reach[:, None, :] * additional).sum(axis=-1)
-    exclusion = np.where(left > 0.0, risk("digital_exclusion")[:, None] * left, 0.0)
-
-    hours = np.zeros((*shape, len(groups)))
-    capped = np.zeros((n, n_year, len(groups)), dtype=bool)
-    for g, gid in enumerate(groups):
-        fte, per_fte = draws_of(f"staff_groups.{gid}.fte"), draws_of(f"staff_groups.{gid}.hours_per_fte")
-        for p, pid in enumerate(programmes):
-            if gid in scenario.programmes[pid].staff:
-                prefix = f"programmes.{pid}.staff.{gid}"
-                full = (
-                    fte
-                    * per_fte
-                    * draws_of(f"{prefix}.addressable_share")
-                    * draws_of(f"{prefix}.recovered_fraction")
-                )
-                hours[:, :, p, g] = full[:, None] * additional[:, :, p]
-        total = hours[:, :, :, g].sum(axis=-1)
-        available = (fte * per_fte * draws_of(f"staff_groups.{gid}.max_release_share"))[:, None]
-        capped[:, :, g] = total > available
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(capped[:, :, g], available / total, 1.0)
-        hours[:, :, :, g] *= scale[:, :, None]
-
-    cost = np.stack([draws_of(f"staff_groups.{gid}.cost_per_hour") for gid in groups], -1)
-    staff_value = (hours * cost[:, None, None, :]).sum(axis=-1)
-    leakage, used = risk("social_care_leakage"), risk("released_time_used")
-    cash, redeployed, patient = np.zeros(shape), np.zeros(shape), np.zeros(shape)
-    for p, pid in enumerate(programmes):
-
-        def get(name: str, pid: str = pid) -> np.ndarray:
-            return draws_of(f"programmes.{pid}.{name}")[:, None]
-
-        kept = 1.0 - get("social_care_share") * leakage[:, None]
-        time_value = staff_value[:, :, p] * used[:, None] * kept
-        cashed = time_value * get("cashed_share")
-        cash[:, :, p] = cashed + get("non_staff_savings") * additional[:, :, p]
-        redeployed[:, :, p] = time_value - cashed
-        patient[:, :, p] = (
-            get("patients.contacts_per_year")
-            * (1.0 - exclusion)
-            * additional[:, :, p]
-            * get("patients.value_per_contact")
-            * kept
-        )
-    value = cash + redeployed + patient
-
-    short = float(scenario.discount_rate.distribution.mean())
-    long = float(scenario.long_term_discount_rate.distribution.mean())
-
-    def discount_factors(count: int) -> np.ndarray:
-        """Green Book: the discount rate for years 0 to 30, the long-term rate from year 31."""
-        return np.array([(1 + short) ** -min(t, 30) * (1 + long) ** -max(t - 30, 0) for t in range(count)])
-
-    factors = discount_factors(n_year)
-    lives = [float(scenario.programmes[pid].residual_life.distribution.mean()) for pid in programmes]
-    assert all(life == int(life) for life in lives), "model_v2 counts residual life in whole years"
-    after = discount_factors(n_year + int(max(lives, default=0)))[n_year:]
-    annuity = np.array([after[: int(life)].sum() for life in lives])
-    last = value[:, -1, :] - running[:, -1, :]
-    residual = (np.where((annuity > 0) & (last > 0), last, 0.0) * annuity).sum(axis=-1)
-
-    def pv(flow: np.ndarray) -> np.ndarray:
-        return (flow.sum(axis=-1) * factors).sum(axis=-1)
-
-    pv_benefits = pv(cash) + pv(redeployed) + pv(patient) + residual
-    pv_costs = pv(spend) + pv(running)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bcr = np.where(pv_costs > 0.0, pv_benefits / pv_costs, 0.0)
-    return {
-        "raid": raid,
-        "spend": spend,
-        "running_cost": running,
-        "funding_adequacy": adequacy,
-        "uptake": uptake,
-        "additional_uptake": additional,
-        "hours_released": hours,
-        "hours_capped": capped,
-        "value": value,
-        "cash_releasing_value": cash,
-        "non_cash_releasing_value": redeployed,
-        "patient_value": patient,
-        "net_benefit": value - spend - running,
-        "cumulative_value": np.cumsum(value.sum(axis=-1), axis=1),
-        "pv_capital_cost": pv(spend),
-        "pv_running_cost": pv(running),
-        "pv_cash_releasing": pv(cash),
-        "pv_non_cash_releasing": pv(redeployed),
-        "pv_patient": pv(patient),
-        "pv_residual_value": residual,
-        "pv_benefits": pv_benefits,
-        "pv_costs": pv_costs,
-        "npv": pv_benefits - pv_costs,
-        "bcr": bcr,
-    }
-
-
 def assert_matches_model(ds: Any, scenario: Scenario, rtol: float = 1e-12) -> None:
-    """Every output of the run equals :func:`model_v2` on the run's own inputs, draw by draw.
+    """Every output of the run equals the reference model on the run's own inputs, draw by draw.
 
-    Floats to ``rtol`` of the variable's largest magnitude (net benefit and NPV can
-    cross zero), booleans exactly, and every output the kernel writes is compared.
+    The reference is ``benchmarks/reference.py`` (the v2 equations vectorised in
+    NumPy, written apart from the kernel). Floats to ``rtol`` of the variable's
+    largest magnitude (net benefit and NPV can cross zero), booleans exactly, and
+    every output the kernel writes is compared.
     """
-    expected = model_v2(scenario, ds)
-    from nhsrisk.simulation import OUTPUTS  # here: the helpers above need no simulation machinery
-
+    expected = evaluate_reference(scenario, run_inputs(ds), ds.sizes["draw"])
     assert set(OUTPUTS) == set(expected), sorted(set(OUTPUTS) ^ set(expected))
     for name in OUTPUTS:
         kernel = ds[name].transpose("draw", ...).values

@@ -9,7 +9,8 @@ above the investment's own, support that ends with the build, a budget change
 cutting a year's whole spend. ``tests/test_extremes.py`` checks that such
 shapes run and keep the invariants; here each case has an expected result: a
 hand computation, an exact identity between two runs with common random
-numbers, or :func:`tests._hardening.model_v2` (the v2 equations in plain NumPy)
+numbers, or the NumPy reference model (``benchmarks/reference.py``, via
+:func:`tests._hardening.assert_matches_model`)
 evaluated on the kernel's own sampled inputs, draw by draw, to 1e-12 relative.
 Where a rate is estimated, the tolerance is four binomial standard errors (a
 two-sided false-alarm rate of 6e-5 per check; the seeds are fixed, so the

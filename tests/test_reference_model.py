@@ -58,13 +58,25 @@ from nhsrisk.testing import synthetic_scenario
 # put the root directory on sys.path; when pytest is started as a script (not
 # ``python -m pytest``) ``benchmarks`` would not be importable without this.
 try:
-    from benchmarks.reference import evaluate_reference, model_arrays, simulate_reference
+    from benchmarks.reference import (
+        evaluate_reference,
+        model_arrays,
+        run_inputs,
+        run_outputs,
+        simulate_reference,
+    )
 except ModuleNotFoundError:  # pragma: no cover - depends on how pytest was started
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks.reference import evaluate_reference, model_arrays, simulate_reference
+    from benchmarks.reference import (
+        evaluate_reference,
+        model_arrays,
+        run_inputs,
+        run_outputs,
+        simulate_reference,
+    )
 
 N_DRAWS = 50_000
 SEED_KERNEL = 20240306
@@ -126,19 +138,6 @@ def _draw_first(ds, name: str) -> np.ndarray:
     return ds[name].transpose("draw", ...).values
 
 
-def _kernel_outputs(ds) -> dict[str, np.ndarray]:
-    return {name: _draw_first(ds, name) for name in M.OUTPUTS}
-
-
-def _kernel_inputs(ds) -> dict[str, np.ndarray]:
-    """The kernel's own kept inputs of every draw, by key path, as the reference takes them."""
-    inputs = {name: _draw_first(ds, name) for name in ds.data_vars if ds[name].attrs.get("sampled_input")}
-    # The kernel does not keep the raid-event uniforms, only whether a raid happened:
-    # a uniform of 0 is below any raid probability > 0, and 1 is never below it.
-    inputs["risks.raid_event"] = np.where(_draw_first(ds, "raid"), 0.0, 1.0)
-    return inputs
-
-
 def _assert_outputs_equal(kernel: dict[str, np.ndarray], reference: dict[str, np.ndarray], rtol: float):
     assert set(reference) == set(M.OUTPUTS)
     for name in M.OUTPUTS:
@@ -155,8 +154,8 @@ def _assert_outputs_equal(kernel: dict[str, np.ndarray], reference: dict[str, np
 
 
 def _assert_same_inputs_same_outputs(scenario: Scenario, ds) -> dict[str, np.ndarray]:
-    reference = evaluate_reference(scenario, _kernel_inputs(ds), ds.sizes["draw"])
-    _assert_outputs_equal(_kernel_outputs(ds), reference, rtol=RTOL)
+    reference = evaluate_reference(scenario, run_inputs(ds), ds.sizes["draw"])
+    _assert_outputs_equal(run_outputs(ds), reference, rtol=RTOL)
     return reference
 
 
@@ -240,7 +239,7 @@ def test_fixed_inputs_exact(scenario, overrides):
         npv_kernel[0],
         npv_reference[0],
     )
-    _assert_outputs_equal(_kernel_outputs(ds), ref, rtol=RTOL)
+    _assert_outputs_equal(run_outputs(ds), ref, rtol=RTOL)
 
 
 def _logistic(z: float) -> float:
@@ -452,7 +451,7 @@ def test_fixed_inputs_by_hand():
     assert expected["pv_residual_value"] > 0.0
     reference = simulate_reference(fixed, 3, seed=0)
     ds = nhsrisk.simulate(fixed, draws=3, seed=0)
-    kernel = _kernel_outputs(ds)
+    kernel = run_outputs(ds)
     for name in M.OUTPUTS:
         want = np.asarray(expected[name])
         for label, got in (("reference", reference[name][0]), ("kernel", kernel[name][0])):
