@@ -74,7 +74,6 @@ import numpy as np
 import scipy.special
 
 from nhsrisk import _model as M
-from nhsrisk._plan import _OPTIONAL_TABLES
 from nhsrisk.distributions import (
     PERT,
     Bernoulli,
@@ -121,7 +120,7 @@ def input_names(scenario: Scenario) -> dict[str, Distribution]:
     for pid, programme in scenario.programmes.items():
         for name in M.PROGRAMME_INPUTS:
             names[f"programmes.{pid}.{name}"] = getattr(programme, name).distribution
-        for table_name, _, fields in _OPTIONAL_TABLES:
+        for table_name, fields in M.OPTIONAL_TABLES:
             table = getattr(programme, table_name)
             if table is not None:
                 for name in fields:
@@ -319,7 +318,7 @@ def evaluate_reference(
     def risk(name: str) -> np.ndarray:
         return col(f"risks.{name}")
 
-    table_of = {name: table for table, _, fields in _OPTIONAL_TABLES for name in fields}
+    table_of = {name: table for table, fields in M.OPTIONAL_TABLES for name in fields}
 
     def per_programme(field: str) -> np.ndarray:
         """(draw, programme); zero for a programme without the optional table holding ``field``."""

@@ -59,6 +59,8 @@ PROGRAMME_INPUTS = (
 PATIENT_INPUTS = ("contacts_per_year", "value_per_contact")
 INCLUSION_INPUTS = ("excluded_share_reached",)
 PROGRAMME_SLOTS = PROGRAMME_INPUTS + PATIENT_INPUTS + INCLUSION_INPUTS
+#: The optional tables of a programme and the slots they fill (zero when a table is absent).
+OPTIONAL_TABLES = (("patients", PATIENT_INPUTS), ("inclusion", INCLUSION_INPUTS))
 
 #: ``[programmes.<id>.staff.<group>]``.
 PAIR_INPUTS = ("addressable_share", "recovered_fraction")

@@ -28,12 +28,9 @@ from nhsrisk.scenario import (
 )
 
 _ZERO = "(constant zero)"
+#: The record type of each optional programme table (nhsrisk._model.OPTIONAL_TABLES names them).
+_TABLE_RECORDS = {"patients": PatientChannel, "inclusion": InclusionEffect}
 _STANDARD_UNIFORM = Uniform(0.0, 1.0)
-#: The optional tables of a programme, with the slots they fill (zero when the table is absent).
-_OPTIONAL_TABLES = (
-    ("patients", PatientChannel, M.PATIENT_INPUTS),
-    ("inclusion", InclusionEffect, M.INCLUSION_INPUTS),
-)
 
 
 @dataclass(frozen=True)
@@ -168,7 +165,8 @@ def build_plan(scenario: Scenario) -> Plan:
             prog_idx[p, M.PROGRAMME_SLOTS.index(name)] = b.add_quantity(
                 f"{prefix}.{name}", getattr(programme, name), Programme, name
             )
-        for table_name, record_type, slots in _OPTIONAL_TABLES:
+        for table_name, slots in M.OPTIONAL_TABLES:
+            record_type = _TABLE_RECORDS[table_name]
             table = getattr(programme, table_name)
             if table is None:
                 continue
