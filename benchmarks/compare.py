@@ -34,11 +34,9 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
-import hashlib
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -50,6 +48,7 @@ import numpy as np
 import nhsrisk
 from benchmarks.bench_simulate import _kernel_call
 from benchmarks.reference import simulate_reference
+from benchmarks.versus_v1 import fingerprint
 from nhsrisk._plan import build_plan
 from nhsrisk.scenario import DEFAULT_SCENARIO
 
@@ -82,30 +81,7 @@ def _time_kernel(plan, draws: int, repeats: int) -> tuple[float, list[float]]:
 
 def _source_fingerprint() -> str:
     """Commit (if git is there) and a hash of the sources of the imported nhsrisk kernel."""
-    digest = hashlib.sha256()
-    for name in (
-        "_kernels.py",
-        "_model.py",
-        "_sampling.py",
-        "_design.py",
-        "_rng.py",
-        "_special.py",
-        "_plan.py",
-        "simulation.py",
-    ):
-        path = Path(nhsrisk.__file__).parent / name
-        if path.exists():
-            digest.update(path.read_bytes())
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    return f"commit {commit}, kernel sources sha256 {digest.hexdigest()[:12]}"
+    return fingerprint(Path(nhsrisk.__file__).resolve().parents[1])
 
 
 def run(draws: int, repeats: int, *, reference: bool = True) -> str:
