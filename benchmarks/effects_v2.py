@@ -25,8 +25,9 @@ A change is undone in one of three ways, said in the row:
   kernel's uptake and benefits draw by draw (the script prints the largest
   differences); it is exact while no staff-group cap binds (it never does in the
   default) and no programme is a digital-inclusion programme.
-- **v1**: model v1 at commit 58e49aa (a worktree at ``/work/v1``, or
-  ``--v1-path``) in a subprocess, on its own default scenario.
+- **v1**: model v1 at commit 58e49aa (a worktree beside this checkout,
+  ``git worktree add ../v1 58e49aa``, or ``--v1-path``) in a subprocess, on its
+  own default scenario.
 
 Outputs per row: median cumulative value over the claim window (2025/26 to
 2029/30), P(reaching the claimed £7bn), median appraisal-period BCR, P(BCR < 1)
@@ -655,7 +656,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--draws", type=int, default=20_000, help="draws per row (default 20,000)")
     parser.add_argument("--seed", type=int, default=2024, help="seed shared by every row (default 2024)")
-    parser.add_argument("--v1-path", type=Path, default=Path("/work/v1"), help="checkout of model v1")
+    parser.add_argument(
+        "--v1-path",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / "v1",
+        help="checkout of model v1",
+    )
     parser.add_argument("--no-v1", action="store_true", help="skip the model v1 row")
     args = parser.parse_args(argv)
 
