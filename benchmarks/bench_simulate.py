@@ -13,7 +13,8 @@ from __future__ import annotations
 import numba
 
 import nhsrisk
-from nhsrisk import simulation as _simulate_module
+from nhsrisk import _engine
+from nhsrisk._kernels import simulate_kernel
 from nhsrisk._plan import build_plan
 from nhsrisk.scenario import DEFAULT_SCENARIO
 
@@ -100,11 +101,9 @@ def _kernel_call(plan, draws, threads=None, sampler="random"):
     """The kernel and its arguments for ``draws`` draws, outputs allocated as ``simulate`` allocates them."""
     if threads is not None:
         numba.set_num_threads(threads)
-    outputs, inputs = _simulate_module.allocate_results(plan, draws)
-    sampling = _simulate_module._sampling(plan, sampler, SEED, 0, draws)
-    return _simulate_module.simulate_kernel, _simulate_module.kernel_arguments(
-        plan, SEED, 0, inputs, outputs, sampling
-    )
+    outputs, inputs = _engine.allocate_results(plan, draws)
+    sampling = _engine.sampler_arguments(plan, sampler, SEED, 0, draws)
+    return simulate_kernel, _engine.kernel_arguments(plan, SEED, 0, inputs, outputs, sampling)
 
 
 class KernelPerDrawYear:

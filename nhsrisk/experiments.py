@@ -27,22 +27,18 @@ import numpy as np
 import xarray as xr
 
 from nhsrisk import _design
+from nhsrisk._engine import allocate_results, kernel_arguments, sampling_arguments
+from nhsrisk._engine import check_finite as _check_finite
+from nhsrisk._engine import run as _run
 from nhsrisk._kernels import simulate_kernel
+from nhsrisk._model import OUTPUTS
 from nhsrisk._plan import Plan, build_plan
 from nhsrisk._progress import check_progress, progress_bar
 from nhsrisk._sampling import FIXED
 from nhsrisk._validate import check_count, resolve_seed
 from nhsrisk.distributions import Distribution
 from nhsrisk.scenario import DEFAULT_SCENARIO, Scenario, dumps_toml, load_scenario
-from nhsrisk.simulation import (
-    OUTPUTS,
-    _check_finite,
-    _run,
-    allocate_results,
-    kernel_arguments,
-    sampling_arguments,
-    simulate,
-)
+from nhsrisk.simulation import simulate
 from nhsrisk.sobol import (
     _check_base_samples,
     _check_bootstrap,

@@ -10,20 +10,10 @@ import numba
 import numpy as np
 import xarray as xr
 
-# The engine's names below are also imported from here by experiments, stats, cli and the
-# benchmarks (they predate nhsrisk._engine, which now holds them): kept importable on purpose.
-from nhsrisk._engine import (  # noqa: F401
-    PROGRESS_SLICE,
-    allocate_results,
-    kernel_arguments,
-    sampling_arguments,
-    sobol_uniforms,
-)
 from nhsrisk._engine import check_finite as _check_finite
 from nhsrisk._engine import run as _run
 from nhsrisk._engine import sampler_arguments as _sampling
 from nhsrisk._engine import to_dataset as _to_dataset
-from nhsrisk._kernels import simulate_kernel  # noqa: F401
 from nhsrisk._model import OUTPUTS
 from nhsrisk._plan import Plan, build_plan
 from nhsrisk._progress import check_progress

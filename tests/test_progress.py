@@ -7,13 +7,13 @@ import pytest
 import xarray as xr
 
 import nhsrisk
-from nhsrisk import _progress, simulation
+from nhsrisk import _engine, _progress
 
 
 @pytest.mark.parametrize("scenario", ["as-announced", "after-the-cut"])
 def test_results_do_not_depend_on_the_progress_bar(monkeypatch, capsys, scenario):
     # a small slice makes the bar path run the kernel in several calls (with a budget change too)
-    monkeypatch.setattr(simulation, "PROGRESS_SLICE", 1000)
+    monkeypatch.setattr(_engine, "PROGRESS_SLICE", 1000)
     plain = nhsrisk.simulate(scenario, draws=5_000, seed=3, progress=False)
     sliced = nhsrisk.simulate(scenario, draws=5_000, seed=3, progress=True)
     xr.testing.assert_identical(plain, sliced)
@@ -28,7 +28,7 @@ def test_no_bar_in_a_log_by_default(capsys):
 
 
 def test_sliced_design_runs_match_too(monkeypatch):
-    monkeypatch.setattr(simulation, "PROGRESS_SLICE", 512)
+    monkeypatch.setattr(_engine, "PROGRESS_SLICE", 512)
     for sampler, draws in (("lhs", 3_000), ("sobol", 4096)):
         plain = nhsrisk.simulate(draws=draws, seed=5, sampler=sampler, progress=False)
         sliced = nhsrisk.simulate(draws=draws, seed=5, sampler=sampler, progress=True)

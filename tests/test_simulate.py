@@ -18,10 +18,11 @@ import xarray as xr
 
 import nhsrisk
 from nhsrisk import _kernels, _model
+from nhsrisk._engine import run as _run
 from nhsrisk._plan import build_plan
 from nhsrisk.distributions import Beta, Fixed, Uniform
 from nhsrisk.scenario import Scenario, ScenarioError, dumps_toml
-from nhsrisk.simulation import OUTPUTS, _run
+from nhsrisk.simulation import OUTPUTS
 from nhsrisk.testing import assert_hours_within_cap
 
 GREEN_BOOK = 0.035

@@ -16,6 +16,7 @@ import pytest
 
 import nhsrisk
 from nhsrisk import experiments
+from nhsrisk._engine import run as _run
 from nhsrisk._plan import build_plan
 from nhsrisk.experiments import (
     WATERFALL_HAIRCUTS,
@@ -25,7 +26,6 @@ from nhsrisk.experiments import (
     waterfall_groups,
 )
 from nhsrisk.scenario import Scenario, dumps_toml
-from nhsrisk.simulation import _run
 
 BASE = nhsrisk.load_scenario()
 INDEPENDENT = BASE.without_correlations()
