@@ -57,7 +57,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import nhsrisk
-from nhsrisk import Scenario, ScenarioError, simulation
+from nhsrisk import Scenario, ScenarioError, _engine, simulation
 from nhsrisk.distributions import PERT, Distribution, Fixed, LogNormal, Normal, Triangular, Uniform
 from nhsrisk.testing import assert_hours_within_cap, input_values
 
@@ -298,7 +298,7 @@ def check_reproducible_everywhere(scenario: Scenario, sampler: str, seed: int) -
     tally("scenario simulated (properties)")
     xr.testing.assert_identical(one, two)
     # In slices: the draws run in several kernel calls, as a progress bar runs them.
-    with mock.patch.object(simulation, "PROGRESS_SLICE", 3000):
+    with mock.patch.object(_engine, "PROGRESS_SLICE", 3000):
         sliced = nhsrisk.simulate(scenario, draws=DRAWS, seed=seed, sampler=sampler, progress=True)
     xr.testing.assert_identical(sliced, one)
     assert one.attrs["correlated_inputs"] == list(scenario.correlations.inputs)
