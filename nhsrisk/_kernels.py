@@ -80,7 +80,52 @@ def block_scratch(model):
     )
 
 
-_N_VECTORS = 20
+#: The per-draw work vectors of a block (rows of ``scratch[0]``), named once: the uptake
+#: phase of :func:`evaluate_block` uses the first group, :func:`_value_and_appraisal` the rest.
+_VECTORS = (
+    "received",
+    "capital",
+    "reached",
+    "last_adequacy",
+    "last_factor",
+    "path_exp",
+    "path_step",
+    "base_exp",
+    "base_step",
+    "support_end",
+    "need_factor",
+    "total",
+    "staff_value",
+    "cumulative",
+    "pv_capital",
+    "pv_running",
+    "pv_cash",
+    "pv_redeployed",
+    "pv_patient",
+    "pv_residual",
+)
+_N_VECTORS = len(_VECTORS)
+_RECEIVED = _VECTORS.index("received")
+_CAPITAL = _VECTORS.index("capital")
+_REACHED = _VECTORS.index("reached")
+_LAST_ADEQUACY = _VECTORS.index("last_adequacy")
+_LAST_FACTOR = _VECTORS.index("last_factor")
+_PATH_EXP = _VECTORS.index("path_exp")
+_PATH_STEP = _VECTORS.index("path_step")
+_BASE_EXP = _VECTORS.index("base_exp")
+_BASE_STEP = _VECTORS.index("base_step")
+_SUPPORT_END = _VECTORS.index("support_end")
+_NEED_FACTOR = _VECTORS.index("need_factor")
+_TOTAL = _VECTORS.index("total")
+_STAFF_VALUE = _VECTORS.index("staff_value")
+#: The accumulators zeroed at the start of every block: cumulative value and the present values.
+_FIRST_SUM = _VECTORS.index("cumulative")
+_PV_CAPITAL = _VECTORS.index("pv_capital")
+_PV_RUNNING = _VECTORS.index("pv_running")
+_PV_CASH = _VECTORS.index("pv_cash")
+_PV_REDEPLOYED = _VECTORS.index("pv_redeployed")
+_PV_PATIENT = _VECTORS.index("pv_patient")
+_PV_RESIDUAL = _VECTORS.index("pv_residual")
 
 
 #: Largest exp(-z) of an S-curve carried by the year-to-year recurrence (see evaluate_block).
@@ -121,18 +166,18 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
     vectors, full_uptake_hours, releasable, per_year = scratch
     year_cut = per_year[0]
     exclusion = per_year[1]
-    received = vectors[1]
-    capital = vectors[2]
-    reached = vectors[3]
-    last_adequacy = vectors[4]
-    last_factor = vectors[5]
+    received = vectors[_RECEIVED]
+    capital = vectors[_CAPITAL]
+    reached = vectors[_REACHED]
+    last_adequacy = vectors[_LAST_ADEQUACY]
+    last_factor = vectors[_LAST_FACTOR]
     # exp(-z) of the two S-curves at the next mid-year, and its factor from one year to the next
-    path_exp = vectors[14]
-    path_step = vectors[15]
-    base_exp = vectors[16]
-    base_step = vectors[17]
-    support_end = vectors[18]
-    need_factor = vectors[19]
+    path_exp = vectors[_PATH_EXP]
+    path_step = vectors[_PATH_STEP]
+    base_exp = vectors[_BASE_EXP]
+    base_step = vectors[_BASE_STEP]
+    support_end = vectors[_SUPPORT_END]
+    need_factor = vectors[_NEED_FACTOR]
 
     # Budget raids: the money taken does not come back.
     raid_probability = x[risk_idx[M.RAID_PROBABILITY]]
@@ -291,18 +336,18 @@ def _value_and_appraisal(lo, count, x, model, vectors, full_uptake_hours, releas
     cumulative_out = outputs[M.OUT_CUMULATIVE_VALUE]
     n_prog, n_year = model[5].shape
     n_group = group_idx.shape[0]
-    total = vectors[0]
-    staff_value = vectors[6]
-    cumulative = vectors[7]
-    pv_capital = vectors[8]
-    pv_running = vectors[9]
-    pv_cash = vectors[10]
-    pv_redeployed = vectors[11]
-    pv_patient = vectors[12]
-    pv_residual = vectors[13]
+    total = vectors[_TOTAL]
+    staff_value = vectors[_STAFF_VALUE]
+    cumulative = vectors[_FIRST_SUM]
+    pv_capital = vectors[_PV_CAPITAL]
+    pv_running = vectors[_PV_RUNNING]
+    pv_cash = vectors[_PV_CASH]
+    pv_redeployed = vectors[_PV_REDEPLOYED]
+    pv_patient = vectors[_PV_PATIENT]
+    pv_residual = vectors[_PV_RESIDUAL]
     used = x[risk_idx[M.RELEASED_TIME_USED]]
     leakage = x[risk_idx[M.SOCIAL_CARE_LEAKAGE]]
-    for v in range(7, 14):
+    for v in range(_FIRST_SUM, _N_VECTORS):
         zero_draws(vectors[v], count)
     for t in range(n_year):
         for g in range(n_group):
