@@ -6,9 +6,8 @@
 - :func:`assert_matches_model` checks a run draw by draw against the NumPy
   reference model (``benchmarks/reference.py``) on the run's own sampled inputs,
   so the extreme scenarios are checked against a transcription written apart
-  from the kernel; :func:`wide_scenario` builds scenarios of any number of
-  programmes and years (the deflator extended as the default scenario extends
-  it, 2% a year).
+  from the kernel; scenarios of any size come from
+  :func:`nhsrisk.testing.synthetic_scenario`.
 - A tally of what the generated tests tried (scenarios, invalid inputs, fuzz
   inputs) and of the distinct error messages they reached. Each hardening module
   writes it at teardown to ``hardening-tally.json`` in pytest's base temporary
@@ -53,7 +52,6 @@ __all__ = [
     "toml_key",
     "toml_text",
     "toml_value",
-    "wide_scenario",
     "write_tally",
 ]
 
@@ -214,55 +212,3 @@ def assert_matches_model(ds: Any, scenario: Scenario, rtol: float = 1e-12) -> No
         else:
             scale = float(np.max(np.abs(wanted), initial=0.0))
             np.testing.assert_allclose(kernel, wanted, rtol=rtol, atol=rtol * scale, err_msg=name)
-
-
-# ---------------------------------------------------------------------------------
-# Scenarios of any shape
-# ---------------------------------------------------------------------------------
-
-
-def wide_scenario(n_programmes: int, n_years: int, base: Scenario | None = None) -> Scenario:
-    """``n_programmes`` programmes over ``n_years`` years from 2025/26, copied from ``base``'s strands.
-
-    Programme ``i`` copies strand ``i mod 3`` of ``base`` (the default scenario)
-    with an equal share of its planned spend, kept in the strand's own years (the
-    first three). The deflator is extended at 2% a year past its last year, the
-    default's own long-run assumption; correlations and budget changes are dropped
-    (they name the base's programmes).
-    """
-    import copy
-
-    from nhsrisk.scenario import dumps_toml, load_scenario
-
-    data = copy.deepcopy((base or load_scenario()).to_dict())
-    data.pop("correlations", None)
-    data.pop("budget_changes", None)
-    data.pop("baseline", None)
-    years = [f"{y}/{(y + 1) % 100:02d}" for y in range(2025, 2025 + n_years)]
-    deflator = data["deflator"]
-    while deflator["years"][-1] != years[-1] and len(deflator["years"]) < n_years + 50:
-        first = int(deflator["years"][-1][:4]) + 1
-        deflator["years"].append(f"{first}/{(first + 1) % 100:02d}")
-        deflator["index"].append(deflator["index"][-1] * 1.02)
-    templates = list(data["programmes"].values())
-    programmes = {}
-    for i in range(n_programmes):
-        template = copy.deepcopy(templates[i % len(templates)])
-        copies = len(range(i % len(templates), n_programmes, len(templates)))
-        values = template["spend"]["values"]
-        template["spend"] = {
-            "values": [(values[t] if t < len(values) else 0.0) / copies for t in range(n_years)],
-            "source": f"test: 1/{copies} of the strand's planned spend",
-        }
-        if not any(template["spend"]["values"]):  # a one- or two-year scenario before the strand's spend
-            template["spend"]["values"][0] = sum(values) / copies
-        template["label"] = f"Programme {i}"
-        programmes[f"programme_{i:03d}"] = template
-    data.update(
-        programmes=programmes,
-        years=years,
-        name=f"wide-{n_programmes}x{n_years}",
-        title=f"{n_programmes} programmes over {n_years} years",
-    )
-    data["target"].pop("year", None)
-    return Scenario.from_toml(dumps_toml(data), file=f"<wide {n_programmes}x{n_years}>")

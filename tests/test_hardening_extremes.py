@@ -48,12 +48,13 @@ from nhsrisk.distributions import (
 )
 from nhsrisk.scenario import dumps_toml
 from nhsrisk.simulation import OUTPUTS, SAMPLERS
+from nhsrisk.testing import synthetic_scenario
 
 try:
-    from tests._hardening import assert_matches_model, tally, wide_scenario, write_tally
+    from tests._hardening import assert_matches_model, tally, write_tally
 except ModuleNotFoundError:  # pragma: no cover - depends on how pytest was started
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests._hardening import assert_matches_model, tally, wide_scenario, write_tally
+    from tests._hardening import assert_matches_model, tally, write_tally
 
 BASE = nhsrisk.load_scenario()
 PROGRAMMES = list(BASE.programmes)
@@ -291,7 +292,7 @@ def test_one_programme_one_group_one_year_by_hand() -> None:
 
 
 def test_one_programme_with_uncertain_inputs_matches_the_model() -> None:
-    scenario = wide_scenario(1, 5)
+    scenario = synthetic_scenario(1, 5)
     ds = simulate(scenario, draws=400, seed=3)
     assert ds.sizes["programme"] == 1 and ds.sizes["year"] == 5
     assert_matches_model(ds, scenario)
@@ -364,7 +365,7 @@ def test_support_ending_with_the_build_starts_the_decay_at_once(support: float) 
 
 @pytest.fixture(scope="module")
 def wide_long() -> Scenario:
-    return wide_scenario(64, 40)
+    return synthetic_scenario(64, 40)
 
 
 def test_sixty_four_programmes_over_forty_years_match_the_model(wide_long: Scenario) -> None:

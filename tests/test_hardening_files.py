@@ -43,12 +43,13 @@ import xarray as xr
 import nhsrisk
 from nhsrisk import Scenario, ScenarioError, cli
 from nhsrisk.io import open_results, results_attributes, save_results
+from nhsrisk.testing import synthetic_scenario
 
 try:
-    from tests._hardening import tally, toml_text, wide_scenario, write_tally
+    from tests._hardening import tally, toml_text, write_tally
 except ModuleNotFoundError:  # pragma: no cover - depends on how pytest was started
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests._hardening import tally, toml_text, wide_scenario, write_tally
+    from tests._hardening import tally, toml_text, write_tally
 
 BASE = nhsrisk.load_scenario()
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -156,7 +157,7 @@ def test_every_kind_of_run_reopens_identically_and_reruns_from_the_file_alone_fu
 @pytest.mark.slow
 def test_sixty_four_programmes_reopen_identically_full(tmp_path: Path) -> None:
     # About 1,200 variables: every programme's sampled inputs are variables of their own.
-    scenario = wide_scenario(64, 8)
+    scenario = synthetic_scenario(64, 8)
     ds = run(scenario=scenario, draws=8, seed=9)
     assert len(ds.data_vars) > 1000
     path = save_results(ds, tmp_path / "wide.nc")
