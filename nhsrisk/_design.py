@@ -12,7 +12,9 @@ Three ways to give an input its uniform for draw ``i``:
 * ``DESIGN``: read from a matrix of uniforms made outside (a scrambled Sobol'
   sequence, or the points of a tornado or Sobol'-index design).
 
-Correlated inputs then pass through a Gaussian copula (:func:`gaussian_copula`).
+Correlated inputs then pass through a Gaussian copula: their uniforms become
+normal scores, are mixed (:func:`mix_normal_scores`), and each input is
+inverted from its correlated score.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 
 from nhsrisk._config import NUMBA_CACHE
 from nhsrisk._rng import fill_uniforms
-from nhsrisk._special import ndtr, ndtri
+from nhsrisk._special import ndtr
 
 RANDOM = 0
 LATIN_HYPERCUBE = 1
@@ -156,23 +158,27 @@ def source_uniforms(sampler, first, offset, k0, k1, design_size, design_row, val
 
 
 @numba.njit(cache=NUMBA_CACHE)
-def gaussian_copula(uniforms, mixing, normals, count):
-    """Correlate the columns of ``uniforms[:, :count]`` (one row per input) in place.
+def mix_normal_scores(scores, mixing, mixed, count):
+    """Correlate independent standard normal scores: ``mixed[:, :count] = mixing @ scores[:, :count]``.
 
-    Each draw's uniforms go to independent standard normals ``z``, are mixed
-    into ``mixing @ z`` (``mixing @ mixing.T`` is the normal-scale correlation
-    matrix) and come back through the normal CDF: every marginal stays
-    uniform, and the rank correlations become those the matrix was built for.
-    ``normals`` is work space of length ``uniforms.shape[0]``.
+    One row per input; ``mixing @ mixing.T`` is the normal-scale correlation
+    matrix. The loop runs over draws innermost, so it vectorises.
     """
-    m = uniforms.shape[0]
+    m = scores.shape[0]
+    for a in range(m):
+        for j in range(count):
+            mixed[a, j] = 0.0
+        for b in range(m):
+            weight = mixing[a, b]
+            for j in range(count):
+                mixed[a, j] += weight * scores[b, j]
+
+
+@numba.njit(cache=NUMBA_CACHE)
+def normal_scores_to_uniforms(values, count):
+    """Replace the normal scores ``values[:count]`` by their uniforms ``Phi(z)``, in [U_MIN, U_MAX]."""
     for j in range(count):
-        for a in range(m):
-            normals[a] = ndtri(uniforms[a, j])
-        for a in range(m):
-            z = 0.0
-            for b in range(m):
-                z += mixing[a, b] * normals[b]
-            # the upper tail through the lower one: ndtr(z) rounds to 1 for z > 8.3
-            u = 1.0 - ndtr(-z) if z > 0.0 else ndtr(z)
-            uniforms[a, j] = clamp_unit(u)
+        z = values[j]
+        # the upper tail through the lower one: ndtr(z) rounds to 1 for z > 8.3
+        u = 1.0 - ndtr(-z) if z > 0.0 else ndtr(z)
+        values[j] = clamp_unit(u)

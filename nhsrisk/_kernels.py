@@ -21,9 +21,10 @@ import numpy as np
 
 from nhsrisk import _model as M
 from nhsrisk._config import NUMBA_CACHE
-from nhsrisk._design import DESIGN, gaussian_copula, source_uniforms
+from nhsrisk._design import DESIGN, mix_normal_scores, normal_scores_to_uniforms, source_uniforms
 from nhsrisk._rng import fill_uniforms
-from nhsrisk._sampling import FIXED, transform_uniforms
+from nhsrisk._sampling import FIXED, LOGNORMAL, NORMAL, normal_scores_to_values, transform_uniforms
+from nhsrisk._special import ndtri_many
 
 #: Draws per task when kept inputs are sampled (one input, one inverse-CDF table, per task).
 RUN = 4096
@@ -83,13 +84,17 @@ def block_scratch(model):
 #: The per-draw work vectors of a block (rows of ``scratch[0]``), named once: the uptake
 #: phase of :func:`evaluate_block` uses the first group, :func:`_value_and_appraisal` the rest.
 _VECTORS = (
-    "received",
     "capital",
-    "reached",
+    "in_use",
+    "base_level",
+    "faded",
+    "fade_first",
+    "keep",
     "last_adequacy",
     "last_factor",
     "path_exp",
     "path_step",
+    "path_half",
     "base_exp",
     "base_step",
     "support_end",
@@ -105,13 +110,17 @@ _VECTORS = (
     "pv_residual",
 )
 _N_VECTORS = len(_VECTORS)
-_RECEIVED = _VECTORS.index("received")
 _CAPITAL = _VECTORS.index("capital")
-_REACHED = _VECTORS.index("reached")
+_IN_USE = _VECTORS.index("in_use")
+_BASE_LEVEL = _VECTORS.index("base_level")
+_FADED = _VECTORS.index("faded")
+_FADE_FIRST = _VECTORS.index("fade_first")
+_KEEP = _VECTORS.index("keep")
 _LAST_ADEQUACY = _VECTORS.index("last_adequacy")
 _LAST_FACTOR = _VECTORS.index("last_factor")
 _PATH_EXP = _VECTORS.index("path_exp")
 _PATH_STEP = _VECTORS.index("path_step")
+_PATH_HALF = _VECTORS.index("path_half")
 _BASE_EXP = _VECTORS.index("base_exp")
 _BASE_STEP = _VECTORS.index("base_step")
 _SUPPORT_END = _VECTORS.index("support_end")
@@ -136,6 +145,20 @@ _EXP_CAP = 1e300
 def logistic(z):
     """``1 / (1 + exp(-z))``, the uptake S-curve."""
     return 1.0 / (1.0 + math.exp(-z))
+
+
+@numba.njit(cache=NUMBA_CACHE, inline="always")
+def _running_cost(level, base, full):
+    """Return the running cost of a supported year: ``full`` for the systems beyond the do-minimum.
+
+    Continuous in uptake: all of ``full`` with no do-minimum, none where the do-minimum
+    leads; systems that would have run anyway cost the investment nothing extra to run.
+    """
+    if level > base:
+        return full * ((level - base) / level)
+    if base > 0.0:
+        return 0.0
+    return full
 
 
 @numba.njit(cache=NUMBA_CACHE)
@@ -166,14 +189,20 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
     vectors, full_uptake_hours, releasable, per_year = scratch
     year_cut = per_year[0]
     exclusion = per_year[1]
-    received = vectors[_RECEIVED]
     capital = vectors[_CAPITAL]
-    reached = vectors[_REACHED]
+    in_use = vectors[_IN_USE]
+    base_level = vectors[_BASE_LEVEL]
+    # uptake after support ends: the level reached, fading by keep = 1 - decay a year
+    faded = vectors[_FADED]
+    fade_first = vectors[_FADE_FIRST]
+    keep = vectors[_KEEP]
     last_adequacy = vectors[_LAST_ADEQUACY]
     last_factor = vectors[_LAST_FACTOR]
-    # exp(-z) of the two S-curves at the next mid-year, and its factor from one year to the next
+    # exp(-z) of the two S-curves at the next mid-year, its factor from one year to the
+    # next, and (path_half) from a mid-year to the end of that year
     path_exp = vectors[_PATH_EXP]
     path_step = vectors[_PATH_STEP]
+    path_half = vectors[_PATH_HALF]
     base_exp = vectors[_BASE_EXP]
     base_step = vectors[_BASE_STEP]
     support_end = vectors[_SUPPORT_END]
@@ -211,9 +240,8 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
         support = x[prog_idx[p, M.SUPPORT_YEARS]]
         decay = x[prog_idx[p, M.BENEFIT_DECAY]]
         running_share = x[prog_idx[p, M.RUNNING_COST]]
-        zero_draws(received, count)
         zero_draws(capital, count)
-        zero_draws(reached, count)
+        zero_draws(faded, count)
         for j in range(count):
             last_adequacy[j] = 1.0
             last_factor[j] = 1.0
@@ -222,11 +250,14 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
             need_factor[j] = overrun if overrun > 1.0 else 1.0
             # support beyond the period ends after it (and a huge value must not overflow an int)
             support_end[j] = last_funded[p] + 1 + math.floor(min(support[j], float(n_year)))
+            keep[j] = 1.0 - decay[j]
+            fade_first[j] = math.sqrt(keep[j])
             # S((t + 0.5 - c) k) = 1 / (1 + e0 r**t), e0 = exp(-(0.5 - c) k), r = exp(-k): two exp
             # per draw instead of two per year. Where e0 reaches the cap (a curve far in the future)
             # the recurrence would lose the curve, so the S-curve is evaluated directly there
             path_exp[j] = min(math.exp(-(0.5 - midpoint[j] - delay[j]) * steepness[j]), _EXP_CAP)
             path_step[j] = math.exp(-steepness[j])
+            path_half[j] = math.sqrt(path_step[j])
             base_exp[j] = min(math.exp(-(0.5 - base_midpoint[j]) * base_steepness[j]), _EXP_CAP)
             base_step[j] = math.exp(-base_steepness[j])
         needed = 0.0
@@ -234,55 +265,74 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
             planned = planned_spend[p, t]
             funded = planned + budget_change[p, t]
             needed += planned
+            spend_row = spend_out[t, p]
+            adequacy_row = adequacy_out[t, p]
+            uptake_row = uptake_out[t, p]
+            additional_row = additional_out[t, p]
+            running_row = running_out[t, p]
+            # Three loops over the draws, so that the first and the last have no call and no
+            # branch the compiler cannot turn into a select: they vectorise.
             for j in range(count):
                 spend = funded * (1.0 - year_cut[t, j] * exposure[j])
-                spend_out[t, p, lo + j] = spend
+                spend_row[lo + j] = spend
                 # systems bought during the year run for half of it (mid-year convention)
-                in_use = capital[j] + 0.5 * spend
+                in_use[j] = capital[j] + 0.5 * spend
                 capital[j] += spend
-                received[j] += spend
                 need = needed * need_factor[j]
-                if need > 0.0:
-                    adequacy = received[j] / need
-                    if adequacy > 1.0:
-                        adequacy = 1.0
-                else:
-                    adequacy = 1.0  # nothing planned yet, nothing missing
-                adequacy_out[t, p, lo + j] = adequacy
+                # nothing planned yet, nothing missing
+                adequacy_row[lo + j] = min(capital[j] / need, 1.0) if need > 0.0 else 1.0
+            for j in range(count):
+                adequacy = adequacy_row[lo + j]
                 if adequacy != last_adequacy[j]:
                     last_adequacy[j] = adequacy
                     # no money, no technology, whatever the elasticity
                     last_factor[j] = adequacy ** elasticity[j] if adequacy > 0.0 else 0.0
+            capped = False
+            for j in range(count):
                 level_max = ceiling[j] * capacity[j] * last_factor[j]
                 end = support_end[j]
-                if base_exp[j] < _EXP_CAP:
-                    base = base_ceiling[j] / (1.0 + base_exp[j])
-                    base_exp[j] *= base_step[j]
-                else:  # too far out for the recurrence: the S-curve itself
-                    base = base_ceiling[j] * logistic((t + 0.5 - base_midpoint[j]) * base_steepness[j])
-                if t < end:
-                    if path_exp[j] < _EXP_CAP:
-                        level = level_max / (1.0 + path_exp[j])
-                        path_exp[j] *= path_step[j]
-                    else:
-                        level = level_max * logistic((t + 0.5 - midpoint[j] - delay[j]) * steepness[j])
-                    if t == end - 1:
-                        reached[j] = level_max * logistic((end - midpoint[j] - delay[j]) * steepness[j])
-                    # systems that would have run anyway (the do-minimum) cost nothing extra to run
-                    # (continuous in uptake: full cost with no do-minimum, none where it leads)
-                    if level > base:
-                        running = running_share[j] * in_use * ((level - base) / level)
-                    elif base > 0.0:
-                        running = 0.0
-                    else:
-                        running = running_share[j] * in_use
-                else:
+                e_base = base_exp[j]
+                base = base_ceiling[j] / (1.0 + e_base)
+                base_exp[j] = e_base * base_step[j] if e_base < _EXP_CAP else e_base
+                e_path = path_exp[j]
+                level = level_max / (1.0 + e_path)
+                path_exp[j] = e_path * path_step[j] if e_path < _EXP_CAP else e_path
+                capped |= (e_base >= _EXP_CAP) | (e_path >= _EXP_CAP)
+                if t == end - 1:
+                    # the level at the end of support, then half a year of fading to mid-year
+                    faded[j] = level_max / (1.0 + e_path * path_half[j]) * fade_first[j]
+                if t >= end:
                     # support has ended: what was reached fades, and no running cost is paid
-                    level = reached[j] * (1.0 - decay[j]) ** (t + 0.5 - end)
-                    running = 0.0
-                uptake_out[t, p, lo + j] = level
-                additional_out[t, p, lo + j] = level - base if level > base else 0.0
-                running_out[t, p, lo + j] = running
+                    level = faded[j]
+                    faded[j] *= keep[j]
+                base_level[j] = base
+                uptake_row[lo + j] = level
+                additional_row[lo + j] = level - base if level > base else 0.0
+                running_row[lo + j] = (
+                    _running_cost(level, base, running_share[j] * in_use[j]) if t < end else 0.0
+                )
+            if capped:
+                # a curve too far in the future for the recurrence: the S-curve itself
+                for j in range(count):
+                    base_capped = base_exp[j] >= _EXP_CAP
+                    path_capped = path_exp[j] >= _EXP_CAP
+                    end = support_end[j]
+                    if not (base_capped or (path_capped and t < end)):
+                        continue
+                    base = base_level[j]
+                    if base_capped:
+                        base = base_ceiling[j] * logistic((t + 0.5 - base_midpoint[j]) * base_steepness[j])
+                    level = uptake_row[lo + j]
+                    if path_capped and t < end:
+                        shift = midpoint[j] + delay[j]
+                        level_max = ceiling[j] * capacity[j] * last_factor[j]
+                        level = level_max * logistic((t + 0.5 - shift) * steepness[j])
+                        if t == end - 1:
+                            faded[j] = level_max * logistic((end - shift) * steepness[j]) * fade_first[j]
+                    uptake_row[lo + j] = level
+                    additional_row[lo + j] = level - base if level > base else 0.0
+                    if t < end:
+                        running_row[lo + j] = _running_cost(level, base, running_share[j] * in_use[j])
 
     # Digital exclusion in each year, lowered by inclusion programmes as they spread.
     excluded = x[risk_idx[M.DIGITAL_EXCLUSION]]
@@ -547,20 +597,26 @@ def simulate_span(
             transform_uniforms(codes[k], params[k], tables[table_rows[k]], values, count)
 
     if n_copula > 0:
-        uniforms = np.empty((n_copula, RUN))
-        normals = np.empty(n_copula)
+        scores = np.empty((n_copula, RUN))
+        mixed = np.empty((n_copula, RUN))
         for run in range(n_runs):
             lo = offset + run * RUN
             count = min(RUN, end - lo)
             for a in range(n_copula):
-                copy_draws(inputs_out[copula_rows[a], lo : lo + count], uniforms[a], count)
-            gaussian_copula(uniforms, mixing, normals, count)
+                copy_draws(inputs_out[copula_rows[a], lo : lo + count], scores[a], count)
+                ndtri_many(scores[a], count)
+            mix_normal_scores(scores, mixing, mixed, count)
             for a in range(n_copula):
                 row = copula_rows[a]
                 k = stored_input[row]
                 values = inputs_out[row, lo : lo + count]
-                copy_draws(uniforms[a], values, count)
-                transform_uniforms(codes[k], params[k], tables[table_rows[k]], values, count)
+                copy_draws(mixed[a], values, count)
+                if codes[k] == NORMAL or codes[k] == LOGNORMAL:
+                    # straight from the correlated score: no round trip through its uniform
+                    normal_scores_to_values(codes[k], params[k], values, count)
+                else:
+                    normal_scores_to_uniforms(values, count)
+                    transform_uniforms(codes[k], params[k], tables[table_rows[k]], values, count)
 
     n_blocks = (n + BLOCK - 1) // BLOCK
     x = np.empty((n_inputs, BLOCK))

@@ -14,7 +14,7 @@ import numba
 import numpy as np
 
 from nhsrisk._config import NUMBA_CACHE
-from nhsrisk._special import ndtri
+from nhsrisk._special import ndtri, ndtri_many
 
 FIXED = 0
 UNIFORM = 1
@@ -160,25 +160,46 @@ def transform_uniforms(code, params, table, values, count):
         width = params[1]
         for i in range(count):
             values[i] = low + values[i] * width
-    elif code == NORMAL:
-        mean = params[0]
-        sd = params[1]
-        for i in range(count):
-            values[i] = mean + sd * ndtri(values[i])
-    elif code == LOGNORMAL:
-        mu = params[0]
-        sigma = params[1]
-        for i in range(count):
-            values[i] = math.exp(mu + sigma * ndtri(values[i]))
+    elif code == NORMAL or code == LOGNORMAL:
+        ndtri_many(values, count)
+        normal_scores_to_values(code, params, values, count)
     elif code == BERNOULLI:
         threshold = params[0]
         for i in range(count):
             values[i] = 1.0 if values[i] > threshold else 0.0
     elif code == BETA_TABLE:
         hermite_inverse_many(table, params[0], params[1], values, count)
+    elif code == DISCRETE:
+        # the value's index is the number of cumulative probabilities below u: no branch
+        n_values = int(params[0])
+        for i in range(count):
+            u = values[i]
+            index = 0
+            for j in range(n_values - 1):
+                index += u > table[j]
+            values[i] = table[n_values + index]
     else:
         for i in range(count):
             values[i] = inverse_cdf(code, params, table, values[i])
+
+
+@numba.njit(cache=NUMBA_CACHE)
+def normal_scores_to_values(code, params, values, count):
+    """Replace the standard normal scores ``values[:count]`` of a NORMAL or LOGNORMAL input by its values.
+
+    The second half of their inversion (``mean + sd z``, ``exp(mu + sigma z)``);
+    the Gaussian copula calls it on its correlated scores directly.
+    """
+    if code == NORMAL:
+        mean = params[0]
+        sd = params[1]
+        for i in range(count):
+            values[i] = mean + sd * values[i]
+    else:
+        mu = params[0]
+        sigma = params[1]
+        for i in range(count):
+            values[i] = math.exp(mu + sigma * values[i])
 
 
 def inverse_cdf_many(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import numba
+import numpy as np
 
 from nhsrisk._config import NUMBA_CACHE
 
@@ -21,45 +22,51 @@ def ndtr(x: float) -> float:
     return 0.5 * math.erfc(-x * _SQRT1_2)
 
 
+@numba.njit(cache=NUMBA_CACHE, inline="always")
+def _ndtri_central(q):
+    """AS 241's central form, ``|q| <= 0.425`` (``q = p - 0.5``): shared by ndtri and ndtri_many."""
+    r = 0.180625 - q * q
+    num = (
+        (
+            (
+                (
+                    ((2509.0809287301226727 * r + 33430.575583588128105) * r + 67265.770927008700853) * r
+                    + 45921.953931549871457
+                )
+                * r
+                + 13731.693765509461125
+            )
+            * r
+            + 1971.5909503065514427
+        )
+        * r
+        + 133.14166789178437745
+    ) * r + 3.387132872796366608
+    den = (
+        (
+            (
+                (
+                    ((5226.495278852545925 * r + 28729.085735721942674) * r + 39307.89580009271061) * r
+                    + 21213.794301586595867
+                )
+                * r
+                + 5394.1960214247511077
+            )
+            * r
+            + 687.1870074920579083
+        )
+        * r
+        + 42.313330701600911252
+    ) * r + 1.0
+    return q * num / den
+
+
 @numba.njit(cache=NUMBA_CACHE)
 def ndtri(p: float) -> float:
     """Inverse of the standard normal CDF for ``p`` in (0, 1) (AS 241, PPND16)."""
     q = p - 0.5
     if abs(q) <= 0.425:
-        r = 0.180625 - q * q
-        num = (
-            (
-                (
-                    (
-                        ((2509.0809287301226727 * r + 33430.575583588128105) * r + 67265.770927008700853) * r
-                        + 45921.953931549871457
-                    )
-                    * r
-                    + 13731.693765509461125
-                )
-                * r
-                + 1971.5909503065514427
-            )
-            * r
-            + 133.14166789178437745
-        ) * r + 3.387132872796366608
-        den = (
-            (
-                (
-                    (
-                        ((5226.495278852545925 * r + 28729.085735721942674) * r + 39307.89580009271061) * r
-                        + 21213.794301586595867
-                    )
-                    * r
-                    + 5394.1960214247511077
-                )
-                * r
-                + 687.1870074920579083
-            )
-            * r
-            + 42.313330701600911252
-        ) * r + 1.0
-        return q * num / den
+        return _ndtri_central(q)
     r = p if q < 0.0 else 1.0 - p
     r = math.sqrt(-math.log(r))
     if r <= 5.0:
@@ -148,3 +155,26 @@ def ndtri(p: float) -> float:
         ) * r + 1.0
     value = num / den
     return -value if q < 0.0 else value
+
+
+@numba.njit(cache=NUMBA_CACHE)
+def ndtri_many(values, count):
+    """``ndtri`` of every value of ``values[:count]``, in place: bitwise equal, about 2x faster.
+
+    The central form (85% of uniforms) runs over every value in a branch-free
+    loop the compiler vectorises; the values in the tails are then noted and
+    recomputed one by one with :func:`ndtri`.
+    """
+    central = np.empty(count)
+    for i in range(count):
+        central[i] = _ndtri_central(values[i] - 0.5)
+    tails = np.empty(count, dtype=np.int64)
+    n_tails = 0
+    for i in range(count):
+        tails[n_tails] = i
+        n_tails += abs(values[i] - 0.5) > 0.425
+    for k in range(n_tails):
+        i = tails[k]
+        central[i] = ndtri(values[i])
+    for i in range(count):
+        values[i] = central[i]
