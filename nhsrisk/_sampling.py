@@ -28,7 +28,7 @@ DISCRETE = 8
 
 N_PARAMS = 5
 #: Doubles before the first record of an inversion table row (see
-#: nhsrisk.distributions._inversion_table): [n_cells, n_guide, 0 x 6].
+#: nhsrisk.distributions._build_inversion_table): [n_buckets, n_far, 0 x 6].
 TABLE_HEADER = 8
 RECORD = 8
 
@@ -44,30 +44,33 @@ def _hermite_cell(table, at, u):
 
 
 @numba.njit(cache=NUMBA_CACHE, inline="always")
-def hermite_inverse(table, u):
-    """Standard-Beta quantile at ``u`` from an inversion table (see ``TABLE_HEADER``).
-
-    Each cell is one record ``[u0, 1/width, c0..c5]`` holding its quintic in
-    Horner form. The guide bucket of ``u`` names a cell and the next boundary
-    after it, so the cell is found without a search except in the far tails.
-    """
-    n_cells = int(table[0])
-    n_guide = int(table[1])
-    bucket = min(int(u * n_guide), n_guide - 1)
-    entry = TABLE_HEADER + RECORD * n_cells + 2 * bucket
-    cell = int(table[entry])
-    if cell >= 0:
-        # one boundary at most in this bucket, stored beside the cell: no search
-        cell += u >= table[entry + 1]
-        return _hermite_cell(table, TABLE_HEADER + RECORD * cell, u)
-    return _far_tail_inverse(table, n_cells, -cell - 1, u)
+def _bucket_record(n_buckets, u):
+    """Start of the record of ``u``'s bucket in a table of ``n_buckets`` equal buckets of probability."""
+    return TABLE_HEADER + RECORD * min(int(u * n_buckets), n_buckets - 1)
 
 
 @numba.njit(cache=NUMBA_CACHE, inline="always")
-def _far_tail_inverse(table, n_cells, cell, u):
-    """:func:`hermite_inverse` in a far-tail bucket: search on from ``cell``."""
-    at = TABLE_HEADER + RECORD * cell
-    while cell < n_cells - 1 and u >= table[at + RECORD]:
+def hermite_inverse(table, u):
+    """Standard-Beta quantile at ``u`` from an inversion table (see ``TABLE_HEADER``).
+
+    The bucket's record is the cell itself, found by one multiplication, except
+    in a far bucket (marked by a negative width: the tails), whose own cells are
+    searched.
+    """
+    at = _bucket_record(int(table[0]), u)
+    if table[at + 1] > 0.0:
+        return _hermite_cell(table, at, u)
+    return _far_inverse(table, at, u)
+
+
+@numba.njit(cache=NUMBA_CACHE, inline="always")
+def _far_inverse(table, bucket, u):
+    """:func:`hermite_inverse` in the far bucket whose record is at ``table[bucket]``: search its cells."""
+    n_buckets = int(table[0])
+    n_far = int(table[1])
+    cell = int(table[bucket + 2])
+    at = TABLE_HEADER + RECORD * (n_buckets + cell)
+    while cell < n_far - 1 and u >= table[at + RECORD]:
         cell += 1
         at += RECORD
     return _hermite_cell(table, at, u)
@@ -77,33 +80,27 @@ def _far_tail_inverse(table, n_cells, cell, u):
 def hermite_inverse_many(table, low, width, values, count):
     """``low + width * hermite_inverse(table, u)`` for every ``u`` in ``values[:count]``, in place.
 
-    Bitwise equal to calling :func:`hermite_inverse` on each value, about 1.5x
-    faster: the main loop has no data-dependent branch. It treats every value
-    as if its guide bucket held one boundary at most, and notes the few that
-    fall in a far-tail bucket (a few percent of draws, whose branch the CPU
-    would mispredict) for a second loop that searches and overwrites them.
+    Bitwise equal to calling :func:`hermite_inverse` on each value, and faster:
+    the main loop has no data-dependent branch. It evaluates every value's
+    bucket record as a cell, and notes the few that fall in a far bucket (whose
+    record holds no polynomial; their branch the CPU would mispredict) for a
+    second loop that searches and overwrites them.
     """
-    n_cells = int(table[0])
-    n_guide = int(table[1])
-    guide = TABLE_HEADER + RECORD * n_cells
+    # read once: the stores below might alias the table for all the compiler knows
+    n_buckets = int(table[0])
     far_index = np.empty(count, dtype=np.int64)
     far_u = np.empty(count)
     n_far = 0
     for i in range(count):
         u = values[i]
-        entry = guide + 2 * min(int(u * n_guide), n_guide - 1)
-        first = int(table[entry])
-        # In a far-tail bucket this is a cell at or before u's: a valid record, a wrong value
-        # that the second loop replaces.
-        cell = (first if first >= 0 else -first - 1) + (u >= table[entry + 1])
+        at = _bucket_record(n_buckets, u)
         far_index[n_far] = i
         far_u[n_far] = u
-        n_far += first < 0
-        values[i] = low + width * _hermite_cell(table, TABLE_HEADER + RECORD * cell, u)
+        n_far += table[at + 1] < 0.0
+        values[i] = low + width * _hermite_cell(table, at, u)
     for j in range(n_far):
         u = far_u[j]
-        first = int(table[guide + 2 * min(int(u * n_guide), n_guide - 1)])
-        values[far_index[j]] = low + width * _far_tail_inverse(table, n_cells, -first - 1, u)
+        values[far_index[j]] = low + width * _far_inverse(table, _bucket_record(n_buckets, u), u)
 
 
 @numba.njit(cache=NUMBA_CACHE)

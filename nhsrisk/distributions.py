@@ -257,6 +257,10 @@ MAX_CONCENTRATION = 1e6
 MIN_SHAPE = 0.05
 _END_CELL = 1e-12  # probability of each end cell: any monotone fill there meets U_RESOLUTION
 _MAX_CELLS = 20_000
+#: Equal buckets of probability in an inversion table: 256 records of 64 bytes stay in the L1 cache.
+_BUCKETS = 256
+#: Where a cell is checked, as fractions of its width: off-centre, so no node of a split is re-checked.
+_CHECK_POINTS = np.linspace(0.0, 1.0, 17)[1:-1] + 0.013
 
 
 def _horner(records: np.ndarray) -> np.ndarray:
@@ -371,7 +375,7 @@ def _cdf_step(law: Any, x: np.ndarray) -> np.ndarray:
 
 
 #: Bump when the table construction changes: cached tables of other versions are ignored.
-_TABLE_VERSION = 6
+_TABLE_VERSION = 7
 
 
 def _table_cache_dir() -> Path | None:
@@ -422,17 +426,22 @@ def _table_is_consistent(table: np.ndarray) -> bool:
     """Cheap structural check of a cached table (sizes, ordering, finite values)."""
     if table.size < 8:
         return False
-    n_cells, n_guide = int(table[0]), int(table[1])
-    if table.size != 8 + 8 * n_cells + 2 * n_guide or n_cells < 2:
+    n_buckets, n_far = int(table[0]), int(table[1])
+    if n_buckets < 2 or n_far < 2 or table.size != 8 + 8 * (n_buckets + n_far):
         return False
-    records = table[8 : 8 + 8 * n_cells].reshape(n_cells, 8)
-    guide = table[8 + 8 * n_cells :].reshape(-1, 2)[:, 0]
-    cells = np.where(guide < 0, -guide - 1, guide)
+    buckets = table[8 : 8 + 8 * n_buckets].reshape(n_buckets, 8)
+    far = table[8 + 8 * n_buckets :].reshape(n_far, 8)
+    marked = buckets[:, 1] < 0
+    first = buckets[marked, 2]
     return bool(
         np.isfinite(table).all()
-        and records[0, 0] == 0.0
-        and np.all(np.diff(records[:, 0]) > 0)
-        and np.all((cells >= 0) & (cells < n_cells))
+        and np.array_equal(buckets[:, 0], np.arange(n_buckets) / n_buckets)
+        and far[0, 0] == 0.0
+        and np.all(np.diff(far[:, 0]) > 0)
+        and marked[0]
+        and marked[-1]
+        and np.all((first >= 0) & (first < n_far))
+        and np.array_equal(far[first.astype(int), 0], buckets[marked, 0])
     )
 
 
@@ -449,32 +458,74 @@ def _build_inversion_table(alpha: float, beta: float) -> np.ndarray:
     ``-f'/f**3`` are exact. The two end cells (probability 1e-12 each) are
     filled linearly, which meets the bound by their size.
 
-    Returns a row: ``[n_cells, n_guide, 0 x 6]``, then ``n_cells`` records of 8
-    doubles ``[u0, 1/width, c0..c5]`` (one cache line each: the cell's start,
-    its reciprocal width and its polynomial in Horner form), then the guide
-    table: ``n_guide`` equal buckets of probability, each a pair ``[cell, next
-    boundary]`` (a negative cell ``-(c + 1)`` marks a far-tail bucket holding
-    several boundaries, searched from ``c``). The checks evaluate exactly the
-    kernel's arithmetic.
+    The cells are first the :data:`_BUCKETS` equal buckets of probability, so
+    that the kernel finds a uniform's cell with one multiplication and reads its
+    polynomial with one dependent load. A bucket that fails the bound (the two
+    end buckets always, which hold the tails) becomes a *far* bucket, split into
+    cells of its own that the kernel searches.
+
+    Returns a row: ``[n_buckets, n_far, 0 x 6]``, then ``n_buckets`` records of
+    8 doubles ``[u0, 1/width, c0..c5]`` (one cache line each: the cell's start,
+    its reciprocal width and its polynomial in Horner form), then the ``n_far``
+    records of the far cells, in order of probability. A far bucket's record is
+    ``[u0, -1, first, 0 x 5]``: a negative width marks it, ``first`` is the
+    index of its first far cell. The checks evaluate exactly the kernel's
+    arithmetic.
     """
     law = _scipy_stats().beta(alpha, beta)
+    n = _BUCKETS
+    bucket_lo = np.arange(n) / n
+    bucket_hi = np.arange(1, n + 1) / n
+    records = _beta_records(law, alpha, beta, bucket_lo[1:-1], bucket_hi[1:-1])
+    inner_good = _cells_meet_bound(law, records)
+    good = np.concatenate([[False], inner_good, [False]])
+    # Far cells: the linear end cells, the tails split at decades, and every failed bucket.
     decades = np.logspace(-12, -2, 6)
-    nodes = np.unique(np.concatenate([decades, np.linspace(0.02, 0.98, 13), 1.0 - decades]))
-    pending_lo, pending_hi = nodes[:-1], nodes[1:]
-    check = np.linspace(0.0, 1.0, 17)[1:-1] + 0.013  # off-centre, so no node of a split is re-checked
-    accepted = [_beta_records(law, alpha, beta, np.array([0.0, 1.0 - _END_CELL]), np.array([_END_CELL, 1.0]))]
-    accepted[0][:, 4:] = 0.0
-    accepted[0][:, 4] = accepted[0][:, 5] = accepted[0][:, 3] - accepted[0][:, 2]
-    n_cells = 2
+    lower_nodes = np.unique(np.concatenate([[_END_CELL], decades[decades < 1.0 / n], [1.0 / n]]))
+    upper_nodes = np.sort(1.0 - lower_nodes)
+    failed = np.flatnonzero(~good[1:-1]) + 1
+    pending_lo = np.concatenate([lower_nodes[:-1], upper_nodes[:-1], bucket_lo[failed]])
+    pending_hi = np.concatenate([lower_nodes[1:], upper_nodes[1:], bucket_hi[failed]])
+    ends = _beta_records(law, alpha, beta, np.array([0.0, 1.0 - _END_CELL]), np.array([_END_CELL, 1.0]))
+    ends[:, 4:] = 0.0
+    ends[:, 4] = ends[:, 5] = ends[:, 3] - ends[:, 2]
+    far = np.concatenate([ends, _split_until_bound(law, alpha, beta, pending_lo, pending_hi, n)])
+    far = _horner(far[np.argsort(far[:, 0])])
+    table_records = np.zeros((n, 8))
+    table_records[1:-1] = _horner(records)
+    first_far = np.searchsorted(far[:, 0], bucket_lo)
+    table_records[~good] = 0.0
+    table_records[~good, 0] = bucket_lo[~good]
+    table_records[~good, 1] = -1.0
+    table_records[~good, 2] = first_far[~good]
+    header = np.zeros(8)
+    header[:2] = n, len(far)
+    table = np.concatenate([header, table_records.ravel(), far.ravel()])
+    table.flags.writeable = False
+    return table
+
+
+def _cells_meet_bound(law: Any, records: np.ndarray) -> np.ndarray:
+    """Which Hermite cells (records ``[u0, u1, x0, x1, ...]``) meet the u-error bound and are monotone."""
+    lo, hi = records[:, 0], records[:, 1]
+    u = lo[:, None] + (hi - lo)[:, None] * _CHECK_POINTS
+    xs = _evaluate_records(_horner(records), u)
+    allowance = 0.5 * U_RESOLUTION + 2.0 * _cdf_step(law, xs)
+    # Above the median compare survival probabilities: a cdf near 1 has no digits left.
+    error = np.where(u > 0.5, np.abs(law.sf(xs) - (1.0 - u)), np.abs(law.cdf(xs) - u))
+    path = np.concatenate([records[:, 2:3], xs, records[:, 3:4]], axis=1)
+    return (error <= allowance).all(axis=1) & (np.diff(path, axis=1) >= 0).all(axis=1)
+
+
+def _split_until_bound(
+    law: Any, alpha: float, beta: float, pending_lo: np.ndarray, pending_hi: np.ndarray, n_buckets: int
+) -> np.ndarray:
+    """Hermite records of cells covering ``[pending_lo, pending_hi]``, split until each meets the bound."""
+    accepted = []
+    n_cells = n_buckets + 2
     while len(pending_lo):
         records = _beta_records(law, alpha, beta, pending_lo, pending_hi)
-        u = pending_lo[:, None] + (pending_hi - pending_lo)[:, None] * check
-        xs = _evaluate_records(_horner(records), u)
-        allowance = 0.5 * U_RESOLUTION + 2.0 * _cdf_step(law, xs)
-        # Above the median compare survival probabilities: a cdf near 1 has no digits left.
-        error = np.where(u > 0.5, np.abs(law.sf(xs) - (1.0 - u)), np.abs(law.cdf(xs) - u))
-        path = np.concatenate([records[:, 2:3], xs, records[:, 3:4]], axis=1)
-        good = (error <= allowance).all(axis=1) & (np.diff(path, axis=1) >= 0).all(axis=1)
+        good = _cells_meet_bound(law, records)
         accepted.append(records[good])
         n_cells += int(good.sum())
         lo, hi = pending_lo[~good], pending_hi[~good]
@@ -489,26 +540,7 @@ def _build_inversion_table(alpha: float, beta: float) -> np.ndarray:
         middle = np.where(upper, 1.0 - np.sqrt((1.0 - lo) * (1.0 - hi)), middle)
         pending_lo = np.concatenate([lo, middle])
         pending_hi = np.concatenate([middle, hi])
-    records = np.concatenate(accepted)
-    records = _horner(records[np.argsort(records[:, 0])])
-    n_cells = len(records)
-    n_guide = 2 * n_cells
-    starts = records[:, 0]
-    bucket_lo = np.arange(n_guide) / n_guide
-    bucket_hi = np.arange(1, n_guide + 1) / n_guide
-    first = np.searchsorted(starts, bucket_lo, side="right") - 1
-    last = np.searchsorted(starts, bucket_hi, side="left") - 1
-    # Bucket entry [cell, next boundary]: u is in `cell`, or in `cell + 1` if u >= next
-    # boundary. A bucket that holds two or more boundaries (only in the far tails) is
-    # marked with a negative cell, -(first + 1), and searched.
-    next_start = np.append(starts, 2.0)[first + 1]
-    cell = np.where(last - first <= 1, first, -(first + 1)).astype(float)
-    guide = np.column_stack([cell, next_start]).ravel()
-    header = np.zeros(8)
-    header[:2] = n_cells, n_guide
-    table = np.concatenate([header, records.ravel(), guide])
-    table.flags.writeable = False
-    return table
+    return np.concatenate(accepted) if accepted else np.zeros((0, 8))
 
 
 @dataclass(frozen=True)
