@@ -24,7 +24,7 @@ from nhsrisk._config import NUMBA_CACHE
 from nhsrisk._design import DESIGN, mix_normal_scores, normal_scores_to_uniforms, source_uniforms
 from nhsrisk._rng import fill_uniforms
 from nhsrisk._sampling import FIXED, LOGNORMAL, NORMAL, normal_scores_to_values, transform_uniforms
-from nhsrisk._special import ndtri_many
+from nhsrisk._special import ndtri_many, pow_many
 
 #: Draws per task when kept inputs are sampled (one input, one inverse-CDF table, per task).
 RUN = 4096
@@ -90,7 +90,6 @@ _VECTORS = (
     "faded",
     "fade_first",
     "keep",
-    "last_adequacy",
     "last_factor",
     "path_exp",
     "path_step",
@@ -116,7 +115,6 @@ _BASE_LEVEL = _VECTORS.index("base_level")
 _FADED = _VECTORS.index("faded")
 _FADE_FIRST = _VECTORS.index("fade_first")
 _KEEP = _VECTORS.index("keep")
-_LAST_ADEQUACY = _VECTORS.index("last_adequacy")
 _LAST_FACTOR = _VECTORS.index("last_factor")
 _PATH_EXP = _VECTORS.index("path_exp")
 _PATH_STEP = _VECTORS.index("path_step")
@@ -196,7 +194,6 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
     faded = vectors[_FADED]
     fade_first = vectors[_FADE_FIRST]
     keep = vectors[_KEEP]
-    last_adequacy = vectors[_LAST_ADEQUACY]
     last_factor = vectors[_LAST_FACTOR]
     # exp(-z) of the two S-curves at the next mid-year, its factor from one year to the
     # next, and (path_half) from a mid-year to the end of that year
@@ -243,8 +240,6 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
         zero_draws(capital, count)
         zero_draws(faded, count)
         for j in range(count):
-            last_adequacy[j] = 1.0
-            last_factor[j] = 1.0
             overrun = swan_overrun[j] if swan[j] > 0.5 else body_overrun[j]
             # an underrun is banked, never set against a cut: the need is at least the plan
             need_factor[j] = overrun if overrun > 1.0 else 1.0
@@ -280,13 +275,12 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
                 capital[j] += spend
                 need = needed * need_factor[j]
                 # nothing planned yet, nothing missing
-                adequacy_row[lo + j] = min(capital[j] / need, 1.0) if need > 0.0 else 1.0
+                adequacy = min(capital[j] / need, 1.0) if need > 0.0 else 1.0
+                adequacy_row[lo + j] = adequacy
+            pow_many(adequacy_row[lo : lo + count], elasticity, last_factor, count)
             for j in range(count):
-                adequacy = adequacy_row[lo + j]
-                if adequacy != last_adequacy[j]:
-                    last_adequacy[j] = adequacy
-                    # no money, no technology, whatever the elasticity
-                    last_factor[j] = adequacy ** elasticity[j] if adequacy > 0.0 else 0.0
+                # no money, no technology, whatever the elasticity
+                last_factor[j] = last_factor[j] if adequacy_row[lo + j] > 0.0 else 0.0
             capped = False
             for j in range(count):
                 level_max = ceiling[j] * capacity[j] * last_factor[j]
