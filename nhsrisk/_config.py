@@ -10,6 +10,13 @@ from pathlib import Path
 #: for example on a read-only install).
 NUMBA_CACHE: bool = os.environ.get("NHSRISK_NUMBA_CACHE", "1") != "0"
 
+#: numba error model of every kernel. The default ("python") puts a zero check, and
+#: a ZeroDivisionError it could raise, on every division: a branch that keeps the
+#: compiler from vectorising a loop or from turning its conditionals into selects.
+#: The kernels guard their divisions themselves (inputs are checked in Python), so
+#: IEEE division, as NumPy does it, is all they need.
+ERROR_MODEL = "numpy"
+
 # numba keys a cached function on its own file's timestamp only, but the main
 # kernel inlines code from the other kernel modules: editing _sampling.py would
 # leave a stale _kernels cache that runs the old code (or crashes), and the slot and

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from nhsrisk._config import NUMBA_CACHE
+from nhsrisk._config import ERROR_MODEL, NUMBA_CACHE
 from nhsrisk._rng import fill_uniforms
 from nhsrisk._special import ndtr
 
@@ -38,12 +38,12 @@ U_MAX = 1.0 - 2.0**-53
 _MASK32 = np.uint64(0xFFFFFFFF)
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _mul32(a, b):
     return (a * np.uint64(b)) & _MASK32
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _permutation_mask(n):
     """``2**b - 1`` for the smallest power of two ``2**b >= n``."""
     w = np.uint64(n - 1)
@@ -55,7 +55,7 @@ def _permutation_mask(n):
     return w
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _hash_round(i, w, p):
     """One pass of Kensler's hash: a bijection of ``0 .. w`` (``w + 1`` a power of two)."""
     i ^= p
@@ -79,7 +79,7 @@ def _hash_round(i, w, p):
     return i
 
 
-@numba.njit(cache=NUMBA_CACHE)
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def permute_index(i, n, key):
     """Position of ``i`` under a keyed pseudo-random permutation of ``0 .. n - 1`` (``n <= 2**32``).
 
@@ -97,7 +97,7 @@ def permute_index(i, n, key):
     return (i + p) % n64
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def clamp_unit(u):
     """``u`` moved into [U_MIN, U_MAX]."""
     if u < U_MIN:
@@ -107,7 +107,7 @@ def clamp_unit(u):
     return u
 
 
-@numba.njit(cache=NUMBA_CACHE)
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def stratify(first, key, design_size, values, count):
     """Turn the uniforms ``values[:count]`` of draws ``first ..`` into Latin hypercube uniforms.
 
@@ -141,7 +141,7 @@ def stratify(first, key, design_size, values, count):
         values[j] = clamp_unit((np.float64(stratum) + values[j]) * scale)
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def source_uniforms(sampler, first, offset, k0, k1, design_size, design_row, values, count):
     """Uniforms of draws ``first .. first + count - 1`` of one input into ``values[:count]``.
 
@@ -157,7 +157,7 @@ def source_uniforms(sampler, first, offset, k0, k1, design_size, design_row, val
         stratify(first, k0 ^ (k1 << np.uint64(1)), design_size, values, count)
 
 
-@numba.njit(cache=NUMBA_CACHE)
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def mix_normal_scores(scores, mixing, mixed, count):
     """Correlate independent standard normal scores: ``mixed[:, :count] = mixing @ scores[:, :count]``.
 
@@ -174,7 +174,7 @@ def mix_normal_scores(scores, mixing, mixed, count):
                 mixed[a, j] += weight * scores[b, j]
 
 
-@numba.njit(cache=NUMBA_CACHE)
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def normal_scores_to_uniforms(values, count):
     """Replace the normal scores ``values[:count]`` by their uniforms ``Phi(z)``, in [U_MIN, U_MAX]."""
     for j in range(count):

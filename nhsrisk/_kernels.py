@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from nhsrisk import _model as M
-from nhsrisk._config import NUMBA_CACHE
+from nhsrisk._config import ERROR_MODEL, NUMBA_CACHE
 from nhsrisk._design import DESIGN, mix_normal_scores, normal_scores_to_uniforms, source_uniforms
 from nhsrisk._rng import fill_uniforms
 from nhsrisk._sampling import FIXED, LOGNORMAL, NORMAL, normal_scores_to_values, transform_uniforms
@@ -36,14 +36,14 @@ BLOCK = 512
 CHUNK = 8192
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def draw_input(first, code, params, table, k0, k1, values, count):
     """Draws ``first .. first + count - 1`` of one input's stream into ``values[:count]``."""
     fill_uniforms(first, k0, k1, values, count)
     transform_uniforms(code, params, table, values, count)
 
 
-@numba.njit(cache=NUMBA_CACHE)
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def sample_stream(code, params, table, k0, k1, start, out):
     """Fill ``out`` with draws ``start, start+1, ...`` of one input's stream."""
     n = out.shape[0]
@@ -52,21 +52,21 @@ def sample_stream(code, params, table, k0, k1, start, out):
         draw_input(np.uint64(start + lo), code, params, table, k0, k1, out[lo : lo + count], count)
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def copy_draws(source, target, count):
     """``target[:count] = source[:count]``, as a loop: numba compiles slice assignment slowly."""
     for j in range(count):
         target[j] = source[j]
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def zero_draws(target, count):
     """``target[:count] = 0.0``, as a loop (see :func:`copy_draws`)."""
     for j in range(count):
         target[j] = 0.0
 
 
-@numba.njit(cache=NUMBA_CACHE)
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def block_scratch(model):
     """Work arrays for :func:`evaluate_block`: vectors, per programme and group, per group, per year."""
     group_idx = model[4]
@@ -139,13 +139,13 @@ _PV_RESIDUAL = _VECTORS.index("pv_residual")
 _EXP_CAP = 1e300
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def logistic(z):
     """``1 / (1 + exp(-z))``, the uptake S-curve."""
     return 1.0 / (1.0 + math.exp(-z))
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _running_cost(level, base, full):
     """Return the running cost of a supported year: ``full`` for the systems beyond the do-minimum.
 
@@ -159,7 +159,7 @@ def _running_cost(level, base, full):
     return full
 
 
-@numba.njit(cache=NUMBA_CACHE)
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def evaluate_block(lo, count, x, model, scratch, outputs):
     """Evaluate the structural model (version 2) for draws ``lo .. lo + count - 1``.
 
@@ -362,7 +362,7 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
     _value_and_appraisal(lo, count, x, model, vectors, full_uptake_hours, releasable, exclusion, outputs)
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _value_and_appraisal(lo, count, x, model, vectors, full_uptake_hours, releasable, exclusion, outputs):
     """Hours released (capped per staff group), value by kind, present values, NPV and BCR."""
     risk_idx, prog_idx, group_idx = model[0], model[2], model[4]
@@ -533,7 +533,7 @@ def _pool(threads: int) -> concurrent.futures.ThreadPoolExecutor:
     return pool
 
 
-@numba.njit(cache=NUMBA_CACHE, nogil=True)
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, nogil=True)
 def simulate_span(
     span, start, sampling, codes, params, table_rows, tables, keys, store_rows, model, inputs_out, outputs
 ):

@@ -15,7 +15,7 @@ import hashlib
 import numba
 import numpy as np
 
-from nhsrisk._config import NUMBA_CACHE
+from nhsrisk._config import ERROR_MODEL, NUMBA_CACHE
 
 _PHILOX_M0 = np.uint64(0xD2511F53)
 _PHILOX_M1 = np.uint64(0xCD9E8D57)
@@ -55,7 +55,7 @@ def stream_key(seed: int, name: str) -> tuple[int, int]:
     return word & 0xFFFFFFFF, word >> 32
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _philox_rounds(c0, c1, c2, c3, k0, k1):
     """Ten Philox4x32 rounds on the counter words under the key words (all < 2**32)."""
     for _ in range(10):
@@ -69,7 +69,7 @@ def _philox_rounds(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _to_unit(a, b):
     """Double on the open interval (0, 1) from two 32-bit words: ``(k + 0.5) / 2**52``.
 
@@ -83,7 +83,7 @@ def _to_unit(a, b):
     return (high * 67108864.0 + low + 0.5) * _TWO_POW_M52
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def philox_uniform(draw, k0, k1):
     """Uniform on (0, 1) for draw ``draw`` of the stream keyed ``(k0, k1)``.
 
@@ -100,7 +100,7 @@ def philox_uniform(draw, k0, k1):
     return _to_unit(c0, c1)
 
 
-@numba.njit(cache=NUMBA_CACHE)
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def fill_uniforms(first, k0, k1, out, count):
     """Write the uniforms of draws ``first .. first + count - 1`` into ``out[:count]``.
 
@@ -126,7 +126,7 @@ def fill_uniforms(first, k0, k1, out, count):
         out[last] = philox_uniform(first + np.uint64(last), k0, k1)
 
 
-@numba.njit(cache=NUMBA_CACHE)
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def philox4x32_block(counter, key, out):
     """Write the four Philox4x32-10 output words for one counter into ``out``.
 

@@ -13,7 +13,7 @@ import math
 import numba
 import numpy as np
 
-from nhsrisk._config import NUMBA_CACHE
+from nhsrisk._config import ERROR_MODEL, NUMBA_CACHE
 from nhsrisk._special import ndtri, ndtri_many
 
 FIXED = 0
@@ -33,7 +33,7 @@ TABLE_HEADER = 8
 RECORD = 8
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _hermite_cell(table, at, u):
     """Evaluate the quintic of the cell whose record starts at ``table[at]`` at ``u``, clipped to [0, 1]."""
     s = (u - table[at]) * table[at + 1]
@@ -43,13 +43,13 @@ def _hermite_cell(table, at, u):
     return min(max(x, 0.0), 1.0)
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _bucket_record(n_buckets, u):
     """Start of the record of ``u``'s bucket in a table of ``n_buckets`` equal buckets of probability."""
     return TABLE_HEADER + RECORD * min(int(u * n_buckets), n_buckets - 1)
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def hermite_inverse(table, u):
     """Standard-Beta quantile at ``u`` from an inversion table (see ``TABLE_HEADER``).
 
@@ -63,7 +63,7 @@ def hermite_inverse(table, u):
     return _far_inverse(table, at, u)
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _far_inverse(table, bucket, u):
     """:func:`hermite_inverse` in the far bucket whose record is at ``table[bucket]``: search its cells."""
     n_buckets = int(table[0])
@@ -76,7 +76,7 @@ def _far_inverse(table, bucket, u):
     return _hermite_cell(table, at, u)
 
 
-@numba.njit(cache=NUMBA_CACHE)
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def hermite_inverse_many(table, low, width, values, count):
     """``low + width * hermite_inverse(table, u)`` for every ``u`` in ``values[:count]``, in place.
 
@@ -103,7 +103,7 @@ def hermite_inverse_many(table, low, width, values, count):
         values[far_index[j]] = low + width * _far_inverse(table, _bucket_record(n_buckets, u), u)
 
 
-@numba.njit(cache=NUMBA_CACHE)
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def inverse_cdf(code, params, table, u):
     """Value at quantile ``u`` in (0, 1) of the distribution ``(code, params, table)``.
 
@@ -145,7 +145,7 @@ def inverse_cdf(code, params, table, u):
     return np.nan  # unreachable: codes are validated in Python
 
 
-@numba.njit(cache=NUMBA_CACHE)
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def transform_uniforms(code, params, table, values, count):
     """Replace the uniforms ``values[:count]`` by their quantiles, in place.
 
@@ -180,7 +180,7 @@ def transform_uniforms(code, params, table, values, count):
             values[i] = inverse_cdf(code, params, table, values[i])
 
 
-@numba.njit(cache=NUMBA_CACHE)
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def normal_scores_to_values(code, params, values, count):
     """Replace the standard normal scores ``values[:count]`` of a NORMAL or LOGNORMAL input by its values.
 
@@ -215,7 +215,7 @@ def _writable(array: np.ndarray) -> np.ndarray:
     return array if array.flags.writeable else array.copy()
 
 
-@numba.njit(cache=NUMBA_CACHE)
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def _inverse_cdf_many(code, params, table, uniforms, out):
     # a plain loop: a slice assignment costs seconds of compile in numba's generic code
     for i in range(out.shape[0]):

@@ -11,18 +11,18 @@ import math
 import numba
 import numpy as np
 
-from nhsrisk._config import NUMBA_CACHE
+from nhsrisk._config import ERROR_MODEL, NUMBA_CACHE
 
 _SQRT1_2 = 0.7071067811865476
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def ndtr(x: float) -> float:
     """Return the standard normal CDF at ``x``."""
     return 0.5 * math.erfc(-x * _SQRT1_2)
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _ndtri_central(q):
     """AS 241's central form, ``|q| <= 0.425`` (``q = p - 0.5``): shared by ndtri and ndtri_many."""
     r = 0.180625 - q * q
@@ -61,7 +61,7 @@ def _ndtri_central(q):
     return q * num / den
 
 
-@numba.njit(cache=NUMBA_CACHE)
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def ndtri(p: float) -> float:
     """Inverse of the standard normal CDF for ``p`` in (0, 1) (AS 241, PPND16)."""
     q = p - 0.5
@@ -157,7 +157,7 @@ def ndtri(p: float) -> float:
     return -value if q < 0.0 else value
 
 
-@numba.njit(cache=NUMBA_CACHE)
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def ndtri_many(values, count):
     """``ndtri`` of every value of ``values[:count]``, in place: bitwise equal, about 2x faster.
 
@@ -232,19 +232,19 @@ _A21 = 2.0 / 21.0
 _A23 = 2.0 / 23.0
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _bits(x):
     """Return the bits of the double ``x`` as an int64."""
     return np.float64(x).view(np.int64)
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _from_bits(i):
     """Return the double whose bits are the int64 ``i``."""
     return np.int64(i).view(np.float64)
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _exp_dd(hi, lo):
     """Return ``exp(hi + lo)`` for ``|hi| <= _EXP_SAFE`` and ``|lo|`` below an ulp of ``hi``."""
     n = math.floor(hi * _INV_LN2 + 0.5)
@@ -266,7 +266,7 @@ def _exp_dd(hi, lo):
     return _from_bits(_bits(value) + (np.int64(n) << 52))
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _log_dd(x):
     """Return ``log(x)`` as a head and a tail (relative error about 2**-57) for a positive normal ``x``."""
     ix = _bits(x)
@@ -299,7 +299,7 @@ def _log_dd(x):
     return hi, (head - hi) + tail
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _pow_dd(x, y):
     """Return ``x ** y`` by ``exp(y log x)`` with ``y log x`` as a head and tail, and the head."""
     lh, ll = _log_dd(x)
@@ -314,7 +314,7 @@ def _pow_dd(x, y):
     return z, z_lo
 
 
-@numba.njit(cache=NUMBA_CACHE, inline="always")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _compact(flags, count):
     """Overwrite ``flags[:count]`` (0 or 1) by the indices of the ones, in order; return how many.
 
@@ -328,7 +328,7 @@ def _compact(flags, count):
     return n
 
 
-@numba.njit(cache=NUMBA_CACHE, error_model="numpy")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def exp_many(values, count):
     """Replace ``values[:count]`` by their exponentials: within an ulp of libm's, vectorised.
 
@@ -350,7 +350,7 @@ def exp_many(values, count):
         values[i] = out[i]
 
 
-@numba.njit(cache=NUMBA_CACHE, error_model="numpy")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def log_many(values, count):
     """Replace ``values[:count]`` by their natural logarithms: within an ulp of libm's, vectorised.
 
@@ -372,7 +372,7 @@ def log_many(values, count):
         values[i] = out[i]
 
 
-@numba.njit(cache=NUMBA_CACHE, error_model="numpy")
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def pow_many(bases, exponents, out, count):
     """Write ``bases ** exponents`` to ``out[:count]``: within an ulp of libm's, vectorised.
 
