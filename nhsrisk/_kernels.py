@@ -24,7 +24,7 @@ from nhsrisk._config import ERROR_MODEL, NUMBA_CACHE
 from nhsrisk._design import DESIGN, mix_normal_scores, normal_scores_to_uniforms, source_uniforms
 from nhsrisk._rng import fill_uniforms
 from nhsrisk._sampling import FIXED, LOGNORMAL, NORMAL, normal_scores_to_values, transform_uniforms
-from nhsrisk._special import ndtri_many, pow_many
+from nhsrisk._special import exp_many, ndtri_many, pow_many
 
 #: Draws per task when kept inputs are sampled (one input, one inverse-CDF table, per task).
 RUN = 4096
@@ -248,13 +248,21 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
             keep[j] = 1.0 - decay[j]
             fade_first[j] = math.sqrt(keep[j])
             # S((t + 0.5 - c) k) = 1 / (1 + e0 r**t), e0 = exp(-(0.5 - c) k), r = exp(-k): two exp
-            # per draw instead of two per year. Where e0 reaches the cap (a curve far in the future)
-            # the recurrence would lose the curve, so the S-curve is evaluated directly there
-            path_exp[j] = min(math.exp(-(0.5 - midpoint[j] - delay[j]) * steepness[j]), _EXP_CAP)
-            path_step[j] = math.exp(-steepness[j])
+            # per draw instead of two per year (their arguments here, the exp over all draws below)
+            path_exp[j] = -(0.5 - midpoint[j] - delay[j]) * steepness[j]
+            path_step[j] = -steepness[j]
+            base_exp[j] = -(0.5 - base_midpoint[j]) * base_steepness[j]
+            base_step[j] = -base_steepness[j]
+        exp_many(path_exp, count)
+        exp_many(path_step, count)
+        exp_many(base_exp, count)
+        exp_many(base_step, count)
+        for j in range(count):
+            # Where e0 reaches the cap (a curve far in the future) the recurrence would lose the
+            # curve, so the S-curve is evaluated directly there
+            path_exp[j] = min(path_exp[j], _EXP_CAP)
+            base_exp[j] = min(base_exp[j], _EXP_CAP)
             path_half[j] = math.sqrt(path_step[j])
-            base_exp[j] = min(math.exp(-(0.5 - base_midpoint[j]) * base_steepness[j]), _EXP_CAP)
-            base_step[j] = math.exp(-base_steepness[j])
         needed = 0.0
         for t in range(n_year):
             planned = planned_spend[p, t]

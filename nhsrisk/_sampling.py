@@ -14,7 +14,7 @@ import numba
 import numpy as np
 
 from nhsrisk._config import ERROR_MODEL, NUMBA_CACHE
-from nhsrisk._special import ndtri, ndtri_many
+from nhsrisk._special import exp, exp_many, ndtri, ndtri_many
 
 FIXED = 0
 UNIFORM = 1
@@ -133,7 +133,7 @@ def inverse_cdf(code, params, table, u):
             return params[0] + params[1] * ndtri(q)
         return params[0] - params[1] * ndtri(params[4] + (1.0 - u) * params[3])
     if code == LOGNORMAL:
-        return math.exp(params[0] + params[1] * ndtri(u))
+        return exp(params[0] + params[1] * ndtri(u))
     if code == BERNOULLI:
         return 1.0 if u > params[0] else 0.0
     if code == DISCRETE:
@@ -196,7 +196,8 @@ def normal_scores_to_values(code, params, values, count):
         mu = params[0]
         sigma = params[1]
         for i in range(count):
-            values[i] = math.exp(mu + sigma * values[i])
+            values[i] = mu + sigma * values[i]
+        exp_many(values, count)
 
 
 def inverse_cdf_many(

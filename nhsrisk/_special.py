@@ -328,6 +328,14 @@ def _compact(flags, count):
     return n
 
 
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
+def exp(x):
+    """Return ``exp(x)`` exactly as :func:`exp_many` computes it, for one value."""
+    if abs(x) <= _EXP_SAFE:
+        return _exp_dd(x, 0.0)
+    return math.exp(x)
+
+
 @numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def exp_many(values, count):
     """Replace ``values[:count]`` by their exponentials: within an ulp of libm's, vectorised.
