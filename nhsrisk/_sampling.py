@@ -28,7 +28,7 @@ DISCRETE = 8
 
 N_PARAMS = 5
 #: Doubles before the first record of an inversion table row (see
-#: nhsrisk.distributions._build_inversion_table): [n_buckets, n_far, 0 x 6].
+#: nhsrisk.distributions._build_inversion_table): [n_buckets, n_sub, n_searched, 0 x 5].
 TABLE_HEADER = 8
 RECORD = 8
 
@@ -54,8 +54,8 @@ def hermite_inverse(table, u):
     """Standard-Beta quantile at ``u`` from an inversion table (see ``TABLE_HEADER``).
 
     The bucket's record is the cell itself, found by one multiplication, except
-    in a far bucket (marked by a negative width: the tails), whose own cells are
-    searched.
+    in a far bucket (marked by a negative width: the tails), whose sub-cells
+    are found the same way (see :func:`_far_inverse`).
     """
     at = _bucket_record(int(table[0]), u)
     if table[at + 1] > 0.0:
@@ -65,12 +65,24 @@ def hermite_inverse(table, u):
 
 @numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _far_inverse(table, bucket, u):
-    """:func:`hermite_inverse` in the far bucket whose record is at ``table[bucket]``: search its cells."""
+    """:func:`hermite_inverse` in the far bucket whose record is at ``table[bucket]``.
+
+    Its equal sub-cells are found by a multiplication (``u - u0`` is exact: u is
+    within a factor 2 of u0, or u0 is 0; the scale is a power of two); a
+    sub-cell marked by a negative width is searched cell by cell.
+    """
     n_buckets = int(table[0])
-    n_far = int(table[1])
-    cell = int(table[bucket + 2])
-    at = TABLE_HEADER + RECORD * (n_buckets + cell)
-    while cell < n_far - 1 and u >= table[at + RECORD]:
+    n_sub = int(table[1])
+    n_cells = int(table[2])
+    sub = int(table[bucket + 2]) + min(
+        int((u - table[bucket]) * table[bucket + 3]), int(table[bucket + 4]) - 1
+    )
+    at = TABLE_HEADER + RECORD * (n_buckets + sub)
+    if table[at + 1] > 0.0:
+        return _hermite_cell(table, at, u)
+    cell = int(table[at + 2])
+    at = TABLE_HEADER + RECORD * (n_buckets + n_sub + cell)
+    while cell < n_cells - 1 and u >= table[at + RECORD]:
         cell += 1
         at += RECORD
     return _hermite_cell(table, at, u)
@@ -80,27 +92,20 @@ def _far_inverse(table, bucket, u):
 def hermite_inverse_many(table, low, width, values, count):
     """``low + width * hermite_inverse(table, u)`` for every ``u`` in ``values[:count]``, in place.
 
-    Bitwise equal to calling :func:`hermite_inverse` on each value, and faster:
-    the main loop has no data-dependent branch. It evaluates every value's
-    bucket record as a cell, and notes the few that fall in a far bucket (whose
-    record holds no polynomial; their branch the CPU would mispredict) for a
-    second loop that searches and overwrites them.
+    A plain loop: setting the few far-bucket values aside for a second loop (to
+    spare the CPU a mispredicted branch) measured slower than the branch itself,
+    4.4 against 4.0 ns a value for Beta(2, 5), 7% of whose uniforms fall in far buckets.
     """
     # read once: the stores below might alias the table for all the compiler knows
     n_buckets = int(table[0])
-    far_index = np.empty(count, dtype=np.int64)
-    far_u = np.empty(count)
-    n_far = 0
     for i in range(count):
         u = values[i]
         at = _bucket_record(n_buckets, u)
-        far_index[n_far] = i
-        far_u[n_far] = u
-        n_far += table[at + 1] < 0.0
-        values[i] = low + width * _hermite_cell(table, at, u)
-    for j in range(n_far):
-        u = far_u[j]
-        values[far_index[j]] = low + width * _far_inverse(table, _bucket_record(n_buckets, u), u)
+        if table[at + 1] > 0.0:
+            x = _hermite_cell(table, at, u)
+        else:
+            x = _far_inverse(table, at, u)
+        values[i] = low + width * x
 
 
 @numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)

@@ -259,6 +259,8 @@ _END_CELL = 1e-12  # probability of each end cell: any monotone fill there meets
 _MAX_CELLS = 20_000
 #: Equal buckets of probability in an inversion table: 256 records of 64 bytes stay in the L1 cache.
 _BUCKETS = 256
+#: A far bucket is split into at most 2**_SUB_LEVELS equal sub-cells before its cells are searched.
+_SUB_LEVELS = 6
 #: Where a cell is checked, as fractions of its width: off-centre, so no node of a split is re-checked.
 _CHECK_POINTS = np.linspace(0.0, 1.0, 17)[1:-1] + 0.013
 
@@ -375,7 +377,7 @@ def _cdf_step(law: Any, x: np.ndarray) -> np.ndarray:
 
 
 #: Bump when the table construction changes: cached tables of other versions are ignored.
-_TABLE_VERSION = 7
+_TABLE_VERSION = 8
 
 
 def _table_cache_dir() -> Path | None:
@@ -423,25 +425,35 @@ def _inversion_table(alpha: float, beta: float) -> np.ndarray:
 
 
 def _table_is_consistent(table: np.ndarray) -> bool:
-    """Cheap structural check of a cached table (sizes, ordering, finite values)."""
+    """Cheap structural check of a cached table (sizes, ordering, finite values, links)."""
     if table.size < 8:
         return False
-    n_buckets, n_far = int(table[0]), int(table[1])
-    if n_buckets < 2 or n_far < 2 or table.size != 8 + 8 * (n_buckets + n_far):
+    n_buckets, n_sub, n_cells = int(table[0]), int(table[1]), int(table[2])
+    if n_buckets < 2 or n_sub < 2 or n_cells < 2 or table.size != 8 + 8 * (n_buckets + n_sub + n_cells):
+        return False
+    if not np.isfinite(table).all():
         return False
     buckets = table[8 : 8 + 8 * n_buckets].reshape(n_buckets, 8)
-    far = table[8 + 8 * n_buckets :].reshape(n_far, 8)
-    marked = buckets[:, 1] < 0
-    first = buckets[marked, 2]
+    subs = table[8 + 8 * n_buckets : 8 + 8 * (n_buckets + n_sub)].reshape(n_sub, 8)
+    cells = table[8 + 8 * (n_buckets + n_sub) :].reshape(n_cells, 8)
+    far = buckets[:, 1] < 0
+    first, count = buckets[far, 2].astype(int), buckets[far, 4].astype(int)
+    searched = subs[:, 1] < 0
+    into = subs[searched, 2].astype(int)
     return bool(
-        np.isfinite(table).all()
-        and np.array_equal(buckets[:, 0], np.arange(n_buckets) / n_buckets)
-        and far[0, 0] == 0.0
-        and np.all(np.diff(far[:, 0]) > 0)
-        and marked[0]
-        and marked[-1]
-        and np.all((first >= 0) & (first < n_far))
-        and np.array_equal(far[first.astype(int), 0], buckets[marked, 0])
+        np.array_equal(buckets[:, 0], np.arange(n_buckets) / n_buckets)
+        and far[0]
+        and far[-1]
+        and np.array_equal(first[1:], np.cumsum(count)[:-1])
+        and first[0] == 0
+        and count.sum() == n_sub
+        and np.array_equal(buckets[far, 3], n_buckets * buckets[far, 4])
+        and np.all(np.diff(subs[:, 0]) > 0)
+        and np.array_equal(subs[first, 0], buckets[far, 0])
+        and cells[0, 0] == 0.0
+        and np.all(np.diff(cells[:, 0]) > 0)
+        and np.all((into >= 0) & (into < n_cells))
+        and np.array_equal(cells[into, 0], subs[searched, 0])
     )
 
 
@@ -458,51 +470,112 @@ def _build_inversion_table(alpha: float, beta: float) -> np.ndarray:
     ``-f'/f**3`` are exact. The two end cells (probability 1e-12 each) are
     filled linearly, which meets the bound by their size.
 
-    The cells are first the :data:`_BUCKETS` equal buckets of probability, so
-    that the kernel finds a uniform's cell with one multiplication and reads its
-    polynomial with one dependent load. A bucket that fails the bound (the two
-    end buckets always, which hold the tails) becomes a *far* bucket, split into
-    cells of its own that the kernel searches.
+    The cells are laid out so that the kernel finds a uniform's cell without a
+    search almost always. They are first the :data:`_BUCKETS` equal buckets of
+    probability: one multiplication and one load away. A bucket that fails the
+    bound (the two end buckets always, which hold the tails) is a *far* bucket,
+    split into the fewest equal sub-cells (2, 4, ... up to 2 ** :data:`_SUB_LEVELS`)
+    that all meet it: one more multiplication and load. A sub-cell that still
+    fails (next to the ends, or for a U-shaped Beta) is split by halving into
+    *searched* cells.
 
-    Returns a row: ``[n_buckets, n_far, 0 x 6]``, then ``n_buckets`` records of
-    8 doubles ``[u0, 1/width, c0..c5]`` (one cache line each: the cell's start,
-    its reciprocal width and its polynomial in Horner form), then the ``n_far``
-    records of the far cells, in order of probability. A far bucket's record is
-    ``[u0, -1, first, 0 x 5]``: a negative width marks it, ``first`` is the
-    index of its first far cell. The checks evaluate exactly the kernel's
-    arithmetic.
+    Returns a row: ``[n_buckets, n_sub, n_searched, 0 x 5]``, then the
+    ``n_buckets`` bucket records, the ``n_sub`` sub-cell records and the
+    ``n_searched`` searched cells (in order of probability), 8 doubles each.
+    A cell's record is ``[u0, 1/width, c0..c5]`` (one cache line: its start,
+    its reciprocal width and its polynomial in Horner form). A far bucket's
+    record is ``[u0, -1, first sub-cell, sub-cells per unit u, sub-cells, 0 x 3]``,
+    and a searched sub-cell's ``[u0, -1, first searched cell, 0 x 5]``: a
+    negative width marks both. The checks evaluate exactly the kernel's arithmetic.
     """
     law = _scipy_stats().beta(alpha, beta)
     n = _BUCKETS
     bucket_lo = np.arange(n) / n
-    bucket_hi = np.arange(1, n + 1) / n
-    records = _beta_records(law, alpha, beta, bucket_lo[1:-1], bucket_hi[1:-1])
-    inner_good = _cells_meet_bound(law, records)
-    good = np.concatenate([[False], inner_good, [False]])
-    # Far cells: the linear end cells, the tails split at decades, and every failed bucket.
+    inner = _beta_records(law, alpha, beta, bucket_lo[1:-1], bucket_lo[2:])
+    good = np.concatenate([[False], _cells_meet_bound(law, inner), [False]])
+    buckets = np.zeros((n, 8))
+    buckets[1:-1] = _horner(inner)
+    far = np.flatnonzero(~good)
+    levels, sub_records, sub_good = _split_far_buckets(law, alpha, beta, far, n)
+    # Cells searched: the sub-cells that fail at the last level, the ends split at decades.
+    sub_index = [b * 2**k + np.arange(2**k + 1) for b, k in zip(far, levels, strict=True)]
+    sub_lo = np.concatenate([i[:-1] / (n * 2**k) for i, k in zip(sub_index, levels, strict=True)])
+    sub_hi = np.concatenate([i[1:] / (n * 2**k) for i, k in zip(sub_index, levels, strict=True)])
+    searched = np.flatnonzero(~sub_good)
+    lowest, highest = sub_hi[0], sub_lo[-1]
     decades = np.logspace(-12, -2, 6)
-    lower_nodes = np.unique(np.concatenate([[_END_CELL], decades[decades < 1.0 / n], [1.0 / n]]))
-    upper_nodes = np.sort(1.0 - lower_nodes)
-    failed = np.flatnonzero(~good[1:-1]) + 1
-    pending_lo = np.concatenate([lower_nodes[:-1], upper_nodes[:-1], bucket_lo[failed]])
-    pending_hi = np.concatenate([lower_nodes[1:], upper_nodes[1:], bucket_hi[failed]])
+    lower_nodes = np.unique(np.concatenate([[_END_CELL], decades[decades < lowest], [lowest]]))
+    upper_nodes = np.sort(
+        1.0 - np.unique(np.concatenate([[_END_CELL], decades[decades < 1.0 - highest], [1.0 - highest]]))
+    )
+    middle = searched[(searched != 0) & (searched != len(sub_lo) - 1)]
+    pending_lo = np.concatenate([lower_nodes[:-1], upper_nodes[:-1], sub_lo[middle]])
+    pending_hi = np.concatenate([lower_nodes[1:], upper_nodes[1:], sub_hi[middle]])
     ends = _beta_records(law, alpha, beta, np.array([0.0, 1.0 - _END_CELL]), np.array([_END_CELL, 1.0]))
     ends[:, 4:] = 0.0
     ends[:, 4] = ends[:, 5] = ends[:, 3] - ends[:, 2]
-    far = np.concatenate([ends, _split_until_bound(law, alpha, beta, pending_lo, pending_hi, n)])
-    far = _horner(far[np.argsort(far[:, 0])])
-    table_records = np.zeros((n, 8))
-    table_records[1:-1] = _horner(records)
-    first_far = np.searchsorted(far[:, 0], bucket_lo)
-    table_records[~good] = 0.0
-    table_records[~good, 0] = bucket_lo[~good]
-    table_records[~good, 1] = -1.0
-    table_records[~good, 2] = first_far[~good]
+    cells = np.concatenate(
+        [ends, _split_until_bound(law, alpha, beta, pending_lo, pending_hi, n + len(sub_lo))]
+    )
+    cells = _horner(cells[np.argsort(cells[:, 0])])
+    subs = np.zeros((len(sub_lo), 8))
+    subs[sub_good] = _horner(sub_records[sub_good])
+    subs[searched] = 0.0
+    subs[searched, 0] = sub_lo[searched]
+    subs[searched, 1] = -1.0
+    subs[searched, 2] = np.searchsorted(cells[:, 0], sub_lo[searched])
+    first_sub = np.concatenate([[0], np.cumsum(2**levels)[:-1]])
+    buckets[far] = 0.0
+    buckets[far, 0] = bucket_lo[far]
+    buckets[far, 1] = -1.0
+    buckets[far, 2] = first_sub
+    buckets[far, 3] = n * 2.0**levels
+    buckets[far, 4] = 2**levels
     header = np.zeros(8)
-    header[:2] = n, len(far)
-    table = np.concatenate([header, table_records.ravel(), far.ravel()])
+    header[:3] = n, len(subs), len(cells)
+    table = np.concatenate([header, buckets.ravel(), subs.ravel(), cells.ravel()])
     table.flags.writeable = False
     return table
+
+
+def _split_far_buckets(
+    law: Any, alpha: float, beta: float, far: np.ndarray, n_buckets: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split each far bucket into the fewest equal sub-cells (a power of two) that all meet the bound.
+
+    Returns each bucket's level ``k`` (2**k sub-cells), and the Hermite records of
+    all sub-cells in order with whether each meets the bound (at the last level
+    some may not: they are searched). The first sub-cell of the first bucket and
+    the last of the last hold the ends, and are always searched.
+    """
+    levels = np.full(len(far), _SUB_LEVELS)
+    found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    pending = np.arange(len(far))
+    for k in range(1, _SUB_LEVELS + 1):
+        m = 2**k
+        owner = np.repeat(pending, m)
+        index = far[owner] * m + np.tile(np.arange(m), len(pending))
+        lo, hi = index / (n_buckets * m), (index + 1) / (n_buckets * m)
+        at_end = (index == 0) | (index == n_buckets * m - 1)
+        records = np.zeros((len(index), 8))
+        ok = np.zeros(len(index), dtype=bool)
+        inside = ~at_end
+        if inside.any():
+            records[inside] = _beta_records(law, alpha, beta, lo[inside], hi[inside])
+            ok[inside] = _cells_meet_bound(law, records[inside])
+        all_ok = np.logical_and.reduceat(ok, np.arange(0, len(index), m))
+        keep = all_ok if k < _SUB_LEVELS else np.ones(len(pending), dtype=bool)
+        for position, bucket in enumerate(pending):
+            if keep[position]:
+                part = slice(position * m, (position + 1) * m)
+                levels[bucket] = k
+                found[int(bucket)] = (records[part], ok[part])
+        pending = pending[~keep]
+        if not len(pending):
+            break
+    sub_records = np.concatenate([found[b][0] for b in range(len(far))])
+    sub_good = np.concatenate([found[b][1] for b in range(len(far))])
+    return levels, sub_records, sub_good
 
 
 def _cells_meet_bound(law: Any, records: np.ndarray) -> np.ndarray:
