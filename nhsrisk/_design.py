@@ -24,7 +24,7 @@ import numpy as np
 
 from nhsrisk._config import ERROR_MODEL, NUMBA_CACHE
 from nhsrisk._rng import fill_uniforms
-from nhsrisk._special import ndtr
+from nhsrisk._special import ndtr_many
 
 RANDOM = 0
 LATIN_HYPERCUBE = 1
@@ -176,9 +176,11 @@ def mix_normal_scores(scores, mixing, mixed, count):
 
 @numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def normal_scores_to_uniforms(values, count):
-    """Replace the normal scores ``values[:count]`` by their uniforms ``Phi(z)``, in [U_MIN, U_MAX]."""
+    """Replace the normal scores ``values[:count]`` by their uniforms ``Phi(z)``, in [U_MIN, U_MAX].
+
+    ``ndtr_many`` takes the upper tail through the lower one (``Phi(z)`` itself
+    rounds to 1 for z > 8.3), vectorised; within a few ulps of ``ndtr``'s libm erfc.
+    """
+    ndtr_many(values, count)
     for j in range(count):
-        z = values[j]
-        # the upper tail through the lower one: ndtr(z) rounds to 1 for z > 8.3
-        u = 1.0 - ndtr(-z) if z > 0.0 else ndtr(z)
-        values[j] = clamp_unit(u)
+        values[j] = clamp_unit(values[j])
