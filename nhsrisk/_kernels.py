@@ -498,8 +498,8 @@ def simulate_kernel(start, span, *arguments, span_kernel=None):
 
     ``arguments`` are the rest of :func:`simulate_span`'s, in order: ``sampling,
     codes, params, table_rows, tables, keys, store_rows, model, inputs_out,
-    outputs``. ``span_kernel`` replaces :func:`simulate_span` (its ``py_func``,
-    in a test).
+    outputs`` (its ``work`` arrays are the running thread's own). ``span_kernel``
+    replaces :func:`simulate_span` (its ``py_func``, in a test).
     """
     run_span = simulate_span if span_kernel is None else span_kernel
     offset, count = int(span[0]), int(span[1])
@@ -509,9 +509,9 @@ def simulate_kernel(start, span, *arguments, span_kernel=None):
     threads = numba.get_num_threads()
     if threads == 1 or len(pieces) == 1:
         for piece in pieces:
-            run_span(piece, *arguments)
+            _run_piece(run_span, piece, arguments)
         return
-    futures = [_pool(threads).submit(run_span, piece, *arguments) for piece in pieces]
+    futures = [_pool(threads).submit(_run_piece, run_span, piece, arguments) for piece in pieces]
     try:
         for future in futures:
             future.result()
@@ -520,6 +520,32 @@ def simulate_kernel(start, span, *arguments, span_kernel=None):
         for future in futures:
             future.cancel()
         raise
+
+
+def _run_piece(run_span, piece, arguments):
+    """Run one piece on this thread, with this thread's work arrays (see :func:`_workspace`)."""
+    run_span(piece, *arguments, _workspace(arguments))
+
+
+_WORKSPACES = threading.local()
+
+
+def _workspace(arguments):
+    """Work arrays of :func:`simulate_span` for this thread, made once and reused.
+
+    Arrays allocated afresh for every piece were first touched in every piece:
+    the page faults (and, with transparent huge pages, the zeroing of whole 2 MB
+    pages) cost about 7% of the kernel. A thread keeps the arrays of the last
+    shape it ran, so chunks, sweeps and Sobol' blocks reuse them.
+    """
+    codes, model, sampling = arguments[2], arguments[8], arguments[1]
+    n_copula = sampling[4].shape[0]
+    key = (codes.shape[0], n_copula, model[4].shape[0], *model[5].shape)
+    kept = getattr(_WORKSPACES, "arrays", None)
+    if kept is None or kept[0] != key:
+        work = (np.empty((codes.shape[0], BLOCK)), np.empty((n_copula, RUN)), np.empty((n_copula, RUN)))
+        kept = _WORKSPACES.arrays = (key, (*work, *block_scratch(model)))
+    return kept[1]
 
 
 _POOLS: dict[tuple[int, int], concurrent.futures.ThreadPoolExecutor] = {}
@@ -543,7 +569,19 @@ def _pool(threads: int) -> concurrent.futures.ThreadPoolExecutor:
 
 @numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, nogil=True)
 def simulate_span(
-    span, start, sampling, codes, params, table_rows, tables, keys, store_rows, model, inputs_out, outputs
+    span,
+    start,
+    sampling,
+    codes,
+    params,
+    table_rows,
+    tables,
+    keys,
+    store_rows,
+    model,
+    inputs_out,
+    outputs,
+    work,
 ):
     """Sample and evaluate the draws at positions ``span = (offset, count)``, on the calling thread.
 
@@ -555,7 +593,10 @@ def simulate_span(
     ``inputs_out`` and the Cholesky factor; empty when nothing is correlated).
     ``model`` and ``outputs`` are the tuples named in :data:`MODEL_ARRAYS` and
     :data:`OUTPUT_ARRAYS`; ``inputs_out[row, draw]`` receives the inputs whose
-    ``store_rows`` entry is ``row >= 0``.
+    ``store_rows`` entry is ``row >= 0``. ``work`` is the thread's work arrays
+    (see :func:`_workspace`): a block's gathered inputs ``(n_inputs, BLOCK)``, the
+    copula's scores and mixed scores ``(n_copula, RUN)``, then the arrays of
+    :func:`block_scratch`. Their contents on entry do not matter.
 
     Three phases. First every kept input is drawn for runs of :data:`RUN` draws
     straight into its row of ``inputs_out``, so that its inverse-CDF table stays
@@ -565,6 +606,8 @@ def simulate_span(
     such as raid events, on the spot) and evaluates the model.
     """
     sampler, design_size, design, design_rows, copula_rows, mixing = sampling
+    x, scores, mixed = work[0], work[1], work[2]
+    scratch = (work[3], work[4], work[5], work[6])
     offset, n = span
     n_inputs = codes.shape[0]
     n_stored = inputs_out.shape[0]
@@ -599,8 +642,6 @@ def simulate_span(
             transform_uniforms(codes[k], params[k], tables[table_rows[k]], values, count)
 
     if n_copula > 0:
-        scores = np.empty((n_copula, RUN))
-        mixed = np.empty((n_copula, RUN))
         for run in range(n_runs):
             lo = offset + run * RUN
             count = min(RUN, end - lo)
@@ -621,8 +662,6 @@ def simulate_span(
                     transform_uniforms(codes[k], params[k], tables[table_rows[k]], values, count)
 
     n_blocks = (n + BLOCK - 1) // BLOCK
-    x = np.empty((n_inputs, BLOCK))
-    scratch = block_scratch(model)
     for b in range(n_blocks):
         lo = offset + b * BLOCK
         count = min(BLOCK, end - lo)
