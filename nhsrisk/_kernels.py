@@ -240,6 +240,7 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
         zero_draws(capital, count)
         zero_draws(faded, count)
         for j in range(count):
+            last_factor[j] = 1.0  # adequacy is 1 until money is planned
             overrun = swan_overrun[j] if swan[j] > 0.5 else body_overrun[j]
             # an underrun is banked, never set against a cut: the need is at least the plan
             need_factor[j] = overrun if overrun > 1.0 else 1.0
@@ -285,10 +286,12 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
                 # nothing planned yet, nothing missing
                 adequacy = min(capital[j] / need, 1.0) if need > 0.0 else 1.0
                 adequacy_row[lo + j] = adequacy
-            pow_many(adequacy_row[lo : lo + count], elasticity, last_factor, count)
-            for j in range(count):
-                # no money, no technology, whatever the elasticity
-                last_factor[j] = last_factor[j] if adequacy_row[lo + j] > 0.0 else 0.0
+            # A year with no money planned or received leaves adequacy, so its factor, as it was
+            if planned != 0.0 or funded != 0.0:
+                pow_many(adequacy_row[lo : lo + count], elasticity, last_factor, count)
+                for j in range(count):
+                    # no money, no technology, whatever the elasticity
+                    last_factor[j] = last_factor[j] if adequacy_row[lo + j] > 0.0 else 0.0
             capped = False
             for j in range(count):
                 level_max = ceiling[j] * capacity[j] * last_factor[j]
