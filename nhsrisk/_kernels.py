@@ -274,8 +274,9 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
             uptake_row = uptake_out[t, p]
             additional_row = additional_out[t, p]
             running_row = running_out[t, p]
-            # Three loops over the draws, so that the first and the last have no call and no
-            # branch the compiler cannot turn into a select: they vectorise.
+            # Loops over the draws with no call and no branch the compiler cannot turn into a
+            # select: the money loop vectorises; the S-curve loop stays scalar (it touches too many
+            # arrays for run-time overlap checks, and split into small loops it measured slower)
             for j in range(count):
                 spend = funded * (1.0 - year_cut[t, j] * exposure[j])
                 spend_row[lo + j] = spend
