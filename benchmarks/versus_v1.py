@@ -34,7 +34,11 @@ arrays, all numba threads) is timed in one phase on output arrays allocated
 once and touched by the untimed call, so first-touch page faults are not
 counted (and the workers then free them); ``nhsrisk.simulate`` is timed in a
 second phase and allocates its outputs each call, page faults included, as a
-user meets them. Reported: median and interquartile range over the rounds, in
+user meets them. ``--processes P`` repeats all this with P generations of fresh workers and
+pools their rounds: a process's memory placement moves a version's time by a
+few percent (on 2026-12-06 long-lived workers favoured v2 by about 4% against
+fresh processes), and more generations average that out. Reported: median and
+interquartile range over the rounds, in
 nanoseconds per draw-year (seconds / (draws x years)), and the ratios v2/v1
 taken round by round (pairs measured seconds apart), with their median and
 interquartile range. Both wall-clock time and CPU time (``time.process_time``:
@@ -311,12 +315,20 @@ def _quartiles(values: np.ndarray) -> tuple[float, float, float]:
 CLOCKS = ((0, "wall-clock"), (1, "CPU (all threads)"))
 
 
-def report(runners: list[Contender], draws: int, rounds: int, warmup: int, sources: dict[str, str]) -> str:
+def report(
+    runners: list[Contender],
+    draws: int,
+    rounds: int,
+    warmup: int,
+    sources: dict[str, str],
+    processes: int = 1,
+) -> str:
     """The Markdown tables."""
     by_label = {c.label: c for c in runners}
     first = runners[0].info
     lines = [
-        f"### Model v2 against v1: {draws:,} draws, {rounds} rounds (after {warmup} warm-up), interleaved",
+        f"### Model v2 against v1: {draws:,} draws, {rounds} rounds (after {warmup} warm-up), interleaved"
+        + (f", in {processes} generations of fresh workers" if processes > 1 else ""),
         "",
         f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; {platform.machine()}, "
         f"{os.cpu_count()} CPUs, {first['threads']} numba threads per worker, Python "
@@ -439,11 +451,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also time the kernel's phases (sampling, gathering, model), in rounds before the rest",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="generations of fresh workers, each timed for --rounds rounds (default 1); a process's "
+        "memory placement moves a version by a few percent, which more generations average out",
+    )
     args = parser.parse_args(argv)
     draws = int(args.draws)
     kinds = [k for k in args.kinds.split(",") if k]
-    if draws < 1 or args.rounds < 1 or args.warmup < 0 or not set(kinds) <= set(KINDS):
-        parser.error("--draws and --rounds must be >= 1, --warmup >= 0, --kinds from kernel,simulate")
+    if draws < 1 or args.rounds < 1 or args.processes < 1 or args.warmup < 0 or not set(kinds) <= set(KINDS):
+        parser.error(
+            "--draws, --rounds and --processes must be >= 1, --warmup >= 0, --kinds from kernel,simulate"
+        )
     v1 = args.v1.resolve()
     if not (v1 / "nhsrisk" / "_kernels.py").exists():
         parser.error(f"no v1 checkout at {v1}: git worktree add {v1} {V1_COMMIT}")
@@ -453,35 +474,38 @@ def main(argv: list[str] | None = None) -> int:
     if not names or not set(names) <= set(CONTENDERS):
         parser.error(f"--contenders must name some of {','.join(CONTENDERS)}")
     runners = contenders(names)
-    with tempfile.TemporaryDirectory(prefix="versus-v1-") as scratch:
-        try:
-            for c in runners:
-                cache = args.cache_dir / c.version
-                cache.mkdir(parents=True, exist_ok=True)
-                c.start(source[c.version], cache, draws, args.threads, Path(scratch), args.phases)
-            for c in runners:  # they compile in parallel; wait for each
-                c.info = c.read()
-                expected = str(source[c.version] / "nhsrisk" / "__init__.py")
-                if c.info["file"] != expected:
-                    raise RuntimeError(f"{c.label} imported {c.info['file']}, not {expected}")
-                print(f"ready: {c.label} ({c.info['scenario']})", file=sys.stderr, flush=True)
-            if args.phases:
+    for generation in range(args.processes):
+        if args.processes > 1:
+            print(f"workers, generation {generation + 1}/{args.processes}", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory(prefix="versus-v1-") as scratch:
+            try:
                 for c in runners:
-                    c.read()  # the phase kernels are compiled
-                run_rounds(runners, "phases", args.rounds, args.warmup)
-            for kind in kinds:
-                run_rounds(runners, kind, args.rounds, args.warmup)
-                if kind == "kernel":
+                    cache = args.cache_dir / c.version
+                    cache.mkdir(parents=True, exist_ok=True)
+                    c.start(source[c.version], cache, draws, args.threads, Path(scratch), args.phases)
+                for c in runners:  # they compile in parallel; wait for each
+                    c.info = c.read()
+                    expected = str(source[c.version] / "nhsrisk" / "__init__.py")
+                    if c.info["file"] != expected:
+                        raise RuntimeError(f"{c.label} imported {c.info['file']}, not {expected}")
+                    print(f"ready: {c.label} ({c.info['scenario']})", file=sys.stderr, flush=True)
+                if args.phases:
                     for c in runners:
-                        c.ask("release")
-        finally:
-            for c in runners:
-                c.stop()
+                        c.read()  # the phase kernels are compiled
+                    run_rounds(runners, "phases", args.rounds, args.warmup)
+                for kind in kinds:
+                    run_rounds(runners, kind, args.rounds, args.warmup)
+                    if kind == "kernel":
+                        for c in runners:
+                            c.ask("release")
+            finally:
+                for c in runners:
+                    c.stop()
     for c in runners:  # a kind not timed reports as not a number
         for kind in KINDS:
             c.times[kind] = c.times[kind] or [(float("nan"), float("nan"))]
     after = {version: fingerprint(path) for version, path in source.items()}
-    print(report(runners, draws, args.rounds, args.warmup, sources))
+    print(report(runners, draws, args.rounds * args.processes, args.warmup, sources, args.processes))
     if args.phases:
         print()
         print(phase_report(runners, draws))
