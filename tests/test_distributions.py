@@ -24,6 +24,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from nhsrisk._rng import philox_uniform, stream_key
 from nhsrisk.distributions import (
+    MAX_CONCENTRATION,
+    MIN_SHAPE,
     PERT,
     Bernoulli,
     Beta,
@@ -483,18 +485,54 @@ def test_fixed_kernel_ppf_is_the_value() -> None:
     assert_array_equal(Fixed(-3.5).kernel_ppf(DENSE_Q), -3.5)
 
 
-@pytest.mark.parametrize(
-    "make",
-    [lambda: Beta(0.01, 0.01), lambda: Beta.from_mean_sd(0.3, 0.458)],
-    ids=["beta-0.01", "musd-max-sd"],
-)
-def test_every_accepted_beta_can_be_sampled(make: Any) -> None:
-    try:
-        d = make()
-    except ValueError:
-        return  # rejecting the parameters at construction would be fine
-    x = d.sample(1000, seed=SEED, name="tests.extreme-beta")
+#: The extreme shapes the constructors accept: the smallest shape (MIN_SHAPE) on either side, the largest
+#: concentration (alpha + beta = MAX_CONCENTRATION) split evenly or all but MIN_SHAPE on one side, and a
+#: PERT with the largest lambda (its alpha + beta is 2 + lambda), each with its textbook scipy reference.
+EXTREME_SHAPES = [
+    pytest.param(lambda: Beta(MIN_SHAPE, MIN_SHAPE), MIN_SHAPE, MIN_SHAPE, id="beta-min-min"),
+    pytest.param(
+        lambda: Beta(MIN_SHAPE, MAX_CONCENTRATION - MIN_SHAPE),
+        MIN_SHAPE,
+        MAX_CONCENTRATION - MIN_SHAPE,
+        id="beta-min-maxconc",
+    ),
+    pytest.param(
+        lambda: Beta(MAX_CONCENTRATION - MIN_SHAPE, MIN_SHAPE),
+        MAX_CONCENTRATION - MIN_SHAPE,
+        MIN_SHAPE,
+        id="beta-maxconc-min",
+    ),
+    pytest.param(
+        lambda: Beta(MAX_CONCENTRATION / 2, MAX_CONCENTRATION / 2),
+        MAX_CONCENTRATION / 2,
+        MAX_CONCENTRATION / 2,
+        id="beta-maxconc-even",
+    ),
+    pytest.param(
+        lambda: PERT(0.0, 0.3, 1.0, lam=MAX_CONCENTRATION),
+        1.0 + 0.3 * MAX_CONCENTRATION,
+        1.0 + 0.7 * MAX_CONCENTRATION,
+        id="pert-max-lambda",
+    ),
+]
+
+
+@pytest.mark.parametrize(("make", "alpha", "beta"), EXTREME_SHAPES)
+def test_every_accepted_beta_can_be_sampled(make: Any, alpha: float, beta: float) -> None:
+    # Construction must succeed (these shapes are inside the documented bounds), and the kernel's
+    # inverse CDF must then be finite, inside [0, 1], non-decreasing and accurate from u = 1e-12 to
+    # 1 - 1e-12. One table build per shape (under about a second each).
+    d = make()
+    tail = np.logspace(-12, -1, 23)
+    u = np.unique(np.concatenate([tail, np.linspace(0.0, 1.0, 2001)[1:-1], 1.0 - tail]))
+    assert u[0] == 1e-12 and u[-1] == 1.0 - 1e-12
+    x = d.kernel_ppf(u)
+    assert np.all(np.isfinite(x))
     assert np.all((0.0 <= x) & (x <= 1.0))
+    assert np.all(np.diff(x) >= 0), f"kernel_ppf decreases at u={u[1:][np.diff(x) < 0][:5]}"
+    assert x[-1] > x[0]  # not collapsed onto one value
+    check = np.array([1e-12, 1e-6, 0.01, 0.5, 0.99, 1.0 - 1e-6, 1.0 - 1e-12])
+    assert_allclose(d.kernel_ppf(check), st.beta(alpha, beta).ppf(check), rtol=1e-8, atol=0.0)
 
 
 # ---------------------------------------------------------------------------------------------
