@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import xarray as xr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -300,6 +301,9 @@ def simulate_accepted(scenario: Scenario) -> None:
     try:
         ds = nhsrisk.simulate(scenario, draws=4, seed=1)
     except FloatingPointError as error:
+        # Only the engine's own refusal (check_finite) counts; any other FloatingPointError is a bug.
+        if not str(error).startswith("simulate produced a non-finite "):
+            raise
         tally("fuzz: accepted scenario refused by simulate", error)
         return
     floats = [name for name, v in ds.data_vars.items() if v.dtype.kind == "f"]
@@ -382,8 +386,56 @@ def test_the_edits_do_reach_deep_into_the_scenario() -> None:
 
 
 # ---------------------------------------------------------------------------------
-# Bugs found by fuzzing (strict xfail: they turn into failures once fixed, to be unmarked)
+# Bugs found by fuzzing, fixed: each keeps its test
 # ---------------------------------------------------------------------------------
+
+
+def test_no_bug_is_excused_any_more() -> None:
+    # Every bug the fuzzer found is fixed, so nothing may be counted instead of failing.
+    assert KNOWN_BUGS == ()
+    assert known_bug(OverflowError("int too large to convert to float")) is None
+
+
+def _results(cumulative_last_year: float) -> Any:
+    cumulative = np.full((2, 4), 1.0e9)
+    cumulative[-1, 2] = cumulative_last_year
+    return xr.Dataset(
+        {
+            "cumulative_value": (("year", "draw"), cumulative),
+            "npv": (("draw",), np.full(4, 1.0e8)),
+            "bcr": (("draw",), np.full(4, 1.5)),
+        }
+    )
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan], ids=["inf", "-inf", "nan"])
+def test_a_non_finite_cumulative_value_fails_the_fuzz_target(
+    bad: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fuzz target once counted a non-finite cumulative_value as a known bug (an overflowing
+    # undiscounted total); that bug is fixed, so a result holding one must now fail the target.
+    monkeypatch.setattr(nhsrisk, "simulate", lambda *args, **kwargs: _results(bad))
+    with pytest.raises(AssertionError, match=r"non-finite \['cumulative_value'\]"):
+        simulate_accepted(BASE)
+    monkeypatch.setattr(nhsrisk, "simulate", lambda *args, **kwargs: _results(2.0e9))
+    simulate_accepted(BASE)  # the same results, finite: accepted
+
+
+def test_only_the_engines_own_refusal_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise FloatingPointError(
+            "simulate produced a non-finite cumulative_value (inf) in draw 2 (1 draws in all)"
+        )
+
+    monkeypatch.setattr(nhsrisk, "simulate", refuse)
+    simulate_accepted(BASE)  # refused with a reason: the guarantee holds
+
+    def stray(*args: Any, **kwargs: Any) -> Any:
+        raise FloatingPointError("overflow encountered in multiply")
+
+    monkeypatch.setattr(nhsrisk, "simulate", stray)
+    with pytest.raises(FloatingPointError, match="overflow encountered"):
+        simulate_accepted(BASE)
 
 
 def test_deeply_nested_arrays_are_a_scenario_error() -> None:
