@@ -80,11 +80,11 @@ def test_every_shipped_scenario_is_installed_with_the_package():
     # The wheel carries the files the [tool.setuptools.package-data] globs match: every shipped
     # scenario must match one, or `nhsrisk run --scenario X` fails after a fresh install.
     config = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
-    globs = config["tool"]["setuptools"]["package-data"]["nhsrisk"]
+    globs = config["tool"]["setuptools"]["package-data"]["nhsrisk.data"]
     folder = importlib.resources.files("nhsrisk") / "data"
     for name in BUILTIN_SCENARIOS:
         assert (folder / f"{name}.toml").is_file(), name
-        assert any(fnmatch.fnmatch(f"data/{name}.toml", pattern) for pattern in globs), name
+        assert any(fnmatch.fnmatch(f"{name}.toml", pattern) for pattern in globs), name
 
 
 @pytest.mark.parametrize("name", VARIANTS)
