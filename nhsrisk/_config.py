@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Final
 
 #: Cache compiled numba kernels on disk (set ``NHSRISK_NUMBA_CACHE=0`` to turn off,
 #: for example on a read-only install).
@@ -15,7 +16,7 @@ NUMBA_CACHE: bool = os.environ.get("NHSRISK_NUMBA_CACHE", "1") != "0"
 #: compiler from vectorising a loop or from turning its conditionals into selects.
 #: The kernels guard their divisions themselves (inputs are checked in Python), so
 #: IEEE division, as NumPy does it, is all they need.
-ERROR_MODEL = "numpy"
+ERROR_MODEL: Final = "numpy"
 
 # numba keys a cached function on its own file's timestamp only, but the main
 # kernel inlines code from the other kernel modules: editing _sampling.py would
