@@ -133,15 +133,26 @@ def test_bad_arguments(kwargs, match):
         nhsrisk.simulate(**{"draws": 1_000, "seed": 1, **kwargs})
 
 
+#: Bound on starting the test cluster. Two worker processes each import numba and the package, which on
+#: a busy 2-core machine has taken longer than distributed's 30 s connect timeout (issue 14, item 5).
+CLUSTER_START_SECONDS = 300
+
+
 @pytest.fixture(scope="module")
 def cluster_client():
     distributed = pytest.importorskip("distributed")
+    import dask
+
+    timeout = f"{CLUSTER_START_SECONDS}s"
     with (
+        dask.config.set({"distributed.comm.timeouts.connect": timeout}),
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
-        distributed.Client(cluster) as client,
+        distributed.Client(cluster, timeout=timeout) as client,
     ):
+        # wait, bounded, until both workers are up rather than racing their start
+        client.wait_for_workers(2, timeout=CLUSTER_START_SECONDS)
         yield client
 
 
