@@ -386,6 +386,26 @@ def test_bad_input_is_named_before_any_work(call, error, match):
         call()
 
 
+def test_evppi_standard_error_matches_the_spread_over_seeds_in_the_default_run():
+    """The fast tier's own check of ``evppi_mcse`` (the tests above use it as their tolerance).
+
+    A smaller copy of the full-tier test below: 20 independent runs of 2,000 draws. The
+    sample sd of 20 estimates has a relative standard error of about 1 / sqrt(2 * 19) = 0.16,
+    so the reported standard error must match the observed spread to 4 of those: a standard
+    error several times too large or too small fails.
+    """
+    repeats = 20
+    estimates, errors = [], []
+    for seed in range(repeats):
+        nb, theta, _, exact = linear_case(seed=5_000 + seed, draws=2_000)
+        result = evppi(nb, theta)
+        estimates.append(float(result.evppi))
+        errors.append(float(result.evppi_mcse))
+    spread = float(np.std(estimates, ddof=1))
+    assert abs(np.mean(estimates) - exact) <= 4 * spread / math.sqrt(repeats)
+    assert abs(np.mean(errors) / spread - 1.0) <= 4 / math.sqrt(2 * (repeats - 1))
+
+
 # ----------------------------------------------------------------------------- full tier
 
 
