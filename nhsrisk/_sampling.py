@@ -57,7 +57,13 @@ def hermite_inverse(table, u):
     in a far bucket (marked by a negative width: the tails), whose sub-cells
     are found the same way (see :func:`_far_inverse`).
     """
-    at = _bucket_record(int(table[0]), u)
+    return _bucket_inverse(table, int(table[0]), u)
+
+
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
+def _bucket_inverse(table, n_buckets, u):
+    """:func:`hermite_inverse` with the table's bucket count already read."""
+    at = _bucket_record(n_buckets, u)
     if table[at + 1] > 0.0:
         return _hermite_cell(table, at, u)
     return _far_inverse(table, at, u)
@@ -99,13 +105,20 @@ def hermite_inverse_many(table, low, width, values, count):
     # read once: the stores below might alias the table for all the compiler knows
     n_buckets = int(table[0])
     for i in range(count):
-        u = values[i]
-        at = _bucket_record(n_buckets, u)
-        if table[at + 1] > 0.0:
-            x = _hermite_cell(table, at, u)
-        else:
-            x = _far_inverse(table, at, u)
-        values[i] = low + width * x
+        values[i] = low + width * _bucket_inverse(table, n_buckets, values[i])
+
+
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
+def _discrete_value(table, n_values, u):
+    """Value of a Discrete at ``u``: table holds the cumulative probabilities, then the values.
+
+    The value's index is the number of cumulative probabilities below ``u``, counted
+    without a branch (the first with ``u <= cumulative``, as the probabilities ascend).
+    """
+    index = 0
+    for j in range(n_values - 1):
+        index += u > table[j]
+    return table[n_values + index]
 
 
 @numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
@@ -142,11 +155,7 @@ def inverse_cdf(code, params, table, u):
     if code == BERNOULLI:
         return 1.0 if u > params[0] else 0.0
     if code == DISCRETE:
-        n_values = int(params[0])
-        for j in range(n_values - 1):
-            if u <= table[j]:
-                return table[n_values + j]
-        return table[2 * n_values - 1]
+        return _discrete_value(table, int(params[0]), u)
     return np.nan  # unreachable: codes are validated in Python
 
 
@@ -172,14 +181,9 @@ def transform_uniforms(code, params, table, values, count):
     elif code == BETA_TABLE:
         hermite_inverse_many(table, params[0], params[1], values, count)
     elif code == DISCRETE:
-        # the value's index is the number of cumulative probabilities below u: no branch
         n_values = int(params[0])
         for i in range(count):
-            u = values[i]
-            index = 0
-            for j in range(n_values - 1):
-                index += u > table[j]
-            values[i] = table[n_values + index]
+            values[i] = _discrete_value(table, n_values, values[i])
     else:
         for i in range(count):
             values[i] = inverse_cdf(code, params, table, values[i])
