@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from nhsrisk._errors import ScenarioError
+from nhsrisk._optional import require
 from nhsrisk._validate import _message
 
 __all__ = [
@@ -174,7 +175,7 @@ def _stored_kind(source: Path, caller: str) -> str:
 
 def _check_zarr_complete(source: Path) -> dict[str, Any]:
     """Return the root attributes of a zarr store, refusing one not marked complete."""
-    import zarr
+    zarr = require("zarr", "reading a zarr store")
 
     try:
         # The root's own attributes, not the consolidated copy that is written last.

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from nhsrisk._optional import require
 from nhsrisk.io import save_results, write_atomically
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
 from nhsrisk.stats import APPRAISAL_SUMMARY, _gbp_bn, _significant, horizon_labels
@@ -391,6 +392,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"nhsrisk run: {err}", file=sys.stderr)
         return 2
     try:
+        # before any work: these options need the scale extra
+        if args.summary_only:
+            require("datasketches", "nhsrisk run --summary-only")
+        if args.chunks is not None or args.scheduler is not None:
+            require("dask", "nhsrisk run --chunks" if args.chunks is not None else "nhsrisk run --scheduler")
+    except ImportError as err:
+        print(f"nhsrisk run: {err}", file=sys.stderr)
+        return 2
+    try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         print(f"nhsrisk run: cannot create output directory {out}: {err}", file=sys.stderr)
@@ -402,12 +412,9 @@ def run(args: argparse.Namespace) -> int:
     client = None
     if args.scheduler is not None:
         try:
-            from distributed import Client
-        except ImportError:
-            print(
-                "nhsrisk run: --scheduler needs dask.distributed: pip install 'nhsrisk[distributed]'",
-                file=sys.stderr,
-            )
+            Client = require("distributed", "nhsrisk run --scheduler").Client  # noqa: N806  (a class)
+        except ImportError as err:
+            print(f"nhsrisk run: {err}", file=sys.stderr)
             return 2
         try:
             client = Client(args.scheduler, timeout="10s")

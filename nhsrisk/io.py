@@ -47,6 +47,7 @@ import numpy as np
 import xarray as xr
 
 from nhsrisk._errors import ScenarioError
+from nhsrisk._optional import available, require
 from nhsrisk._stored import (
     _KIND_NAMES,
     CHUNKS_ATTRIBUTE,
@@ -132,6 +133,9 @@ def save_results(
     FileExistsError
         If ``path`` exists and ``overwrite`` is False (or it is a directory that is
         not a zarr store), or ``<path>.partial`` exists and ``overwrite`` is False.
+    ImportError
+        If ``format`` is ``"zarr"`` and zarr is not installed (it comes with
+        ``pip install 'nhsrisk[scale]'``).
 
     Notes
     -----
@@ -178,6 +182,9 @@ def save_results(
         raise TypeError(_message("overwrite", caller, "True or False", overwrite))
     level = _check_compression(compression)
     _check_destination(target, overwrite, chosen)
+    if chosen == "zarr":
+        require("zarr", "save_results(format='zarr')")
+        require("numcodecs", "save_results(format='zarr')")
     prepared = _without_encoding(ds)
     _drop_store_attributes(prepared.attrs)
     if chosen == "netcdf":
@@ -206,6 +213,8 @@ def open_results(path: str | os.PathLike[str], *, chunks: dict | str | None = "a
         Dask chunks, as in :func:`xarray.open_dataset`: ``"auto"`` follows
         the stored chunks, a dict maps dimension names to chunk sizes, and None
         returns lazily indexed (not dask) arrays. No data is read until it is used.
+        Without dask (a core install, no ``nhsrisk[scale]``) ``"auto"`` gives
+        lazily indexed arrays too, and a dict raises an ImportError.
 
     Returns
     -------
@@ -228,6 +237,9 @@ def open_results(path: str | os.PathLike[str], *, chunks: dict | str | None = "a
         edited after the run). A ``ValueError``.
     TypeError
         If ``path`` or ``chunks`` has the wrong type.
+    ImportError
+        If ``path`` is a zarr store and zarr is not installed, or ``chunks`` is
+        a dict and dask is not (both come with ``pip install 'nhsrisk[scale]'``).
 
     Examples
     --------
@@ -242,8 +254,13 @@ def open_results(path: str | os.PathLike[str], *, chunks: dict | str | None = "a
     caller = "open_results"
     source = _as_path(path, caller)
     chunks = _check_chunks(chunks)
+    if chunks is not None and not available("dask"):
+        if chunks != "auto":
+            require("dask", "open_results(chunks={...})")
+        chunks = None  # the default without dask: lazily indexed arrays, read on use
     kind = _stored_kind(source, caller)
     if kind == "zarr":
+        require("zarr", "open_results of a zarr store")
         _check_zarr_chunks(source, _check_zarr_complete(source))
         opener: Callable[[], xr.Dataset] = lambda: xr.open_zarr(  # noqa: E731
             source, chunks=chunks, consolidated=True
@@ -574,7 +591,7 @@ def _netcdf_encoding(ds: xr.Dataset, level: int) -> dict[str, dict[str, Any]]:
 
 
 def _zarr_encoding(ds: xr.Dataset, level: int) -> dict[str, dict[str, Any]]:
-    from numcodecs import Blosc
+    Blosc = require("numcodecs", "save_results(format='zarr')").Blosc  # noqa: N806  (a class)
 
     compressors = (Blosc(cname="zstd", clevel=level, shuffle=Blosc.SHUFFLE),) if level else ()
     return {
@@ -584,7 +601,7 @@ def _zarr_encoding(ds: xr.Dataset, level: int) -> dict[str, dict[str, Any]]:
 
 
 def _write_zarr(ds: xr.Dataset, target: Path, level: int, overwrite: bool) -> None:
-    import zarr
+    zarr = require("zarr", "save_results(format='zarr')")
 
     partial = _partial_path(target)
     if overwrite and os.path.lexists(partial):
@@ -631,9 +648,10 @@ def _tasks_finished_on_exit(ds: xr.Dataset) -> Iterator[None]:
     if not chunked:
         yield
         return
-    import dask
-    import dask.threaded
-    from dask.base import get_scheduler
+    # dask-backed variables mean dask is installed
+    dask = require("dask", "save_results of a dask-backed Dataset")
+    require("dask.threaded", "save_results of a dask-backed Dataset")
+    get_scheduler = require("dask.base", "save_results of a dask-backed Dataset").get_scheduler
 
     if get_scheduler(collections=chunked[:1]) is not dask.threaded.get:
         yield

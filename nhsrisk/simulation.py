@@ -92,14 +92,16 @@ def simulate(
         Draws per chunk. With ``keep="all"`` the result is dask-backed: each
         chunk is one lazy kernel call, computed where and when it is needed
         (on a ``dask.distributed`` cluster if one is active), and equal bit
-        for bit to the unchunked run. With ``keep="summary"``: draws per step
+        for bit to the unchunked run (needs dask: ``pip install 'nhsrisk[scale]'``,
+        else an ImportError saying so). With ``keep="summary"``: draws per step
         (default 2**17).
     keep : {"all", "summary"}, default="all"
         ``"summary"`` keeps no draws: summary statistics of ``cumulative_value``,
         ``npv`` and ``bcr`` are computed chunk by chunk in bounded memory (exact
         mean and variance, KLL-sketch quantiles with their stated rank error,
         exact probabilities); see :func:`nhsrisk.streaming.streaming_summary`.
-        For runs too big to hold, such as 10**8 draws.
+        For runs too big to hold, such as 10**8 draws. Needs Apache DataSketches
+        (``pip install 'nhsrisk[scale]'``, else an ImportError saying so).
     client : dask.distributed.Client, optional
         With ``keep="summary"``, run the chunks as tasks on this cluster.
 

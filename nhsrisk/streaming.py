@@ -38,6 +38,7 @@ from nhsrisk._engine import (
     to_dataset,
 )
 from nhsrisk._model import OUTPUTS
+from nhsrisk._optional import require
 from nhsrisk._plan import build_plan
 from nhsrisk._progress import progress_bar
 from nhsrisk.scenario import Scenario
@@ -95,9 +96,9 @@ def lazy_results(
     threads: int | None,
 ) -> xr.Dataset:
     """Build the dask-backed Dataset of ``simulate(..., chunks=chunk)``: one delayed kernel call a chunk."""
-    import dask
-    import dask.array as da
-    from dask.base import tokenize
+    dask = require("dask", "simulate(chunks=...)")
+    da = require("dask.array", "simulate(chunks=...)")
+    tokenize = require("dask.base", "simulate(chunks=...)").tokenize
 
     plan = build_plan(scenario)
     toml = scenario.to_toml()
@@ -185,7 +186,7 @@ def _target_index(scenario: Scenario) -> int:
 
 
 def _summarise_chunk(arrays: dict[str, np.ndarray], scenario: Scenario, outputs: Sequence[str]) -> _Partial:
-    from datasketches import kll_doubles_sketch
+    kll_doubles_sketch = _sketches()
 
     partial = _Partial(draws=int(arrays["npv"].shape[-1]))
     for name in outputs:
@@ -249,7 +250,7 @@ def _chunk_summary(
 
 
 def _merge(a: _Partial, b: _Partial) -> _Partial:
-    from datasketches import kll_doubles_sketch
+    kll_doubles_sketch = _sketches()
 
     merged = _Partial(draws=a.draws + b.draws, reached=a.reached + b.reached)
     merged.bcr_below_1 = a.bcr_below_1 + b.bcr_below_1
@@ -285,8 +286,9 @@ def streaming_summary(
     either way: counts, moments and sketches merge exactly (a KLL sketch's
     content depends on the merge order only within its stated error).
     """
-    from datasketches import kll_doubles_sketch
-
+    kll_doubles_sketch = _sketches()
+    if client is not None:
+        as_completed = require("distributed", "simulate(keep='summary', client=...)").as_completed
     outputs = tuple(outputs)
     toml = scenario.to_toml()
     starts = _chunk_starts(start, draws, chunk)
@@ -299,8 +301,6 @@ def streaming_summary(
                 total = part if total is None else _merge(total, part)
                 bar.update(1)
         else:
-            from distributed import as_completed
-
             futures = [
                 client.submit(
                     _chunk_summary, toml, seed, first, count, outputs, 1, min(chunk, draws), pure=True
@@ -398,7 +398,11 @@ def streaming_summary(
     return ds
 
 
-def _rank_error() -> float:
-    from datasketches import kll_doubles_sketch
+def _sketches() -> Any:
+    """Return the KLL sketch class of Apache DataSketches (the ``scale`` extra)."""
+    return require("datasketches", "simulate(keep='summary')").kll_doubles_sketch
 
+
+def _rank_error() -> float:
+    kll_doubles_sketch = _sketches()
     return float(kll_doubles_sketch.get_normalized_rank_error(SKETCH_K, False))

@@ -1,59 +1,115 @@
-"""The built wheel works on its own (issue 14, item 3).
+"""The package as a user installs it (issue 14, items 1 and 3).
 
-The wheel is built from this checkout (``pip wheel``, in pip's isolated build
-environment) and installed with ``--no-deps`` into a directory of its own. The
-command line then runs from that directory in a fresh interpreter that does not
-process ``.pth`` files, so the editable install of the checkout cannot stand in
-for it: a module or data file missing from the wheel fails here. The
-dependencies come from this environment's site-packages (their resolution is a
-question for the install, not for the wheel's contents).
+``python -m build`` makes the sdist and the wheel from this checkout, and must
+print no warning. The wheel is then installed into a fresh venv with its
+dependencies resolved by pip, exactly as ``pip install nhsrisk`` would: the
+core install, no extras, from the package registries or pip's cache. Nothing
+of this checkout or of the test environment is on that venv's path, so a
+module or data file missing from the wheel, or a core dependency missing from
+``pyproject.toml``, fails here. In that venv the ``nhsrisk`` command runs the
+default scenario and describes it, the README's quick start runs, and every
+feature of the ``scale`` extra says which extra to install.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
-import sysconfig
+import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+#: What `pip install 'nhsrisk[scale]'` adds; none of it may come with the core install.
+SCALE_PACKAGES = {"dask", "distributed", "zarr", "numcodecs", "datasketches"}
+#: Seconds for one install or run on a busy 2-core machine (the venv compiles the kernels afresh).
+TIMEOUT = 1200
+
+
+def _clean_env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "NUMBA_"))}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p)
+    env["NUMBA_CACHE_DIR"] = str(tmp / "numba-cache")
+    env["NHSRISK_CACHE_DIR"] = str(tmp / "tables")
+    env["MPLBACKEND"] = "Agg"
+    return env
 
 
 @pytest.fixture(scope="module")
-def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Build the wheel and install it alone into a target directory; return (wheel, target)."""
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out), str(ROOT)],
-        check=True,
-    )
-    (wheel,) = out.glob("nhsrisk-*.whl")
-    target = out / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(wheel)],
-        check=True,
-    )
-    return wheel, target
-
-
-def run_from_wheel(target: Path, code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` with only the wheel's directory and the dependencies' site-packages on the path."""
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    """Run ``python -m build``; return (wheel, sdist, everything it printed)."""
+    out = tmp_path_factory.mktemp("dist")
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(target), sysconfig.get_paths()["purelib"]])
-    env["NUMBA_CACHE_DIR"] = str(cwd / "numba-cache")
-    env["NHSRISK_CACHE_DIR"] = str(cwd / "tables")
+    # Set in some shells; it makes setuptools warn that byte-compiling is disabled, a warning
+    # about the environment rather than the package.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=TIMEOUT,
+    )
+    printed = result.stdout + result.stderr
+    assert result.returncode == 0, printed[-4000:]
+    (wheel,) = out.glob("nhsrisk-*.whl")
+    (sdist,) = out.glob("nhsrisk-*.tar.gz")
+    return wheel, sdist, printed
+
+
+@pytest.fixture(scope="module")
+def core_venv(built: tuple[Path, Path, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv holding the wheel and the dependencies pip resolves for it (no extras)."""
+    wheel, _, _ = built
+    venv = tmp_path_factory.mktemp("core") / "venv"
+    env = _clean_env(venv.parent)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=env, timeout=TIMEOUT)
+    install = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=TIMEOUT,
+    )
+    assert install.returncode == 0, (install.stdout + install.stderr)[-4000:]
+    return venv
+
+
+def _run(venv: Path, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-S", "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        args, cwd=cwd, env=_clean_env(venv.parent), capture_output=True, text=True, timeout=TIMEOUT
     )
 
 
-def test_wheel_holds_the_package_data_licence_and_entry_point(installed_wheel: tuple[Path, Path]) -> None:
-    wheel, _ = installed_wheel
+def _python(venv: Path, code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return _run(venv, [str(venv / "bin" / "python"), "-c", code], cwd)
+
+
+def test_build_makes_an_sdist_and_a_wheel_without_warnings(built: tuple[Path, Path, str]) -> None:
+    wheel, sdist, printed = built
+    warnings = [line for line in printed.splitlines() if re.search(r"warn", line, flags=re.I)]
+    assert not warnings, "\n".join(warnings)
+    with tarfile.open(sdist) as archive:
+        names = archive.getnames()
+    top = sdist.name.removesuffix(".tar.gz")
+    for needed in (
+        "LICENSE",
+        "CHANGELOG.md",
+        "README.md",
+        "pyproject.toml",
+        "nhsrisk/data/as-announced.toml",
+    ):
+        assert f"{top}/{needed}" in names, needed
+    assert wheel.stat().st_size > 0
+
+
+def test_wheel_holds_the_package_data_licence_and_entry_point(built: tuple[Path, Path, str]) -> None:
+    wheel, _, _ = built
     names = zipfile.ZipFile(wheel).namelist()
     shipped = sorted(p.name for p in (ROOT / "nhsrisk" / "data").glob("*.toml"))
     assert shipped and all(f"nhsrisk/data/{name}" in names for name in shipped)
@@ -65,26 +121,90 @@ def test_wheel_holds_the_package_data_licence_and_entry_point(installed_wheel: t
     assert "nhsrisk = nhsrisk.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
-def test_the_installed_wheel_runs_and_describes_the_default_scenario(
-    installed_wheel: tuple[Path, Path], tmp_path: Path
-) -> None:
-    _, target = installed_wheel
-    code = (
-        "import json, sys, contextlib, io\n"
-        "import nhsrisk\n"
-        "from nhsrisk.cli import main\n"
-        "run = main(['run', '--draws', '1000', '--seed', '7', '--out', 'out', '--no-progress'])\n"
-        "text = io.StringIO()\n"
-        "with contextlib.redirect_stdout(text):\n"
-        "    described = main(['describe'])\n"
-        "print(json.dumps({'file': nhsrisk.__file__, 'run': run, 'describe': described,"
-        " 'described': text.getvalue()}))\n"
+def test_the_core_install_holds_no_scale_package(core_venv: Path, tmp_path: Path) -> None:
+    listed = _run(
+        core_venv, [str(core_venv / "bin" / "python"), "-m", "pip", "list", "--format=json"], tmp_path
     )
-    result = run_from_wheel(target, code, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert listed.returncode == 0, listed.stderr
+    names = {entry["name"].lower() for entry in json.loads(listed.stdout)}
+    assert not names & SCALE_PACKAGES, sorted(names & SCALE_PACKAGES)
+    assert {"nhsrisk", "numpy", "scipy", "numba", "xarray", "matplotlib", "h5netcdf"} <= names
+
+
+def test_the_installed_command_runs_and_describes_the_default_scenario(
+    core_venv: Path, tmp_path: Path
+) -> None:
+    command = str(core_venv / "bin" / "nhsrisk")
+    for draws in ("1000", "2000"):
+        out = tmp_path / f"out-{draws}"
+        run = _run(core_venv, [command, "run", "--draws", draws, "--seed", "7", "--out", str(out)], tmp_path)
+        assert run.returncode == 0, run.stderr[-4000:]
+        assert f"{int(draws):,} draws, seed 7" in run.stdout
+        assert "Claim window" in run.stdout and "Appraisal period" in run.stdout
+        assert (out / "results.nc").stat().st_size > 0
+        assert all((out / name).stat().st_size > 0 for name in ("fan.png", "exceedance.png", "waterfall.png"))
+    described = _run(core_venv, [command, "describe"], tmp_path)
+    assert described.returncode == 0, described.stderr[-4000:]
+    assert "as-announced" in described.stdout
+    where = _python(core_venv, "import nhsrisk; print(nhsrisk.__file__)", tmp_path)
+    assert Path(where.stdout.strip()).is_relative_to(core_venv), where.stdout
+
+
+def test_the_readme_quick_start_runs_in_the_core_install(core_venv: Path, tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Quick start\s+```python\n(.*?)```", readme, flags=re.S).group(1)
+    code = block.replace("draws=100_000", "draws=5_000") + (
+        "\nax = ds.nhsrisk.plot.fan()\nprint('QUICKSTART-OK', ax.get_ylabel())\n"
+    )
+    result = _python(core_venv, code, tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "QUICKSTART-OK" in result.stdout and "GBP bn" in result.stdout
+
+
+def test_each_scale_feature_names_the_extra_and_results_reopen_without_dask(
+    core_venv: Path, tmp_path: Path
+) -> None:
+    code = """
+import json, nhsrisk
+ds = nhsrisk.simulate(draws=500, seed=3)
+messages = {}
+calls = {
+    "chunks": lambda: nhsrisk.simulate(draws=500, seed=3, chunks=100),
+    "summary": lambda: nhsrisk.simulate(draws=500, seed=3, keep="summary"),
+    "zarr": lambda: nhsrisk.save_results(ds, "run.zarr"),
+}
+for name, call in calls.items():
+    try:
+        call()
+        messages[name] = None
+    except ImportError as err:
+        messages[name] = str(err)
+path = nhsrisk.save_results(ds[["npv", "bcr"]], "run.nc")
+with nhsrisk.open_results(path) as reopened:
+    same = bool((reopened["npv"].values == ds["npv"].values).all())
+    lazy = reopened["npv"].chunks is None
+try:
+    nhsrisk.open_results(path, chunks={"draw": 100})
+    messages["open-chunks"] = None
+except ImportError as err:
+    messages["open-chunks"] = str(err)
+print(json.dumps({"messages": messages, "same": same, "lazy": lazy}))
+"""
+    result = _python(core_venv, code, tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert Path(report["file"]).is_relative_to(target), report["file"]
-    assert report["run"] == 0 and report["describe"] == 0
-    assert "as-announced" in report["described"]
-    assert (tmp_path / "out" / "results.nc").stat().st_size > 0
-    assert "Claim window" in result.stdout and "Appraisal period" in result.stdout
+    needed = {"chunks": "dask", "summary": "datasketches", "zarr": "zarr", "open-chunks": "dask"}
+    for name, package in needed.items():
+        message = report["messages"][name]
+        assert message is not None, f"{name}: no ImportError without the scale extra"
+        assert f"'{package}'" in message and "pip install 'nhsrisk[scale]'" in message, message
+    assert report["same"] and report["lazy"]
+    assert not (tmp_path / "run.zarr").exists()
+
+    command = str(core_venv / "bin" / "nhsrisk")
+    for option in (["--chunks", "1000"], ["--summary-only"]):
+        out = tmp_path / "cli-out"
+        refused = _run(core_venv, [command, "run", "--draws", "2000", "--out", str(out), *option], tmp_path)
+        assert refused.returncode == 2, refused.stderr
+        assert "pip install 'nhsrisk[scale]'" in refused.stderr, refused.stderr
+        assert not out.exists()  # refused before any work
