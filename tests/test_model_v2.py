@@ -604,14 +604,15 @@ YEARS = BASE.years
 N_YEAR = len(YEARS)
 PROPERTY_DRAWS = 64
 SEED = 2024
+# Both tiers explore: every run draws fresh examples, within a bounded number (about 5 s in the
+# fast tier); a failure prints the blob that replays it (@reproduce_failure).
 _COMMON = {
     "deadline": None,
-    "derandomize": True,
-    "database": None,
+    "print_blob": True,
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
 }
-FAST = settings(max_examples=6, **_COMMON)
-FULL = settings(max_examples=60, **_COMMON)
+FAST = settings(max_examples=20, **_COMMON)
+FULL = settings(max_examples=200, **_COMMON)
 # Quantities a cut must never raise, and their comparison: exact for per-cell quantities
 # (IEEE rounding is monotone), 1e-12 for sums of hours scaled down pro rata by a staff-group cap.
 SUM_RTOL = 1e-12
@@ -779,10 +780,12 @@ def assert_cut_propagates(case) -> None:
     # (the cut takes at least 5% of what the raids left of year k's money)
     spend_k = a["spend"].values[k, p]
     assert bite[k, p][spend_k > 1e-7 * a["planned_spend"].values[: k + 1, p].sum()].all()
-    # where it bites, uptake in year k falls too, if it responds to funding and is positive
+    # where it bites, uptake in year k falls too, if it responds to funding and is a normal number
+    # (a subnormal uptake such as 5e-324, from a generated ceiling that small, times a factor near 1
+    # rounds back to itself: exploration found one)
     elastic = scenario.risks.funding_elasticity.distribution
     if not (elastic.is_fixed and elastic.mean() == 0.0):
-        responds = bite[k, p] & (a["uptake"].values[k, p] > 0)
+        responds = bite[k, p] & (a["uptake"].values[k, p] >= np.finfo(float).tiny)
         assert (b["uptake"].values[k, p][responds] < a["uptake"].values[k, p][responds]).all()
 
 

@@ -215,7 +215,7 @@ def test_bootstrap_is_the_estimator_applied_to_resampled_rows():
         np.testing.assert_allclose(result[f"{name}_se"].values, values.std(axis=0, ddof=1), rtol=1e-9)
 
 
-@pytest.mark.slow
+# Default tier (1.2 s): the run's one empirical check of the Sobol' bootstrap error and coverage.
 def test_bootstrap_error_matches_the_spread_of_independent_replicates():
     # Independent (not quasi-random) designs, so the replicates' spread is the true
     # sampling error that the bootstrap estimates. The sample sd of R replicates has

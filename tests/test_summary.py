@@ -145,7 +145,7 @@ def test_describe_treats_booleans_as_zero_one_and_constants_as_exact():
     assert float(constant["expected_shortfall_mcse"]) == 0.0
 
 
-@pytest.mark.slow
+# Default tier (0.3 s): the run's one empirical coverage check of the quantile intervals.
 def test_quantile_intervals_have_their_exact_binomial_coverage(rng):
     # 20,000 independent samples of 100 uniforms in one call (dimension "rep"). The interval
     # [x_(r), x_(s)] covers the true quantile q exactly when r <= #(draws below q) <= s - 1,
