@@ -95,9 +95,9 @@ def lazy_results(
     threads: int | None,
 ) -> xr.Dataset:
     """Build the dask-backed Dataset of ``simulate(..., chunks=chunk)``: one delayed kernel call a chunk."""
-    import dask
     import dask.array as da
     from dask.base import tokenize
+    from dask.delayed import delayed  # dask.delayed itself, imported from where it is defined
 
     plan = build_plan(scenario)
     toml = scenario.to_toml()
@@ -105,7 +105,7 @@ def lazy_results(
     design_size = draws if sampler == "lhs" else None
     pieces: dict[str, list[Any]] = {name: [] for name in (*OUTPUTS, "_inputs")}
     for first, count in _chunk_starts(start, draws, chunk):
-        task = dask.delayed(chunk_arrays, pure=True)(
+        task = delayed(chunk_arrays, pure=True)(
             toml,
             seed,
             first,
@@ -119,12 +119,10 @@ def lazy_results(
             dims = out.dims
             shape = (*(sizes[d] for d in dims), count)
             dtype = bool if out.boolean else float
-            pieces[name].append(
-                da.from_delayed(dask.delayed(operator.getitem)(task, name), shape, dtype=dtype)
-            )
+            pieces[name].append(da.from_delayed(delayed(operator.getitem)(task, name), shape, dtype=dtype))
         pieces["_inputs"].append(
             da.from_delayed(
-                dask.delayed(operator.getitem)(task, "_inputs"), (len(plan.stored), count), dtype=float
+                delayed(operator.getitem)(task, "_inputs"), (len(plan.stored), count), dtype=float
             )
         )
     arrays = {name: da.concatenate(blocks, axis=-1) for name, blocks in pieces.items()}
