@@ -270,7 +270,7 @@ def to_dataset(scenario: Scenario, plan: Plan, arrays: dict[str, Any], seed: int
     }
     data_vars: dict[str, Any] = {}
     for name, out in OUTPUTS.items():
-        attrs = {"long_name": out.long_name, "units": out.units}
+        attrs: dict[str, Any] = {"long_name": out.long_name, "units": out.units}
         if out.horizon:
             attrs["horizon"] = f"{scenario.years[0]} to {scenario.years[-1]} (appraisal period)"
         data_vars[name] = ((*out.dims, "draw"), arrays[name], attrs)

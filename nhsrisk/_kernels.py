@@ -15,6 +15,8 @@ import concurrent.futures
 import math
 import os
 import threading
+from collections.abc import Callable, Sequence
+from typing import Any, SupportsInt
 
 import numba
 import numpy as np
@@ -487,7 +489,12 @@ def _value_and_appraisal(lo, count, x, model, vectors, full_uptake_hours, releas
         bcr_out[lo + j] = benefits / costs if costs > 0.0 else 0.0
 
 
-def simulate_kernel(start, span, *arguments, span_kernel=None):
+def simulate_kernel(
+    start: np.uint64,
+    span: Sequence[SupportsInt],
+    *arguments: Any,
+    span_kernel: Callable[..., None] | None = None,
+) -> None:
     """Sample and evaluate the draws at positions ``span = (offset, count)`` of the output arrays.
 
     Position ``i`` of the arrays holds draw ``start + i``; a call fills positions
@@ -526,7 +533,9 @@ def simulate_kernel(start, span, *arguments, span_kernel=None):
         raise
 
 
-def _run_piece(run_span, piece, arguments):
+def _run_piece(
+    run_span: Callable[..., None], piece: tuple[np.int64, np.int64], arguments: tuple[Any, ...]
+) -> None:
     """Run one piece on this thread, with this thread's work arrays (see :func:`_workspace`)."""
     run_span(piece, *arguments, _workspace(arguments))
 
@@ -534,7 +543,7 @@ def _run_piece(run_span, piece, arguments):
 _WORKSPACES = threading.local()
 
 
-def _workspace(arguments):
+def _workspace(arguments: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
     """Work arrays of :func:`simulate_span` for this thread, made once and reused.
 
     Arrays allocated afresh for every piece were first touched in every piece:

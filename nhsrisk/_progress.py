@@ -9,7 +9,10 @@ taken a second; CI logs and pipes stay clean. ``True`` forces a bar and
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tqdm.std import tqdm as _Tqdm
 
 __all__ = ["progress_bar"]
 
@@ -82,6 +85,7 @@ def progress_bar(total: int, desc: str, progress: bool | None, unit: str = "draw
     """
     if progress is False or (progress is None and not _watched()):
         return _NoBar()
+    tqdm: type[_Tqdm[Any]]  # tqdm.auto's class is a subclass of tqdm.std's
     try:
         import ipywidgets  # noqa: F401  (tqdm's notebook bar is a widget)
         from tqdm.auto import tqdm

@@ -6,7 +6,7 @@ Messages follow ``The 'name' parameter of caller must be <allowed>. Got <value> 
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, SupportsInt, cast
 
 import numpy as np
 
@@ -24,7 +24,9 @@ def check_count(value: Any, name: str, caller: str, *, minimum: int = 1) -> int:
     if isinstance(value, numbers.Integral):
         number = int(value)
     elif isinstance(value, numbers.Real) and float(value).is_integer():
-        number = int(value)
+        # typeshed's numbers.Real declares no __int__, but int() takes any Real
+        # (float, NumPy floats and Fraction define it; __trunc__ otherwise)
+        number = int(cast(SupportsInt, value))
     else:
         raise TypeError(_message(name, caller, f"an int >= {minimum}", value))
     if number < minimum:
@@ -36,14 +38,15 @@ def check_seed_int(seed: Any, caller: str) -> int:
     """Return ``seed`` as an int in [0, 2**128)."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(_message("seed", caller, "an int in [0, 2**128) or None", seed))
-    seed = int(seed)
-    if not 0 <= seed < 2**128:
-        raise ValueError(_message("seed", caller, "an int in [0, 2**128) or None", seed))
-    return seed
+    number = int(seed)
+    if not 0 <= number < 2**128:
+        raise ValueError(_message("seed", caller, "an int in [0, 2**128) or None", number))
+    return number
 
 
 def resolve_seed(seed: Any, caller: str) -> int:
     """Return an explicit int seed; ``None`` draws fresh OS entropy (recorded in the results)."""
     if seed is None:
-        return int(np.random.SeedSequence().entropy)
+        # entropy is typed int | Sequence[int] | None; drawn from the OS it is one int
+        return int(cast(int, np.random.SeedSequence().entropy))
     return check_seed_int(seed, caller)

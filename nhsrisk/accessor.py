@@ -381,5 +381,6 @@ class NhsriskDataArrayAccessor:
         )
 
 
-NhsriskDatasetAccessor = _register(xr.register_dataset_accessor, xr.Dataset, NhsriskDatasetAccessor)
-NhsriskDataArrayAccessor = _register(xr.register_dataarray_accessor, xr.DataArray, NhsriskDataArrayAccessor)
+# xarray's registration returns the class it registers, so the names need no rebinding
+_register(xr.register_dataset_accessor, xr.Dataset, NhsriskDatasetAccessor)
+_register(xr.register_dataarray_accessor, xr.DataArray, NhsriskDataArrayAccessor)

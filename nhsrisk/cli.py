@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +24,12 @@ from nhsrisk._optional import require
 from nhsrisk.io import save_results, write_atomically
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
 from nhsrisk.stats import APPRAISAL_SUMMARY, _gbp_bn, _significant, horizon_labels
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from distributed import Client
+
+    from nhsrisk.scenario import Scenario
 
 __all__ = ["comparison_table", "main", "scenarios_table", "streaming_table", "summary_table"]
 
@@ -111,7 +118,7 @@ def _statistics_row(label: str, values: np.ndarray, width: int) -> str:
     return f"{label:<{width}}{values.mean():>10.3f}{p5:>10.3f}{p50:>10.3f}{p95:>10.3f}"
 
 
-def summary_table(ds) -> str:
+def summary_table(ds: xr.Dataset) -> str:
     """Plain-text summary of a results Dataset over both horizons.
 
     Parameters
@@ -192,7 +199,7 @@ def summary_table(ds) -> str:
     return "\n".join(lines)
 
 
-def comparison_table(effect) -> str:
+def comparison_table(effect: xr.Dataset) -> str:
     """Plain-text table of :func:`nhsrisk.stats.budget_change_effect`: a scenario against its baseline.
 
     Parameters
@@ -308,7 +315,7 @@ def scenarios_table() -> str:
     return "\n".join(lines)
 
 
-def _cap_report(ds) -> str:
+def _cap_report(ds: xr.Dataset) -> str:
     """How often the per-group cap on released hours binds, over draws and years."""
     share = ds["hours_capped"].mean(("year", "draw"))
     groups = share["staff_group"].values
@@ -426,7 +433,7 @@ def run(args: argparse.Namespace) -> int:
             return _run_summary_only(args, scenario, targets["summary"], client, baseline)
         chunks = args.chunks if args.chunks is not None else (2**17 if client is not None else None)
 
-        def simulate(which, seed):
+        def simulate(which: Scenario, seed: int | None) -> xr.Dataset:
             ds = nhsrisk.simulate(which, draws=args.draws, seed=seed, chunks=chunks, progress=args.progress)
             return ds.compute() if chunks is not None else ds  # on the cluster when a client is active
 
@@ -451,7 +458,7 @@ def run(args: argparse.Namespace) -> int:
         "waterfall.png": lambda ax: plot.waterfall(bridge, ax=ax),
     }
     for name, draw in drawings.items():
-        write_atomically(targets[name], lambda p, draw=draw: _figure(draw, p))
+        write_atomically(targets[name], functools.partial(_figure, draw))
     print(summary_table(ds))
     if baseline_ds is not None:
         print()
@@ -460,7 +467,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_baseline(scenario, given: str):
+def _load_baseline(scenario: Scenario, given: str) -> Scenario | None:
     """Return the scenario named by ``scenario.baseline`` (None when there is none).
 
     A name is looked up as :func:`nhsrisk.load_scenario` does; a path that is
@@ -482,7 +489,13 @@ def _load_baseline(scenario, given: str):
         ) from None
 
 
-def _run_summary_only(args: argparse.Namespace, scenario, path: Path, client, baseline=None) -> int:
+def _run_summary_only(
+    args: argparse.Namespace,
+    scenario: Scenario,
+    path: Path,
+    client: Client | None,
+    baseline: Scenario | None = None,
+) -> int:
     import nhsrisk
 
     summary = nhsrisk.simulate(
@@ -505,7 +518,7 @@ def _run_summary_only(args: argparse.Namespace, scenario, path: Path, client, ba
     return 0
 
 
-def streaming_table(summary) -> str:
+def streaming_table(summary: xr.Dataset) -> str:
     """Plain-text table of a streaming summary (``simulate(..., keep="summary")``), by horizon.
 
     Parameters
@@ -535,14 +548,17 @@ def streaming_table(summary) -> str:
     year = summary.attrs["target_year"]
     n = summary.attrs["n_draws"]
     claim_title, appraisal_title = horizon_labels(summary, discount_rate=_discount_rate(summary))
-    claim_rows = [(f"Cumulative value by {year} (GBP bn)", "cumulative_value", {"year": year}, 1e9)]
-    appraisal_rows = [("NPV (GBP bn)", "npv", {}, 1e9), ("Benefit-cost ratio", "bcr", {}, 1.0)]
+    Row = tuple[str, str, dict[str, Any], float]  # label, variable, selection, scale
+    claim_rows: list[Row] = [
+        (f"Cumulative value by {year} (GBP bn)", "cumulative_value", {"year": year}, 1e9)
+    ]
+    appraisal_rows: list[Row] = [("NPV (GBP bn)", "npv", {}, 1e9), ("Benefit-cost ratio", "bcr", {}, 1.0)]
     width = max(len(r[0]) for r in (*claim_rows, *appraisal_rows)) + 2
     width = max(width, len(claim_title) + 2, len(appraisal_title) + 2)
     quantiles = summary["quantile"].values
     header = f"{'mean':>10}{'s.e.':>10}" + "".join(f"{f'p{round(q * 100)}':>10}" for q in quantiles)
 
-    def row(label: str, name: str, where: dict, scale: float) -> str:
+    def row(label: str, name: str, where: dict[str, Any], scale: float) -> str:
         mean = float(summary[f"{name}_mean"].sel(where)) / scale
         mcse = float(summary[f"{name}_mcse"].sel(where)) / scale
         values = summary[f"{name}_quantile"].sel(where).values / scale
@@ -574,7 +590,7 @@ def streaming_table(summary) -> str:
     return "\n".join(lines)
 
 
-def _discount_rate(summary) -> float | None:
+def _discount_rate(summary: xr.Dataset) -> float | None:
     """Return the discount rate of the scenario a streaming summary records, or None."""
     import tomllib
 

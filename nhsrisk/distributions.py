@@ -25,7 +25,7 @@ import math
 import os
 import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -412,7 +412,7 @@ def _inversion_table(alpha: float, beta: float) -> np.ndarray:
         except (OSError, ValueError):
             pass
     table = _build_inversion_table(alpha, beta)
-    if path is not None:
+    if folder is not None and path is not None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=folder, suffix=".npy.partial")
@@ -653,7 +653,7 @@ class Fixed(Distribution):
     def to_scipy(self) -> Any:  # noqa: D102
         return _scipy_stats().rv_discrete(values=([self.value], [1.0]))
 
-    def kernel_spec(self):  # noqa: D102
+    def kernel_spec(self) -> tuple[int, np.ndarray, np.ndarray | None]:  # noqa: D102
         return _sampling.FIXED, np.array([self.value, 0.0, 0.0, 0.0, 0.0]), None
 
     def to_dict(self) -> dict[str, Any]:  # noqa: D102
@@ -699,7 +699,7 @@ class Uniform(Distribution):
     def to_scipy(self) -> Any:  # noqa: D102
         return _scipy_stats().uniform(loc=self.low, scale=self.high - self.low)
 
-    def kernel_spec(self):  # noqa: D102
+    def kernel_spec(self) -> tuple[int, np.ndarray, np.ndarray | None]:  # noqa: D102
         return _sampling.UNIFORM, np.array([self.low, self.high - self.low, 0.0, 0.0, 0.0]), None
 
 
@@ -739,7 +739,7 @@ class Triangular(Distribution):
         width = self.high - self.low
         return _scipy_stats().triang((self.mode - self.low) / width, loc=self.low, scale=width)
 
-    def kernel_spec(self):  # noqa: D102
+    def kernel_spec(self) -> tuple[int, np.ndarray, np.ndarray | None]:  # noqa: D102
         split = (self.mode - self.low) / (self.high - self.low)
         return _sampling.TRIANGULAR, np.array([self.low, self.mode, self.high, split, 0.0]), None
 
@@ -777,7 +777,7 @@ class _ScaledBeta(Distribution):
         a, b, lower, upper = self._shape()
         return _scipy_stats().beta(a, b, loc=lower, scale=upper - lower)
 
-    def kernel_spec(self):  # noqa: D102
+    def kernel_spec(self) -> tuple[int, np.ndarray, np.ndarray | None]:  # noqa: D102
         a, b, lower, upper = self._shape()
         table = _inversion_table(float(a), float(b))
         return _sampling.BETA_TABLE, np.array([lower, upper - lower, 0.0, 0.0, 0.0]), table
@@ -971,7 +971,7 @@ class Normal(Distribution):
     def to_scipy(self) -> Any:  # noqa: D102
         return _scipy_stats().norm(loc=self.mu, scale=self.sd)
 
-    def kernel_spec(self):  # noqa: D102
+    def kernel_spec(self) -> tuple[int, np.ndarray, np.ndarray | None]:  # noqa: D102
         return _sampling.NORMAL, np.array([self.mu, self.sd, 0.0, 0.0, 0.0]), None
 
 
@@ -1056,7 +1056,7 @@ class TruncatedNormal(Distribution):
         a, b = self._standard_bounds()
         return _scipy_stats().truncnorm(a, b, loc=self.mu, scale=self.sd)
 
-    def kernel_spec(self):  # noqa: D102
+    def kernel_spec(self) -> tuple[int, np.ndarray, np.ndarray | None]:  # noqa: D102
         a, b = self._standard_bounds()
         ndtr = _scipy_special().ndtr
         if a > 0:
@@ -1120,7 +1120,7 @@ class LogNormal(Distribution):
     def to_scipy(self) -> Any:  # noqa: D102
         return _scipy_stats().lognorm(self.sigma, scale=math.exp(self.mu))
 
-    def kernel_spec(self):  # noqa: D102
+    def kernel_spec(self) -> tuple[int, np.ndarray, np.ndarray | None]:  # noqa: D102
         return _sampling.LOGNORMAL, np.array([self.mu, self.sigma, 0.0, 0.0, 0.0]), None
 
 
@@ -1160,7 +1160,7 @@ class Bernoulli(Distribution):
     def to_scipy(self) -> Any:  # noqa: D102
         return _scipy_stats().bernoulli(self.p)
 
-    def kernel_spec(self):  # noqa: D102
+    def kernel_spec(self) -> tuple[int, np.ndarray, np.ndarray | None]:  # noqa: D102
         return _sampling.BERNOULLI, np.array([1.0 - self.p, 0.0, 0.0, 0.0, 0.0]), None
 
 
@@ -1251,7 +1251,7 @@ class Discrete(Distribution):
         probabilities = np.diff(np.concatenate([[0.0], cumulative]))
         return _scipy_stats().rv_discrete(values=(values, probabilities))
 
-    def kernel_spec(self):  # noqa: D102
+    def kernel_spec(self) -> tuple[int, np.ndarray, np.ndarray | None]:  # noqa: D102
         values, cumulative = self._sorted()
         return (
             _sampling.DISCRETE,
@@ -1305,7 +1305,7 @@ def distribution_from_dict(table: Mapping[str, Any]) -> Distribution:
     if kind not in _KINDS:
         raise ValueError(f"Unknown distribution dist={kind!r}; allowed: {sorted(_KINDS)}.")
     cls = _KINDS[kind]
-    alternatives: dict[str, tuple[set[str], Any]] = {
+    alternatives: dict[str, tuple[set[str], Callable[..., Distribution]]] = {
         "lognormal": ({"median", "p90"}, LogNormal.from_median_p90),
         "beta": ({"mean", "sd"}, Beta.from_mean_sd),
     }

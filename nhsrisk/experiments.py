@@ -20,7 +20,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numba
 import numpy as np
@@ -167,7 +167,12 @@ def _one_at_a_time(plan: Plan, factors: list[_Factor], grid: np.ndarray, base_dr
 
 
 def _probability(value: Any, name: str, caller: str) -> float:
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real) or not 0.0 < value < 1.0:
+    # typeshed's numbers.Real supports no comparisons; cast (not float(), which overflows on a huge int)
+    if (
+        isinstance(value, bool | np.bool_)
+        or not isinstance(value, numbers.Real)
+        or not 0.0 < cast(float, value) < 1.0
+    ):
         raise ValueError(f"The {name!r} parameter of {caller} must be in (0, 1). Got {value!r} instead.")
     return float(value)
 
@@ -348,8 +353,8 @@ def _switching_values(
         for _ in range(40):
             middle = 0.5 * (lower[found] + upper[found])
             design = _base_design(plan, found.size)
-            for j, i in enumerate(found):
-                design[factors[i].column, j] = middle[j]
+            for j, index in enumerate(found):
+                design[factors[index].column, j] = middle[j]
             middle_gap = read(_evaluate(plan, design, threads)) - threshold
             same_side = np.sign(middle_gap) == np.sign(low_gap)
             lower[found] = np.where(same_side, middle, lower[found])
@@ -357,8 +362,8 @@ def _switching_values(
             upper[found] = np.where(same_side, upper[found], middle)
     percentile = 0.5 * (lower + upper)
     value = np.full(k, np.nan)
-    for i in found:
-        value[i] = float(np.asarray(factors[i].distribution.ppf(percentile[i])))
+    for index in found:
+        value[index] = float(np.asarray(factors[index].distribution.ppf(percentile[index])))
     return value, percentile
 
 
@@ -573,11 +578,10 @@ def _correlated_groups(scenario: Scenario) -> dict[str, str]:
     groups: dict[int, list[str]] = {}
     for name, label in zip(inputs, component, strict=True):
         groups.setdefault(label, []).append(name)
-    names = {}
+    names: dict[str, str] = {}
     for members in groups.values():
         if len(members) > 1:
-            label = _group_label(members, list(scenario.programmes))
-            names.update(dict.fromkeys(members, label))
+            names.update(dict.fromkeys(members, _group_label(members, list(scenario.programmes))))
     return names
 
 
@@ -717,10 +721,10 @@ def sweep(
     # leaves the correlations table (a fixed input cannot be correlated)
     cells = {}
     for combo in itertools.product(*grid.values()):
-        values = dict(zip(grid, combo, strict=True))
-        fixed = [key for key, value in values.items() if not _uncertain(value)]
+        cell_values = dict(zip(grid, combo, strict=True))
+        fixed = [key for key, value in cell_values.items() if not _uncertain(value)]
         cells[combo] = _uncorrelated(scenario, fixed).with_values(
-            values, source="assumption: value of a sweep cell"
+            cell_values, source="assumption: value of a sweep cell"
         )
     progress = check_progress(progress, caller)
     if chunks is not None:
@@ -745,8 +749,8 @@ def sweep(
     first = runs[0]
     data_vars = {}
     for name, var in first.data_vars.items():
-        values = np.stack([run[name].values for run in runs]).reshape(*shape, *var.shape)
-        data_vars[name] = ((*grid, *var.dims), values, var.attrs)
+        stacked = np.stack([run[name].values for run in runs]).reshape(*shape, *var.shape)
+        data_vars[name] = ((*grid, *var.dims), stacked, var.attrs)
     coords: dict[str, Any] = {key: (key, [_cell_label(v) for v in values]) for key, values in grid.items()}
     coords.update({name: coord for name, coord in first.coords.items()})
     attrs = {k: v for k, v in runs[0].attrs.items() if k not in ("scenario", "scenario_sha256", "title")}
@@ -1196,7 +1200,7 @@ def waterfall(
     draws = check_count(draws, "draws", caller)
     if threads is not None:
         threads = check_count(threads, "threads", caller)
-        most = numba.config.NUMBA_NUM_THREADS
+        most = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set from the environment at import
         if threads > most:
             raise ValueError(
                 f"The 'threads' parameter of {caller} must be an int in [1, {most}]. Got {threads!r} instead."

@@ -39,9 +39,9 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 import numpy as np
 import xarray as xr
@@ -75,7 +75,7 @@ DEFAULT_DRAW_CHUNK = 2**16
 # HDF5 caches 1 MiB per dataset by default and must decompress a whole chunk to read one value
 # of it: a few MiB per chunk keeps partial reads cheap without making whole reads chatty.
 _NETCDF_CHUNK_BYTES = 4 * 2**20
-_ZARR_FORMAT = 2
+_ZARR_FORMAT: Final = 2
 
 
 # --------------------------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ def save_results(
     return target
 
 
-def open_results(path: str | os.PathLike[str], *, chunks: dict | str | None = "auto") -> xr.Dataset:
+def open_results(path: str | os.PathLike[str], *, chunks: dict[Any, Any] | str | None = "auto") -> xr.Dataset:
     """Reopen results written by :func:`save_results`, lazily, refusing incomplete ones.
 
     Parameters
@@ -365,19 +365,19 @@ def _resolve_format(format: Any, path: Path) -> str:
 def _check_compression(level: Any) -> int:
     if isinstance(level, bool | np.bool_) or not isinstance(level, numbers.Integral):
         raise TypeError(_message("compression", "save_results", "an int from 0 to 9", level))
-    if not 0 <= level <= 9:
+    if not 0 <= int(level) <= 9:  # int(): typeshed's numbers.Integral supports no comparisons
         raise ValueError(_message("compression", "save_results", "an int from 0 to 9", level))
     return int(level)
 
 
-def _check_chunks(chunks: Any) -> dict | str | None:
+def _check_chunks(chunks: Any) -> dict[Any, Any] | Literal["auto"] | None:
     allowed = "a dict of dimension sizes, 'auto' or None"
     if chunks is None or isinstance(chunks, dict):
         return chunks
     if isinstance(chunks, str):
         if chunks != "auto":
             raise ValueError(_message("chunks", "open_results", allowed, chunks))
-        return chunks
+        return "auto"
     raise TypeError(_message("chunks", "open_results", allowed, chunks))
 
 
@@ -573,8 +573,8 @@ def _regularised(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
-def _netcdf_encoding(ds: xr.Dataset, level: int) -> dict[str, dict[str, Any]]:
-    encoding: dict[str, dict[str, Any]] = {}
+def _netcdf_encoding(ds: xr.Dataset, level: int) -> dict[Hashable, dict[str, Any]]:
+    encoding: dict[Hashable, dict[str, Any]] = {}
     for name, variable in ds.variables.items():
         # HDF5 cannot chunk or filter a scalar, and compressing variable-length strings saves nothing.
         if variable.ndim == 0 or variable.dtype.kind not in "biuf" or level == 0:
@@ -590,7 +590,7 @@ def _netcdf_encoding(ds: xr.Dataset, level: int) -> dict[str, dict[str, Any]]:
     return encoding
 
 
-def _zarr_encoding(ds: xr.Dataset, level: int) -> dict[str, dict[str, Any]]:
+def _zarr_encoding(ds: xr.Dataset, level: int) -> dict[Hashable, dict[str, Any]]:
     Blosc = require("numcodecs", "save_results(format='zarr')").Blosc  # noqa: N806  (a class)
 
     compressors = (Blosc(cname="zstd", clevel=level, shuffle=Blosc.SHUFFLE),) if level else ()
@@ -648,15 +648,16 @@ def _tasks_finished_on_exit(ds: xr.Dataset) -> Iterator[None]:
     if not chunked:
         yield
         return
-    # dask-backed variables mean dask is installed
-    dask = require("dask", "save_results of a dask-backed Dataset")
-    require("dask.threaded", "save_results of a dask-backed Dataset")
-    get_scheduler = require("dask.base", "save_results of a dask-backed Dataset").get_scheduler
+    # dask-backed variables mean that dask is installed: plain imports
+    import dask
+    import dask.threaded
+    from dask.base import get_scheduler
 
     if get_scheduler(collections=chunked[:1]) is not dask.threaded.get:
         yield
         return
-    workers = dask.config.get("num_workers", None) or dask.threaded.CPU_COUNT
+    # dask.threaded's own CPU_COUNT (imported there from dask.system), the size of its default pool
+    workers = dask.config.get("num_workers", None) or dask.threaded.CPU_COUNT  # type: ignore[attr-defined]
     pool = dask.threaded.ContextAwareThreadPoolExecutor(workers)
     try:
         with dask.config.set(pool=pool):

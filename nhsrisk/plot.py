@@ -516,13 +516,19 @@ def fan(
     blue = OKABE_ITO["blue"]
     ax.fill_between(x, bands[:, 0], bands[:, 4], color=blue, alpha=0.2, linewidth=0, label="5-95%")
     ax.fill_between(x, bands[:, 1], bands[:, 3], color=blue, alpha=0.4, linewidth=0, label="25-75%")
-    ax.plot(x, bands[:, 2], **{"color": blue, "linewidth": 2.0, "label": "median", **kwargs})
+    median_style: dict[str, Any] = {"color": blue, "linewidth": 2.0, "label": "median", **kwargs}
+    ax.plot(x, bands[:, 2], **median_style)
     if reference is not None:
         level, name = float(reference[0]) / scale, reference[1]
         target_year = ds.attrs.get("target_year") if variable == "cumulative_value" else None
         years = _years(ds)
         end = x[years.index(target_year)] if target_year in years else x[-1]
-        style = {"color": OKABE_ITO["vermillion"], "linestyle": "--", "linewidth": 1.5, "label": name}
+        style: dict[str, Any] = {
+            "color": OKABE_ITO["vermillion"],
+            "linestyle": "--",
+            "linewidth": 1.5,
+            "label": name,
+        }
         if target_year in years:
             # the claim is to be met by the target year: the line spans the claim window only
             ax.plot([x[0], end], [level, level], **style)
@@ -1323,7 +1329,8 @@ def sobol(s: xr.Dataset, *, top: int = 15, ax: Axes | None = None, **kwargs: Any
                 shown[f"{index}_conf_high"].values,
                 colors=OKABE_ITO["black"],
                 linewidth=1.2,
-                label=f"{100 * level:g}% bootstrap interval" if index == "S1" else None,
+                # "" (the default, as None would be): no legend entry
+                label=f"{100 * level:g}% bootstrap interval" if index == "S1" else "",
             )
     ax.axvline(0.0, color="0.3", linewidth=0.8)
     ax.set_yticks(y, labels=[_key_label(name) for name in names])
@@ -1358,7 +1365,7 @@ def _swept_units(sw: xr.Dataset, key: str) -> str:
             return ""
     if not dataclasses.is_dataclass(record):
         return ""
-    meta = {f.name: f.metadata for f in dataclasses.fields(record)}.get(parts[-1], {})
+    meta: Mapping[str, Any] = {f.name: f.metadata for f in dataclasses.fields(record)}.get(parts[-1], {})
     return str(meta.get("unit", ""))
 
 
@@ -1479,7 +1486,7 @@ def heatmap(
         cells = raw_values / scale
         what = f"{statistic} of {_lower_first(label)}"
     ax = _new_axes(ax)
-    style = {"cmap": "viridis", "origin": "lower", "aspect": "auto"}
+    style: dict[str, Any] = {"cmap": "viridis", "origin": "lower", "aspect": "auto"}
     if statistic == "probability":
         style |= {"vmin": 0.0, "vmax": 100.0}
     image = ax.imshow(cells, **{**style, **kwargs})
@@ -1490,7 +1497,8 @@ def heatmap(
     _xlabel(ax, column_label)
     if annotate:
         for (i, j), value in np.ndenumerate(cells):
-            red, green, blue, _ = image.cmap(image.norm(value))
+            # matplotlib's stub of the abstract Norm takes an array only; Normalize takes a float too
+            red, green, blue, _ = image.cmap(image.norm(value))  # type: ignore[arg-type]
             # dark text on light cells and light text on dark ones (relative luminance, ITU-R BT.709)
             light = 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.5
             ax.text(
@@ -1692,7 +1700,8 @@ def _claimed_returns(options: xr.Dataset, target: bool | float, variable: str) -
         )
     # the same figure simulate stores as claimed_return
     return {
-        label: Scenario.from_toml(text).target.claimed_return.distribution.mean()
+        # str(): each text was checked to be one above (all() does not narrow the type)
+        label: Scenario.from_toml(str(text)).target.claimed_return.distribution.mean()
         for label, text in texts.items()
     }
 

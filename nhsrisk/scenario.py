@@ -111,7 +111,9 @@ class Quantity:
         return table
 
 
-def _q(low: float | None = None, high: float | None = None, *, unit: str, doc: str, open_low: bool = False):
+def _q(
+    low: float | None = None, high: float | None = None, *, unit: str, doc: str, open_low: bool = False
+) -> Any:
     """Field holding a Quantity whose support must lie in [low, high] (``(low`` if open_low)."""
     return field(
         metadata={
@@ -125,7 +127,7 @@ def _q(low: float | None = None, high: float | None = None, *, unit: str, doc: s
     )
 
 
-def _s(doc: str, *, optional: bool = False, default: Any = None, free_text: bool = False):
+def _s(doc: str, *, optional: bool = False, default: Any = None, free_text: bool = False) -> Any:
     """Field holding a string; ``free_text`` strings may hold tabs and newlines, others are one line."""
     metadata = {"kind": "str", "doc": doc, "free_text": free_text}
     if optional:
@@ -205,7 +207,12 @@ class Programme:
     """One strand of the investment."""
 
     label: str = _s("display name")
-    spend: Spend = field(metadata={"kind": "spend", "doc": "planned spend by year", "unit": "GBP/year"})
+    # mypy reads only a bare field() call as a field without a default, so it takes the _q and _s
+    # fields for defaulted ones; at runtime they have none (only _s(optional=True) gives one), and
+    # this order is valid. The same holds for residual_life below and for Target.claimed_return.
+    spend: Spend = field(  # type: ignore[misc]
+        metadata={"kind": "spend", "doc": "planned spend by year", "unit": "GBP/year"}
+    )
     raid_exposure: Quantity = _q(0, 1, unit="1", doc="share of the allocation a raid can reach")
     cost_overrun: Quantity = _q(
         0, None, open_low=True, unit="1", doc="cost factor on delivery, ordinary projects"
@@ -251,7 +258,7 @@ class Programme:
         0, None, unit="GBP/year", doc="cash savings other than staff time at full additional uptake"
     )
     social_care_share: Quantity = _q(0, 1, unit="1", doc="share of value that depends on social care")
-    residual_life: Quantity = field(
+    residual_life: Quantity = field(  # type: ignore[misc]  # follows _q fields, see Programme.spend
         metadata={
             "kind": "quantity",
             "low": 0,
@@ -364,7 +371,7 @@ class Target:
     description: str = _s(
         "what the claim covers, and whether it is attributable to this spend", free_text=True
     )
-    claimed_return: Quantity = field(
+    claimed_return: Quantity = field(  # type: ignore[misc]  # follows an _s field, see Programme.spend
         metadata={
             "kind": "quantity",
             "low": 0,
@@ -542,12 +549,13 @@ def _parse_correlations(value: Any, quantities: Mapping[str, Quantity], file: st
     array = np.array(matrix)
     asymmetry = np.abs(array - array.T)
     if asymmetry.max() > 0.0:
-        i, j = np.unravel_index(int(np.argmax(asymmetry)), asymmetry.shape)
+        # NumPy integers, so not the int loop variables i and j above
+        r, c = np.unravel_index(int(np.argmax(asymmetry)), asymmetry.shape)
         raise ScenarioError(
             f"{path}.matrix",
-            f"is not symmetric: matrix[{i}][{j}] = {float(array[i, j])!r} but "
-            f"matrix[{j}][{i}] = {float(array[j, i])!r} "
-            f"(they differ by {asymmetry[i, j]:.3g})",
+            f"is not symmetric: matrix[{r}][{c}] = {float(array[r, c])!r} but "
+            f"matrix[{c}][{r}] = {float(array[c, r])!r} "
+            f"(they differ by {asymmetry[r, c]:.3g})",
             file,
         )
     smallest = float(np.linalg.eigvalsh(array)[0])
@@ -1113,7 +1121,9 @@ def _type_name(value: Any) -> str:
     )
 
 
-def _expect(value: Any, kind: type | tuple[type, ...], path: str, file: str | None, what: str) -> Any:
+def _expect(
+    value: Any, kind: type | types.UnionType | tuple[type, ...], path: str, file: str | None, what: str
+) -> Any:
     if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
         raise ScenarioError(path, f"must be {what}, got {_type_name(value)} {_describe_number(value)}", file)
     return value

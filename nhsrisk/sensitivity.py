@@ -448,7 +448,7 @@ def _resolve_output(ds: xr.Dataset, output: Any, year: Any, caller: str) -> _Out
 def _candidate_inputs(ds: xr.Dataset) -> list[_Input]:
     """Every sampled input, one entry per year for per-year ones, then the yearly raid indicators."""
     sources = [
-        (name, name, variable)
+        (str(name), str(name), variable)  # str(): xarray types names Hashable; simulate's are str
         for name, variable in ds.data_vars.items()
         if variable.attrs.get("sampled_input") == 1
     ]

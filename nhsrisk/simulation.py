@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numba
 import numpy as np
@@ -131,7 +131,7 @@ def simulate(
     start = check_count(start, "start", "simulate", minimum=0)
     if threads is not None:
         threads = check_count(threads, "threads", "simulate")
-        most = numba.config.NUMBA_NUM_THREADS
+        most = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set from the environment at import
         if threads > most:
             raise ValueError(
                 f"The 'threads' parameter of simulate must be an int in [1, {most}]. Got {threads!r} instead."
@@ -204,7 +204,7 @@ def simulate(
     if chunks is not None:
         ds = lazy_results(scenario, seed, start, draws, chunks, sampler, threads)
         ds.attrs["sampler"] = sampler
-        if plan.copula_rows.size:
+        if plan.copula_rows.size and scenario.correlations is not None:  # rows only come from correlations
             ds.attrs["correlated_inputs"] = list(scenario.correlations.inputs)
         return ds
     if precision is None:
@@ -217,7 +217,7 @@ def simulate(
             scenario, plan, seed, start, draws, threads, precision, precision_output, max_draws, progress
         )
     ds.attrs["sampler"] = sampler
-    if plan.copula_rows.size:
+    if plan.copula_rows.size and scenario.correlations is not None:  # rows only come from correlations
         ds.attrs["correlated_inputs"] = list(scenario.correlations.inputs)
     return ds
 
@@ -234,7 +234,8 @@ def _check_positive(value: Any, name: str) -> float:
     if (
         isinstance(value, bool | np.bool_)
         or not isinstance(value, numbers.Real)
-        or not (value > 0 and np.isfinite(value))
+        # typeshed's numbers.Real supports no comparisons; cast (not float(), which overflows on a huge int)
+        or not (cast(float, value) > 0 and np.isfinite(cast(float, value)))
     ):
         raise ValueError(
             f"The {name!r} parameter of simulate must be a finite number > 0. Got {value!r} instead."

@@ -22,7 +22,7 @@ import html
 import math
 import numbers
 from collections.abc import Hashable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import xarray as xr
@@ -69,11 +69,12 @@ def _draws(values: Any, axis: int, caller: str, minimum: int = 2) -> np.ndarray:
     return array
 
 
-def _probability(value: float, name: str, caller: str, *, open_interval: bool = True) -> float:
+def _probability(value: Any, name: str, caller: str, *, open_interval: bool = True) -> float:
     inside = (
         isinstance(value, numbers.Real)
         and not isinstance(value, bool)
-        and (0.0 < value < 1.0 if open_interval else 0.0 <= value <= 1.0)
+        # typeshed's numbers.Real supports no comparisons; cast (not float(), which overflows on a huge int)
+        and (0.0 < cast(float, value) < 1.0 if open_interval else 0.0 <= cast(float, value) <= 1.0)
     )
     if not inside:
         interval = "(0, 1)" if open_interval else "[0, 1]"
@@ -333,7 +334,7 @@ def expected_shortfall_mcse(values: Any, tail: float = 0.05, axis: int = -1) -> 
     return _tail_mean_and_mcse(worst, n)[1]
 
 
-def _clopper_pearson_upper(successes: np.ndarray, n: int, level: float = 0.95) -> np.ndarray:
+def _clopper_pearson_upper(successes: np.ndarray | int, n: int, level: float = 0.95) -> np.ndarray:
     """One-sided Clopper-Pearson upper bound; at 0 successes it is ``1 - (1 - level) ** (1 / n)``."""
     import scipy.stats
 
@@ -457,7 +458,7 @@ def _statistics(
     }
 
 
-def _statistic_attrs(long_name: str, units: str, confidence: float, tail: float) -> dict[str, dict]:
+def _statistic_attrs(long_name: str, units: str, confidence: float, tail: float) -> dict[str, dict[str, str]]:
     level = f"{confidence:.3g}"
     return {
         "mean": {"long_name": f"Mean of {long_name}", "units": units},
@@ -1733,7 +1734,8 @@ def _check_precision(precision: Any) -> float:
     allowed = "a positive finite number in the units of the output (or of a probability)"
     if isinstance(precision, bool) or not isinstance(precision, numbers.Real):
         raise TypeError(_message("precision", "draws_needed", allowed, precision))
-    if not (math.isfinite(precision) and precision > 0):
+    # float(): typeshed's numbers.Real supports no comparisons (and isfinite has converted it already)
+    if not (math.isfinite(precision) and float(precision) > 0):
         raise ValueError(_message("precision", "draws_needed", allowed, precision))
     return float(precision)
 

@@ -96,9 +96,10 @@ def lazy_results(
     threads: int | None,
 ) -> xr.Dataset:
     """Build the dask-backed Dataset of ``simulate(..., chunks=chunk)``: one delayed kernel call a chunk."""
-    dask = require("dask", "simulate(chunks=...)")
-    da = require("dask.array", "simulate(chunks=...)")
-    tokenize = require("dask.base", "simulate(chunks=...)").tokenize
+    feature = "simulate(chunks=...)"
+    da = require("dask.array", feature)
+    tokenize = require("dask.base", feature).tokenize
+    delayed = require("dask.delayed", feature).delayed
 
     plan = build_plan(scenario)
     toml = scenario.to_toml()
@@ -106,7 +107,7 @@ def lazy_results(
     design_size = draws if sampler == "lhs" else None
     pieces: dict[str, list[Any]] = {name: [] for name in (*OUTPUTS, "_inputs")}
     for first, count in _chunk_starts(start, draws, chunk):
-        task = dask.delayed(chunk_arrays, pure=True)(
+        task = delayed(chunk_arrays, pure=True)(
             toml,
             seed,
             first,
@@ -120,12 +121,10 @@ def lazy_results(
             dims = out.dims
             shape = (*(sizes[d] for d in dims), count)
             dtype = bool if out.boolean else float
-            pieces[name].append(
-                da.from_delayed(dask.delayed(operator.getitem)(task, name), shape, dtype=dtype)
-            )
+            pieces[name].append(da.from_delayed(delayed(operator.getitem)(task, name), shape, dtype=dtype))
         pieces["_inputs"].append(
             da.from_delayed(
-                dask.delayed(operator.getitem)(task, "_inputs"), (len(plan.stored), count), dtype=float
+                delayed(operator.getitem)(task, "_inputs"), (len(plan.stored), count), dtype=float
             )
         )
     arrays = {name: da.concatenate(blocks, axis=-1) for name, blocks in pieces.items()}

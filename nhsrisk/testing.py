@@ -225,11 +225,16 @@ def _copied_correlations(table: dict[str, Any], ids: list[str], template_of: lis
             if template == pa:
                 new.append((a, i, f"programmes.{ids[i]}.{fa}"))
     rebuilt = np.eye(len(new))
-    for x, (a, i, _) in enumerate(new):
-        for y, (b, k, _) in enumerate(new):
+    for x, (a, copy_a, _) in enumerate(new):
+        for y, (b, copy_b, _) in enumerate(new):
             if x == y:
                 continue
-            if i is not None and k is not None and i != k and template_of[i] == template_of[k]:
+            if (
+                copy_a is not None
+                and copy_b is not None
+                and copy_a != copy_b
+                and template_of[copy_a] == template_of[copy_b]
+            ):
                 pairs = across.get((base[a][1], base[b][1]), [])
                 rebuilt[x, y] = sum(pairs) / len(pairs) if pairs else 0.0
             else:
