@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nhsrisk._optional import require
+from nhsrisk._version import __version__
 from nhsrisk.io import save_results, write_atomically
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
 from nhsrisk.stats import APPRAISAL_SUMMARY, _gbp_bn, _significant, horizon_labels
@@ -65,15 +66,36 @@ def _add_scenario_argument(command: argparse.ArgumentParser) -> None:
     )
 
 
+_RUN_EXAMPLES = """\
+examples:
+  nhsrisk run                                   the default scenario (as-announced), 100,000 draws
+  nhsrisk run --seed 2024                       the same, reproducible to the last digit
+  nhsrisk run --scenario after-the-cut          a shipped variant, beside its baseline
+  nhsrisk run --scenario my-ics.toml --out ics  your own scenario file, into ./ics
+  nhsrisk run --draws 1e8 --summary-only        summary statistics only, in bounded memory
+  nhsrisk scenarios                             list the shipped scenarios
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nhsrisk", description="Monte Carlo productivity-risk analysis of NHS technology investment."
     )
+    parser.add_argument("--version", action="version", version=f"nhsrisk {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
         "run",
         help="simulate a scenario (and its baseline, if it names one), print a summary of both horizons, "
         "write results.nc and three figures",
+        description=(
+            "Simulate a scenario and report how much of its claimed return arrives by the end of\n"
+            "the claim window, how likely the claim is, and its value for money over the Green\n"
+            "Book appraisal period (NPV, benefit-cost ratio). A scenario that names a baseline is\n"
+            "run beside it with the same seed and draws, and the change per GBP of budget change\n"
+            "is reported. Writes results.nc (every draw) and three figures to the output directory."
+        ),
+        epilog=_RUN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_scenario_argument(run)
     run.add_argument(

@@ -365,3 +365,35 @@ def test_an_output_directory_that_cannot_be_written_is_refused_before_simulating
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith(f"nhsrisk run: cannot write to output directory {out}: ") and err.count("\n") == 1
+
+
+def test_version_flag_prints_the_installed_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"nhsrisk {nhsrisk.__version__}"
+
+
+def test_run_help_has_a_description_and_examples_that_parse(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    text = capsys.readouterr().out
+    assert "claim window" in text and "appraisal period" in text
+    examples = text.split("examples:\n", 1)[1].splitlines()
+    commands = [words for words in (line.strip().split("  ")[0].split() for line in examples) if words]
+    assert len(commands) >= 5
+    for words in commands:
+        assert words[0] == "nhsrisk"
+        cli._parser().parse_args(words[1:])  # every example is a valid command line
+
+
+def test_readme_sample_output_is_what_nhsrisk_run_prints(tmp_path, capsys, monkeypatch):
+    # The README shows a plain `nhsrisk run` with seed 2024 (a plain run's seed is fresh entropy):
+    # the same command with that seed must print the README's block line for line.
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```text\n(Scenario as-announced: 100,000 draws, seed 2024.*?)```", readme, re.S)
+    assert block, "the README's sample output block is missing"
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "--seed", "2024", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines() == block.group(1).rstrip("\n").splitlines()
