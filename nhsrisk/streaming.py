@@ -292,13 +292,13 @@ def streaming_summary(
     toml = scenario.to_toml()
     starts = _chunk_starts(start, draws, chunk)
     total: _Partial | None = None
-    with progress_bar(len(starts), "summary", progress, unit="chunk") as bar:
+    with progress_bar(draws, "summary", progress) as bar:  # counts draws, as simulate's bar does
         if client is None:
             runner = _LocalRunner(scenario, seed, min(chunk, draws), threads)
             for first, count in starts:
                 part = _summarise_chunk(runner.run(first, count), scenario, outputs)
                 total = part if total is None else _merge(total, part)
-                bar.update(1)
+                bar.update(count)
         else:
             futures = [
                 client.submit(
@@ -310,7 +310,7 @@ def streaming_summary(
                 part = future.result()
                 total = part if total is None else _merge(total, part)
                 future.release()
-                bar.update(1)
+                bar.update(part.draws)
     assert total is not None
     sizes = output_sizes(build_plan(scenario))
     coords: dict[str, Any] = {
