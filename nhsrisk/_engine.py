@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
+import os
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +26,7 @@ import numpy as np
 import xarray as xr
 
 from nhsrisk import _design
+from nhsrisk._format import format_bytes
 from nhsrisk._kernels import simulate_kernel
 from nhsrisk._model import MODEL_ARRAYS, OUTPUTS
 from nhsrisk._plan import Plan
@@ -34,9 +37,13 @@ from nhsrisk.scenario import Scenario
 __all__ = [
     "PROGRESS_SLICE",
     "allocate_results",
+    "available_memory",
     "check_finite",
+    "check_result_size",
     "kernel_arguments",
+    "memory_limit",
     "output_sizes",
+    "result_bytes",
     "run",
     "sampler_arguments",
     "sampling_arguments",
@@ -58,6 +65,105 @@ def output_sizes(plan: Plan) -> dict[str, int]:
         "programme": plan.planned_spend.shape[0],
         "staff_group": plan.group_idx.shape[0],
     }
+
+
+def result_bytes(plan: Plan, draws: int, sampler: str = "random") -> int:
+    """Bytes a run of ``draws`` draws holds: its outputs, its kept inputs and, for LHS or Sobol', its design.
+
+    Examples
+    --------
+    >>> from nhsrisk._plan import build_plan
+    >>> from nhsrisk.scenario import load_scenario
+    >>> result_bytes(build_plan(load_scenario()), 1) > 1_000  # bytes a draw
+    True
+    """
+    sizes = output_sizes(plan)
+    per_draw = sum(
+        math.prod(sizes[d] for d in out.dims) * (1 if out.boolean else 8) for out in OUTPUTS.values()
+    )
+    per_draw += 8 * len(plan.stored)
+    if sampler != "random":
+        per_draw += 8 * plan.uniforms_per_draw  # the design: a uniform per input and draw
+    return per_draw * draws
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), or None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+#: Environment variable that sets the memory limit of a run, in bytes (such as 8e9).
+MEMORY_LIMIT_VARIABLE = "NHSRISK_MEMORY_LIMIT"
+
+
+def memory_limit(limit: float | None = None) -> tuple[float, str] | None:
+    """Return the most memory a run may hold, in bytes, and where that limit comes from (None: unknown).
+
+    ``limit`` if given; else the environment variable :data:`MEMORY_LIMIT_VARIABLE`;
+    else half of the memory available now.
+    """
+    if limit is not None:
+        return float(limit), "the memory_limit given"
+    text = os.environ.get(MEMORY_LIMIT_VARIABLE)
+    if text:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(
+                f"The environment variable {MEMORY_LIMIT_VARIABLE} must be a number of bytes > 0 (such as "
+                f"8e9). Got {text!r} instead."
+            )
+        return value, f"{MEMORY_LIMIT_VARIABLE}={text}"
+    available = available_memory()
+    if available is None:
+        return None
+    return available / 2, f"half of the {format_bytes(available)} of memory available"
+
+
+def check_result_size(
+    needed: int, draws: int, caller: str | None, limit: float | None = None, *, command_line: bool = False
+) -> None:
+    """Refuse, before anything is allocated, a run whose results would not fit in memory.
+
+    ``caller`` starts the message (None: no prefix, for a caller that adds its
+    own); ``command_line`` words the ways out as options of ``nhsrisk run``.
+
+    Raises
+    ------
+    MemoryError
+        If ``needed`` bytes exceed the limit of :func:`memory_limit`; the
+        message gives the estimate, the limit and the ways out.
+    """
+    allowed = memory_limit(limit)
+    if allowed is None or needed <= allowed[0]:
+        return
+    if command_line:
+        ways_out = (
+            "Keep summary statistics only (--summary-only), run fewer draws, or raise the limit "
+            f"({MEMORY_LIMIT_VARIABLE}=bytes)."
+        )
+    else:
+        ways_out = (
+            'Keep summary statistics only (keep="summary"), compute the draws chunk by chunk (chunks=N), '
+            f"run fewer draws, or raise the limit (memory_limit=bytes, or {MEMORY_LIMIT_VARIABLE})."
+        )
+    prefix = f"{caller}: " if caller else ""
+    raise MemoryError(
+        f"{prefix}{draws:,} draws would hold about {format_bytes(needed)} of results in memory, more than "
+        f"the limit of {format_bytes(allowed[0])} ({allowed[1]}). {ways_out}"
+    )
 
 
 def allocate_results(plan: Plan, draws: int) -> tuple[dict[str, np.ndarray], np.ndarray]:

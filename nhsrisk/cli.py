@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nhsrisk._engine import check_result_size, result_bytes
+from nhsrisk._format import significant
 from nhsrisk._optional import require
+from nhsrisk._plan import build_plan
 from nhsrisk._version import __version__
 from nhsrisk.io import save_results, write_atomically
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
-from nhsrisk.stats import APPRAISAL_SUMMARY, _gbp_bn, _significant, horizon_labels
+from nhsrisk.stats import APPRAISAL_SUMMARY, _gbp_bn, horizon_labels
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -266,7 +269,7 @@ def comparison_table(effect: xr.Dataset) -> str:
     def cell(value: float, error: float, scale: float = 1.0) -> str:
         if not np.isfinite(value):
             return f"{'n/a':>22}"
-        return f"{value / scale:>10.3f} ± {_significant(error / scale, 2):<9}"
+        return f"{value / scale:>10.3f} ± {significant(error / scale, 2):<9}"
 
     lines = [
         f"Change against {effect.attrs['baseline_name']}: {crn}, {int(effect.attrs['n_draws']):,} draws",
@@ -288,7 +291,7 @@ def comparison_table(effect: xr.Dataset) -> str:
             moved = "gained" if change > 0 else "lost" if change < 0 else "unchanged"
             parts.append(
                 f"GBP {abs(float(row['per_gbp'])):.2f} of {what} {moved} "
-                f"(s.e. {_significant(float(row['per_gbp_mcse']), 2)})"
+                f"(s.e. {significant(float(row['per_gbp_mcse']), 2)})"
             )
         direction = "less" if budget < 0 else "more"
         lines.append(f"Per GBP {direction} capital spent ({_gbp_bn(budget)} in all): {'; '.join(parts)}")
@@ -426,7 +429,13 @@ def run(args: argparse.Namespace) -> int:
             require("datasketches", "nhsrisk run --summary-only")
         if args.chunks is not None or args.scheduler is not None:
             require("dask", "nhsrisk run --chunks" if args.chunks is not None else "nhsrisk run --scheduler")
-    except ImportError as err:
+        if not args.summary_only:
+            # the results of the run and of its baseline are held together (a chunked run is
+            # computed into memory too), before the output folder is made
+            runs = [which for which in (scenario, baseline) if which is not None]
+            held = sum(result_bytes(build_plan(which), args.draws) for which in runs)
+            check_result_size(held, args.draws, None, command_line=True)
+    except (ImportError, MemoryError, ValueError) as err:
         print(f"nhsrisk run: {err}", file=sys.stderr)
         return 2
     try:

@@ -59,6 +59,7 @@ import numpy as np
 import xarray as xr
 
 from nhsrisk import stats
+from nhsrisk._format import significant
 from nhsrisk._validate import _message, check_count
 from nhsrisk.simulation import OUTPUTS
 
@@ -342,7 +343,7 @@ def _with_units(label: str, unit_label: str) -> str:
 
 
 def _number(value: float) -> str:
-    return stats._significant(float(value), 3)
+    return significant(float(value), 3)
 
 
 def _amount(value: float, unit_label: str) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from nhsrisk._engine import check_finite as _check_finite
+from nhsrisk._engine import check_result_size, result_bytes
 from nhsrisk._engine import run as _run
 from nhsrisk._engine import sampler_arguments as _sampling
 from nhsrisk._engine import to_dataset as _to_dataset
@@ -42,6 +43,7 @@ def simulate(
     chunks: int | None = None,
     keep: str = "all",
     client: Any = None,
+    memory_limit: float | None = None,
 ) -> xr.Dataset:
     """Run the Monte Carlo simulation of a scenario.
 
@@ -104,6 +106,13 @@ def simulate(
         (``pip install 'nhsrisk[scale]'``, else an ImportError saying so).
     client : dask.distributed.Client, optional
         With ``keep="summary"``, run the chunks as tasks on this cluster.
+    memory_limit : float, optional
+        Most bytes of results the run may hold in memory. Default: the
+        environment variable ``NHSRISK_MEMORY_LIMIT`` if set, else half of the
+        memory available. A run whose results would exceed it (every output
+        and kept input for every draw: about 5 kB a draw for the default
+        scenario) is refused before anything is allocated. Runs with
+        ``keep="summary"`` or ``chunks`` hold a chunk at a time and are not checked.
 
     Returns
     -------
@@ -188,6 +197,11 @@ def simulate(
         )
     if chunks is not None and precision is not None:
         raise ValueError("The 'chunks' parameter of simulate cannot be combined with precision.")
+    if memory_limit is not None:
+        memory_limit = _check_positive(memory_limit, "memory_limit")
+    plan = build_plan(scenario)
+    if keep == "all" and chunks is None:
+        check_result_size(result_bytes(plan, draws, sampler), draws, "simulate", memory_limit)
     seed = resolve_seed(seed, "simulate")
     if keep == "summary":
         return streaming_summary(
@@ -200,7 +214,6 @@ def simulate(
             client=client,
             progress=progress,
         )
-    plan = build_plan(scenario)
     if chunks is not None:
         ds = lazy_results(scenario, seed, start, draws, chunks, sampler, threads)
         ds.attrs["sampler"] = sampler
@@ -214,7 +227,17 @@ def simulate(
         ds = _to_dataset(scenario, plan, arrays, seed, start)
     else:
         ds = _run_to_precision(
-            scenario, plan, seed, start, draws, threads, precision, precision_output, max_draws, progress
+            scenario,
+            plan,
+            seed,
+            start,
+            draws,
+            threads,
+            precision,
+            precision_output,
+            max_draws,
+            progress,
+            memory_limit,
         )
     ds.attrs["sampler"] = sampler
     if plan.copula_rows.size and scenario.correlations is not None:  # rows only come from correlations
@@ -268,6 +291,7 @@ def _run_to_precision(
     output: str,
     max_draws: int,
     progress: bool | None = None,
+    memory_limit: float | None = None,
 ) -> xr.Dataset:
     """Add chunks of draws until the standard error of ``output``'s mean is at most ``precision``."""
     import warnings
@@ -289,6 +313,8 @@ def _run_to_precision(
             break
         needed = int(np.ceil(float(np.max(sd)) ** 2 / precision**2 * 1.05))
         chunk = int(min(max(needed - done, draws), max_draws - done))
+        # the draws kept so far and the next chunk, then their concatenation: twice the result at the end
+        check_result_size(2 * result_bytes(plan, done + chunk), done + chunk, "simulate", memory_limit)
     merged = {name: np.concatenate([c[name] for c in chunks], axis=-1) for name in chunks[0]}
     ds = _to_dataset(scenario, plan, merged, seed, start)
     reached = mcse <= precision

@@ -27,6 +27,7 @@ from typing import Any, Literal, cast
 import numpy as np
 import xarray as xr
 
+from nhsrisk._format import significant
 from nhsrisk._validate import _message, check_count
 
 __all__ = [
@@ -660,15 +661,6 @@ def horizon_labels(ds: xr.Dataset, *, discount_rate: float | None = None) -> tup
     return f"Claim window {claim}".rstrip(), f"Appraisal period {appraisal}".rstrip() + rate_text
 
 
-def _significant(value: float, digits: int) -> str:
-    """``value`` to ``digits`` significant figures, without an exponent (1,234 not 1.23e+03)."""
-    if value == 0 or not math.isfinite(value):
-        return f"{value:g}"
-    rounded = float(f"{value:.{digits}g}")
-    decimals = max(digits - 1 - math.floor(math.log10(abs(rounded))), 0)
-    return f"{rounded:,.{decimals}f}"
-
-
 def _scale(units: str) -> tuple[float, str]:
     """Divisor and column label: GBP is shown in bn."""
     if units == "GBP":
@@ -679,11 +671,11 @@ def _scale(units: str) -> tuple[float, str]:
 
 
 def _percent(p: float, digits: int = 3) -> str:
-    text = _significant(100.0 * p, digits)
+    text = significant(100.0 * p, digits)
     # 99.998% must not print as a certain "100%" (nor 0.0001% as "0%"): add digits until it differs.
     while digits < 12 and 0.0 < p < 1.0 and float(text.replace(",", "")) in (0.0, 100.0):
         digits += 1
-        text = _significant(100.0 * p, digits)
+        text = significant(100.0 * p, digits)
     return f"{text}%"
 
 
@@ -691,7 +683,7 @@ def _interval(estimate: float, low: float, high: float) -> str:
     """``estimate [low, high]`` with 3 significant figures, more if the bounds would print equal."""
     digits = 3
     while True:
-        texts = [_significant(value, digits) for value in (estimate, low, high)]
+        texts = [significant(value, digits) for value in (estimate, low, high)]
         distinct = (low == estimate or texts[1] != texts[0]) and (high == estimate or texts[2] != texts[0])
         if distinct or digits >= 8:
             return f"{texts[0]} [{texts[1]}, {texts[2]}]"
@@ -700,12 +692,12 @@ def _interval(estimate: float, low: float, high: float) -> str:
 
 def _gbp_bn(value: float) -> str:
     sign = "-" if value < 0 else ""
-    return f"{sign}£{_significant(abs(value) / 1e9, 3)}bn"
+    return f"{sign}£{significant(abs(value) / 1e9, 3)}bn"
 
 
 def _gbp_bn_error(value: float) -> str:
     """Format a standard error in GBP as ``£0.012bn``: two significant figures."""
-    return f"£{_significant(abs(value) / 1e9, 2)}bn"
+    return f"£{significant(abs(value) / 1e9, 2)}bn"
 
 
 class SummaryDataset(xr.Dataset):
@@ -788,7 +780,7 @@ class SummaryDataset(xr.Dataset):
         for i, label in enumerate(labels):
             cells = [
                 scales[i][1],
-                f"{_significant(value('mean', i), 3)} ± {_significant(value('mcse', i), 2)}",
+                f"{significant(value('mean', i), 3)} ± {significant(value('mcse', i), 2)}",
             ]
             for k in range(self.sizes["quantile"]):
                 cells.append(

@@ -1,0 +1,99 @@
+"""A run too big for memory is refused before anything is allocated (issue 13, item 5)."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+
+import nhsrisk
+from nhsrisk import cli
+from nhsrisk._engine import MEMORY_LIMIT_VARIABLE, available_memory, memory_limit, result_bytes
+from nhsrisk._format import format_bytes
+from nhsrisk._plan import build_plan
+
+SCENARIO = nhsrisk.load_scenario()
+PER_DRAW = result_bytes(build_plan(SCENARIO), 1)
+
+
+@pytest.mark.parametrize("scenario", ["as-announced", "after-the-cut"])
+def test_the_estimate_is_the_bytes_the_result_holds(scenario):
+    ds = nhsrisk.simulate(scenario, draws=3_000, seed=1)
+    # every variable with a draw dimension; the rest (planned spend, the claim) are a few hundred bytes
+    held = sum(variable.nbytes for variable in ds.data_vars.values() if "draw" in variable.dims)
+    assert result_bytes(build_plan(nhsrisk.load_scenario(scenario)), 3_000) == held
+
+
+def test_the_default_limit_is_half_the_available_memory(monkeypatch):
+    monkeypatch.delenv(MEMORY_LIMIT_VARIABLE, raising=False)
+    available = available_memory()
+    assert available is not None and available > 0
+    limit, why = memory_limit()
+    # the two readings of /proc/meminfo are moments apart: allow 5% of drift
+    assert limit == pytest.approx(available / 2, rel=0.05)
+    assert why.startswith("half of the")
+
+
+def test_a_run_over_the_limit_is_refused_at_once_naming_the_estimate_and_the_ways_out(monkeypatch):
+    monkeypatch.setenv(MEMORY_LIMIT_VARIABLE, "1e9")
+    draws = 10**8
+    tracemalloc.start()
+    try:
+        with pytest.raises(MemoryError) as refused:
+            nhsrisk.simulate(draws=draws, seed=1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50e6  # nothing of the 500 GB was allocated
+    message = str(refused.value)
+    estimate = f"{PER_DRAW * draws / 1e9:.0f} GB"
+    assert f"100,000,000 draws would hold about {estimate}" in message
+    assert "limit of 1.00 GB (NHSRISK_MEMORY_LIMIT=1e9)" in message
+    assert 'keep="summary"' in message and "chunks=N" in message
+
+
+def test_the_limit_is_exact_and_can_be_given(monkeypatch):
+    monkeypatch.delenv(MEMORY_LIMIT_VARIABLE, raising=False)
+    needed = PER_DRAW * 1_000
+    assert nhsrisk.simulate(draws=1_000, seed=1, memory_limit=needed).sizes["draw"] == 1_000
+    with pytest.raises(MemoryError, match=r"\(the memory_limit given\)"):
+        nhsrisk.simulate(draws=1_000, seed=1, memory_limit=needed - 1)
+
+
+def test_bounded_memory_runs_are_not_refused():
+    tiny = PER_DRAW * 10
+    lazy = nhsrisk.simulate(draws=20_000, seed=1, chunks=5_000, memory_limit=tiny)
+    assert lazy["npv"].chunks is not None
+    streamed = nhsrisk.simulate(draws=20_000, seed=1, keep="summary", memory_limit=tiny)
+    assert int(streamed.attrs["n_draws"]) == 20_000
+
+
+def test_a_run_to_precision_is_refused_before_it_outgrows_the_limit():
+    limit = PER_DRAW * 30_000
+    with pytest.raises(MemoryError, match="would hold about"):
+        nhsrisk.simulate(draws=2_000, seed=1, precision=1.0, max_draws=10**7, memory_limit=limit)
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), True, "8e9"])
+def test_a_bad_limit_is_named(bad):
+    with pytest.raises((ValueError, TypeError), match="'memory_limit' parameter of simulate"):
+        nhsrisk.simulate(draws=10, seed=1, memory_limit=bad)
+
+
+def test_a_bad_environment_limit_is_named(monkeypatch):
+    monkeypatch.setenv(MEMORY_LIMIT_VARIABLE, "lots")
+    with pytest.raises(ValueError, match="NHSRISK_MEMORY_LIMIT must be a number of bytes > 0"):
+        nhsrisk.simulate(draws=10, seed=1)
+
+
+def test_the_command_line_refuses_in_one_line_and_leaves_no_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(MEMORY_LIMIT_VARIABLE, "1e8")
+    out = tmp_path / "out"
+    # the run and its baseline are held together: each alone would fit, both do not
+    draws = int(1e8 / PER_DRAW * 0.75)
+    assert cli.main(["run", "--scenario", "after-the-cut", "--draws", str(draws), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("nhsrisk run: ")
+    assert f"would hold about {format_bytes(2 * PER_DRAW * draws)} of results" in err
+    assert "--summary-only" in err
+    assert not out.exists()
