@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import functools
+import hashlib
+import json
 import os
 import sys
 import tempfile
@@ -25,7 +28,7 @@ from nhsrisk._format import significant
 from nhsrisk._optional import require
 from nhsrisk._plan import build_plan
 from nhsrisk._version import __version__
-from nhsrisk.io import save_results, write_atomically
+from nhsrisk.io import save_results, write_folder_atomically
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
 from nhsrisk.stats import APPRAISAL_SUMMARY, _gbp_bn, horizon_labels
 
@@ -404,18 +407,99 @@ def _unwritable(folder: Path) -> str | None:
     return None
 
 
+#: Written last into a run's folder: what the run was and a checksum of every other file in it.
+MANIFEST = "manifest.json"
+#: Every file ``nhsrisk run`` writes. A folder holding nothing else may be replaced (``--force``).
+RUN_FILES = ("results.nc", "summary.nc", *FIGURES, MANIFEST)
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists."""
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_output_folder(out: Path, force: bool) -> str | None:
+    """Why ``nhsrisk run`` may not write its folder at ``out`` (None when it may), checked before any work."""
+    if out.exists() and not out.is_dir():
+        return f"cannot write the output directory {out}: a file of that name exists"
+    if out.is_dir():
+        problem = _unwritable(out)
+        if problem is not None:
+            return f"cannot write to output directory {out}: {problem}"
+        entries = sorted(entry.name for entry in out.iterdir())
+        if entries and not force:
+            return f"refusing to overwrite {out}, which holds {', '.join(entries[:4])} (use --force)"
+        foreign = [name for name in entries if name not in RUN_FILES]
+        if foreign:
+            return (
+                f"refusing to replace {out}: it holds files that nhsrisk run did not write "
+                f"({', '.join(foreign[:4])}); choose another --out"
+            )
+    # the folder is written beside its final place, then renamed into it
+    parent = _nearest_existing(out.parent)
+    problem = _unwritable(parent)
+    if problem is not None:
+        verb = "write to" if out.exists() else "create"
+        return f"cannot {verb} output directory {out}: {problem} ({parent})"
+    return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(functools.partial(handle.read, 2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_manifest(folder: Path, record: dict[str, Any]) -> None:
+    """Write :data:`MANIFEST` last: the run's record and the size and SHA-256 of every other file."""
+    files = {
+        path.name: {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+        for path in sorted(folder.iterdir())
+        if path.name != MANIFEST
+    }
+    manifest = {
+        **record,
+        "nhsrisk_version": __version__,
+        "completed": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "files": files,
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
 def run(args: argparse.Namespace) -> int:
-    """Carry out ``nhsrisk run``."""
+    """Carry out ``nhsrisk run``: the whole output folder or nothing, and Ctrl-C at any moment.
+
+    The folder is written aside and moved into place whole, with its manifest
+    written last, so it never mixes two runs. Ctrl-C stops the run between two
+    kernel calls (a fraction of a second), removes what was written aside and
+    exits with status 130; an old folder is left as it was.
+    """
+    installed: list[Path] = []
+    try:
+        return _run(args, installed)
+    except KeyboardInterrupt:
+        out = Path(args.out)
+        what = (
+            f"{out} is complete"
+            if installed
+            else (f"{out} left as it was" if out.exists() else "nothing written")
+        )
+        print(f"nhsrisk run: interrupted; {what}", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace, installed: list[Path]) -> int:
     import nhsrisk
 
     out = Path(args.out)
-    if args.summary_only:
-        targets = {"summary": out / "summary.nc"}
-    else:
-        targets = {"results": out / "results.nc", **{name: out / name for name in FIGURES}}
-    existing = [str(p) for p in targets.values() if p.exists()]
-    if existing and not args.force:
-        print(f"nhsrisk run: refusing to overwrite {', '.join(existing)} (use --force)", file=sys.stderr)
+    problem = _check_output_folder(out, args.force)
+    if problem is not None:
+        print(f"nhsrisk run: {problem}", file=sys.stderr)
         return 2
     try:
         scenario = nhsrisk.load_scenario(args.scenario)
@@ -438,15 +522,6 @@ def run(args: argparse.Namespace) -> int:
     except (ImportError, MemoryError, ValueError) as err:
         print(f"nhsrisk run: {err}", file=sys.stderr)
         return 2
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        print(f"nhsrisk run: cannot create output directory {out}: {err}", file=sys.stderr)
-        return 2
-    problem = _unwritable(out)
-    if problem is not None:
-        print(f"nhsrisk run: cannot write to output directory {out}: {problem}", file=sys.stderr)
-        return 2
     client = None
     if args.scheduler is not None:
         try:
@@ -459,9 +534,16 @@ def run(args: argparse.Namespace) -> int:
         except OSError as err:
             print(f"nhsrisk run: cannot reach the dask scheduler at {args.scheduler}: {err}", file=sys.stderr)
             return 2
+    record: dict[str, Any] = {
+        "command": "nhsrisk run",
+        "scenario_name": scenario.name,
+        "scenario_sha256": scenario.sha256(),
+        "baseline": None if baseline is None else baseline.name,
+        "draws": args.draws,
+    }
     try:
         if args.summary_only:
-            return _run_summary_only(args, scenario, targets["summary"], client, baseline)
+            return _run_summary_only(args, scenario, out, client, record, installed, baseline)
         chunks = args.chunks if args.chunks is not None else (2**17 if client is not None else None)
 
         def simulate(which: Scenario, seed: int | None) -> xr.Dataset:
@@ -469,8 +551,6 @@ def run(args: argparse.Namespace) -> int:
             return ds.compute() if chunks is not None else ds  # on the cluster when a client is active
 
         ds = simulate(scenario, args.seed)
-        # Results first, so that a reader who stops reading early (`nhsrisk run | head`) still gets them.
-        save_results(ds, targets["results"], overwrite=True)  # --force was checked above
         # The baseline with the run's own seed and draws: common random numbers, so draw i of both
         # runs shares every input and the difference is the scenario's change alone.
         baseline_ds = None if baseline is None else simulate(baseline, int(ds.attrs["seed"]))
@@ -488,13 +568,25 @@ def run(args: argparse.Namespace) -> int:
         "exceedance.png": lambda ax: plot.exceedance(ds, ax=ax),
         "waterfall.png": lambda ax: plot.waterfall(bridge, ax=ax),
     }
-    for name, draw in drawings.items():
-        write_atomically(targets[name], functools.partial(_figure, draw))
+    record["seed"] = str(ds.attrs["seed"])
+
+    def fill(folder: Path) -> None:
+        save_results(ds, folder / "results.nc")
+        for name, draw in drawings.items():
+            _figure(draw, folder / name)
+        _write_manifest(folder, record)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_folder_atomically(out, fill)  # --force was checked above
+    installed.append(out)
+    # Written before anything is printed, so that a reader who stops reading early
+    # (`nhsrisk run | head`) still gets the whole folder.
     print(summary_table(ds))
     if baseline_ds is not None:
         print()
         print(comparison_table(nhsrisk.budget_change_effect(ds, baseline_ds)))
-    print(f"\nWrote {', '.join(str(p) for p in targets.values())}")
+    names = ["results.nc", *FIGURES, MANIFEST]
+    print(f"\nWrote {', '.join(str(out / name) for name in names)}")
     return 0
 
 
@@ -523,8 +615,10 @@ def _load_baseline(scenario: Scenario, given: str) -> Scenario | None:
 def _run_summary_only(
     args: argparse.Namespace,
     scenario: Scenario,
-    path: Path,
+    out: Path,
     client: Client | None,
+    record: dict[str, Any],
+    installed: list[Path],
     baseline: Scenario | None = None,
 ) -> int:
     import nhsrisk
@@ -538,14 +632,22 @@ def _run_summary_only(
         client=client,
         progress=args.progress,
     )
-    write_atomically(path, lambda p: summary.to_netcdf(p, engine="h5netcdf"))
+    record["seed"] = str(summary.attrs["seed"])
+
+    def fill(folder: Path) -> None:
+        summary.to_netcdf(folder / "summary.nc", engine="h5netcdf")
+        _write_manifest(folder, record)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_folder_atomically(out, fill)
+    installed.append(out)
     print(streaming_table(summary))
     if baseline is not None:
         print(
             f"\nThe change against the baseline {baseline.name} needs the draws of both runs: "
             "run without --summary-only to see it."
         )
-    print(f"\nWrote {path}")
+    print(f"\nWrote {out / 'summary.nc'}, {out / MANIFEST}")
     return 0
 
 

@@ -65,7 +65,13 @@ from nhsrisk._stored import (
 )
 from nhsrisk._validate import _message
 
-__all__ = ["open_results", "results_attributes", "save_results", "write_atomically"]
+__all__ = [
+    "open_results",
+    "results_attributes",
+    "save_results",
+    "write_atomically",
+    "write_folder_atomically",
+]
 
 #: Storage formats of :func:`save_results`.
 FORMATS: tuple[str, ...] = ("netcdf", "zarr")
@@ -332,6 +338,65 @@ def write_atomically(
         _install(temporary, target, overwrite, "write_atomically")
     except BaseException:
         temporary.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_folder_atomically(
+    path: str | os.PathLike[str], fill: Callable[[Path], object], *, overwrite: bool = True
+) -> Path:
+    """Write a folder aside, then move it into place whole: readers see the old folder or the new one.
+
+    ``fill`` writes every file into a hidden folder beside ``path``
+    (``.<name>.<random>.partial``), which is synced to disk and renamed to
+    ``path``; an old folder at ``path`` is moved aside first and removed only
+    once the new one is in place. If ``fill`` raises (or Ctrl-C interrupts it)
+    the hidden folder is removed and ``path`` is untouched. Hidden folders left
+    by writers that were killed are removed first.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Final folder. Its parent must exist.
+    fill : callable
+        Called with the hidden folder's path; must write every file there.
+    overwrite : bool, default=True
+        Replace an existing ``path``; when False an existing ``path`` raises
+        ``FileExistsError`` before ``fill`` is called.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     fill = lambda p: (p / "a.txt").write_text("1")
+    ...     run = write_folder_atomically(pathlib.Path(folder) / "run", fill)
+    ...     print(sorted(q.name for q in run.iterdir()), sorted(q.name for q in run.parent.iterdir()))
+    ['a.txt'] ['run']
+    """
+    target = _as_path(path, "write_folder_atomically")
+    if not callable(fill):
+        raise TypeError(_message("fill", "write_folder_atomically", "a callable taking a path", fill))
+    if not overwrite and os.path.lexists(target):
+        raise FileExistsError(_exists_message(target, "write_folder_atomically"))
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.[0-9a-f]{{12}}{re.escape(PARTIAL_SUFFIX)}")
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(target.parent):
+            if pattern.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+    staged = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}{PARTIAL_SUFFIX}")
+    os.mkdir(staged)
+    try:
+        fill(staged)
+        _fsync_tree(staged)
+        _install(staged, target, overwrite, "write_folder_atomically")
+    except BaseException:
+        if os.path.lexists(staged):
+            _remove(staged)
         raise
     return target
 

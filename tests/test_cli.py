@@ -54,6 +54,7 @@ def test_run_writes_results_and_figure_and_prints_the_summary(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == [
         "exceedance.png",
         "fan.png",
+        "manifest.json",
         "results.nc",
         "waterfall.png",
     ]
@@ -284,6 +285,7 @@ def test_a_reader_closing_the_pipe_early_still_gets_the_results(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "exceedance.png",
         "fan.png",
+        "manifest.json",
         "results.nc",
         "waterfall.png",
     ]
