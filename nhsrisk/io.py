@@ -319,13 +319,7 @@ def write_atomically(
     ...     print(target.read_text(), sorted(q.name for q in target.parent.iterdir()))
     done ['note.txt']
     """
-    target = _as_path(path, "write_atomically")
-    if not callable(write):
-        raise TypeError(_message("write", "write_atomically", "a callable taking a path", write))
-    if not isinstance(overwrite, bool):
-        raise TypeError(_message("overwrite", "write_atomically", "True or False", overwrite))
-    if not overwrite and os.path.lexists(target):
-        raise FileExistsError(_exists_message(target, "write_atomically"))
+    target = _check_writer(path, "write", write, overwrite, "write_atomically")
     handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=PARTIAL_SUFFIX)
     os.close(handle)
     temporary = Path(name)
@@ -378,11 +372,7 @@ def write_folder_atomically(
     ...     print(sorted(q.name for q in run.iterdir()), sorted(q.name for q in run.parent.iterdir()))
     ['a.txt'] ['run']
     """
-    target = _as_path(path, "write_folder_atomically")
-    if not callable(fill):
-        raise TypeError(_message("fill", "write_folder_atomically", "a callable taking a path", fill))
-    if not overwrite and os.path.lexists(target):
-        raise FileExistsError(_exists_message(target, "write_folder_atomically"))
+    target = _check_writer(path, "fill", fill, overwrite, "write_folder_atomically")
     pattern = re.compile(rf"\.{re.escape(target.name)}\.[0-9a-f]{{12}}{re.escape(PARTIAL_SUFFIX)}")
     with contextlib.suppress(OSError):
         for entry in os.scandir(target.parent):
@@ -404,6 +394,18 @@ def write_folder_atomically(
 # --------------------------------------------------------------------------------------------------
 # Checks
 # --------------------------------------------------------------------------------------------------
+
+
+def _check_writer(path: Any, name: str, callback: Any, overwrite: Any, caller: str) -> Path:
+    """Check the arguments of write_atomically or write_folder_atomically; return the target path."""
+    target = _as_path(path, caller)
+    if not callable(callback):
+        raise TypeError(_message(name, caller, "a callable taking a path", callback))
+    if not isinstance(overwrite, bool):
+        raise TypeError(_message("overwrite", caller, "True or False", overwrite))
+    if not overwrite and os.path.lexists(target):
+        raise FileExistsError(_exists_message(target, caller))
+    return target
 
 
 def _resolve_format(format: Any, path: Path) -> str:
