@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["format_bytes", "significant"]
+import numpy as np
+
+__all__ = [
+    "BILLIONS",
+    "MILLIONS",
+    "POUNDS",
+    "THOUSANDS",
+    "MoneyUnit",
+    "format_bytes",
+    "money_unit",
+    "significant",
+]
 
 
 def significant(value: float, digits: int) -> str:
@@ -36,3 +49,70 @@ def format_bytes(size: float) -> str:
         if size >= 1000**power:
             return f"{significant(size / 1000**power, 3)} {prefix}"
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class MoneyUnit:
+    """A unit of GBP to show amounts in: pounds, thousands, millions or billions.
+
+    Tables and text write it with the pound sign (``£m``, ``-£1.37bn``); axis
+    labels with the ISO code (``GBP m``), which reads the same in print and in
+    any font. :func:`money_unit` picks it from the amounts shown.
+    """
+
+    divisor: float
+    prefix: str
+
+    @property
+    def symbol(self) -> str:
+        """``"£bn"``, ``"£m"``, ``"£k"`` or ``"£"``: a table's unit column or header."""
+        return f"£{self.prefix}"
+
+    @property
+    def code(self) -> str:
+        """``"GBP bn"``, ``"GBP m"``, ``"GBP k"`` or ``"GBP"``: an axis label's unit."""
+        return f"GBP {self.prefix}".rstrip()
+
+    def scaled(self, value: float) -> float:
+        """``value`` in GBP, in this unit."""
+        return float(value) / self.divisor
+
+    def amount(self, value: float, digits: int = 3, *, code: bool = False) -> str:
+        """``value`` in GBP written in this unit, such as ``-£1.37bn`` or ``GBP 15.5m``.
+
+        Examples
+        --------
+        >>> MILLIONS.amount(15_500_000), BILLIONS.amount(-1.366e9), BILLIONS.amount(7e9, code=True)
+        ('£15.5m', '-£1.37bn', 'GBP 7.00bn')
+        """
+        number = significant(abs(self.scaled(value)), digits)
+        sign = "-" if value < 0 else ""
+        return f"{sign}GBP {number}{self.prefix}" if code else f"{sign}£{number}{self.prefix}"
+
+
+POUNDS = MoneyUnit(1.0, "")
+THOUSANDS = MoneyUnit(1e3, "k")
+MILLIONS = MoneyUnit(1e6, "m")
+BILLIONS = MoneyUnit(1e9, "bn")
+
+
+def money_unit(*amounts: Any) -> MoneyUnit:
+    """Pick the unit for amounts shown together (a table, an axis) from the largest of them.
+
+    £bn from £1bn up, £m from £1m, £k from £1,000, else £; non-finite amounts are ignored.
+
+    Examples
+    --------
+    >>> money_unit(1.37e9, -2.4e9).symbol, money_unit([15.5e6, 3e6]).symbol, money_unit(0.0).symbol
+    ('£bn', '£m', '£')
+    """
+    largest = 0.0
+    for amount in amounts:
+        values = np.abs(np.asarray(amount, dtype=float)).ravel()
+        values = values[np.isfinite(values)]
+        if values.size:
+            largest = max(largest, float(values.max()))
+    for unit in (BILLIONS, MILLIONS, THOUSANDS):
+        if largest >= unit.divisor:
+            return unit
+    return POUNDS

@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nhsrisk._engine import check_result_size, result_bytes
-from nhsrisk._format import significant
+from nhsrisk._format import money_unit, significant
 from nhsrisk._optional import require
 from nhsrisk._plan import build_plan
 from nhsrisk._version import __version__
 from nhsrisk.io import save_results, write_folder_atomically
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
-from nhsrisk.stats import APPRAISAL_SUMMARY, _gbp_bn, horizon_labels
+from nhsrisk.stats import APPRAISAL_SUMMARY, horizon_labels
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -188,15 +188,23 @@ def summary_table(ds: xr.Dataset) -> str:
     claim_title, appraisal_title = horizon_labels(ds)
     cumulative = ds["cumulative_value"].sel(year=final_year).values
     target = float(ds["claimed_return"])
-    appraisal_rows = []
-    for name, label in APPRAISAL_SUMMARY:
-        if name not in ds.data_vars:
-            continue
-        money = ds[name].attrs.get("units") == "GBP"
-        if money and not label.startswith(" "):
-            label = f"{label} (GBP bn)"
-        appraisal_rows.append((label, ds[name].values / (1e9 if money else 1.0)))
-    claim_label = f"Cumulative value by {final_year} (GBP bn)"
+    rows = [
+        (label, ds[name].values, ds[name].attrs.get("units") == "GBP")
+        for name, label in APPRAISAL_SUMMARY
+        if name in ds.data_vars
+    ]
+    shortfall = target - float(np.median(cumulative))
+    # one money unit for the table, from the largest amount it shows
+    shown = [np.percentile(values, [5, 50, 95]) for _, values, money in rows if money]
+    money = money_unit(cumulative.mean(), np.percentile(cumulative, [5, 50, 95]), target, shortfall, *shown)
+    appraisal_rows = [
+        (
+            f"{label} ({money.code})" if is_money and not label.startswith(" ") else label,
+            values / (money.divisor if is_money else 1.0),
+        )
+        for label, values, is_money in rows
+    ]
+    claim_label = f"Cumulative value by {final_year} ({money.code})"
     width = max(
         len(claim_title), len(appraisal_title), len(claim_label), *(len(r[0]) for r in appraisal_rows)
     )
@@ -213,10 +221,10 @@ def summary_table(ds: xr.Dataset) -> str:
     lines += [
         "",
         f"{claim_title:<{width}}{header}",
-        _statistics_row(claim_label, cumulative / 1e9, width),
-        f"Claimed return (target): GBP {target / 1e9:.2f}bn cumulative by {final_year}",
+        _statistics_row(claim_label, cumulative / money.divisor, width),
+        f"Claimed return (target): {money.amount(target, code=True)} cumulative by {final_year}",
         f"P(cumulative value reaches the target) {_probability(reached)}",
-        f"Median shortfall against the target: GBP {(target - np.median(cumulative)) / 1e9:.2f}bn",
+        f"Median shortfall against the target: {money.amount(shortfall, code=True)}",
         "",
         f"{appraisal_title:<{width}}{header}",
         *(_statistics_row(label, values, width) for label, values in appraisal_rows),
@@ -239,7 +247,8 @@ def comparison_table(effect: xr.Dataset) -> str:
     -------
     str
         The budget change (difference in mean total real capital spent), the
-        change in the mean of each output (GBP bn) and the change per GBP of
+        change in the mean of each output (in GBP bn, m or k, from the largest
+        amount shown) and the change per GBP of
         budget change, each with its Monte Carlo standard error, then one line
         saying how much value is lost or gained per GBP.
 
@@ -251,7 +260,7 @@ def comparison_table(effect: xr.Dataset) -> str:
     >>> print(comparison_table(nhsrisk.budget_change_effect(cut, base)))  # doctest: +ELLIPSIS
     Change against as-announced: same seed and draws (common random numbers), 2,000 draws
     ...
-    Per GBP less capital spent (-£0.2...bn in all): GBP 0.5... of claim-window value lost (s.e. ...
+    Per GBP less capital spent (-£2...m in all): GBP 0.5... of claim-window value lost (s.e. ...
     """
     crn = (
         "same seed and draws (common random numbers)"
@@ -268,6 +277,7 @@ def comparison_table(effect: xr.Dataset) -> str:
     budget_label = "Budget change: mean real capital spent"
     width = max(len(budget_label), *(len(label) for label in labels.values())) + 2
     budget = float(effect["budget_change"])
+    money = money_unit(budget, effect["change"].values)
 
     def cell(value: float, error: float, scale: float = 1.0) -> str:
         if not np.isfinite(value):
@@ -276,14 +286,14 @@ def comparison_table(effect: xr.Dataset) -> str:
 
     lines = [
         f"Change against {effect.attrs['baseline_name']}: {crn}, {int(effect.attrs['n_draws']):,} draws",
-        f"{'':<{width}}{'change (GBP bn)':>22}{'per GBP of budget change':>28}",
-        f"{budget_label:<{width}}{cell(budget, float(effect['budget_change_mcse']), 1e9)}",
+        f"{'':<{width}}{f'change ({money.code})':>22}{'per GBP of budget change':>28}",
+        f"{budget_label:<{width}}{cell(budget, float(effect['budget_change_mcse']), money.divisor)}",
     ]
     for output in effect["output"].values:
         row = effect.sel(output=output)
         lines.append(
             f"{labels.get(str(output), str(output)):<{width}}"
-            f"{cell(float(row['change']), float(row['change_mcse']), 1e9)}"
+            f"{cell(float(row['change']), float(row['change_mcse']), money.divisor)}"
             f"      {cell(float(row['per_gbp']), float(row['per_gbp_mcse']))}"
         )
     if budget != 0.0:
@@ -297,7 +307,7 @@ def comparison_table(effect: xr.Dataset) -> str:
                 f"(s.e. {significant(float(row['per_gbp_mcse']), 2)})"
             )
         direction = "less" if budget < 0 else "more"
-        lines.append(f"Per GBP {direction} capital spent ({_gbp_bn(budget)} in all): {'; '.join(parts)}")
+        lines.append(f"Per GBP {direction} capital spent ({money.amount(budget)} in all): {'; '.join(parts)}")
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -681,11 +691,24 @@ def streaming_table(summary: xr.Dataset) -> str:
     year = summary.attrs["target_year"]
     n = summary.attrs["n_draws"]
     claim_title, appraisal_title = horizon_labels(summary, discount_rate=_discount_rate(summary))
+    claim = {"year": year}
+    # one money unit for the table, from the largest amount it shows
+    money = money_unit(
+        float(summary["claimed_return"]),
+        *(
+            summary[f"{name}_{statistic}"].sel(where).values
+            for name, where in (("cumulative_value", claim), ("npv", {}))
+            for statistic in ("mean", "quantile")
+        ),
+    )
     Row = tuple[str, str, dict[str, Any], float]  # label, variable, selection, scale
     claim_rows: list[Row] = [
-        (f"Cumulative value by {year} (GBP bn)", "cumulative_value", {"year": year}, 1e9)
+        (f"Cumulative value by {year} ({money.code})", "cumulative_value", claim, money.divisor)
     ]
-    appraisal_rows: list[Row] = [("NPV (GBP bn)", "npv", {}, 1e9), ("Benefit-cost ratio", "bcr", {}, 1.0)]
+    appraisal_rows: list[Row] = [
+        (f"NPV ({money.code})", "npv", {}, money.divisor),
+        ("Benefit-cost ratio", "bcr", {}, 1.0),
+    ]
     width = max(len(r[0]) for r in (*claim_rows, *appraisal_rows)) + 2
     width = max(width, len(claim_title) + 2, len(appraisal_title) + 2)
     quantiles = summary["quantile"].values
@@ -709,7 +732,7 @@ def streaming_table(summary: xr.Dataset) -> str:
         "",
         f"{claim_title:<{width}}{header}",
         *(row(*r) for r in claim_rows),
-        f"P(cumulative value reaches GBP {float(summary['claimed_return']) / 1e9:.2f}bn by {year}) "
+        f"P(cumulative value reaches {money.amount(float(summary['claimed_return']), code=True)} by {year}) "
         f"{target_text}",
         "",
         f"{appraisal_title:<{width}}{header}",

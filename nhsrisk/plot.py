@@ -11,10 +11,11 @@ Notes
 -----
 Conventions shared by every figure:
 
-- Money is shown in GBP bn (values divided by 1e9) when the largest absolute
-  amount drawn, target included, is at least GBP 1bn, and in GBP m (divided
-  by 1e6) otherwise; per-year amounts read "GBP bn/year". Hours are shown in
-  million hours, dimensionless ratios as "ratio", probabilities in %.
+- Money is shown in the unit of the largest absolute amount drawn, target
+  included: GBP bn from GBP 1bn up, GBP m from GBP 1m, GBP k from GBP 1,000,
+  else GBP (the same rule as the summary tables, which write the unit £bn,
+  £m, £k); per-year amounts read "GBP bn/year". Hours are shown in million
+  hours, dimensionless ratios as "ratio", probabilities in %.
 - Per-year plots put the financial years ("2025/26") on the x axis.
 - Colours come from the Okabe-Ito palette (Okabe and Ito 2008, "Color
   universal design"), which stays distinguishable with the common
@@ -59,7 +60,7 @@ import numpy as np
 import xarray as xr
 
 from nhsrisk import stats
-from nhsrisk._format import significant
+from nhsrisk._format import money_unit, significant
 from nhsrisk._validate import _message, check_count
 from nhsrisk.simulation import OUTPUTS
 
@@ -325,12 +326,10 @@ def _reference(
 
 
 def _scale(units: str, *values: Any) -> tuple[float, str]:
-    """Divisor and unit label for an axis: GBP in bn from GBP 1bn up, else in m (see the module notes)."""
-    arrays = [np.ravel(np.asarray(v, dtype=float)) for v in values if v is not None]
-    magnitude = max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
+    """Divisor and unit label for an axis: GBP in the unit of the largest amount shown (module notes)."""
     if units in ("GBP", "GBP/year"):
-        per = units[3:]
-        return (1e9, f"GBP bn{per}") if magnitude >= 1e9 else (1e6, f"GBP m{per}")
+        money = money_unit(*(v for v in values if v is not None))
+        return money.divisor, f"{money.code}{units[3:]}"
     if units in ("hours", "hours/year"):
         return 1e6, f"million {units}"
     if units == "1":

@@ -27,7 +27,7 @@ from typing import Any, Literal, cast
 import numpy as np
 import xarray as xr
 
-from nhsrisk._format import significant
+from nhsrisk._format import MoneyUnit, money_unit, significant
 from nhsrisk._validate import _message, check_count
 
 __all__ = [
@@ -241,8 +241,8 @@ def exceedance_probability(values: Any, threshold: Any, axis: int = -1) -> tuple
 def expected_shortfall(values: Any, tail: float = 0.05, axis: int = -1) -> np.ndarray:
     """Mean of the worst ``tail`` share of draws: the lowest ``ceil(tail * n)`` values.
 
-    For a benefit such as value delivered, this is the "productivity at risk":
-    what arrives on average in the worst 1-in-20 outcomes (``tail=0.05``).
+    For a benefit such as value delivered, this is the mean of the worst
+    outcomes: what arrives on average in the worst 1-in-20 (``tail=0.05``).
 
     Parameters
     ----------
@@ -661,10 +661,10 @@ def horizon_labels(ds: xr.Dataset, *, discount_rate: float | None = None) -> tup
     return f"Claim window {claim}".rstrip(), f"Appraisal period {appraisal}".rstrip() + rate_text
 
 
-def _scale(units: str) -> tuple[float, str]:
-    """Divisor and column label: GBP is shown in bn."""
+def _scale(units: str, money: MoneyUnit) -> tuple[float, str]:
+    """Divisor and column label of a row: GBP in the table's money unit."""
     if units == "GBP":
-        return 1e9, "£bn"
+        return money.divisor, money.symbol
     if units == "1":
         return 1.0, "ratio"
     return 1.0, units
@@ -688,16 +688,6 @@ def _interval(estimate: float, low: float, high: float) -> str:
         if distinct or digits >= 8:
             return f"{texts[0]} [{texts[1]}, {texts[2]}]"
         digits += 1
-
-
-def _gbp_bn(value: float) -> str:
-    sign = "-" if value < 0 else ""
-    return f"{sign}£{significant(abs(value) / 1e9, 3)}bn"
-
-
-def _gbp_bn_error(value: float) -> str:
-    """Format a standard error in GBP as ``£0.012bn``: two significant figures."""
-    return f"£{significant(abs(value) / 1e9, 2)}bn"
 
 
 class SummaryDataset(xr.Dataset):
@@ -767,7 +757,16 @@ class SummaryDataset(xr.Dataset):
             "output_horizon",
             [CLAIM_WINDOW if o.startswith("cumulative_value") else APPRAISAL_PERIOD for o in outputs],
         )
-        scales = [_scale(u) for u in units]
+        # one money unit for the whole table, from the largest amount it shows
+        amounts = [
+            self[name].values[i]
+            for i, u in enumerate(units)
+            if u == "GBP"
+            for name in ("mean", "quantile_estimate", "quantile_low", "quantile_high")
+        ]
+        amounts += [self[name].values for name in ("target", "median_shortfall") if name in self.data_vars]
+        money = money_unit(*amounts)
+        scales = [_scale(u, money) for u in units]
         level = f"{100 * float(self.attrs.get('confidence', 0.95)):g}%"
         tail = f"{100 * float(self.attrs.get('tail', 0.05)):g}%"
         header = ["units", "mean ± MCSE"]
@@ -799,25 +798,26 @@ class SummaryDataset(xr.Dataset):
             text = f"{_percent(float(self['p_target']))} ± {_percent(float(self['p_target_mcse']), 2)}"
             if "p_target_upper_95" in self.data_vars:
                 text += f" (one-sided 95% upper bound {_percent(float(self['p_target_upper_95']))})"
-            label = f"P(cumulative value by {target_year} >= {_gbp_bn(float(self['target']))})"
+            label = f"P(cumulative value by {target_year} >= {money.amount(float(self['target']))})"
             claim_lines.append((label, text))
         if {"median_shortfall", "median_shortfall_low", "median_shortfall_high", "target"} <= set(
             self.data_vars
         ):
             estimate, low, high = (
-                float(self[name]) / 1e9
+                money.scaled(float(self[name]))
                 for name in ("median_shortfall", "median_shortfall_low", "median_shortfall_high")
             )
             claim_lines.append(
                 (
-                    f"Median shortfall against {_gbp_bn(float(self['target']))} [{level} CI]",
-                    f"£{_interval(estimate, low, high)}bn",
+                    f"Median shortfall against {money.amount(float(self['target']))} [{level} CI]",
+                    f"£{_interval(estimate, low, high)}{money.prefix}",
                 )
             )
         if {"productivity_at_risk", "productivity_at_risk_mcse"} <= set(self.data_vars):
-            error = _gbp_bn_error(float(self["productivity_at_risk_mcse"]))
-            text = f"{_gbp_bn(float(self['productivity_at_risk']))} ± {error}"
-            claim_lines.append((f"Productivity at risk (expected shortfall {tail}, {target_year})", text))
+            error = money.amount(float(self["productivity_at_risk_mcse"]), 2)
+            text = f"{money.amount(float(self['productivity_at_risk']))} ± {error}"
+            # "at risk" read as the amount lost; it is the mean of the worst outcomes, and says so
+            claim_lines.append((f"Mean of the worst {tail} of outcomes ({target_year})", text))
         appraisal_lines: list[tuple[str, str]] = []
         if {"p_bcr_below_1", "p_bcr_below_1_mcse"} <= set(self.data_vars):
             text = (
@@ -1035,9 +1035,9 @@ def summary(
     Claim window 2025/26 to 2026/27
                                  units    mean ± MCSE           5% [95% CI]       95% [95% CI]
     Cumulative value by 2026/27    £bn  1.99 ± 0.0094     1.32 [1.27, 1.36]  2.68 [2.64, 2.71]
-    P(cumulative value by 2026/27 >= £2.50bn)              12.0% ± 0.73% (one-sided 95% upper bound 13.3%)
-    Median shortfall against £2.50bn [95% CI]              £0.518 [0.495, 0.538]bn
-    Productivity at risk (expected shortfall 5%, 2026/27)  £1.14bn ± £0.024bn
+    P(cumulative value by 2026/27 >= £2.50bn)   12.0% ± 0.73% (one-sided 95% upper bound 13.3%)
+    Median shortfall against £2.50bn [95% CI]   £0.518 [0.495, 0.538]bn
+    Mean of the worst 5% of outcomes (2026/27)  £1.14bn ± £0.024bn
     <BLANKLINE>
     Appraisal period 2025/26 to 2027/28 (Green Book, 3.5%)
                                  units    mean ± MCSE           5% [95% CI]       95% [95% CI]
@@ -1148,7 +1148,8 @@ def summary(
             statistics["expected_shortfall"][0],
             {
                 "long_name": (
-                    f"Productivity at risk: expected shortfall ({tail:.3g}) of the cumulative value {by_year}"
+                    f"Mean of the worst {tail:.3g} of outcomes: expected shortfall of the cumulative value "
+                    f"{by_year}"
                 ),
                 "units": "GBP",
             },

@@ -21,6 +21,7 @@ import xarray as xr
 
 import nhsrisk
 from nhsrisk import cli
+from nhsrisk._format import money_unit
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO
 
 VARIANTS = ("after-the-cut", "ring-fenced", "plus-digital-inclusion")
@@ -308,8 +309,11 @@ def test_run_scenario_prints_both_horizons_and_the_change_against_its_baseline(n
     )
     assert text[change:].startswith(cli.comparison_table(expected))
     budget_line = next(line for line in text.splitlines() if line.startswith("Budget change:"))
+    # the table's unit is set by its largest amount (a budget change of £0.3bn shows in £m)
+    unit = money_unit(float(expected["budget_change"]), expected["change"].values)
+    assert f"change ({unit.code})" in text
     assert float(budget_line.split("spent")[1].split()[0]) == pytest.approx(
-        float(expected["budget_change"]) / 1e9, abs=5e-4
+        unit.scaled(float(expected["budget_change"])), abs=5e-4
     )
     per_gbp = "less" if name == "after-the-cut" else "more"
     assert f"Per GBP {per_gbp} capital spent" in text

@@ -20,6 +20,7 @@ import xarray as xr
 
 import nhsrisk
 from nhsrisk import plot, stats
+from nhsrisk._format import significant
 from nhsrisk.experiments import waterfall as waterfall_experiment
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -287,8 +288,8 @@ def test_distribution_histogram_counts_every_draw_and_marks_the_describe_statist
         np.testing.assert_allclose(line.get_xdata(), [expected.pop(name)] * 2, **CLOSE)
     assert expected == {}
     assert legend_texts(ax)[:2] == [
-        f"mean ({stats._significant(float(described['mean']) / 1e9, 3)})",
-        f"median ({stats._significant(q[1], 3)})",
+        f"mean ({significant(float(described['mean']) / 1e9, 3)})",
+        f"median ({significant(q[1], 3)})",
     ]
     assert unwrapped(ax.get_xlabel()) == "Net present value over the appraisal period (GBP bn)"
     assert ax.get_ylabel() == "Number of draws (of 2,000)"
@@ -299,7 +300,7 @@ def test_distribution_reads_a_per_year_output_in_the_year_asked(ds):
     values = ds["cumulative_value"].sel(year="2027/28")
     median = float(stats.describe(values, quantiles=(0.1, 0.5))["quantile_estimate"][1])
     np.testing.assert_allclose(
-        labelled(ax, f"median ({stats._significant(median / 1e9, 3)})").get_xdata()[0], median / 1e9, **CLOSE
+        labelled(ax, f"median ({significant(median / 1e9, 3)})").get_xdata()[0], median / 1e9, **CLOSE
     )
     assert "10th percentile" in " ".join(legend_texts(ax))
     assert "by 2027/28 (GBP bn)" in unwrapped(ax.get_xlabel())
@@ -479,9 +480,9 @@ def test_waterfall_bars_bridge_gross_potential_through_planned_to_realised(water
             assert bar.get_facecolor() == to_rgba(colour) and not bar.get_hatch()
     labels = {text.get_text() for text in ax.texts}
     for i in np.flatnonzero(np.array(kinds) == "total"):
-        assert stats._significant(level[i], 3) in labels
+        assert significant(level[i], 3) in labels
     steps = [i for i, kind in enumerate(kinds) if kind != "total" and change[i] < 0]
-    assert {"\u2212" + stats._significant(abs(change[i]), 3) for i in steps} <= labels  # a true minus sign
+    assert {"\u2212" + significant(abs(change[i]), 3) for i in steps} <= labels  # a true minus sign
     assert legend_texts(ax) == [
         "claimed return (7.00)",
         "gross potential, planned, realised",
@@ -682,7 +683,7 @@ def test_heatmap_cells_are_the_sweep_means(sweep_result):
     means = means / scale
     ax = render(plot.heatmap(sw))
     np.testing.assert_allclose(ax.images[0].get_array(), means, rtol=1e-12)
-    assert [text.get_text() for text in ax.texts] == [stats._significant(v, 3) for v in means.ravel()]
+    assert [text.get_text() for text in ax.texts] == [significant(v, 3) for v in means.ravel()]
     assert tick_texts(ax.get_yticklabels()) == ["0", "0.25", "0.5"]
     assert tick_texts(ax.get_xticklabels()) == ["0", "0.2"]
     assert ax.get_ylabel() == "risks.raid_probability (1/year)"

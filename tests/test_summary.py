@@ -298,7 +298,7 @@ def test_summary_prints_one_section_per_horizon_and_an_escaped_html_table(run):
     assert "P(cumulative value by 2029/30 >= £7.00bn)" in claim_section
     assert "one-sided 95% upper bound 0.150%" in claim_section  # no draw reaches £7bn: 1 - 0.05 ** (1 / 2000)
     assert "Median shortfall against £7.00bn [95% CI]" in claim_section
-    assert "Productivity at risk" in claim_section
+    assert "Mean of the worst 5% of outcomes (2029/30)" in claim_section
     for _, label in APPRAISAL_SUMMARY:
         assert f"\n{label} " in appraisal_section, label
     assert "P(benefit-cost ratio < 1)" in appraisal_section and "ratio" in appraisal_section
