@@ -9,8 +9,8 @@ Examples
 >>> import nhsrisk
 >>> import nhsrisk.accessor
 >>> ds = nhsrisk.simulate(draws=1_000, seed=1)
->>> ds.nhsrisk.summary()["output"].values.tolist()[:3]  # the claim test, then the appraisal
-['cumulative_value[2029/30]', 'npv', 'bcr']
+>>> ds.nhsrisk.summary()["output"].values.tolist()[:4]  # the claim test, then the appraisal
+['cumulative_value[2029/30]', 'shortfall[2029/30]', 'npv', 'bcr']
 >>> ds["npv"].nhsrisk.describe()["mean"].units
 'GBP'
 """

@@ -800,9 +800,13 @@ class SummaryDataset(xr.Dataset):
                 text += f" (one-sided 95% upper bound {_percent(float(self['p_target_upper_95']))})"
             label = f"P(cumulative value by {target_year} >= {money.amount(float(self['target']))})"
             claim_lines.append((label, text))
-        if {"median_shortfall", "median_shortfall_low", "median_shortfall_high", "target"} <= set(
-            self.data_vars
-        ):
+        has_shortfall_row = any(output.startswith("shortfall[") for output in outputs)
+        if not has_shortfall_row and {
+            "median_shortfall",
+            "median_shortfall_low",
+            "median_shortfall_high",
+            "target",
+        } <= set(self.data_vars):
             estimate, low, high = (
                 money.scaled(float(self[name]))
                 for name in ("median_shortfall", "median_shortfall_low", "median_shortfall_high")
@@ -1024,25 +1028,25 @@ def summary(
     ... )
     >>> result = summary(ds, quantiles=(0.05, 0.95))
     >>> result["output"].values.tolist()
-    ['cumulative_value[2026/27]', 'npv', 'bcr']
+    ['cumulative_value[2026/27]', 'shortfall[2026/27]', 'npv', 'bcr']
     >>> result["output_horizon"].values.tolist()
-    ['claim window', 'appraisal period', 'appraisal period']
+    ['claim window', 'claim window', 'appraisal period', 'appraisal period']
     >>> round(float(result["p_target"]), 2)  # P(N(2.0e9, 0.42e9) >= 2.5e9) = 0.12
     0.12
     >>> print(result)
     nhsrisk summary of a simulation, 2,000 draws
     <BLANKLINE>
     Claim window 2025/26 to 2026/27
-                                 units    mean ± MCSE           5% [95% CI]       95% [95% CI]
-    Cumulative value by 2026/27    £bn  1.99 ± 0.0094     1.32 [1.27, 1.36]  2.68 [2.64, 2.71]
+                                 units     mean ± MCSE              5% [95% CI]       95% [95% CI]
+    Cumulative value by 2026/27    £bn   1.99 ± 0.0094        1.32 [1.27, 1.36]  2.68 [2.64, 2.71]
+    Shortfall against £2.50bn      £bn  0.508 ± 0.0094  -0.177 [-0.212, -0.136]  1.18 [1.14, 1.23]
     P(cumulative value by 2026/27 >= £2.50bn)   12.0% ± 0.73% (one-sided 95% upper bound 13.3%)
-    Median shortfall against £2.50bn [95% CI]   £0.518 [0.495, 0.538]bn
     Mean of the worst 5% of outcomes (2026/27)  £1.14bn ± £0.024bn
     <BLANKLINE>
     Appraisal period 2025/26 to 2027/28 (Green Book, 3.5%)
-                                 units    mean ± MCSE           5% [95% CI]       95% [95% CI]
-    NPV                            £bn   1.51 ± 0.017  0.259 [0.192, 0.313]  2.80 [2.72, 2.89]
-    Benefit-cost ratio           ratio  1.50 ± 0.0058     1.09 [1.06, 1.10]  1.93 [1.91, 1.96]
+                                 units     mean ± MCSE              5% [95% CI]       95% [95% CI]
+    NPV                            £bn    1.51 ± 0.017     0.259 [0.192, 0.313]  2.80 [2.72, 2.89]
+    Benefit-cost ratio           ratio   1.50 ± 0.0058        1.09 [1.06, 1.10]  1.93 [1.91, 1.96]
     P(benefit-cost ratio < 1)  1.95% ± 0.31%
     """
     caller = "summary"
@@ -1060,9 +1064,18 @@ def summary(
     if not math.isfinite(target_value):
         raise ValueError(_message("ds", caller, "a Dataset with a finite 'claimed_return'", target_value))
     claim_name = f"cumulative_value[{target_year}]"
-    outputs = {claim_name: cumulative.sel(year=target_year, drop=True)}
-    labels = {claim_name: f"Cumulative value by {target_year}"}
-    horizons = {claim_name: CLAIM_WINDOW}
+    shortfall_name = f"shortfall[{target_year}]"
+    claim_draws_da = cumulative.sel(year=target_year, drop=True)
+    # the gap to the claim in each draw (negative where a draw exceeds it), with its own quantiles
+    shortfall_da = (target_value - claim_draws_da).assign_attrs(
+        units="GBP", long_name="Shortfall of the cumulative value against the target"
+    )
+    outputs = {claim_name: claim_draws_da, shortfall_name: shortfall_da}
+    labels = {
+        claim_name: f"Cumulative value by {target_year}",
+        shortfall_name: f"Shortfall against {money_unit(target_value).amount(target_value)}",
+    }
+    horizons = {claim_name: CLAIM_WINDOW, shortfall_name: CLAIM_WINDOW}
     for name, label in APPRAISAL_SUMMARY:
         if name in ("npv", "bcr") or name in ds.data_vars:
             outputs[name] = _variable(ds, name, caller, parameter="ds")
@@ -1080,6 +1093,7 @@ def summary(
     units = [str(da.attrs.get("units", "")) for da in outputs.values()]
     long_names = [str(da.attrs.get("long_name", name)) for name, da in outputs.items()]
     long_names[0] = f"{long_names[0]} by {target_year}"
+    long_names[1] = f"{long_names[1]} by {target_year} (negative where it exceeds the target)"
     varying_units = "varies by output: see the output_units coordinate"
     attrs = _statistic_attrs("each output", varying_units, confidence, tail)
     data_vars: dict[Hashable, xr.Variable] = {

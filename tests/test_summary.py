@@ -238,11 +238,21 @@ APPRAISAL_OUTPUTS = [
 def test_summary_of_a_simulation_has_the_documented_structure(run):
     result = summary(run)
     assert isinstance(result, SummaryDataset) and isinstance(result, xr.Dataset)
-    assert result["output"].values.tolist() == ["cumulative_value[2029/30]", *APPRAISAL_OUTPUTS]
+    claim = ["cumulative_value[2029/30]", "shortfall[2029/30]"]
+    assert result["output"].values.tolist() == [*claim, *APPRAISAL_OUTPUTS]
     assert [name for name, _ in APPRAISAL_SUMMARY] == APPRAISAL_OUTPUTS
-    assert result["output_horizon"].values.tolist() == ["claim window"] + ["appraisal period"] * 10
-    assert result["output_units"].values.tolist() == ["GBP", "GBP", "1", *["GBP"] * 8]
-    assert dict(result.sizes) == {"output": 11, "quantile": 3}
+    assert result["output_horizon"].values.tolist() == ["claim window"] * 2 + ["appraisal period"] * 10
+    assert result["output_units"].values.tolist() == ["GBP", "GBP", "GBP", "1", *["GBP"] * 8]
+    assert dict(result.sizes) == {"output": 12, "quantile": 3}
+    # the shortfall is the claim less the value, draw by draw: its quantiles mirror the value's
+    value = run["cumulative_value"].sel(year="2029/30").values
+    claim_value = float(run["claimed_return"])
+    shortfall = result.sel(output="shortfall[2029/30]")
+    assert float(shortfall["mean"]) == pytest.approx(claim_value - value.mean(), rel=1e-12)
+    np.testing.assert_allclose(
+        shortfall["quantile_estimate"].values, claim_value - np.quantile(value, [0.95, 0.5, 0.05]), rtol=1e-12
+    )
+    assert float(result["median_shortfall"]) == pytest.approx(float(shortfall["quantile_estimate"][1]))
     assert result["quantile_estimate"].dims == ("output", "quantile")
     for name in (
         "p_target",
@@ -281,7 +291,12 @@ def test_summary_of_a_simulation_has_the_documented_structure(run):
 def test_summary_reports_the_present_values_only_when_the_results_have_them():
     # A Dataset with only the headline outputs (a v1 results file, a toy) is still summarised.
     result = summary(toy_run(np.linspace(1e8, 2e9, 200)))
-    assert result["output"].values.tolist() == ["cumulative_value[2027/28]", "npv", "bcr"]
+    assert result["output"].values.tolist() == [
+        "cumulative_value[2027/28]",
+        "shortfall[2027/28]",
+        "npv",
+        "bcr",
+    ]
     assert "Appraisal period 2025/26 to 2027/28" in repr(result)
 
 
@@ -297,14 +312,14 @@ def test_summary_prints_one_section_per_horizon_and_an_escaped_html_table(run):
         assert label in claim_section, label
     assert "P(cumulative value by 2029/30 >= £7.00bn)" in claim_section
     assert "one-sided 95% upper bound 0.150%" in claim_section  # no draw reaches £7bn: 1 - 0.05 ** (1 / 2000)
-    assert "Median shortfall against £7.00bn [95% CI]" in claim_section
+    assert "\nShortfall against £7.00bn " in claim_section
     assert "Mean of the worst 5% of outcomes (2029/30)" in claim_section
     for _, label in APPRAISAL_SUMMARY:
         assert f"\n{label} " in appraisal_section, label
     assert "P(benefit-cost ratio < 1)" in appraisal_section and "ratio" in appraisal_section
-    # every row of both sections has the same columns, so the numbers line up (2 headers, 11 outputs)
+    # every row of both sections has the same columns, so the numbers line up (2 headers, 12 outputs)
     rows = [line for line in text.splitlines() if line.endswith("]") and "±" in line]
-    assert len(rows) == 13 and len({len(line) for line in rows}) == 1
+    assert len(rows) == 14 and len({len(line) for line in rows}) == 1
     page = result._repr_html_()
     assert page.startswith("<div") and "<table" in page and "<script" not in page
     assert "Claim window 2025/26 to 2029/30" in page and "&gt;= £7.00bn" in page
@@ -338,7 +353,7 @@ def test_describe_keeps_the_horizon_of_an_appraisal_output(run):
 def test_summary_dataset_still_works_as_an_xarray_dataset(run, tmp_path):
     result = summary(run)
     npv = result.sel(output="npv")
-    assert isinstance(npv, SummaryDataset) and float(npv["mean"]) == float(result["mean"][1])
+    assert isinstance(npv, SummaryDataset) and float(npv["mean"]) == float(result["mean"][2])
     assert "Data variables" in repr(npv)  # no longer the summary layout: printed as a plain Dataset
     plain = result.to_dataset()
     assert type(plain) is xr.Dataset
