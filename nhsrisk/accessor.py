@@ -18,9 +18,12 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import xarray as xr
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from nhsrisk import stats
 
@@ -142,6 +145,24 @@ class NhsriskDatasetAccessor:
         """
         da = stats._variable(self._ds, variable, "ds.nhsrisk.describe")
         return stats.describe(da, quantiles=quantiles, confidence=confidence, tail=tail)
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Call :func:`nhsrisk.stats.draws_table` on this Dataset: per-draw headline outputs.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per draw; the cumulative value by the target year, NPV,
+            benefit-cost ratio and present values, units in ``.attrs["units"]``.
+
+        Examples
+        --------
+        >>> import nhsrisk
+        >>> import nhsrisk.accessor
+        >>> nhsrisk.simulate(draws=1_000, seed=1).nhsrisk.to_dataframe().index.size
+        1000
+        """
+        return stats.draws_table(self._ds)
 
     def payback(self) -> xr.Dataset:
         """Call :func:`nhsrisk.stats.payback` on this Dataset.

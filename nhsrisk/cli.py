@@ -31,6 +31,7 @@ from nhsrisk._version import __version__
 from nhsrisk.io import save_results, write_folder_atomically
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
 from nhsrisk.stats import APPRAISAL_SUMMARY, horizon_labels
+from nhsrisk.tables import TABLE_FORMATS, write_tables
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -51,6 +52,15 @@ def _positive_count(text: str) -> int:
     if not value.is_integer() or value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (such as 100000 or 1e6), got {text!r}")
     return int(value)
+
+
+def _table_formats(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names or any(name not in TABLE_FORMATS for name in names):
+        raise argparse.ArgumentTypeError(
+            f"must be a comma-separated list of {', '.join(TABLE_FORMATS)}, got {text!r}"
+        )
+    return names
 
 
 def _seed(text: str) -> int:
@@ -129,6 +139,14 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="ADDRESS",
         help="run the chunks on an existing dask cluster (scheduler address such as tcp://host:8786)",
+    )
+    run.add_argument(
+        "--format",
+        type=_table_formats,
+        default=(),
+        metavar="FORMATS",
+        help="also write the summary for spreadsheets: csv (summary.csv), xlsx (summary.xlsx, with the "
+        "scenario's sources and the fan-chart quantiles; needs nhsrisk[excel]), or csv,xlsx",
     )
     run.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="show a progress bar"
@@ -420,7 +438,7 @@ def _unwritable(folder: Path) -> str | None:
 #: Written last into a run's folder: what the run was and a checksum of every other file in it.
 MANIFEST = "manifest.json"
 #: Every file ``nhsrisk run`` writes. A folder holding nothing else may be replaced (``--force``).
-RUN_FILES = ("results.nc", "summary.nc", *FIGURES, MANIFEST)
+RUN_FILES = ("results.nc", "summary.nc", "summary.csv", "summary.xlsx", *FIGURES, MANIFEST)
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -521,6 +539,12 @@ def _run(args: argparse.Namespace, installed: list[Path]) -> int:
         # before any work: these options need the scale extra
         if args.summary_only:
             require("datasketches", "nhsrisk run --summary-only")
+            if args.format:
+                raise ValueError(
+                    "--format needs the draws of the run: it cannot be combined with --summary-only"
+                )
+        if "xlsx" in args.format:
+            require("openpyxl", "nhsrisk run --format xlsx", extra="excel")
         if args.chunks is not None or args.scheduler is not None:
             require("dask", "nhsrisk run --chunks" if args.chunks is not None else "nhsrisk run --scheduler")
         if not args.summary_only:
@@ -584,6 +608,8 @@ def _run(args: argparse.Namespace, installed: list[Path]) -> int:
         save_results(ds, folder / "results.nc")
         for name, draw in drawings.items():
             _figure(draw, folder / name)
+        if args.format:
+            write_tables(ds, folder, args.format)
         _write_manifest(folder, record)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -595,7 +621,8 @@ def _run(args: argparse.Namespace, installed: list[Path]) -> int:
     if baseline_ds is not None:
         print()
         print(comparison_table(nhsrisk.budget_change_effect(ds, baseline_ds)))
-    names = ["results.nc", *FIGURES, MANIFEST]
+    tables = [f"summary.{name}" for name in TABLE_FORMATS if name in args.format]
+    names = ["results.nc", *FIGURES, *tables, MANIFEST]
     print(f"\nWrote {', '.join(str(out / name) for name in names)}")
     return 0
 

@@ -22,10 +22,13 @@ import html
 import math
 import numbers
 from collections.abc import Hashable, Sequence
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import xarray as xr
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from nhsrisk._format import MoneyUnit, money_unit, significant
 from nhsrisk._validate import _message, check_count
@@ -35,6 +38,7 @@ __all__ = [
     "budget_change_effect",
     "describe",
     "draws_needed",
+    "draws_table",
     "exceedance_probability",
     "expected_shortfall",
     "expected_shortfall_mcse",
@@ -733,6 +737,71 @@ class SummaryDataset(xr.Dataset):
             attrs=dict(self.attrs),
         )
 
+    def to_dataframe(self, dim_order: Sequence[Hashable] | None = None) -> pd.DataFrame:
+        """Return the summary as a tidy table: one row per output and statistic, with its units.
+
+        Columns: ``output``, ``label``, ``horizon``, ``statistic``, ``quantile``
+        (the probability, for the quantile statistics; empty otherwise),
+        ``value`` and ``units`` (GBP, ``1`` for ratios and probabilities).
+        The statistics of each output are its ``mean``, ``sd``, ``mcse``,
+        ``quantile`` with ``quantile_low`` and ``quantile_high`` (the bounds
+        of its confidence interval), ``expected_shortfall`` and its ``mcse``;
+        then one row for each single figure (``p_target``, ``target``,
+        ``median_shortfall`` and the rest), named by its variable. A Dataset
+        that no longer has the summary's layout gives xarray's own table.
+
+        Parameters
+        ----------
+        dim_order : sequence of str, optional
+            As :meth:`xarray.Dataset.to_dataframe`; used only without the summary's layout.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The tidy table, ready for a spreadsheet.
+
+        Examples
+        --------
+        >>> import nhsrisk
+        >>> table = nhsrisk.summary(nhsrisk.simulate(draws=2_000, seed=1)).to_dataframe()
+        >>> table.columns.tolist()
+        ['output', 'label', 'horizon', 'statistic', 'quantile', 'value', 'units']
+        >>> row = table[(table.output == "npv") & (table.statistic == "mean")]
+        >>> row[["label", "units"]].values.tolist()
+        [['NPV', 'GBP']]
+        """
+        if not self._has_table_layout():
+            return xr.Dataset.to_dataframe(self, dim_order=dim_order)
+        import pandas as pd
+
+        outputs = [str(output) for output in self["output"].values]
+        labels = self._coordinate("output_label", outputs)
+        horizons = self._coordinate("output_horizon", [""] * len(outputs))
+        units = self._coordinate("output_units", [""] * len(outputs))
+        quantiles = [float(q) for q in self["quantile"].values]
+        rows: list[tuple[str, str, str, str, float, float, str]] = []
+        for i, output in enumerate(outputs):
+            here = (output, labels[i], horizons[i])
+            for name in ("mean", "sd", "mcse"):
+                rows.append((*here, name, math.nan, float(self[name].values[i]), units[i]))
+            for k, q in enumerate(quantiles):
+                for name, statistic in (
+                    ("quantile_estimate", "quantile"),
+                    ("quantile_low", "quantile_low"),
+                    ("quantile_high", "quantile_high"),
+                ):
+                    rows.append((*here, statistic, q, float(self[name].values[i, k]), units[i]))
+            for name in ("expected_shortfall", "expected_shortfall_mcse"):
+                rows.append((*here, name, math.nan, float(self[name].values[i]), units[i]))
+        for key, variable in self.data_vars.items():
+            if variable.ndim == 0:
+                horizon = APPRAISAL_PERIOD if "bcr" in str(key) else CLAIM_WINDOW
+                label = str(variable.attrs.get("long_name", key))
+                value_units = str(variable.attrs.get("units", ""))
+                rows.append((str(key), label, horizon, "value", math.nan, float(variable), value_units))
+        columns = ["output", "label", "horizon", "statistic", "quantile", "value", "units"]
+        return pd.DataFrame(rows, columns=columns)
+
     def _has_table_layout(self) -> bool:
         if not set(_OUTPUT_STATISTICS) <= set(self.data_vars) or "output" not in self.dims:
             return False
@@ -1217,6 +1286,58 @@ def summary(
 # --------------------------------------------------------------------------------------------------
 # xarray layer: payback
 # --------------------------------------------------------------------------------------------------
+
+
+def draws_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Per-draw headline outputs of a run as a table: one row per draw, one column per output.
+
+    The columns are the cumulative value by the target year (the claim test)
+    and the appraisal outputs the run holds (NPV, benefit-cost ratio, present
+    values of costs and benefits by kind), in GBP or as ratios; the units of
+    each column are in ``table.attrs["units"]``. Only these per-draw scalars
+    are taken, so no label is repeated for every draw (xarray's own
+    ``to_dataframe`` would repeat every coordinate and broadcast every input
+    across years and programmes).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`nhsrisk.simulate`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``draw``; columns ``cumulative_value[<target year>]``, ``npv``,
+        ``bcr`` and the present values.
+
+    Raises
+    ------
+    ValueError
+        If ``ds`` lacks the cumulative value, ``npv`` or ``bcr``, or its target year.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> table = draws_table(nhsrisk.simulate(draws=500, seed=1))
+    >>> table.shape, table.columns[:3].tolist(), table.attrs["units"]["npv"]
+    ((500, 11), ['cumulative_value[2029/30]', 'npv', 'bcr'], 'GBP')
+    """
+    import pandas as pd
+
+    caller = "draws_table"
+    ds = _check_dataset(ds, caller)
+    target_year = _target_year(ds, caller)
+    cumulative = _variable(ds, "cumulative_value", caller, parameter="ds").sel(year=target_year, drop=True)
+    columns = {f"cumulative_value[{target_year}]": cumulative}
+    for name, _ in APPRAISAL_SUMMARY:
+        if name in ("npv", "bcr") or name in ds.data_vars:
+            columns[name] = _variable(ds, name, caller, parameter="ds")
+    table = pd.DataFrame(
+        {name: np.asarray(da.values) for name, da in columns.items()},
+        index=pd.Index(np.asarray(ds["draw"].values), name="draw"),
+    )
+    table.attrs["units"] = {name: str(da.attrs.get("units", "")) for name, da in columns.items()}
+    return table
 
 
 def payback(ds: xr.Dataset) -> xr.Dataset:
