@@ -199,10 +199,11 @@ def simulate(
         raise ValueError("The 'chunks' parameter of simulate cannot be combined with precision.")
     if memory_limit is not None:
         memory_limit = _check_positive(memory_limit, "memory_limit")
+    seed = resolve_seed(seed, "simulate")
+    # every argument is checked first; then the size of the result, before anything is allocated
     plan = build_plan(scenario)
     if keep == "all" and chunks is None:
         check_result_size(result_bytes(plan, draws, sampler), draws, "simulate", memory_limit)
-    seed = resolve_seed(seed, "simulate")
     if keep == "summary":
         return streaming_summary(
             scenario,
