@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from nhsrisk._format import MoneyUnit, money_unit, significant
+from nhsrisk._order import interval_ranks
 from nhsrisk._validate import _message, check_count
 
 __all__ = [
@@ -85,34 +86,6 @@ def _probability(value: Any, name: str, caller: str, *, open_interval: bool = Tr
         interval = "(0, 1)" if open_interval else "[0, 1]"
         raise ValueError(f"The {name!r} parameter of {caller} must be in {interval}. Got {value!r} instead.")
     return float(value)
-
-
-def _interval_ranks_exist(n: int, q: float, alpha: float) -> bool:
-    import scipy.stats
-
-    return scipy.stats.binom.ppf(alpha / 2, n, q) >= 1 and scipy.stats.binom.ppf(1 - alpha / 2, n, q) + 1 <= n
-
-
-def _interval_ranks(n: int, q: float, prob: float, caller: str) -> tuple[int, int]:
-    """1-based ranks ``(r, s)`` of the order statistics bounding the ``q`` quantile at level ``prob``."""
-    import scipy.stats
-
-    alpha = 1.0 - prob
-    lower_rank = int(scipy.stats.binom.ppf(alpha / 2, n, q))
-    upper_rank = int(scipy.stats.binom.ppf(1 - alpha / 2, n, q)) + 1
-    if lower_rank < 1 or upper_rank > n:
-        # Both conditions are monotone in n: (1 - q)**n < alpha / 2 puts the lower rank at 1 or
-        # above and q**n <= alpha / 2 keeps the upper one within n. Start just below the closed
-        # form and let scipy's own ppf decide, so the count agrees with the ranks used above.
-        closed_form = max(math.log(alpha / 2) / math.log1p(-q), math.log(alpha / 2) / math.log(q))
-        needed = max(n + 1, math.floor(closed_form) - 2)
-        while not _interval_ranks_exist(needed, q, alpha):
-            needed += 1
-        raise ValueError(
-            f"{caller}: {n} draws are too few for a {prob:.0%} interval of the {q} quantile; "
-            f"about {needed} are needed."
-        )
-    return lower_rank, upper_rank
 
 
 def _tail_count(n: int, tail: float) -> int:
@@ -205,7 +178,7 @@ def quantile_interval(values: Any, q: float, prob: float = 0.95, axis: int = -1)
     q = _probability(q, "q", "quantile_interval")
     prob = _probability(prob, "prob", "quantile_interval")
     draws = np.sort(_draws(values, axis, "quantile_interval"), axis=-1)
-    lower_rank, upper_rank = _interval_ranks(draws.shape[-1], q, prob, "quantile_interval")
+    lower_rank, upper_rank = interval_ranks(draws.shape[-1], q, prob, "quantile_interval")
     estimate = np.quantile(draws, q, axis=-1)
     return estimate, draws[..., lower_rank - 1], draws[..., upper_rank - 1]
 
@@ -433,7 +406,7 @@ def _check_inputs(
     tail = _probability(tail, "tail", caller)
     if n < 2:
         raise ValueError(f"{caller}: {n} draws are too few; a standard deviation needs at least 2.")
-    ranks = [_interval_ranks(n, q, confidence, caller) for q in quantiles]
+    ranks = [interval_ranks(n, q, confidence, caller) for q in quantiles]
     if _tail_count(n, tail) < 2:
         needed = _draws_for_tail_mcse(tail)
         raise ValueError(
@@ -1120,6 +1093,8 @@ def summary(
     """
     caller = "summary"
     ds = _check_dataset(ds, caller)
+    if _is_streamed(ds):
+        return _summary_of_stream(ds, quantiles, confidence, target, caller)
     target_year = _target_year(ds, caller)
     cumulative = _variable(ds, "cumulative_value", caller, parameter="ds")
     if target is None:
@@ -1176,7 +1151,7 @@ def summary(
     reaching = int(np.count_nonzero(claim_draws >= target_value))
     below_one = int(np.count_nonzero(draws[list(outputs).index("bcr")] < 1.0))
     p_target, p_below = reaching / n, below_one / n
-    low_rank, high_rank = _interval_ranks(n, 0.5, confidence, caller)
+    low_rank, high_rank = interval_ranks(n, 0.5, confidence, caller)
     ordered = np.sort(claim_draws)
     median = float(np.quantile(ordered, 0.5))
     by_year = f"by {target_year}"
@@ -1256,16 +1231,6 @@ def summary(
             {"long_name": "Monte Carlo standard error of p_bcr_below_1", "units": "1"},
         ),
     }
-    coords = {
-        "output": xr.Variable("output", list(outputs), {"long_name": "Headline output"}),
-        "output_label": xr.Variable("output", list(labels.values()), {"long_name": "Printed label"}),
-        "output_long_name": xr.Variable("output", long_names, {"long_name": "Description of the output"}),
-        "output_units": xr.Variable("output", units, {"long_name": "Units of the output"}),
-        "output_horizon": xr.Variable(
-            "output", list(horizons.values()), {"long_name": "Horizon: claim window or appraisal period"}
-        ),
-        "quantile": xr.Variable("quantile", np.array(quantiles), {"long_name": "Quantile probability"}),
-    }
     years = [str(year) for year in ds["year"].values]
     attrs_out = {
         key: ds.attrs[key]
@@ -1280,7 +1245,180 @@ def summary(
         "confidence": confidence,
         "tail": tail,
     }
-    return SummaryDataset(data_vars, coords=coords, attrs=attrs_out)
+    return _summary_dataset(data_vars, labels, long_names, units, horizons, quantiles, attrs_out)
+
+
+def _summary_dataset(
+    data_vars: dict[Hashable, xr.Variable],
+    labels: dict[str, str],
+    long_names: list[str],
+    units: list[str],
+    horizons: dict[str, str],
+    quantiles: Sequence[float],
+    attrs: dict[str, Any],
+) -> SummaryDataset:
+    """Assemble the :class:`SummaryDataset` of :func:`summary`: its output coordinates and attributes."""
+    coords = {
+        "output": xr.Variable("output", list(labels), {"long_name": "Headline output"}),
+        "output_label": xr.Variable("output", list(labels.values()), {"long_name": "Printed label"}),
+        "output_long_name": xr.Variable("output", long_names, {"long_name": "Description of the output"}),
+        "output_units": xr.Variable("output", units, {"long_name": "Units of the output"}),
+        "output_horizon": xr.Variable(
+            "output", list(horizons.values()), {"long_name": "Horizon: claim window or appraisal period"}
+        ),
+        "quantile": xr.Variable("quantile", np.array(quantiles), {"long_name": "Quantile probability"}),
+    }
+    return SummaryDataset(data_vars, coords=coords, attrs=attrs)
+
+
+def _is_streamed(ds: xr.Dataset) -> bool:
+    """Whether ``ds`` is the output of ``simulate(..., keep="summary")``."""
+    return "cumulative_value_mean" in ds.data_vars and "sketch" in ds.attrs
+
+
+def _summary_of_stream(
+    ds: xr.Dataset, quantiles: Sequence[float], confidence: float, target: float | None, caller: str
+) -> SummaryDataset:
+    """:func:`summary` of a streamed summary: its exact moments and counts, its sketch quantiles.
+
+    The quantile intervals are those :mod:`nhsrisk.streaming` stored (the
+    distribution-free ranks widened by the sketch's rank error); the expected
+    shortfall cannot be had from a sketch and is left out (NaN).
+    """
+    import tomllib
+
+    target_year = _target_year(ds, caller)
+    n = int(ds.attrs["n_draws"])
+    missing = [f"{name}_quantile_low" for name in ("cumulative_value", "npv", "bcr")]
+    missing = [name for name in missing if name not in ds.data_vars]
+    if missing:
+        raise ValueError(
+            _message("ds", caller, "a streamed summary with quantile intervals (this version's)", missing)
+        )
+    stored = [float(q) for q in ds["quantile"].values]
+    stored_level = float(ds["cumulative_value_quantile_low"].attrs.get("confidence", math.nan))
+    if not math.isclose(confidence, stored_level):
+        raise ValueError(_message("confidence", caller, f"{stored_level} for a streamed summary", confidence))
+
+    def position(q: float) -> int | None:
+        return next((k for k, held in enumerate(stored) if math.isclose(held, q, abs_tol=1e-12)), None)
+
+    asked = [float(q) for q in quantiles]
+    if any(position(q) is None or position(1.0 - q) is None for q in asked):
+        allowed = f"quantiles the streamed summary holds, {stored}, each with its complement"
+        raise ValueError(_message("quantiles", caller, allowed, tuple(quantiles)))
+    if target is None:
+        target_value = float(ds["claimed_return"])
+    else:
+        target_value = _check_target(target)
+    at = [cast(int, position(q)) for q in asked]
+    mirrored = [cast(int, position(1.0 - q)) for q in asked]
+    claim = {"year": target_year}
+
+    def row(name: str, where: dict[str, str]) -> dict[str, np.ndarray]:
+        def get(statistic: str) -> np.ndarray:
+            return np.asarray(ds[f"{name}_{statistic}"].sel(where).values, dtype=float)
+
+        return {
+            "mean": get("mean"),
+            "sd": get("sd"),
+            "mcse": get("mcse"),
+            "quantile_estimate": get("quantile")[at],
+            "quantile_low": get("quantile_low")[at],
+            "quantile_high": get("quantile_high")[at],
+        }
+
+    value = row("cumulative_value", claim)
+    shortfall = {
+        "mean": target_value - value["mean"],
+        "sd": value["sd"],
+        "mcse": value["mcse"],
+        # the q quantile of the shortfall is the claim less the (1 - q) quantile of the value
+        "quantile_estimate": target_value
+        - np.asarray(ds["cumulative_value_quantile"].sel(claim).values, dtype=float)[mirrored],
+        "quantile_low": target_value
+        - np.asarray(ds["cumulative_value_quantile_high"].sel(claim).values, dtype=float)[mirrored],
+        "quantile_high": target_value
+        - np.asarray(ds["cumulative_value_quantile_low"].sel(claim).values, dtype=float)[mirrored],
+    }
+    rows = [value, shortfall, row("npv", {}), row("bcr", {})]
+    names = [f"cumulative_value[{target_year}]", f"shortfall[{target_year}]", "npv", "bcr"]
+    labels = dict(
+        zip(
+            names,
+            [
+                f"Cumulative value by {target_year}",
+                f"Shortfall against {money_unit(target_value).amount(target_value)}",
+                "NPV",
+                "Benefit-cost ratio",
+            ],
+            strict=True,
+        )
+    )
+    units = ["GBP", "GBP", "GBP", "1"]
+    horizons = dict(zip(names, [CLAIM_WINDOW, CLAIM_WINDOW, APPRAISAL_PERIOD, APPRAISAL_PERIOD], strict=True))
+    long_names = [
+        f"Cumulative undiscounted value by {target_year}",
+        f"Shortfall of the cumulative value against the target by {target_year}",
+        "Net present value over the appraisal period",
+        "Benefit-cost ratio over the appraisal period",
+    ]
+    attrs = _statistic_attrs(
+        "each output", "varies by output: see the output_units coordinate", confidence, 0.05
+    )
+    data_vars: dict[Hashable, xr.Variable] = {}
+    for statistic in ("mean", "sd", "mcse"):
+        data_vars[statistic] = xr.Variable("output", [float(r[statistic]) for r in rows], attrs[statistic])
+    for statistic in ("quantile_estimate", "quantile_low", "quantile_high"):
+        data_vars[statistic] = xr.Variable(
+            ("output", "quantile"), np.stack([r[statistic] for r in rows]), attrs[statistic]
+        )
+    not_available = "not available from a streamed summary (a sketch holds no tail mean)"
+    for statistic in ("expected_shortfall", "expected_shortfall_mcse"):
+        data_vars[statistic] = xr.Variable(
+            "output", np.full(len(rows), np.nan), {**attrs[statistic], "note": not_available}
+        )
+    p_target, p_below = float(ds["p_target"]), float(ds["p_bcr_below_1"])
+    reaching = round(p_target * n)
+    data_vars |= {
+        "target": xr.Variable(
+            (), target_value, {"long_name": f"Cumulative value to reach by {target_year}", "units": "GBP"}
+        ),
+        "p_target": xr.Variable(
+            (), p_target, {"units": "1", "long_name": ds["p_target"].attrs.get("long_name", "")}
+        ),
+        "p_target_mcse": xr.Variable((), float(ds["p_target_mcse"]), {"units": "1"}),
+        "p_target_upper_95": xr.Variable(
+            (),
+            float(_clopper_pearson_upper(reaching, n)),
+            {"units": "1", "long_name": "One-sided 95% Clopper-Pearson upper bound"},
+        ),
+        "p_bcr_below_1": xr.Variable((), p_below, {"units": "1", "long_name": "P(benefit-cost ratio < 1)"}),
+        "p_bcr_below_1_mcse": xr.Variable((), float(ds["p_bcr_below_1_mcse"]), {"units": "1"}),
+    }
+    if target is not None:
+        # the stored probability is against the scenario's claim; another target has no count to use
+        for name in ("p_target", "p_target_mcse", "p_target_upper_95"):
+            del data_vars[name]
+    attrs_out: dict[str, Any] = {
+        key: ds.attrs[key]
+        for key in ("scenario_name", "seed", "claim_window", "appraisal_period")
+        if key in ds.attrs
+    }
+    try:
+        scenario = tomllib.loads(str(ds.attrs.get("scenario", "")))
+        attrs_out["price_base"] = str(scenario["price_base"])
+        attrs_out["discount_rate"] = float(scenario["discount_rate"]["value"])
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError):
+        pass
+    attrs_out |= {
+        "target_year": target_year,
+        "n_draws": n,
+        "confidence": confidence,
+        "streamed": f"quantiles from a {ds.attrs.get('sketch', 'sketch')}, rank error "
+        f"{float(ds.attrs['quantile_rank_error']):.4g}",
+    }
+    return _summary_dataset(data_vars, labels, long_names, units, horizons, asked, attrs_out)
 
 
 # --------------------------------------------------------------------------------------------------

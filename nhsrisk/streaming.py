@@ -39,6 +39,7 @@ from nhsrisk._engine import (
 )
 from nhsrisk._model import OUTPUTS
 from nhsrisk._optional import require
+from nhsrisk._order import interval_ranks
 from nhsrisk._plan import build_plan
 from nhsrisk._progress import progress_bar
 from nhsrisk.scenario import Scenario
@@ -342,17 +343,20 @@ def streaming_summary(
         )
         data_vars[f"{name}_min"] = (dims, np.reshape(moments.minimum, shape), {**attrs, "statistic": "min"})
         data_vars[f"{name}_max"] = (dims, np.reshape(moments.maximum, shape), {**attrs, "statistic": "max"})
-        values = np.array(
-            [
-                kll_doubles_sketch.deserialize(blob).get_quantiles(list(quantiles))
-                for blob in total.sketches[name]
-            ]
-        )
-        data_vars[f"{name}_quantile"] = (
-            (*dims, "quantile"),
-            values.reshape(*shape, len(quantiles)),
-            {**attrs, "statistic": "quantile (KLL sketch)", "rank_error": _rank_error()},
-        )
+        sketches = [kll_doubles_sketch.deserialize(blob) for blob in total.sketches[name]]
+        low_ranks, high_ranks = _bound_ranks(n, quantiles)
+        statistics = {
+            "quantile": ("quantile (KLL sketch)", list(quantiles)),
+            "quantile_low": (f"lower bound of the {CONFIDENCE:.0%} interval of the quantile", low_ranks),
+            "quantile_high": (f"upper bound of the {CONFIDENCE:.0%} interval of the quantile", high_ranks),
+        }
+        for suffix, (statistic, ranks) in statistics.items():
+            values = np.array([_sketch_quantiles(sketch, ranks) for sketch in sketches])
+            data_vars[f"{name}_{suffix}"] = (
+                (*dims, "quantile"),
+                values.reshape(*shape, len(quantiles)),
+                {**attrs, "statistic": statistic, "rank_error": _rank_error(), "confidence": CONFIDENCE},
+            )
     target = float(scenario.target.claimed_return.distribution.mean())
     p_target = total.reached / n
     p_bcr = total.bcr_below_1 / n
@@ -395,6 +399,35 @@ def streaming_summary(
         moments="exact: two-pass within chunks, Chan-Golub-LeVeque merge across chunks",
     )
     return ds
+
+
+#: Level of the quantile intervals of a streaming summary.
+CONFIDENCE = 0.95
+
+
+def _bound_ranks(n: int, quantiles: Sequence[float]) -> tuple[list[float], list[float]]:
+    """Probabilities at which the sketch is read for the bounds of each quantile's interval.
+
+    The distribution-free interval of the ``q`` quantile is ``[x_(r), x_(s)]``
+    with Binomial(n, q) ranks (as :func:`nhsrisk.stats.quantile_interval`); the
+    sketch answers a rank to within its normalised rank error, so the ranks are
+    widened by it: ``r / n - error`` and ``s / n + error``, within [0, 1].
+    Where n draws are too few for such ranks, the bounds are the extremes.
+    """
+    error = _rank_error()
+    low, high = [], []
+    for q in quantiles:
+        try:
+            r, s = interval_ranks(n, q, CONFIDENCE, "streaming_summary")
+        except ValueError:
+            r, s = 1, n
+        low.append(max(0.0, r / n - error))
+        high.append(min(1.0, s / n + error))
+    return low, high
+
+
+def _sketch_quantiles(sketch: Any, ranks: Sequence[float]) -> list[float]:
+    return [float(sketch.get_quantile(rank)) for rank in ranks]
 
 
 def _sketches() -> Any:

@@ -746,3 +746,78 @@ def test_nan_is_an_error_naming_the_variable():
 def test_bad_input_is_named(call, error, match):
     with pytest.raises(error, match=match):
         call(toy_run(np.linspace(1e8, 2e9, 200)))
+
+
+# ----------------------------------------------------------------------------------------------
+# one summary: of a streamed run too (issue 13, item 2)
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def streamed_and_full():
+    streamed = nhsrisk.simulate(draws=20_000, seed=8, keep="summary", chunks=4_096)
+    full = nhsrisk.simulate(draws=20_000, seed=8)
+    return streamed, full
+
+
+def test_summary_of_a_streamed_run_agrees_with_the_summary_of_its_draws(streamed_and_full):
+    streamed, full = streamed_and_full
+    of_stream, of_draws = summary(streamed), summary(full)
+    outputs = of_stream["output"].values.tolist()
+    assert outputs == ["cumulative_value[2029/30]", "shortfall[2029/30]", "npv", "bcr"]
+    exact = of_draws.sel(output=outputs)
+    for statistic in ("mean", "sd", "mcse"):
+        # exact moments merged across chunks against numpy over all draws: rounding only
+        np.testing.assert_allclose(of_stream[statistic], exact[statistic], rtol=1e-9)
+    for name in ("p_target", "p_target_upper_95", "p_bcr_below_1", "p_bcr_below_1_mcse"):
+        assert float(of_stream[name]) == pytest.approx(float(of_draws[name]), rel=1e-12, abs=0)
+    # a sketch quantile's rank is within the stated rank error (99% confidence) of the one asked for
+    error = float(streamed.attrs["quantile_rank_error"])
+    n = full.sizes["draw"]
+    values = {
+        "cumulative_value[2029/30]": full["cumulative_value"].sel(year="2029/30").values,
+        "shortfall[2029/30]": float(full["claimed_return"])
+        - full["cumulative_value"].sel(year="2029/30").values,
+        "npv": full["npv"].values,
+        "bcr": full["bcr"].values,
+    }
+    for output, draws in values.items():
+        row = of_stream.sel(output=output)
+        for k, q in enumerate(of_stream["quantile"].values):
+            estimate = float(row["quantile_estimate"][k])
+            low, high = float(row["quantile_low"][k]), float(row["quantile_high"][k])
+            assert low <= estimate <= high
+            rank = np.mean(draws <= estimate)
+            assert abs(rank - q) <= error + 1 / n, (output, q)
+            # the interval is the order-statistic one, widened by the rank error: it holds the exact one
+            exact_low = float(exact["quantile_low"].sel(output=output)[k])
+            exact_high = float(exact["quantile_high"].sel(output=output)[k])
+            assert low <= exact_low + 1e-9 * abs(exact_low) and high >= exact_high - 1e-9 * abs(exact_high)
+
+
+def test_a_streamed_summary_prints_as_the_summary_does_and_says_what_it_lacks(streamed_and_full):
+    streamed, _ = streamed_and_full
+    result = summary(streamed)
+    text = repr(result)
+    assert text.startswith("nhsrisk summary of as-announced, 20,000 draws, seed 8, 2023/24 prices")
+    assert "Claim window 2025/26 to 2029/30" in text and "Appraisal period 2025/26 to 2034/35" in text
+    assert "\nShortfall against £7.00bn " in text and "P(benefit-cost ratio < 1)" in text
+    assert "Mean of the worst" not in text  # no tail mean in a sketch
+    assert "not available from a streamed summary" in result["expected_shortfall"].attrs["note"]
+    assert len(result.to_dataframe()) > 0
+
+
+def test_a_streamed_summary_names_the_quantiles_and_level_it_can_give(streamed_and_full):
+    streamed, _ = streamed_and_full
+    with pytest.raises(
+        ValueError, match=r"'quantiles' parameter of summary .*\[0\.05, 0\.25, 0\.5, 0\.75, 0\.95\]"
+    ):
+        summary(streamed, quantiles=(0.1, 0.9))
+    with pytest.raises(ValueError, match="'confidence' parameter of summary must be 0.95"):
+        summary(streamed, confidence=0.9)
+    assert summary(streamed, quantiles=(0.25, 0.75))["quantile"].values.tolist() == [0.25, 0.75]
+
+
+def test_a_dataset_without_an_output_the_summary_needs_says_which(run):
+    with pytest.raises(ValueError, match="'npv'"):
+        summary(run.drop_vars("npv"))
