@@ -30,7 +30,7 @@ from nhsrisk._plan import build_plan
 from nhsrisk._version import __version__
 from nhsrisk.io import save_results, write_folder_atomically
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
-from nhsrisk.stats import APPRAISAL_SUMMARY, horizon_labels
+from nhsrisk.stats import summary
 from nhsrisk.tables import TABLE_FORMATS, write_tables
 
 if TYPE_CHECKING:
@@ -159,13 +159,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _statistics_row(label: str, values: np.ndarray, width: int) -> str:
-    p5, p50, p95 = np.percentile(values, [5, 50, 95])
-    return f"{label:<{width}}{values.mean():>10.3f}{p5:>10.3f}{p50:>10.3f}{p95:>10.3f}"
-
-
 def summary_table(ds: xr.Dataset) -> str:
-    """Plain-text summary of a results Dataset over both horizons.
+    """Print-ready summary of a results Dataset, as ``nhsrisk run`` shows it: the summary, then the cap.
 
     Parameters
     ----------
@@ -175,82 +170,25 @@ def summary_table(ds: xr.Dataset) -> str:
     Returns
     -------
     str
-        Two sections. *Claim window* (the first year to the target year): the
-        mean, 5th, 50th and 95th percentiles of the cumulative value by the
-        target year (GBP bn), the probability that it reaches the claimed
-        return with its Monte Carlo standard error (or, when no draw or every
-        draw reaches it, a one-sided 95% bound) and the median shortfall.
-        *Appraisal period* (every year of the run, with the scenario's
-        discount rate): the same statistics of NPV, benefit-cost ratio, PV of
-        costs (capital, running) and PV of benefits by kind (cash-releasing,
-        non-cash-releasing, patient, residual value), and P(BCR < 1). Then how
-        often the staff-time cap binds.
+        ``repr(nhsrisk.summary(ds))``, the same table a notebook shows: the
+        claim window (cumulative value by the target year, the shortfall
+        against the claim, P(reaching it) with its error or its one-sided
+        bound, the mean of the worst 5% of outcomes) and the appraisal period
+        (NPV, benefit-cost ratio, present values by kind, P(BCR < 1)), each
+        with Monte Carlo errors. Then how often the staff-time cap binds.
 
     Examples
     --------
     >>> import nhsrisk
     >>> print(summary_table(nhsrisk.simulate(draws=2_000, seed=3)))  # doctest: +ELLIPSIS
-    Scenario as-announced: 2,000 draws, seed 3, 2023/24 prices
+    nhsrisk summary of as-announced, 2,000 draws, seed 3, 2023/24 prices
     Spring Budget 2024 as announced: ...
     <BLANKLINE>
-    Claim window 2025/26 to 2029/30 ... mean        p5       p50       p95
-    Cumulative value by 2029/30 (GBP bn) ...
-    Claimed return (target): GBP 7.00bn cumulative by 2029/30
-    P(cumulative value reaches the target) < 0.0015 (95% upper bound: none of 2,000 draws)
-    Median shortfall against the target: GBP ...bn
-    <BLANKLINE>
-    Appraisal period 2025/26 to 2034/35 (Green Book, 3.5%) ... mean        p5       p50       p95
-    NPV (GBP bn) ...
+    Claim window 2025/26 to 2029/30
+    ...
+    Staff-time cap binding: never (in no draw, year or staff group)
     """
-    final_year = ds.attrs["target_year"]
-    claim_title, appraisal_title = horizon_labels(ds)
-    cumulative = ds["cumulative_value"].sel(year=final_year).values
-    target = float(ds["claimed_return"])
-    rows = [
-        (label, ds[name].values, ds[name].attrs.get("units") == "GBP")
-        for name, label in APPRAISAL_SUMMARY
-        if name in ds.data_vars
-    ]
-    shortfall = target - float(np.median(cumulative))
-    # one money unit for the table, from the largest amount it shows
-    shown = [np.percentile(values, [5, 50, 95]) for _, values, money in rows if money]
-    money = money_unit(cumulative.mean(), np.percentile(cumulative, [5, 50, 95]), target, shortfall, *shown)
-    appraisal_rows = [
-        (
-            f"{label} ({money.code})" if is_money and not label.startswith(" ") else label,
-            values / (money.divisor if is_money else 1.0),
-        )
-        for label, values, is_money in rows
-    ]
-    claim_label = f"Cumulative value by {final_year} ({money.code})"
-    width = max(
-        len(claim_title), len(appraisal_title), len(claim_label), *(len(r[0]) for r in appraisal_rows)
-    )
-    width += 2
-    header = f"{'mean':>10}{'p5':>10}{'p50':>10}{'p95':>10}"
-    lines = [
-        f"Scenario {ds.attrs['scenario_name']}: {ds.sizes['draw']:,} draws, seed {ds.attrs['seed']}, "
-        f"{ds.attrs['price_base']} prices",
-    ]
-    title = str(ds.attrs.get("title", ""))
-    if ": " in title:
-        lines.append(title.split(": ", 1)[1])
-    reached = cumulative >= target
-    lines += [
-        "",
-        f"{claim_title:<{width}}{header}",
-        _statistics_row(claim_label, cumulative / money.divisor, width),
-        f"Claimed return (target): {money.amount(target, code=True)} cumulative by {final_year}",
-        f"P(cumulative value reaches the target) {_probability(reached)}",
-        f"Median shortfall against the target: {money.amount(shortfall, code=True)}",
-        "",
-        f"{appraisal_title:<{width}}{header}",
-        *(_statistics_row(label, values, width) for label, values in appraisal_rows),
-        f"P(benefit-cost ratio < 1) {_probability(ds['bcr'].values < 1)}",
-        "",
-        f"Staff-time cap binding: {_cap_report(ds)}",
-    ]
-    return "\n".join(lines)
+    return f"{summary(ds)!r}\n\nStaff-time cap binding: {_cap_report(ds)}"
 
 
 def comparison_table(effect: xr.Dataset) -> str:
@@ -381,25 +319,6 @@ def _cap_report(ds: xr.Dataset) -> str:
     if not binding:
         return "never (in no draw, year or staff group)"
     return ", ".join(f"{group} {value:.2%} of draw-years" for group, value in binding)
-
-
-def _probability(events: np.ndarray) -> str:
-    """Format a probability with its Monte Carlo error, or a 95% bound when no or every draw is an event.
-
-    With ``k`` events in ``n`` draws the standard error ``sqrt(p (1 - p) / n)``
-    is zero at ``k = 0`` or ``k = n``, which would claim certainty; there the
-    one-sided 95% bound ``1 - 0.05 ** (1 / n)`` (about ``3 / n``, the rule of
-    three) is reported instead.
-    """
-    n = events.size
-    k = int(np.count_nonzero(events))
-    p = k / n
-    bound = 1.0 - 0.05 ** (1.0 / n)
-    if k == 0:
-        return f"< {bound:.2g} (95% upper bound: none of {n:,} draws)"
-    if k == n:
-        return f"> {1 - bound:.6g} (95% lower bound: all {n:,} draws)"
-    return f"= {p:.4f} (Monte Carlo s.e. {np.sqrt(p * (1 - p) / n):.2g})"
 
 
 #: Figures written by ``nhsrisk run``, by file name.
@@ -688,99 +607,34 @@ def _run_summary_only(
     return 0
 
 
-def streaming_table(summary: xr.Dataset) -> str:
-    """Plain-text table of a streaming summary (``simulate(..., keep="summary")``), by horizon.
+def streaming_table(streamed: xr.Dataset) -> str:
+    """Print-ready summary of a streamed run, as ``nhsrisk run --summary-only`` shows it.
 
     Parameters
     ----------
-    summary : xarray.Dataset
+    streamed : xarray.Dataset
         Output of ``nhsrisk.simulate(..., keep="summary")``.
 
     Returns
     -------
     str
-        Mean with its Monte Carlo standard error and sketch quantiles (GBP bn
-        for money): under the claim window, the cumulative value by the target
-        year and the probability of reaching the claimed return; under the
-        appraisal period, NPV, BCR and the probability of BCR < 1.
+        ``repr(nhsrisk.summary(streamed))``: the same table as for a run that
+        keeps its draws (quantiles and their intervals from the KLL sketch,
+        means and probabilities exact; no mean of the worst outcomes, which a
+        sketch cannot give), then a line on the sketch's rank error.
 
     Examples
     --------
     >>> import nhsrisk
     >>> print(streaming_table(nhsrisk.simulate(draws=2_000, seed=3, keep="summary")))  # doctest: +ELLIPSIS
-    Scenario as-announced: 2,000 draws (streamed), seed 3
-    <BLANKLINE>
-    Claim window 2025/26 to 2029/30 ...
-    Cumulative value by 2029/30 (GBP bn) ...
-    Appraisal period 2025/26 to 2034/35 (Green Book, 3.5%) ...
-    NPV (GBP bn) ...
+    nhsrisk summary of as-announced, 2,000 draws, seed 3, 2023/24 prices
+    ...
+    Quantiles from a KLL sketch: rank error within 0.35% (99% confidence); means and probabilities exact.
     """
-    year = summary.attrs["target_year"]
-    n = summary.attrs["n_draws"]
-    claim_title, appraisal_title = horizon_labels(summary, discount_rate=_discount_rate(summary))
-    claim = {"year": year}
-    # one money unit for the table, from the largest amount it shows
-    money = money_unit(
-        float(summary["claimed_return"]),
-        *(
-            summary[f"{name}_{statistic}"].sel(where).values
-            for name, where in (("cumulative_value", claim), ("npv", {}))
-            for statistic in ("mean", "quantile")
-        ),
+    return (
+        f"{summary(streamed)!r}\n\nQuantiles from a KLL sketch: rank error within "
+        f"{streamed.attrs['quantile_rank_error']:.2%} (99% confidence); means and probabilities exact."
     )
-    Row = tuple[str, str, dict[str, Any], float]  # label, variable, selection, scale
-    claim_rows: list[Row] = [
-        (f"Cumulative value by {year} ({money.code})", "cumulative_value", claim, money.divisor)
-    ]
-    appraisal_rows: list[Row] = [
-        (f"NPV ({money.code})", "npv", {}, money.divisor),
-        ("Benefit-cost ratio", "bcr", {}, 1.0),
-    ]
-    width = max(len(r[0]) for r in (*claim_rows, *appraisal_rows)) + 2
-    width = max(width, len(claim_title) + 2, len(appraisal_title) + 2)
-    quantiles = summary["quantile"].values
-    header = f"{'mean':>10}{'s.e.':>10}" + "".join(f"{f'p{round(q * 100)}':>10}" for q in quantiles)
-
-    def row(label: str, name: str, where: dict[str, Any], scale: float) -> str:
-        mean = float(summary[f"{name}_mean"].sel(where)) / scale
-        mcse = float(summary[f"{name}_mcse"].sel(where)) / scale
-        values = summary[f"{name}_quantile"].sel(where).values / scale
-        return f"{label:<{width}}{mean:>10.3f}{mcse:>10.2g}" + "".join(f"{v:>10.3f}" for v in values)
-
-    bound = 1.0 - 0.05 ** (1.0 / n)
-    p_target = float(summary["p_target"])
-    target_text = (
-        f"< {bound:.2g} (95% upper bound: none of {n:,} draws)"
-        if p_target == 0
-        else f"= {p_target:.4g} (s.e. {float(summary['p_target_mcse']):.2g})"
-    )
-    lines = [
-        f"Scenario {summary.attrs['scenario_name']}: {n:,} draws (streamed), seed {summary.attrs['seed']}",
-        "",
-        f"{claim_title:<{width}}{header}",
-        *(row(*r) for r in claim_rows),
-        f"P(cumulative value reaches {money.amount(float(summary['claimed_return']), code=True)} by {year}) "
-        f"{target_text}",
-        "",
-        f"{appraisal_title:<{width}}{header}",
-        *(row(*r) for r in appraisal_rows),
-        f"P(benefit-cost ratio < 1) = {float(summary['p_bcr_below_1']):.6g} "
-        f"(s.e. {float(summary['p_bcr_below_1_mcse']):.2g})",
-        "",
-        f"Quantiles from a KLL sketch: rank error within {summary.attrs['quantile_rank_error']:.2%} "
-        "(99% confidence); means and probabilities exact.",
-    ]
-    return "\n".join(lines)
-
-
-def _discount_rate(summary: xr.Dataset) -> float | None:
-    """Return the discount rate of the scenario a streaming summary records, or None."""
-    import tomllib
-
-    try:
-        return float(tomllib.loads(summary.attrs["scenario"])["discount_rate"]["value"])
-    except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError):
-        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -656,6 +656,23 @@ def _percent(p: float, digits: int = 3) -> str:
     return f"{text}%"
 
 
+def _probability_text(p: float, mcse: float, draws: int | None, upper: float | None = None) -> str:
+    """Write a probability with its Monte Carlo error, never claiming a certainty the draws cannot show.
+
+    When no draw or every draw has the event, the standard error is 0 and says
+    nothing: the one-sided 95% bound (Clopper-Pearson, ``1 - 0.05 ** (1 / n)``
+    from the other side) says how far the probability may be from 0 or 1.
+    """
+    text = f"{_percent(p)} ± {_percent(mcse, 2)}"
+    if p == 1.0 and draws:
+        return f"{text} (all {draws:,} draws; one-sided 95% lower bound {_percent(0.05 ** (1.0 / draws))})"
+    if p == 0.0 and draws and upper is None:
+        upper = 1.0 - 0.05 ** (1.0 / draws)
+    if upper is not None:
+        text += f" (one-sided 95% upper bound {_percent(upper)})"
+    return text
+
+
 def _interval(estimate: float, low: float, high: float) -> str:
     """``estimate [low, high]`` with 3 significant figures, more if the bounds would print equal."""
     digits = 3
@@ -836,10 +853,10 @@ class SummaryDataset(xr.Dataset):
 
         target_year = self.attrs.get("target_year", "the target year")
         claim_lines: list[tuple[str, str]] = []
+        draws = int(self.attrs["n_draws"]) if "n_draws" in self.attrs else None
         if {"p_target", "p_target_mcse", "target"} <= set(self.data_vars):
-            text = f"{_percent(float(self['p_target']))} ± {_percent(float(self['p_target_mcse']), 2)}"
-            if "p_target_upper_95" in self.data_vars:
-                text += f" (one-sided 95% upper bound {_percent(float(self['p_target_upper_95']))})"
+            upper = float(self["p_target_upper_95"]) if "p_target_upper_95" in self.data_vars else None
+            text = _probability_text(float(self["p_target"]), float(self["p_target_mcse"]), draws, upper)
             label = f"P(cumulative value by {target_year} >= {money.amount(float(self['target']))})"
             claim_lines.append((label, text))
         has_shortfall_row = any(output.startswith("shortfall[") for output in outputs)
@@ -866,9 +883,7 @@ class SummaryDataset(xr.Dataset):
             claim_lines.append((f"Mean of the worst {tail} of outcomes ({target_year})", text))
         appraisal_lines: list[tuple[str, str]] = []
         if {"p_bcr_below_1", "p_bcr_below_1_mcse"} <= set(self.data_vars):
-            text = (
-                f"{_percent(float(self['p_bcr_below_1']))} ± {_percent(float(self['p_bcr_below_1_mcse']), 2)}"
-            )
+            text = _probability_text(float(self["p_bcr_below_1"]), float(self["p_bcr_below_1_mcse"]), draws)
             appraisal_lines.append(("P(benefit-cost ratio < 1)", text))
 
         claim_title, appraisal_title = horizon_labels(self)
@@ -898,6 +913,8 @@ class SummaryDataset(xr.Dataset):
             for i, name in enumerate(header)
         ]
         lines = [self._title()]
+        if self.attrs.get("scenario_title"):
+            lines.append(str(self.attrs["scenario_title"]))
         for title, rows, probabilities in sections:
             lines += ["", title]
             if rows:
@@ -927,6 +944,7 @@ class SummaryDataset(xr.Dataset):
         parts = [
             '<div style="font-family:sans-serif">',
             f'<p style="margin:0 0 4px 0;font-weight:bold">{html.escape(self._title())}</p>',
+            f'<p style="margin:0 0 4px 0">{html.escape(str(self.attrs.get("scenario_title", "")))}</p>',
         ]
         for title, rows, probabilities in sections:
             parts.append(f'<p style="margin:8px 0 2px 0;font-weight:bold">{html.escape(title)}</p>')
@@ -1237,6 +1255,9 @@ def summary(
         for key in ("scenario_name", "seed", "sampler", "price_base", "currency", "discount_rate")
         if key in ds.attrs
     }
+    title = str(ds.attrs.get("title", ""))
+    if title.startswith("nhsrisk simulation of ") and ": " in title:
+        attrs_out["scenario_title"] = title.split(": ", 1)[1]  # the scenario's own title
     attrs_out |= {
         "target_year": target_year,
         "claim_window": str(ds.attrs.get("claim_window", f"{years[0]} to {target_year}")),
@@ -1408,6 +1429,7 @@ def _summary_of_stream(
     try:
         scenario = tomllib.loads(str(ds.attrs.get("scenario", "")))
         attrs_out["price_base"] = str(scenario["price_base"])
+        attrs_out["scenario_title"] = str(scenario["title"])
         attrs_out["discount_rate"] = float(scenario["discount_rate"]["value"])
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError):
         pass

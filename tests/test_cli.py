@@ -29,26 +29,27 @@ def test_run_writes_results_and_figure_and_prints_the_summary(tmp_path, capsys):
     assert claim < appraisal  # the claim test first, then value for money
     claim_section, appraisal_section = text[claim:appraisal], text[appraisal:]
     for needle in (
-        "Cumulative value by 2029/30 (GBP bn)",
-        "P(cumulative value reaches the target)",
-        "Median shortfall against the target",
+        "\nCumulative value by 2029/30    £bn",
+        "\nShortfall against £7.00bn ",
+        "P(cumulative value by 2029/30 >= £7.00bn)",
+        "Mean of the worst 5% of outcomes (2029/30)",
     ):
         assert needle in claim_section, needle
     for needle in (
-        "NPV (GBP bn)",
-        "Benefit-cost ratio",
+        "\nNPV ",
+        "\nBenefit-cost ratio ",
         "P(benefit-cost ratio < 1)",
-        "PV of costs (GBP bn)",
+        "\nPV of costs ",
         "\n  capital ",
         "\n  running ",
-        "PV of benefits (GBP bn)",
+        "\nPV of benefits ",
         "\n  cash-releasing ",
         "\n  non-cash-releasing ",
         "\n  patient ",
         "\n  residual value ",
     ):
         assert needle in appraisal_section, needle
-    for header in ("mean", "p5", "p50", "p95"):
+    for header in ("mean ± MCSE", "5% [95% CI]", "50% [95% CI]", "95% [95% CI]"):
         assert header in text
     assert "Change against" not in text  # as-announced names no baseline: nothing to compare with
     assert sorted(p.name for p in out.iterdir()) == [
@@ -65,64 +66,31 @@ def test_run_writes_results_and_figure_and_prints_the_summary(tmp_path, capsys):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def _row(text: str, label: str) -> list[float]:
-    """The four numbers (mean, p5, p50, p95) printed on the line that starts with ``label``."""
-    line = next(line for line in text.splitlines() if line.startswith(label))
-    return [float(v) for v in line[len(label) :].split()]
-
-
-def test_summary_numbers_match_the_results(tmp_path, capsys):
+def test_the_command_line_prints_the_summary_object(tmp_path, capsys):
+    # One summary: nhsrisk run prints repr(nhsrisk.summary(ds)) of its own results, then the cap line.
     run(["--draws", "3000", "--seed", "11", "--out", str(tmp_path)])
     text = capsys.readouterr().out
     ds = nhsrisk.simulate(draws=3000, seed=11)
-    rows = {
-        "NPV (GBP bn)": ds["npv"].values / 1e9,
-        "Benefit-cost ratio": ds["bcr"].values,
-        "PV of costs (GBP bn)": ds["pv_costs"].values / 1e9,
-        "  capital": ds["pv_capital_cost"].values / 1e9,
-        "  running": ds["pv_running_cost"].values / 1e9,
-        "PV of benefits (GBP bn)": ds["pv_benefits"].values / 1e9,
-        "  cash-releasing": ds["pv_cash_releasing"].values / 1e9,
-        "  non-cash-releasing": ds["pv_non_cash_releasing"].values / 1e9,
-        "  patient": ds["pv_patient"].values / 1e9,
-        "  residual value": ds["pv_residual_value"].values / 1e9,
-        "Cumulative value by 2029/30 (GBP bn)": ds["cumulative_value"].sel(year="2029/30").values / 1e9,
-    }
-    printed = {}
-    for label, values in rows.items():
-        printed[label] = mean, p5, p50, p95 = _row(text, label)
-        assert mean == pytest.approx(values.mean(), abs=5e-4), label
-        assert [p5, p50, p95] == pytest.approx(np.percentile(values, [5, 50, 95]), abs=5e-4), label
-    # The printed parts add up to their totals (each printed to 3 decimals: within 1.5e-3).
-    costs = printed["  capital"][0] + printed["  running"][0]
-    assert costs == pytest.approx(printed["PV of costs (GBP bn)"][0], abs=1.5e-3)
-    kinds = ("  cash-releasing", "  non-cash-releasing", "  patient", "  residual value")
-    benefits = sum(printed[label][0] for label in kinds)
-    assert benefits == pytest.approx(printed["PV of benefits (GBP bn)"][0], abs=2.5e-3)
-    assert printed["NPV (GBP bn)"][0] == pytest.approx(
-        printed["PV of benefits (GBP bn)"][0] - printed["PV of costs (GBP bn)"][0], abs=1.5e-3
-    )
-    final = ds["cumulative_value"].sel(year=ds.attrs["target_year"])
-    reached = (final >= ds["claimed_return"]).values
-    assert f"P(cumulative value reaches the target) {cli._probability(reached)}" in text
-    assert f"P(benefit-cost ratio < 1) {cli._probability(ds['bcr'].values < 1)}" in text
-    shortfall = (7e9 - float(final.median())) / 1e9
-    assert f"Median shortfall against the target: GBP {shortfall:.2f}bn" in text
+    expected = repr(nhsrisk.summary(ds))
+    assert text.startswith(expected + "\n\nStaff-time cap binding: ")
+    assert cli.summary_table(ds) == f"{expected}\n\nStaff-time cap binding: {cli._cap_report(ds)}"
 
 
 @pytest.mark.parametrize(
-    ("events", "expected"),
+    ("p", "draws", "expected"),
     [
-        # k = 0: the exact one-sided 95% bound 1 - 0.05**(1/n), close to the rule of three 3/n
-        (np.zeros(100_000, bool), "< 3e-05 (95% upper bound: none of 100,000 draws)"),
-        (np.ones(1_000, bool), "> 0.997009 (95% lower bound: all 1,000 draws)"),
-        (np.arange(1_000) < 250, "= 0.2500 (Monte Carlo s.e. 0.014)"),
+        # no draw: the exact one-sided 95% bound 1 - 0.05**(1/n), close to the rule of three 3/n
+        (0.0, 100_000, "0% ± 0% (one-sided 95% upper bound 0.00300%)"),
+        (1.0, 1_000, "100% ± 0% (all 1,000 draws; one-sided 95% lower bound 99.7%)"),
+        (0.25, 1_000, "25.0% ± 1.4%"),
     ],
 )
-def test_probabilities_never_claim_certainty(events, expected):
-    assert cli._probability(events) == expected
-    n = events.size
-    assert 1 - 0.05 ** (1 / n) == pytest.approx(3 / n, rel=0.01 if n >= 1000 else 0.1)
+def test_probabilities_never_claim_certainty(p, draws, expected):
+    from nhsrisk.stats import _probability_text
+
+    mcse = (p * (1 - p) / draws) ** 0.5
+    assert _probability_text(p, mcse, draws) == expected
+    assert 1 - 0.05 ** (1 / draws) == pytest.approx(3 / draws, rel=0.01)
 
 
 def test_never_overwrites_without_force(tmp_path, capsys):
@@ -161,7 +129,7 @@ def test_scenario_file_is_accepted(tmp_path, capsys):
     path = tmp_path / "mine.toml"
     path.write_text(nhsrisk.load_scenario().with_values({"name": "my-trust"}).to_toml())
     assert run(["--scenario", str(path), "--draws", "300", "--seed", "3", "--out", str(tmp_path / "o")]) == 0
-    assert "Scenario my-trust" in capsys.readouterr().out
+    assert "nhsrisk summary of my-trust, 300 draws, seed 3" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -193,7 +161,7 @@ def test_console_script_with_no_arguments_runs_the_default(tmp_path):
     command = [str(script), "run"] if script.exists() else [sys.executable, "-m", "nhsrisk.cli", "run"]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stderr
-    assert "Scenario as-announced: 100,000 draws" in result.stdout
+    assert "nhsrisk summary of as-announced, 100,000 draws" in result.stdout
     assert "Claim window 2025/26 to 2029/30" in result.stdout
     assert "Appraisal period 2025/26 to 2034/35 (Green Book, 3.5%)" in result.stdout
     assert (tmp_path / "nhsrisk-out" / "results.nc").is_file()
@@ -311,10 +279,11 @@ def test_summary_only_streams_and_writes_summary_nc(tmp_path):
     assert (
         claim
         < text.index("Cumulative value by 2029/30")
-        < text.index("P(cumulative value reaches")
+        < text.index("P(cumulative value by 2029/30 >= £7.00bn)")
         < appraisal
     )
-    assert appraisal < text.index("NPV (GBP bn)") < text.index("P(benefit-cost ratio < 1)")
+    assert appraisal < text.index("\nNPV ") < text.index("P(benefit-cost ratio < 1)")
+    assert text == f"{nhsrisk.summary(summary)!r}\n\n" + text.split("\n\n")[-1]  # the summary object
     assert not (out / "results.nc").exists()
     exact = nhsrisk.simulate(draws=20_000, seed=5)
     np.testing.assert_allclose(summary["npv_mean"].item(), exact["npv"].values.mean(), rtol=1e-12)
@@ -393,7 +362,9 @@ def test_readme_sample_output_is_what_nhsrisk_run_prints(tmp_path, capsys, monke
     # The README shows a plain `nhsrisk run` with seed 2024 (a plain run's seed is fresh entropy):
     # the same command with that seed must print the README's block line for line.
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"```text\n(Scenario as-announced: 100,000 draws, seed 2024.*?)```", readme, re.S)
+    block = re.search(
+        r"```text\n(nhsrisk summary of as-announced, 100,000 draws, seed 2024.*?)```", readme, re.S
+    )
     assert block, "the README's sample output block is missing"
     monkeypatch.chdir(tmp_path)
     assert cli.main(["run", "--seed", "2024", "--no-progress"]) == 0

@@ -46,8 +46,8 @@ def ics_run():
 
 def test_the_ics_example_prints_in_millions_everywhere(ics_run, tmp_path, capsys):
     table = cli.summary_table(ics_run)
-    assert "Cumulative value by 2029/30 (GBP m)" in table and "NPV (GBP m)" in table
-    assert "Claimed return (target): GBP 30.0m" in table
+    assert "\nCumulative value by 2029/30     £m" in table and "\nNPV                             £m" in table
+    assert "Shortfall against £30.0m" in table and ">= £30.0m)" in table
     assert "bn" not in table.split("\n", 2)[2]  # none below the title lines
     text = repr(nhsrisk.summary(ics_run))
     rows = [line for line in text.splitlines() if "£" in line]
@@ -68,7 +68,7 @@ def test_the_ics_example_prints_in_millions_everywhere(ics_run, tmp_path, capsys
         )
         == 0
     )
-    assert "(GBP m)" in capsys.readouterr().out
+    assert "\nCumulative value by 2029/30     £m" in capsys.readouterr().out
 
 
 def test_one_unit_within_a_table(ics_run):

@@ -297,7 +297,7 @@ def test_run_scenario_prints_both_horizons_and_the_change_against_its_baseline(n
         == 0
     )
     text = capsys.readouterr().out
-    assert text.startswith(f"Scenario {name}: {DRAWS:,} draws, seed {SEED}")
+    assert text.startswith(f"nhsrisk summary of {name}, {DRAWS:,} draws, seed {SEED}")
     claim = text.index("Claim window 2025/26 to 2029/30")
     appraisal = text.index("Appraisal period 2025/26 to 2034/35 (Green Book, 3.5%)")
     change = text.index("Change against as-announced: same seed and draws (common random numbers)")
