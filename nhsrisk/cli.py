@@ -30,7 +30,7 @@ from nhsrisk._plan import build_plan
 from nhsrisk._version import __version__
 from nhsrisk.io import save_results, write_folder_atomically
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
-from nhsrisk.stats import summary
+from nhsrisk.stats import minimum_draws, summary
 from nhsrisk.tables import TABLE_FORMATS, write_tables
 
 if TYPE_CHECKING:
@@ -447,6 +447,14 @@ def _run(args: argparse.Namespace, installed: list[Path]) -> int:
     problem = _check_output_folder(out, args.force)
     if problem is not None:
         print(f"nhsrisk run: {problem}", file=sys.stderr)
+        return 2
+    fewest = minimum_draws()
+    if args.draws < fewest:
+        print(
+            f"nhsrisk run: --draws must be at least {fewest} for the summary's 95% intervals of the 5th "
+            f"and 95th percentiles. Got {args.draws} instead.",
+            file=sys.stderr,
+        )
         return 2
     try:
         scenario = nhsrisk.load_scenario(args.scenario)

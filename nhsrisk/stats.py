@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from nhsrisk._format import MoneyUnit, money_unit, significant
-from nhsrisk._order import interval_ranks
+from nhsrisk._order import interval_ranks, interval_ranks_exist
 from nhsrisk._validate import _message, check_count
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "describe",
     "draws_needed",
     "draws_table",
+    "minimum_draws",
     "exceedance_probability",
     "expected_shortfall",
     "expected_shortfall_mcse",
@@ -654,6 +655,34 @@ def _percent(p: float, digits: int = 3) -> str:
         digits += 1
         text = significant(100.0 * p, digits)
     return f"{text}%"
+
+
+def minimum_draws(quantiles: Sequence[float] = (0.05, 0.5, 0.95), confidence: float = 0.95) -> int:
+    """Fewest draws :func:`summary` can summarise: enough for a confidence interval of every quantile.
+
+    Parameters
+    ----------
+    quantiles : sequence of float, default=(0.05, 0.5, 0.95)
+        The quantiles the summary reports.
+    confidence : float, default=0.95
+        Level of their distribution-free intervals.
+
+    Returns
+    -------
+    int
+        The smallest number of draws whose order statistics bound every
+        quantile at that level (and at least 2, for a standard deviation).
+
+    Examples
+    --------
+    >>> minimum_draws()
+    72
+    """
+    alpha = 1.0 - confidence
+    n = 2
+    while not all(interval_ranks_exist(n, float(q), alpha) for q in quantiles):
+        n += 1
+    return n
 
 
 def _probability_text(p: float, mcse: float, draws: int | None, upper: float | None = None) -> str:

@@ -34,7 +34,7 @@ import xarray as xr
 
 import nhsrisk
 from nhsrisk import Scenario, ScenarioError, _sampling
-from nhsrisk.cli import summary_table
+from nhsrisk.cli import main as cli_main
 from nhsrisk.distributions import (
     MAX_CONCENTRATION,
     MIN_SHAPE,
@@ -143,24 +143,28 @@ def test_one_draw_is_a_whole_run_of_the_model(sampler: str) -> None:
             assert ((ds[name] >= low) & (ds[name] <= high)).all(), name
 
 
-def test_one_draw_summaries_say_what_one_draw_cannot_tell() -> None:
+def test_one_draw_summaries_say_what_one_draw_cannot_tell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ds = simulate(draws=1, seed=7)
     # A standard error needs two draws: refused, not NaN.
     with pytest.raises(ValueError, match="1 draws are too few"):
         nhsrisk.summary(ds)
-    # The command-line summary still runs, for both horizons, and bounds the probabilities it cannot
-    # estimate: with no event in n = 1 draw the exact one-sided 95% bound is 1 - 0.05**(1/n) = 0.95.
-    text = summary_table(ds)
-    assert "P(cumulative value reaches the target) < 0.95 (95% upper bound: none of 1 draws)" in text
-    bcr = float(ds["bcr"].values[0])
-    if bcr >= 1:
-        assert "P(benefit-cost ratio < 1) < 0.95 (95% upper bound: none of 1 draws)" in text
-    assert "Claim window 2025/26 to 2029/30" in text and "Appraisal period 2025/26 to 2034/35" in text
-    for name in ("npv", "pv_costs", "pv_benefits"):
-        number = float(ds[name].values[0]) / 1e9
-        assert f"{number:>10.3f}{number:>10.3f}{number:>10.3f}{number:>10.3f}" in text, (
-            name
-        )  # mean = p5 = p50 = p95
+    # The command line prints that summary, so it refuses at once too, naming the fewest draws it can
+    # summarise (the 5% and 95% quantiles' intervals need 72), and makes no folder.
+    fewest = nhsrisk.stats.minimum_draws()
+    assert fewest == 72
+    out = tmp_path / "out"
+    for draws in (1, fewest - 1):
+        code = cli_main(["run", "--draws", str(draws), "--seed", "7", "--out", str(out), "--no-progress"])
+        assert code == 2 and not out.exists()
+        err = capsys.readouterr().err
+        assert err == (
+            f"nhsrisk run: --draws must be at least 72 for the summary's 95% intervals of the 5th and 95th "
+            f"percentiles. Got {draws} instead.\n"
+        )
+    assert cli_main(["run", "--draws", str(fewest), "--seed", "7", "--out", str(out), "--no-progress"]) == 0
+    assert "Claim window 2025/26 to 2029/30" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------------------------
