@@ -561,7 +561,11 @@ def fan(
     _ylabel(ax, _with_units(label, unit_label))
     _set_title(ax, _title(ds, f"{_lower_first(label)} by year"))
     _tidy(ax)
-    _legend(ax, loc="center left")
+    # The legend sits at the left, where the fan is thin; a claim line across the middle of the
+    # axes (a local scheme's claim far above its fan's start) would run through it: then at the top
+    low, high = ax.get_ylim()
+    height = (float(reference[0]) / scale - low) / (high - low) if reference is not None else 1.0
+    _legend(ax, loc="upper left" if 0.25 <= height <= 0.75 else "center left")
     return ax
 
 

@@ -11,6 +11,7 @@ import inspect
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -897,3 +898,18 @@ def test_every_public_plot_has_a_numpydoc_docstring_with_examples():
             sections.append("Raises\n------")
         for section in sections:
             assert section in doc, (function.__qualname__, section)
+
+
+@pytest.mark.parametrize("scenario", ["as-announced", "examples/my-ics.toml"])
+def test_the_fan_legend_keeps_clear_of_the_claim_line(scenario):
+    # A local scheme's claim runs across the middle of its axes, where the legend used to sit.
+    path = Path(__file__).resolve().parents[1] / scenario if scenario.endswith(".toml") else scenario
+    ax = nhsrisk.plot.fan(nhsrisk.simulate(path, draws=2_000, seed=1))
+    figure = ax.get_figure()
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    claim = next(line for line in ax.get_lines() if line.get_label() == "claimed return")
+    (x0, y), (x1, _) = ax.transData.transform(np.column_stack(claim.get_data()))[[0, -1]]
+    crosses = legend.y0 <= y <= legend.y1 and x0 <= legend.x1 and legend.x0 <= x1
+    assert not crosses, (scenario, legend, y)
