@@ -200,11 +200,7 @@ def simulate(
     if memory_limit is not None:
         memory_limit = _check_positive(memory_limit, "memory_limit")
     seed = resolve_seed(seed, "simulate")
-    # every argument is checked first; then the size of the result, before anything is allocated
-    plan = build_plan(scenario)
-    if keep == "all" and chunks is None:
-        check_result_size(result_bytes(plan, draws, sampler), draws, "simulate", memory_limit)
-    if keep == "summary":
+    if keep == "summary":  # bounded memory: a chunk at a time, so no size check
         return streaming_summary(
             scenario,
             seed,
@@ -215,6 +211,10 @@ def simulate(
             client=client,
             progress=progress,
         )
+    # every argument is checked first; then the size of the result, before anything is allocated
+    plan = build_plan(scenario)
+    if chunks is None:
+        check_result_size(result_bytes(plan, draws, sampler), draws, "simulate", memory_limit)
     if chunks is not None:
         ds = lazy_results(scenario, seed, start, draws, chunks, sampler, threads)
         ds.attrs["sampler"] = sampler

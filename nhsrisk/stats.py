@@ -1164,7 +1164,7 @@ def summary(
     outputs = {claim_name: claim_draws_da, shortfall_name: shortfall_da}
     labels = {
         claim_name: f"Cumulative value by {target_year}",
-        shortfall_name: f"Shortfall against {money_unit(target_value).amount(target_value)}",
+        shortfall_name: _shortfall_label(target_value),
     }
     horizons = {claim_name: CLAIM_WINDOW, shortfall_name: CLAIM_WINDOW}
     for name, label in APPRAISAL_SUMMARY:
@@ -1298,6 +1298,11 @@ def summary(
     return _summary_dataset(data_vars, labels, long_names, units, horizons, quantiles, attrs_out)
 
 
+def _shortfall_label(target: float) -> str:
+    """Return the label of the summary's shortfall row: ``Shortfall against £7.00bn``, claim in its unit."""
+    return f"Shortfall against {money_unit(target).amount(target)}"
+
+
 def _summary_dataset(
     data_vars: dict[Hashable, xr.Variable],
     labels: dict[str, str],
@@ -1398,9 +1403,9 @@ def _summary_of_stream(
             names,
             [
                 f"Cumulative value by {target_year}",
-                f"Shortfall against {money_unit(target_value).amount(target_value)}",
-                "NPV",
-                "Benefit-cost ratio",
+                _shortfall_label(target_value),
+                dict(APPRAISAL_SUMMARY)["npv"],
+                dict(APPRAISAL_SUMMARY)["bcr"],
             ],
             strict=True,
         )
