@@ -18,7 +18,7 @@ import hashlib
 import math
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import numba
@@ -51,6 +51,11 @@ __all__ = [
     "to_dataset",
 ]
 
+#: Draws per kernel call when only some outputs are kept: every output of this many draws is
+#: written into one set of scratch arrays (about 80 MB for the default scenario), touched once
+#: and reused, and the kept ones copied out. Fresh memory costs more to fill than the model does.
+KEPT_SLICE = 2**14
+
 #: Draws per kernel call at most. Ctrl-C is seen between calls (a compiled kernel does not
 #: return to Python while it runs): a call of 2**17 draws takes about 0.15 s on 2 cores, and
 #: 10**6 draws so sliced took as long as one call (2**16 slices: 5% longer).
@@ -69,8 +74,13 @@ def output_sizes(plan: Plan) -> dict[str, int]:
     }
 
 
-def result_bytes(plan: Plan, draws: int, sampler: str = "random") -> int:
+def result_bytes(
+    plan: Plan, draws: int, sampler: str = "random", outputs: Collection[str] | None = None
+) -> int:
     """Bytes a run of ``draws`` draws holds: its outputs, its kept inputs and, for LHS or Sobol', its design.
+
+    ``outputs`` names the outputs kept (None: all of them); a run that keeps some holds
+    scratch arrays of every output for :data:`KEPT_SLICE` draws besides.
 
     Examples
     --------
@@ -80,13 +90,21 @@ def result_bytes(plan: Plan, draws: int, sampler: str = "random") -> int:
     True
     """
     sizes = output_sizes(plan)
-    per_draw = sum(
-        math.prod(sizes[d] for d in out.dims) * (1 if out.boolean else 8) for out in OUTPUTS.values()
-    )
+
+    def output_bytes(names: Collection[str]) -> int:
+        return sum(
+            math.prod(sizes[d] for d in OUTPUTS[name].dims) * (1 if OUTPUTS[name].boolean else 8)
+            for name in names
+        )
+
+    per_draw = output_bytes(OUTPUTS if outputs is None else outputs)
     per_draw += 8 * len(plan.stored)
     if sampler != "random":
         per_draw += 8 * plan.uniforms_per_draw  # the design: a uniform per input and draw
-    return per_draw * draws
+    if outputs is None:
+        return per_draw * draws
+    scratch_per_draw = output_bytes(OUTPUTS) + 8 * len(plan.stored)
+    return per_draw * draws + scratch_per_draw * min(draws, KEPT_SLICE)
 
 
 def available_memory() -> int | None:
@@ -291,6 +309,7 @@ def run(
     sampling: tuple[Any, ...] | None = None,
     progress: bool | None = False,
     buffers: tuple[dict[str, np.ndarray], np.ndarray] | None = None,
+    outputs: Collection[str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Sample and evaluate draws ``start .. start + draws - 1`` of a plan: the kernel's arrays.
 
@@ -299,11 +318,16 @@ def run(
     :func:`allocate_results`, with room for at least ``draws`` draws) are
     filled instead of fresh arrays and views of their first ``draws`` draws
     are returned: a loop over chunks then touches its memory once. ``kernel``
-    replaces :func:`~nhsrisk._kernels.simulate_kernel` (in a test). Results do
-    not depend on ``threads``, ``progress`` or ``buffers``.
+    replaces :func:`~nhsrisk._kernels.simulate_kernel` (in a test). ``outputs``
+    names the outputs to return (None: all): the draws then run :data:`KEPT_SLICE`
+    at a time through scratch arrays, and only the named outputs and the inputs
+    are held for every draw. Results do not depend on ``threads``, ``progress``,
+    ``buffers`` or ``outputs``.
     """
-    outputs, inputs = buffers if buffers is not None else allocate_results(plan, draws)
-    arguments = list(kernel_arguments(plan, seed, start, inputs, outputs, sampling))
+    if outputs is not None:
+        return _run_keeping(plan, seed, start, draws, threads, kernel, sampling, progress, outputs)
+    arrays, inputs = buffers if buffers is not None else allocate_results(plan, draws)
+    arguments = list(kernel_arguments(plan, seed, start, inputs, arrays, sampling))
     arguments[1] = (np.int64(0), np.int64(draws))
     with _numba_threads(threads), progress_bar(draws, "simulate", progress) as bar:
         # the draws in slices (a draw depends only on its index): Ctrl-C is honoured between
@@ -314,11 +338,50 @@ def run(
             kernel(*arguments)
             bar.update(count)
     if buffers is not None:
-        arrays = {name: array[..., :draws] for name, array in outputs.items()}
-        arrays["_inputs"] = inputs[:, :draws]
-        return arrays
-    outputs["_inputs"] = inputs
-    return outputs
+        views = {name: array[..., :draws] for name, array in arrays.items()}
+        views["_inputs"] = inputs[:, :draws]
+        return views
+    arrays["_inputs"] = inputs
+    return arrays
+
+
+def _run_keeping(
+    plan: Plan,
+    seed: int,
+    start: int,
+    draws: int,
+    threads: int | None,
+    kernel: Any,
+    sampling: tuple[Any, ...] | None,
+    progress: bool | None,
+    kept: Collection[str],
+) -> dict[str, np.ndarray]:
+    """:func:`run` keeping only the outputs named in ``kept`` (and the inputs), a slice at a time."""
+    sizes = output_sizes(plan)
+    step = min(draws, KEPT_SLICE)
+    scratch, scratch_inputs = allocate_results(plan, step)
+    arrays = {
+        name: np.empty(
+            (*(sizes[d] for d in OUTPUTS[name].dims), draws), dtype=bool if OUTPUTS[name].boolean else float
+        )
+        for name in OUTPUTS
+        if name in kept
+    }
+    inputs = np.empty((len(plan.stored), draws))
+    arguments = list(kernel_arguments(plan, seed, start, scratch_inputs, scratch, sampling))
+    with _numba_threads(threads), progress_bar(draws, "simulate", progress) as bar:
+        for offset in range(0, draws, step):
+            count = min(step, draws - offset)
+            # the slice's first draw sits at position 0 of the scratch arrays
+            arguments[0] = np.uint64(start + offset)
+            arguments[1] = (np.int64(0), np.int64(count))
+            kernel(*arguments)
+            for name, array in arrays.items():
+                array[..., offset : offset + count] = scratch[name][..., :count]
+            inputs[:, offset : offset + count] = scratch_inputs[:, :count]
+            bar.update(count)
+    arrays["_inputs"] = inputs
+    return arrays
 
 
 def check_finite(plan: Plan, arrays: dict[str, np.ndarray], start: int) -> None:
@@ -335,6 +398,7 @@ def check_finite(plan: Plan, arrays: dict[str, np.ndarray], start: int) -> None:
     FloatingPointError
         Naming the output, the first bad draw and that draw's sampled inputs.
     """
+    # (a run that keeps only some outputs keeps these three: see HEADLINE_OUTPUTS)
     checked = {"npv": arrays["npv"], "bcr": arrays["bcr"], "cumulative_value": arrays["cumulative_value"][-1]}
     for name, values in checked.items():
         bad = np.flatnonzero(~np.isfinite(values))
@@ -375,6 +439,8 @@ def to_dataset(scenario: Scenario, plan: Plan, arrays: dict[str, Any], seed: int
     }
     data_vars: dict[str, Any] = {}
     for name, out in OUTPUTS.items():
+        if name not in arrays:  # a run that keeps some outputs
+            continue
         attrs: dict[str, Any] = {"long_name": out.long_name, "units": out.units}
         if out.horizon:
             attrs["horizon"] = f"{scenario.years[0]} to {scenario.years[-1]} (appraisal period)"

@@ -236,3 +236,13 @@ OUT_BCR = OUTPUT_NAMES.index("bcr")
 #: Outputs that summaries, the CLI and plots treat as the headline of each horizon.
 CLAIM_OUTPUT = "cumulative_value"
 APPRAISAL_OUTPUTS = ("npv", "bcr")
+
+#: Outputs that ``simulate(keep="headline")`` holds (with every sampled input): what a summary,
+#: the fan chart, the exceedance curve and a comparison against a baseline read. Per draw they
+#: take about a fifth of the bytes of every output; ``nhsrisk run`` writes these by default.
+HEADLINE_OUTPUTS = (
+    "spend",
+    "hours_capped",
+    "cumulative_value",
+    *(name for name, out in OUTPUTS.items() if not out.dims),
+)

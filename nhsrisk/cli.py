@@ -9,6 +9,7 @@ ends with the change against it, in total and per GBP of budget change.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import datetime
 import functools
@@ -17,9 +18,11 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -27,7 +30,9 @@ from nhsrisk._engine import check_result_size, result_bytes
 from nhsrisk._format import money_unit, significant
 from nhsrisk._optional import require
 from nhsrisk._plan import build_plan
+from nhsrisk._validate import resolve_seed
 from nhsrisk._version import __version__
+from nhsrisk.experiments import waterfall
 from nhsrisk.io import save_results, write_folder_atomically
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
 from nhsrisk.stats import minimum_draws, summary
@@ -38,6 +43,8 @@ if TYPE_CHECKING:
     from distributed import Client
 
     from nhsrisk.scenario import Scenario
+
+T = TypeVar("T")
 
 __all__ = ["comparison_table", "main", "scenarios_table", "streaming_table", "summary_table"]
 
@@ -108,7 +115,9 @@ def _parser() -> argparse.ArgumentParser:
             "the claim window, how likely the claim is, and its value for money over the Green\n"
             "Book appraisal period (NPV, benefit-cost ratio). A scenario that names a baseline is\n"
             "run beside it with the same seed and draws, and the change per GBP of budget change\n"
-            "is reported. Writes results.nc (every draw) and three figures to the output directory."
+            "is reported. Writes to the output directory: results.nc (every sampled input and the\n"
+            "headline outputs of every draw; --keep all for every output), waterfall.nc, three figures\n"
+            "and a manifest."
         ),
         epilog=_RUN_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -122,6 +131,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", default="nhsrisk-out", help="output directory (default: ./nhsrisk-out)")
     run.add_argument("--force", action="store_true", help="overwrite existing output files")
+    run.add_argument(
+        "--keep",
+        choices=("headline", "all"),
+        default="headline",
+        help="draws written to results.nc: headline (default: every sampled input and the outputs the "
+        "summary and figures read, about a quarter of the bytes) or all (every output of every draw)",
+    )
+    run.add_argument(
+        "--timings",
+        action="store_true",
+        help="print the wall time of each phase of the run on stderr",
+    )
     run.add_argument(
         "--summary-only",
         action="store_true",
@@ -357,7 +378,7 @@ def _unwritable(folder: Path) -> str | None:
 #: Written last into a run's folder: what the run was and a checksum of every other file in it.
 MANIFEST = "manifest.json"
 #: Every file ``nhsrisk run`` writes. A folder holding nothing else may be replaced (``--force``).
-RUN_FILES = ("results.nc", "summary.nc", "summary.csv", "summary.xlsx", *FIGURES, MANIFEST)
+RUN_FILES = ("results.nc", "waterfall.nc", "summary.nc", "summary.csv", "summary.xlsx", *FIGURES, MANIFEST)
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -502,56 +523,116 @@ def _run(args: argparse.Namespace, installed: list[Path]) -> int:
         "baseline": None if baseline is None else baseline.name,
         "draws": args.draws,
     }
+    timer = _PhaseTimer(args.timings)
+    keep = "all" if args.keep == "all" else "headline"
     try:
         if args.summary_only:
             return _run_summary_only(args, scenario, out, client, record, installed, baseline)
         chunks = args.chunks if args.chunks is not None else (2**17 if client is not None else None)
+        seed = resolve_seed(args.seed, "nhsrisk run")
+        # The waterfall needs only the scenario and the seed: it runs beside the simulation and
+        # the writing of the results (its kernel releases the GIL), and is waited for before its
+        # figure is drawn. A daemon thread: Ctrl-C does not wait for it.
+        bridge_future = _in_background(
+            lambda: waterfall(scenario, draws=min(args.draws, WATERFALL_DRAWS), seed=seed, progress=False)
+        )
 
         def simulate(which: Scenario, seed: int | None) -> xr.Dataset:
-            ds = nhsrisk.simulate(which, draws=args.draws, seed=seed, chunks=chunks, progress=args.progress)
+            ds = nhsrisk.simulate(
+                which, draws=args.draws, seed=seed, chunks=chunks, keep=keep, progress=args.progress
+            )
             return ds.compute() if chunks is not None else ds  # on the cluster when a client is active
 
-        ds = simulate(scenario, args.seed)
-        # The baseline with the run's own seed and draws: common random numbers, so draw i of both
-        # runs shares every input and the difference is the scenario's change alone.
-        baseline_ds = None if baseline is None else simulate(baseline, int(ds.attrs["seed"]))
+        with timer("simulate"):
+            ds = simulate(scenario, seed)
+        if baseline is not None:
+            # The baseline with the run's own seed and draws: common random numbers, so draw i of
+            # both runs shares every input and the difference is the scenario's change alone.
+            with timer("simulate the baseline"):
+                baseline_ds = simulate(baseline, int(ds.attrs["seed"]))
     finally:
         if client is not None:
             client.close()
     from nhsrisk import plot
-    from nhsrisk.experiments import waterfall
 
-    bridge = waterfall(
-        scenario, draws=min(args.draws, WATERFALL_DRAWS), seed=int(ds.attrs["seed"]), progress=False
-    )
-    drawings = {
-        "fan.png": lambda ax: plot.fan(ds, ax=ax),
-        "exceedance.png": lambda ax: plot.exceedance(ds, ax=ax),
-        "waterfall.png": lambda ax: plot.waterfall(bridge, ax=ax),
-    }
     record["seed"] = str(ds.attrs["seed"])
 
     def fill(folder: Path) -> None:
-        save_results(ds, folder / "results.nc")
-        for name, draw in drawings.items():
-            _figure(draw, folder / name)
+        with timer("write results.nc"):
+            save_results(ds, folder / "results.nc", compression=0)
+        with timer("fan and exceedance figures"):
+            _figure(lambda ax: plot.fan(ds, ax=ax), folder / "fan.png")
+            _figure(lambda ax: plot.exceedance(ds, ax=ax), folder / "exceedance.png")
+        with timer("wait for the waterfall"):
+            bridge = bridge_future.result()
+        with timer("waterfall figure and file"):
+            _figure(lambda ax: plot.waterfall(bridge, ax=ax), folder / "waterfall.png")
+            save_results(bridge, folder / "waterfall.nc", compression=0)
         if args.format:
-            write_tables(ds, folder, args.format)
-        _write_manifest(folder, record)
+            with timer("tables"):
+                write_tables(ds, folder, args.format)
+        with timer("manifest"):
+            _write_manifest(folder, record)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     write_folder_atomically(out, fill)  # --force was checked above
     installed.append(out)
     # Written before anything is printed, so that a reader who stops reading early
     # (`nhsrisk run | head`) still gets the whole folder.
-    print(summary_table(ds))
-    if baseline_ds is not None:
-        print()
-        print(comparison_table(nhsrisk.budget_change_effect(ds, baseline_ds)))
+    with timer("summary"):
+        print(summary_table(ds))
+        if baseline is not None:
+            print()
+            print(comparison_table(nhsrisk.budget_change_effect(ds, baseline_ds)))
     tables = [f"summary.{name}" for name in TABLE_FORMATS if name in args.format]
-    names = ["results.nc", *FIGURES, *tables, MANIFEST]
+    names = ["results.nc", "waterfall.nc", *FIGURES, *tables, MANIFEST]
     print(f"\nWrote {', '.join(str(out / name) for name in names)}")
+    timer.report()
     return 0
+
+
+def _in_background(work: Callable[[], T]) -> concurrent.futures.Future[T]:
+    """Run ``work`` on a daemon thread; its result (or exception) comes from the returned future."""
+    future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def target() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(work())
+        except BaseException as err:  # handed to the caller of future.result()
+            future.set_exception(err)
+
+    threading.Thread(target=target, name="nhsrisk-waterfall", daemon=True).start()
+    return future
+
+
+class _PhaseTimer:
+    """Wall time of each phase of ``nhsrisk run``, printed on stderr with ``--timings``."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.started = time.perf_counter()
+        self.phases: list[tuple[str, float]] = []
+
+    @contextlib.contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases.append((phase, time.perf_counter() - began))
+
+    def report(self) -> None:
+        if not self.enabled:
+            return
+        total = time.perf_counter() - self.started
+        width = max(len(name) for name, _ in [*self.phases, ("other", 0.0)])
+        lines = [f"  {name:<{width}}  {seconds:6.3f} s" for name, seconds in self.phases]
+        other = total - sum(seconds for _, seconds in self.phases)
+        lines.append(f"  {'other':<{width}}  {other:6.3f} s")
+        lines.append(f"  {'total':<{width}}  {total:6.3f} s")
+        print("Timings (wall):\n" + "\n".join(lines), file=sys.stderr)
 
 
 def _load_baseline(scenario: Scenario, given: str) -> Scenario | None:

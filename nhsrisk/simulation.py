@@ -15,14 +15,14 @@ from nhsrisk._engine import check_result_size, result_bytes
 from nhsrisk._engine import run as _run
 from nhsrisk._engine import sampler_arguments as _sampling
 from nhsrisk._engine import to_dataset as _to_dataset
-from nhsrisk._model import OUTPUTS
+from nhsrisk._model import HEADLINE_OUTPUTS, OUTPUTS
 from nhsrisk._plan import Plan, build_plan
 from nhsrisk._progress import check_progress
 from nhsrisk._validate import check_count, resolve_seed
 from nhsrisk.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 from nhsrisk.streaming import DEFAULT_CHUNK, lazy_results, streaming_summary
 
-__all__ = ["OUTPUTS", "SAMPLERS", "simulate"]
+__all__ = ["HEADLINE_OUTPUTS", "OUTPUTS", "SAMPLERS", "simulate"]
 
 #: Sampling designs accepted by ``simulate(..., sampler=...)``.
 SAMPLERS = ("random", "lhs", "sobol")
@@ -91,13 +91,22 @@ def simulate(
         terminal or a notebook, once the run has taken a second; never in
         logs. ``True`` always, ``False`` never. Results do not depend on it.
     chunks : int, optional
-        Draws per chunk. With ``keep="all"`` the result is dask-backed: each
+        Draws per chunk. With ``keep="all"`` (or ``"headline"``) the result is dask-backed: each
         chunk is one lazy kernel call, computed where and when it is needed
         (on a ``dask.distributed`` cluster if one is active), and equal bit
         for bit to the unchunked run (needs dask: ``pip install 'nhsrisk[scale]'``,
         else an ImportError saying so). With ``keep="summary"``: draws per step
         (default 2**17).
-    keep : {"all", "summary"}, default="all"
+    keep : {"all", "headline", "summary"}, default="all"
+        ``"all"`` keeps every output (:data:`OUTPUTS`) and every sampled input
+        for every draw: about 5 kB a draw for the default scenario.
+        ``"headline"`` keeps every sampled input and the outputs that
+        :func:`~nhsrisk.summary`, the fan chart, the exceedance curve and
+        :func:`~nhsrisk.budget_change_effect` read (:data:`HEADLINE_OUTPUTS`:
+        the per-draw totals such as ``npv`` and ``bcr``, ``cumulative_value``,
+        ``spend`` and ``hours_capped``), about a quarter of the bytes; the draws
+        run in slices through scratch arrays, and the values are those of
+        ``"all"`` bit for bit.
         ``"summary"`` keeps no draws: summary statistics of ``cumulative_value``,
         ``npv`` and ``bcr`` are computed chunk by chunk in bounded memory (exact
         mean and variance, KLL-sketch quantiles with their stated rank error,
@@ -177,7 +186,7 @@ def simulate(
                 f"Got {max_draws!r} instead."
             )
     progress = check_progress(progress, "simulate")
-    keep = _check_choice(keep, "keep", ("all", "summary"))
+    keep = _check_choice(keep, "keep", ("all", "headline", "summary"))
     if chunks is not None:
         chunks = check_count(chunks, "chunks", "simulate")
         if sampler == "sobol" and (chunks & (chunks - 1) or draws % chunks or start % chunks):
@@ -213,17 +222,21 @@ def simulate(
         )
     # every argument is checked first; then the size of the result, before anything is allocated
     plan = build_plan(scenario)
+    # A Sobol' design is one block of the run's own positions, so it cannot be run in slices:
+    # such a run computes every output and keeps the headline ones.
+    sliced = keep == "headline" and chunks is None and precision is None and sampler != "sobol"
+    kept = HEADLINE_OUTPUTS if sliced else None
     if chunks is None:
-        check_result_size(result_bytes(plan, draws, sampler), draws, "simulate", memory_limit)
+        check_result_size(result_bytes(plan, draws, sampler, kept), draws, "simulate", memory_limit)
     if chunks is not None:
         ds = lazy_results(scenario, seed, start, draws, chunks, sampler, threads)
         ds.attrs["sampler"] = sampler
         if plan.copula_rows.size and scenario.correlations is not None:  # rows only come from correlations
             ds.attrs["correlated_inputs"] = list(scenario.correlations.inputs)
-        return ds
+        return _headline(ds) if keep == "headline" else ds
     if precision is None:
         sampling = _sampling(plan, sampler, seed, start, draws)
-        arrays = _run(plan, seed, start, draws, threads, sampling=sampling, progress=progress)
+        arrays = _run(plan, seed, start, draws, threads, sampling=sampling, progress=progress, outputs=kept)
         _check_finite(plan, arrays, start)
         ds = _to_dataset(scenario, plan, arrays, seed, start)
     else:
@@ -243,7 +256,12 @@ def simulate(
     ds.attrs["sampler"] = sampler
     if plan.copula_rows.size and scenario.correlations is not None:  # rows only come from correlations
         ds.attrs["correlated_inputs"] = list(scenario.correlations.inputs)
-    return ds
+    return _headline(ds) if keep == "headline" else ds
+
+
+def _headline(ds: xr.Dataset) -> xr.Dataset:
+    """Drop the outputs that ``keep="headline"`` leaves out (inputs and the rest kept)."""
+    return ds.drop_vars([name for name in OUTPUTS if name not in HEADLINE_OUTPUTS and name in ds])
 
 
 def _check_choice(value: Any, name: str, allowed: tuple[str, ...]) -> str:

@@ -315,10 +315,10 @@ def expected_shortfall_mcse(values: Any, tail: float = 0.05, axis: int = -1) -> 
 
 def _clopper_pearson_upper(successes: np.ndarray | int, n: int, level: float = 0.95) -> np.ndarray:
     """One-sided Clopper-Pearson upper bound; at 0 successes it is ``1 - (1 - level) ** (1 / n)``."""
-    import scipy.stats
+    import scipy.special  # scipy.stats.beta.ppf is this function; scipy.stats costs 0.5 s to import
 
     successes = np.asarray(successes)
-    bound = scipy.stats.beta.ppf(level, successes + 1, np.maximum(n - successes, 1))
+    bound = scipy.special.betaincinv(successes + 1, np.maximum(n - successes, 1), level)
     return np.where(successes >= n, 1.0, bound)
 
 

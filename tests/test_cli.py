@@ -57,13 +57,52 @@ def test_run_writes_results_and_figure_and_prints_the_summary(tmp_path, capsys):
         "fan.png",
         "manifest.json",
         "results.nc",
+        "waterfall.nc",
         "waterfall.png",
     ]
+    # by default the headline outputs and every sampled input of every draw, as simulate keeps them
     with xr.open_dataset(out / "results.nc", engine="h5netcdf") as saved:
-        expected = nhsrisk.simulate(draws=2000, seed=5)
+        expected = nhsrisk.simulate(draws=2000, seed=5, keep="headline")
+        xr.testing.assert_identical(saved.load(), expected)
+    with xr.open_dataset(out / "waterfall.nc", engine="h5netcdf") as saved:
+        expected = nhsrisk.waterfall(draws=min(2000, cli.WATERFALL_DRAWS), seed=5, progress=False)
         xr.testing.assert_identical(saved.load(), expected)
     for name in ("fan.png", "exceedance.png", "waterfall.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_keep_all_writes_every_output_and_the_default_a_quarter_of_the_bytes(tmp_path, capsys):
+    light, full = tmp_path / "light", tmp_path / "full"
+    assert run(["--draws", "3000", "--seed", "8", "--out", str(light)]) == 0
+    assert run(["--draws", "3000", "--seed", "8", "--out", str(full), "--keep", "all"]) == 0
+    # the same summary printed either way: "Wrote ..." ends each run's output
+    first, second, _ = capsys.readouterr().out.split("\nWrote ")
+    assert first == second.split("\n", 1)[1]
+    with xr.open_dataset(full / "results.nc", engine="h5netcdf") as saved:
+        xr.testing.assert_identical(saved.load(), nhsrisk.simulate(draws=3000, seed=8))
+    with (
+        xr.open_dataset(full / "results.nc", engine="h5netcdf") as everything,
+        xr.open_dataset(light / "results.nc", engine="h5netcdf") as headline,
+    ):
+        assert set(headline.data_vars) < set(everything.data_vars)
+        for name in headline.data_vars:
+            xr.testing.assert_identical(headline[name], everything[name])
+        assert repr(nhsrisk.summary(headline.load())) == repr(nhsrisk.summary(everything.load()))
+    light_bytes = (light / "results.nc").stat().st_size
+    full_bytes = (full / "results.nc").stat().st_size
+    assert light_bytes < 0.5 * full_bytes
+
+
+def test_run_timings_name_every_phase_on_stderr(tmp_path, capsys):
+    assert run(["--draws", "1000", "--seed", "1", "--out", str(tmp_path / "t"), "--timings"]) == 0
+    captured = capsys.readouterr()
+    assert "Timings" not in captured.out
+    phases = re.findall(r"^  (\S.*?)\s+(\d+\.\d{3}) s$", captured.err, flags=re.MULTILINE)
+    names = [name for name, _ in phases]
+    assert names[0] == "simulate" and names[-1] == "total"
+    assert {"write results.nc", "summary", "manifest"} <= set(names)
+    seconds = [float(value) for _, value in phases]
+    assert abs(sum(seconds[:-1]) - seconds[-1]) <= 0.002 * len(seconds)  # the phases add up to the total
 
 
 def test_the_command_line_prints_the_summary_object(tmp_path, capsys):
@@ -255,6 +294,7 @@ def test_a_reader_closing_the_pipe_early_still_gets_the_results(tmp_path):
         "fan.png",
         "manifest.json",
         "results.nc",
+        "waterfall.nc",
         "waterfall.png",
     ]
 

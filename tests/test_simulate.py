@@ -715,3 +715,54 @@ def test_a_forked_child_simulates_on_threads_of_its_own() -> None:
         if child.is_alive():
             child.kill()
     assert result == parent["npv"].values.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("sampler", "draws", "start", "threads"),
+    [
+        ("random", 40_000, 0, None),  # three slices of KEPT_SLICE draws, the last one short
+        ("random", 20_000, 12_345, 1),
+        ("lhs", 20_000, 0, 2),
+        ("sobol", 2**15, 2**15, None),  # a Sobol' design is run whole, then the headline kept
+    ],
+)
+def test_keep_headline_holds_the_same_bits_as_keep_all(sampler, draws, start, threads):
+    every = nhsrisk.simulate(draws=draws, seed=7, start=start, sampler=sampler, threads=threads)
+    headline = nhsrisk.simulate(
+        draws=draws, seed=7, start=start, sampler=sampler, threads=threads, keep="headline"
+    )
+    outputs = [name for name in OUTPUTS if name in headline.data_vars]
+    assert outputs == [name for name in OUTPUTS if name in _model.HEADLINE_OUTPUTS]
+    inputs = [name for name in every.data_vars if every[name].attrs.get("sampled_input")]
+    assert set(headline.data_vars) == {*outputs, *inputs, "planned_spend", "budget_change", "claimed_return"}
+    xr.testing.assert_identical(headline, every[list(headline.data_vars)])
+    assert headline.attrs == every.attrs
+
+
+def test_keep_headline_holds_what_the_summary_and_the_comparison_read():
+    every = nhsrisk.simulate(draws=3_000, seed=4)
+    headline = nhsrisk.simulate(draws=3_000, seed=4, keep="headline")
+    assert repr(nhsrisk.summary(headline)) == repr(nhsrisk.summary(every))
+    cut = nhsrisk.simulate("after-the-cut", draws=3_000, seed=4, keep="headline")
+    xr.testing.assert_identical(
+        nhsrisk.budget_change_effect(cut, headline),
+        nhsrisk.budget_change_effect(nhsrisk.simulate("after-the-cut", draws=3_000, seed=4), every),
+    )
+
+
+def test_keep_headline_estimates_and_holds_about_a_quarter_of_the_bytes():
+    from nhsrisk._engine import KEPT_SLICE, result_bytes
+
+    plan = build_plan(nhsrisk.load_scenario())
+    draws = 4 * KEPT_SLICE
+    every = nhsrisk.simulate(draws=draws, seed=1)
+    headline = nhsrisk.simulate(draws=draws, seed=1, keep="headline")
+
+    def per_draw_bytes(ds: xr.Dataset) -> int:
+        return sum(ds[name].nbytes for name in ds.data_vars if "draw" in ds[name].dims)
+
+    assert result_bytes(plan, draws) == per_draw_bytes(every)
+    # what is kept for every draw, and scratch arrays of every output for one slice of draws
+    scratch = result_bytes(plan, KEPT_SLICE)
+    assert result_bytes(plan, draws, outputs=_model.HEADLINE_OUTPUTS) == per_draw_bytes(headline) + scratch
+    assert per_draw_bytes(headline) < 0.3 * per_draw_bytes(every)

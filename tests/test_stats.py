@@ -17,6 +17,16 @@ def test_mcse_is_sd_over_root_n(rng):
     np.testing.assert_allclose(mcse_mean(x.T, axis=0), mcse_mean(x), rtol=1e-15)
 
 
+@pytest.mark.parametrize("n", [1, 7, 72, 100, 2_000, 100_000, 10**6, 10**8, 123_456_789])
+def test_binomial_quantile_is_scipy_stats_binom_ppf(n):
+    # nhsrisk computes it with scipy.special (scipy.stats costs half a second to import)
+    from nhsrisk._order import binomial_quantile
+
+    for q in (1e-6, 0.01, 0.05, 0.25, 0.5, 0.95, 0.999):
+        for p in (1e-6, 0.005, 0.025, 0.05, 0.95, 0.975, 0.995, 1 - 1e-6):
+            assert binomial_quantile(p, n, q) == st.binom.ppf(p, n, q), (p, n, q)
+
+
 def test_quantile_interval_ranks_are_the_binomial_ones():
     x = np.arange(1.0, 101.0)  # x_(k) = k, so the bounds are the ranks themselves
     estimate, lower, upper = quantile_interval(x, 0.5, prob=0.95)
