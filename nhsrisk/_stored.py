@@ -25,6 +25,7 @@ __all__ = [
     "CHUNKS_ATTRIBUTE",
     "COMPLETE_ATTRIBUTE",
     "PARTIAL_SUFFIX",
+    "VARIABLE_ORDER_ATTRIBUTE",
     "results_attributes",
     "stored_scenario_text",
     "verify_scenario_checksum",
@@ -34,8 +35,11 @@ __all__ = [
 COMPLETE_ATTRIBUTE = "nhsrisk_complete"
 #: Root attribute of a zarr store: the number of chunk files of each array, all of which are written.
 CHUNKS_ATTRIBUTE = "nhsrisk_chunks"
+#: Global attribute of a netCDF file whose sampled inputs are packed into one variable: the
+#: order of the Dataset's variables, restored when it is reopened.
+VARIABLE_ORDER_ATTRIBUTE = "nhsrisk_variable_order"
 #: Attributes that describe the store rather than the results: not part of the reopened Dataset.
-_STORE_ATTRIBUTES = (COMPLETE_ATTRIBUTE, CHUNKS_ATTRIBUTE)
+_STORE_ATTRIBUTES = (COMPLETE_ATTRIBUTE, CHUNKS_ATTRIBUTE, VARIABLE_ORDER_ATTRIBUTE)
 #: Suffix of anything still being written; never a complete result.
 PARTIAL_SUFFIX = ".partial"
 _ZARR_MARKERS = (".zgroup", "zarr.json")

@@ -61,7 +61,7 @@ def test_run_writes_results_and_figure_and_prints_the_summary(tmp_path, capsys):
         "waterfall.png",
     ]
     # by default the headline outputs and every sampled input of every draw, as simulate keeps them
-    with xr.open_dataset(out / "results.nc", engine="h5netcdf") as saved:
+    with nhsrisk.open_results(out / "results.nc") as saved:
         expected = nhsrisk.simulate(draws=2000, seed=5, keep="headline")
         xr.testing.assert_identical(saved.load(), expected)
     with xr.open_dataset(out / "waterfall.nc", engine="h5netcdf") as saved:
@@ -78,11 +78,11 @@ def test_run_keep_all_writes_every_output_and_the_default_a_quarter_of_the_bytes
     # the same summary printed either way: "Wrote ..." ends each run's output
     first, second, _ = capsys.readouterr().out.split("\nWrote ")
     assert first == second.split("\n", 1)[1]
-    with xr.open_dataset(full / "results.nc", engine="h5netcdf") as saved:
+    with nhsrisk.open_results(full / "results.nc") as saved:
         xr.testing.assert_identical(saved.load(), nhsrisk.simulate(draws=3000, seed=8))
     with (
-        xr.open_dataset(full / "results.nc", engine="h5netcdf") as everything,
-        xr.open_dataset(light / "results.nc", engine="h5netcdf") as headline,
+        nhsrisk.open_results(full / "results.nc") as everything,
+        nhsrisk.open_results(light / "results.nc") as headline,
     ):
         assert set(headline.data_vars) < set(everything.data_vars)
         for name in headline.data_vars:

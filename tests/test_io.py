@@ -111,6 +111,42 @@ def test_round_trip_is_identical_lazy_and_keeps_the_run_attributes(saved, result
     assert reopened["raid"].dtype == bool
 
 
+def test_netcdf_packs_the_sampled_inputs_into_one_variable_that_open_results_unpacks(tmp_path, results):
+    # A netCDF variable costs milliseconds to write whatever its size: the hundred-odd inputs go in
+    # one (sampled_input, draw) variable, a row a chunk, and come back as variables of their own.
+    inputs = [
+        name for name, v in results.data_vars.items() if v.attrs.get("sampled_input") and v.dims == ("draw",)
+    ]
+    assert len(inputs) > 100
+    path = save_results(results, tmp_path / "run.nc")
+    with xr.open_dataset(path, engine="h5netcdf") as raw:
+        assert raw["sampled_inputs"].dims == ("sampled_input", "draw")
+        assert list(raw["sampled_input"].values) == inputs
+        assert not set(inputs) & set(raw.data_vars)
+        assert raw["sampled_inputs"].encoding["chunksizes"][0] == 1
+        row = inputs.index("risks.digital_exclusion")
+        np.testing.assert_array_equal(
+            raw["sampled_inputs"].values[row], results["risks.digital_exclusion"].values
+        )
+        stored_attrs = json.loads(str(raw["sampled_input_attrs"].values[row]))
+        assert stored_attrs == results["risks.digital_exclusion"].attrs
+    assert "nhsrisk_variable_order" not in results_attributes(path)
+    for chunks in ("auto", None):
+        with open_results(path, chunks=chunks) as reopened:
+            assert list(reopened.data_vars) == list(results.data_vars)  # the order too
+            assert list(reopened.coords) == list(results.coords)
+            xr.testing.assert_identical(reopened.load(), results)
+
+
+def test_packing_leaves_a_dataset_alone_when_its_names_would_clash(tmp_path, results):
+    # a user's own variable called sampled_inputs: nothing is packed, nothing overwritten
+    clash = results[["npv", "risks.digital_exclusion", "risks.staff_capacity"]].assign(
+        sampled_inputs=("draw", np.arange(results.sizes["draw"], dtype=float))
+    )
+    with open_results(save_results(clash, tmp_path / "clash.nc")) as reopened:
+        xr.testing.assert_identical(reopened.load(), clash)
+
+
 @pytest.mark.parametrize("fmt", ["netcdf", "zarr"])
 def test_a_reopened_dataset_saves_again_identically(tmp_path, small, fmt):
     # The stored encodings of a reopened file (chunk sizes, codecs) must not leak into the next write.
