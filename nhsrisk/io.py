@@ -154,7 +154,8 @@ def save_results(
     ``sampled_input_attrs``): a netCDF variable costs milliseconds to write
     whatever its size, and a run has over a hundred inputs. :func:`open_results`
     gives each input its variable back, in the original order; ``xarray.open_dataset``
-    shows the packed form, a table of inputs by draw for R or pandas. Zarr stores follow the zarr format 2 specification, chunked
+    shows the packed form, a table of inputs by draw for R or pandas. Zarr stores
+    follow the zarr format 2 specification, chunked
     along ``draw`` only: chunks of 65,536 draws for an eager Dataset, the
     Dataset's own chunks for a dask-backed one. Files are synced to disk before
     the rename, so after a machine crash the target is the old one or the new
@@ -321,7 +322,9 @@ def _pack_sampled_inputs(ds: xr.Dataset) -> xr.Dataset:
     ]
     if len(names) < 2 or PACKED_INPUTS in ds.variables or _PACKED_DIM in ds.dims:
         return ds
-    stacked = xr.Variable.concat([ds[name].variable for name in names], dim=_PACKED_DIM)
+    stacked: xr.Variable = xr.Variable.concat(  # type: ignore[no-untyped-call]  # xarray leaves it untyped
+        [ds[name].variable for name in names], dim=_PACKED_DIM
+    )
     stacked.attrs = {
         "long_name": "Sampled inputs, one row an input (nhsrisk.open_results gives each its own variable)",
         _PACKED_MARK: 1,
@@ -359,9 +362,13 @@ def _unpack_sampled_inputs(ds: xr.Dataset) -> xr.Dataset:
         for row, name in enumerate(names)
     }
     rest = ds.drop_vars([PACKED_INPUTS, _PACKED_DIM, _PACKED_ATTRS])
-    order = rest.attrs.pop(VARIABLE_ORDER_ATTRIBUTE, None)
-    order = [order] if isinstance(order, str) else list(order) if order is not None else []
-    variables = {**{name: rest[name].variable for name in rest.data_vars}, **inputs}
+    stored_order = rest.attrs.pop(VARIABLE_ORDER_ATTRIBUTE, None)
+    # netCDF gives back a list of one name as a plain string
+    order: list[str] = (
+        [stored_order] if isinstance(stored_order, str) else [str(n) for n in stored_order or ()]
+    )
+    variables: dict[str, xr.Variable] = {str(name): rest[name].variable for name in rest.data_vars}
+    variables.update(inputs)
     ordered = [name for name in order if name in variables]
     ordered += [name for name in variables if name not in ordered]
     return xr.Dataset(
