@@ -199,7 +199,7 @@ def render_report(
     figures = _figures(ds, table, waterfall, tornado)
     body = [
         _header(ds, scenario, n_draws),
-        _verdict(table, waterfall, tornado),
+        _verdict(table, waterfall, tornado, comparison, scenario.baseline),
         _headline(table),
         _comparison(comparison) if comparison is not None else "",
         _figure_section(figures),
@@ -434,7 +434,13 @@ def _versions(ds: xr.Dataset) -> str:
     return f"nhsrisk {run}" if run == __version__ else f"run with nhsrisk {run}, report by {__version__}"
 
 
-def _verdict(table: SummaryDataset, waterfall: xr.Dataset, tornado: xr.Dataset) -> str:
+def _verdict(
+    table: SummaryDataset,
+    waterfall: xr.Dataset,
+    tornado: xr.Dataset,
+    comparison: xr.Dataset | None,
+    baseline: str | None,
+) -> str:
     """Write the verdict: five figures and a few sentences, every number from the summary or experiments."""
     claim = _claim_name(table)
     year = str(table.attrs["target_year"])
@@ -497,6 +503,14 @@ def _verdict(table: SummaryDataset, waterfall: xr.Dataset, tornado: xr.Dataset) 
         f"{_number('median_npv', npv_median, _money(npv_median))}; the ratio is below 1 with probability "
         f"{_e(_probability_text(p_bcr, p_bcr_mcse, draws))}.",
     ]
+    if comparison is not None:
+        sentences.append(_comparison_sentence(comparison))
+    elif baseline is not None:
+        sentences.append(
+            f"<b>Against <code>{_e(baseline)}</code>.</b> This scenario is a variant of "
+            f"<code>{_e(baseline)}</code>; the change against it needs both runs, which "
+            "<code>nhsrisk run --report</code> makes and reports here."
+        )
     sentences.append(_waterfall_sentence(waterfall))
     sentences.append(_tornado_sentence(tornado))
     items = "".join(f"<li>{sentence}</li>" for sentence in sentences if sentence)
@@ -613,14 +627,14 @@ def _comparison(effect: xr.Dataset) -> str:
 
     rows = [
         f"<tr><th>Budget change: mean real capital spent</th>"
-        f"<td>{_e(cell(budget, float(effect['budget_change_mcse']), True))}</td><td></td></tr>"
+        f'<td class="r">{_e(cell(budget, float(effect["budget_change_mcse"]), True))}</td><td></td></tr>'
     ]
     for i, long_name in enumerate(long_names):
         row = effect.isel(output=i)
         rows.append(
             f"<tr><th>{_e(long_name)}</th>"
-            f"<td>{_e(cell(float(row['change']), float(row['change_mcse']), True))}</td>"
-            f"<td>{_e(cell(float(row['per_gbp']), float(row['per_gbp_mcse']), False))}</td></tr>"
+            f'<td class="r">{_e(cell(float(row["change"]), float(row["change_mcse"]), True))}</td>'
+            f'<td class="r">{_e(cell(float(row["per_gbp"]), float(row["per_gbp_mcse"]), False))}</td></tr>'
         )
     crn = (
         "same seed and draws (common random numbers)"
@@ -631,12 +645,36 @@ def _comparison(effect: xr.Dataset) -> str:
         '<section class="comparison" aria-labelledby="comparison-title">'
         f'<h2 id="comparison-title">Against the baseline <code>{_e(effect.attrs.get("baseline_name", ""))}'
         "</code></h2>"
-        '<table class="grid"><thead><tr><th></th><th>change (± MCSE)</th>'
-        "<th>per GBP of budget change</th></tr></thead>"
+        '<table class="grid comparison-table"><thead><tr><th></th><th class="r">change ± MCSE</th>'
+        '<th class="r">per GBP of budget change ± MCSE</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
         f'<p class="note">Scenario minus baseline, {_e(crn)}, {int(effect.attrs.get("n_draws", 0)):,} '
         "draws: the difference of the means, and that difference per GBP of the change in capital "
         "spent.</p></section>\n"
+    )
+
+
+def _comparison_sentence(effect: xr.Dataset) -> str:
+    """Say what the scenario gains or loses against its baseline per GBP of budget change."""
+    budget = float(effect["budget_change"])
+    if budget == 0.0 or not np.isfinite(budget):
+        return ""
+    parts = []
+    for index, (name, what) in enumerate(
+        (("per_gbp_value", "claim-window value"), ("per_gbp_pvb", "PV of benefits"))
+    ):
+        row = effect.isel(output=index)
+        per_gbp, change = float(row["per_gbp"]), float(row["change"])
+        moved = "gained" if change > 0 else "lost" if change < 0 else "unchanged"
+        parts.append(
+            f"GBP {_number(name, per_gbp, significant(abs(per_gbp), 3))} of {what} {moved} "
+            f"(± {_e(significant(float(row['per_gbp_mcse']), 2))})"
+        )
+    direction = "less" if budget < 0 else "more"
+    return (
+        f"<b>Against <code>{_e(effect.attrs.get('baseline_name', 'the baseline'))}</code>.</b> Per GBP "
+        f"{direction} capital spent ({_number('budget_change', budget, _money(budget))} in all): "
+        f"{'; '.join(parts)}."
     )
 
 
@@ -964,6 +1002,8 @@ tr.group th { background: var(--band); font-weight: 600; padding-top: 6px; }
 .badge.assumed { background: #fff3d6; border-color: #c98a00; color: #6b4700; }
 .badge.partly { background: #fdf8ec; border-color: #d9b45a; color: #6b5200; }
 .badge.published { background: #e8f3ec; border-color: #3d8a5a; color: #1f5535; }
+.comparison-table { width: auto; min-width: 60%; }
+.comparison-table td { padding-left: 2.5em; }
 .colophon { margin-top: 2em; border-top: 1px solid var(--rule); color: var(--muted); font-size: 0.8rem; }
 @media (max-width: 900px) {
   .cards { grid-template-columns: repeat(2, 1fr); }

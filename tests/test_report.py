@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import base64
 import html
+import json
 import re
 import shutil
 import sys
@@ -255,15 +256,23 @@ def test_nhsrisk_report_errors_are_one_line_and_exit_2(
 
 def test_nhsrisk_run_report_adds_report_html_to_the_folder(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    assert main(["run", "--draws", "500", "--seed", "1", "--out", str(out), "--report"]) == 0
+    argv = ["run", "--scenario", "after-the-cut", "--draws", "500", "--seed", "1", "--out", str(out)]
+    assert main([*argv, "--report"]) == 0
     page = (out / REPORT_FILE).read_text(encoding="utf-8")
     assert page.count("<img ") == 4
-    import json
-
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert REPORT_FILE in manifest["files"]
+    # a run beside its baseline reports the change against it, as budget_change_effect computes it
+    effect = nhsrisk.budget_change_effect(
+        nhsrisk.simulate("after-the-cut", draws=500, seed=1),
+        nhsrisk.simulate("as-announced", draws=500, seed=1),
+    )
+    assert "Against the baseline <code>as-announced</code>" in page
+    shown = dict(re.findall(r'data-summary="(per_gbp_value|budget_change)" data-value="([^"]+)"', page))
+    assert float(shown["per_gbp_value"]) == float(effect["per_gbp"].isel(output=0))
+    assert float(shown["budget_change"]) == float(effect["budget_change"])
     # the folder may be replaced by a later run (report.html is one of the files nhsrisk run writes)
-    assert main(["run", "--draws", "500", "--seed", "1", "--out", str(out), "--force"]) == 0
+    assert main([*argv, "--force"]) == 0
     assert not (out / REPORT_FILE).exists()
 
 
