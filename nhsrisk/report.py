@@ -169,12 +169,12 @@ def render_report(
     caller = "render_report"
     if not isinstance(ds, xr.Dataset):
         raise TypeError(_message("ds", caller, "an xarray Dataset of nhsrisk results", type(ds).__name__))
-    if not isinstance(ds.attrs.get("scenario"), str):
+    if not isinstance(ds.attrs.get("scenario"), str) or "seed" not in ds.attrs:
         raise ValueError(
             _message(
                 "ds",
                 caller,
-                "nhsrisk results, whose attrs['scenario'] holds the scenario's TOML text",
+                "nhsrisk results, whose attrs hold the scenario's TOML text ('scenario') and the 'seed'",
                 f"a Dataset with attrs {sorted(ds.attrs)}",
             )
         )
@@ -990,8 +990,8 @@ table.grid tbody th { font-weight: 600; }
 .r { text-align: right !important; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.group th { background: var(--band); font-weight: 600; padding-top: 6px; }
 .figures-table { table-layout: fixed; }
-.figures-table .c-key { width: 25%; } .figures-table .c-dist { width: 17%; }
-.figures-table .c-mean { width: 8%; } .figures-table .c-basis { width: 9%; }
+.figures-table .c-key { width: 21%; } .figures-table .c-dist { width: 15%; }
+.figures-table .c-mean { width: 7%; } .figures-table .c-basis { width: 8.5em; }
 .figures-table td { overflow-wrap: anywhere; }
 .spend tr.joined th, .spend tr.joined td { border-bottom: none; }
 .spend td.source { padding-top: 0; padding-left: 1.5em; }

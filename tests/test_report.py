@@ -171,8 +171,12 @@ def test_the_verdict_is_built_from_the_numbers(run: xr.Dataset, page: str) -> No
 def test_render_report_refuses_bad_input(run: xr.Dataset, bridge: xr.Dataset) -> None:
     with pytest.raises(TypeError, match="'ds' parameter of render_report must be an xarray Dataset"):
         render_report(run["npv"])  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"attrs\['scenario'\]"):
+    with pytest.raises(ValueError, match="the scenario's TOML text"):
         render_report(run.drop_attrs())
+    with pytest.raises(ValueError, match="and the 'seed'"):
+        render_report(
+            run.assign_attrs(seed=None).drop_attrs(deep=False).assign_attrs(scenario=run.attrs["scenario"])
+        )
     with pytest.raises(ValueError, match="'waterfall' parameter of render_report"):
         render_report(run, waterfall=bridge[["level"]])
     other = nhsrisk.waterfall("ring-fenced", draws=200, seed=SEED, progress=False)
