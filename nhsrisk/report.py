@@ -141,7 +141,7 @@ def render_report(
     Returns
     -------
     str
-        The HTML document (UTF-8 text), about 0.5 MB with its four images.
+        The HTML document (UTF-8 text), about 0.6 MB with its four images.
 
     Raises
     ------
