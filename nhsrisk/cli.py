@@ -172,11 +172,29 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="show a progress bar"
     )
+    run.add_argument(
+        "--report",
+        action="store_true",
+        help="also write report.html: a one-page briefing with the summary, four figures, the scenario's "
+        "sources and method notes (see `nhsrisk report`)",
+    )
     describe = commands.add_parser(
         "describe", help="print every figure of a scenario with its source (Markdown)"
     )
     _add_scenario_argument(describe)
     commands.add_parser("scenarios", help="list the shipped scenarios with their titles and baselines")
+    report = commands.add_parser(
+        "report",
+        help="write a one-page HTML briefing of a run (report.html): summary, figures, sources, method",
+        description="Write one self-contained HTML file, the briefing an analyst sends a director: the "
+        "verdict and headline table, the fan chart, exceedance curve, waterfall and tornado, the scenario "
+        "with every figure's source (assumptions flagged) and short method notes.",
+    )
+    report.add_argument("results", help="an `nhsrisk run` output folder, or a results file (.nc or .zarr)")
+    report.add_argument(
+        "--out", default=None, help="HTML file (default: RESULTS/report.html, or RESULTS with .html)"
+    )
+    report.add_argument("--force", action="store_true", help="overwrite an existing report")
     return parser
 
 
@@ -378,7 +396,16 @@ def _unwritable(folder: Path) -> str | None:
 #: Written last into a run's folder: what the run was and a checksum of every other file in it.
 MANIFEST = "manifest.json"
 #: Every file ``nhsrisk run`` writes. A folder holding nothing else may be replaced (``--force``).
-RUN_FILES = ("results.nc", "waterfall.nc", "summary.nc", "summary.csv", "summary.xlsx", *FIGURES, MANIFEST)
+RUN_FILES = (
+    "results.nc",
+    "waterfall.nc",
+    "summary.nc",
+    "summary.csv",
+    "summary.xlsx",
+    *FIGURES,
+    "report.html",
+    MANIFEST,
+)
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -491,6 +518,10 @@ def _run(args: argparse.Namespace, installed: list[Path]) -> int:
                 raise ValueError(
                     "--format needs the draws of the run: it cannot be combined with --summary-only"
                 )
+            if args.report:
+                raise ValueError(
+                    "--report needs the draws of the run: it cannot be combined with --summary-only"
+                )
         if "xlsx" in args.format:
             require("openpyxl", "nhsrisk run --format xlsx", extra="excel")
         if args.chunks is not None or args.scheduler is not None:
@@ -571,6 +602,12 @@ def _run(args: argparse.Namespace, installed: list[Path]) -> int:
         if args.format:
             with timer("tables"):
                 write_tables(ds, folder, args.format)
+        if args.report:
+            from nhsrisk.report import REPORT_FILE, write_report
+
+            with timer("report"):
+                effect = None if baseline is None else nhsrisk.budget_change_effect(ds, baseline_ds)
+                write_report(ds, folder / REPORT_FILE, waterfall=bridge, comparison=effect)
         with timer("manifest"):
             _write_manifest(folder, record)
 
@@ -585,7 +622,14 @@ def _run(args: argparse.Namespace, installed: list[Path]) -> int:
             print()
             print(comparison_table(nhsrisk.budget_change_effect(ds, baseline_ds)))
     tables = [f"summary.{name}" for name in TABLE_FORMATS if name in args.format]
-    names = ["results.nc", "waterfall.nc", *FIGURES, *tables, MANIFEST]
+    names = [
+        "results.nc",
+        "waterfall.nc",
+        *FIGURES,
+        *tables,
+        *(["report.html"] if args.report else []),
+        MANIFEST,
+    ]
     print(f"\nWrote {', '.join(str(out / name) for name in names)}")
     timer.report()
     return 0
@@ -743,6 +787,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run(args)
     if args.command == "scenarios":
         print(scenarios_table())
+        return 0
+    if args.command == "report":
+        from nhsrisk.report import write_report
+
+        try:
+            written = write_report(args.results, args.out, overwrite=args.force)
+        except (ValueError, OSError) as err:
+            print(f"nhsrisk report: {' '.join(str(err).splitlines())}", file=sys.stderr)
+            return 2
+        print(f"Wrote {written}")
         return 0
     if args.command == "describe":
         import nhsrisk

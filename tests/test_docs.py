@@ -55,6 +55,7 @@ MODULES = [
     "nhsrisk.streaming",
     "nhsrisk.io",
     "nhsrisk.plot",
+    "nhsrisk.report",
 ]
 PLOTS = [
     "fan",
