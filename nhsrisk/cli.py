@@ -34,8 +34,9 @@ from nhsrisk._validate import resolve_seed
 from nhsrisk._version import __version__
 from nhsrisk.experiments import waterfall
 from nhsrisk.io import save_results, write_folder_atomically
+from nhsrisk.report import WATERFALL_DRAWS
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
-from nhsrisk.stats import minimum_draws, summary
+from nhsrisk.stats import cap_binding, minimum_draws, summary
 from nhsrisk.tables import TABLE_FORMATS, write_tables
 
 if TYPE_CHECKING:
@@ -227,7 +228,7 @@ def summary_table(ds: xr.Dataset) -> str:
     ...
     Staff-time cap binding: never (in no draw, year or staff group)
     """
-    return f"{summary(ds)!r}\n\nStaff-time cap binding: {_cap_report(ds)}"
+    return f"{summary(ds)!r}\n\nStaff-time cap binding: {cap_binding(ds)}"
 
 
 def comparison_table(effect: xr.Dataset) -> str:
@@ -348,24 +349,8 @@ def scenarios_table() -> str:
     return "\n".join(lines)
 
 
-def _cap_report(ds: xr.Dataset) -> str:
-    """How often the per-group cap on released hours binds, over draws and years."""
-    share = ds["hours_capped"].mean(("year", "draw"))
-    groups = share["staff_group"].values
-    binding = [
-        (str(group), float(value)) for group, value in zip(groups, share.values, strict=True) if value > 0
-    ]
-    if not binding:
-        return "never (in no draw, year or staff group)"
-    return ", ".join(f"{group} {value:.2%} of draw-years" for group, value in binding)
-
-
 #: Figures written by ``nhsrisk run``, by file name.
 FIGURES = ("fan.png", "exceedance.png", "waterfall.png")
-#: Draws per run of the waterfall written by ``nhsrisk run`` (at most the run's own draws). The
-#: Shapley attribution makes one run per subset of risk groups (135 for the default), all on
-#: common random numbers, so the differences it shows are far more precise than the levels.
-WATERFALL_DRAWS = 5_000
 
 
 def _figure(draw: Callable[[Any], Any], path: Path) -> None:

@@ -39,7 +39,7 @@ from nhsrisk._validate import _message
 from nhsrisk._version import __version__
 from nhsrisk.io import open_results, write_atomically
 from nhsrisk.scenario import LONG_TERM_FROM_YEAR, Scenario, scenario_from_attrs
-from nhsrisk.stats import SummaryDataset, _percent, _probability_text, summary
+from nhsrisk.stats import SummaryDataset, _percent, _probability_text, cap_binding, summary
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -200,7 +200,7 @@ def render_report(
     body = [
         _header(ds, scenario, n_draws),
         _verdict(table, waterfall, tornado, comparison, scenario.baseline),
-        _headline(table),
+        _headline(table, cap_binding(ds) if "hours_capped" in ds.data_vars else None),
         _comparison(comparison) if comparison is not None else "",
         _figure_section(figures),
         _method(ds, scenario, n_draws, waterfall, tornado),
@@ -593,7 +593,7 @@ def _headline_css(table: SummaryDataset) -> str:
     return columns
 
 
-def _headline(table: SummaryDataset) -> str:
+def _headline(table: SummaryDataset, cap: str | None) -> str:
     ordinals = [_ordinal(float(q)) for q in table["quantile"].values]
     percentiles = ", ".join(ordinals[:-1]) + f" and {ordinals[-1]}" if len(ordinals) > 1 else ordinals[0]
     level = f"{100 * float(table.attrs.get('confidence', 0.95)):g}%"
@@ -604,7 +604,9 @@ def _headline(table: SummaryDataset) -> str:
         f'<p class="note">Mean ± its Monte Carlo standard error (MCSE); the {percentiles} percentiles '
         f"of the draws, each with its distribution-free {level} confidence interval (how far the percentile "
         "could move with more draws). The same table as <code>nhsrisk.summary()</code> and "
-        "<code>nhsrisk run</code> print.</p></section>\n"
+        "<code>nhsrisk run</code> print.</p>"
+        + ("" if cap is None else f'<p class="note">Staff-time cap binding: {_e(cap)}.</p>')
+        + "</section>\n"
     )
 
 

@@ -657,6 +657,37 @@ def _percent(p: float, digits: int = 3) -> str:
     return f"{text}%"
 
 
+def cap_binding(ds: xr.Dataset) -> str:
+    """Say how often the per-group cap on released staff hours binds, over draws and years.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Results holding ``hours_capped`` (year, staff_group, draw), as
+        :func:`nhsrisk.simulate` gives them with ``keep="all"`` or ``"headline"``.
+
+    Returns
+    -------
+    str
+        ``"never (in no draw, year or staff group)"``, or each staff group whose
+        cap binds with the share of draw-years in which it does.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> cap_binding(nhsrisk.simulate(draws=500, seed=1))
+    'never (in no draw, year or staff group)'
+    """
+    share = _variable(ds, "hours_capped", "cap_binding").mean(("year", "draw"))
+    groups = share["staff_group"].values
+    binding = [
+        (str(group), float(value)) for group, value in zip(groups, share.values, strict=True) if value > 0
+    ]
+    if not binding:
+        return "never (in no draw, year or staff group)"
+    return ", ".join(f"{group} {value:.2%} of draw-years" for group, value in binding)
+
+
 def minimum_draws(quantiles: Sequence[float] = (0.05, 0.5, 0.95), confidence: float = 0.95) -> int:
     """Fewest draws :func:`summary` can summarise: enough for a confidence interval of every quantile.
 

@@ -112,7 +112,7 @@ def test_the_command_line_prints_the_summary_object(tmp_path, capsys):
     ds = nhsrisk.simulate(draws=3000, seed=11)
     expected = repr(nhsrisk.summary(ds))
     assert text.startswith(expected + "\n\nStaff-time cap binding: ")
-    assert cli.summary_table(ds) == f"{expected}\n\nStaff-time cap binding: {cli._cap_report(ds)}"
+    assert cli.summary_table(ds) == f"{expected}\n\nStaff-time cap binding: {nhsrisk.stats.cap_binding(ds)}"
 
 
 @pytest.mark.parametrize(

@@ -106,6 +106,8 @@ def test_the_page_is_self_contained(page: str) -> None:
 
 def test_the_page_holds_the_summary_table(run: xr.Dataset, page: str) -> None:
     assert nhsrisk.summary(run)._repr_html_() in page
+    # and the line nhsrisk run prints under it
+    assert f"Staff-time cap binding: {nhsrisk.stats.cap_binding(run)}." in page
 
 
 def test_the_compact_results_give_the_same_page_as_the_full_ones(
