@@ -30,7 +30,7 @@ import xarray as xr
 if TYPE_CHECKING:
     import pandas as pd
 
-from nhsrisk._format import MoneyUnit, money_unit, significant
+from nhsrisk._format import MoneyUnit, money_unit, percent, significant
 from nhsrisk._order import interval_ranks, interval_ranks_exist
 from nhsrisk._validate import _message, check_count
 
@@ -648,15 +648,6 @@ def _scale(units: str, money: MoneyUnit) -> tuple[float, str]:
     return 1.0, units
 
 
-def _percent(p: float, digits: int = 3) -> str:
-    text = significant(100.0 * p, digits)
-    # 99.998% must not print as a certain "100%" (nor 0.0001% as "0%"): add digits until it differs.
-    while digits < 12 and 0.0 < p < 1.0 and float(text.replace(",", "")) in (0.0, 100.0):
-        digits += 1
-        text = significant(100.0 * p, digits)
-    return f"{text}%"
-
-
 def minimum_draws(quantiles: Sequence[float] = (0.05, 0.5, 0.95), confidence: float = 0.95) -> int:
     """Fewest draws :func:`summary` can summarise: enough for a confidence interval of every quantile.
 
@@ -692,13 +683,13 @@ def _probability_text(p: float, mcse: float, draws: int | None, upper: float | N
     nothing: the one-sided 95% bound (Clopper-Pearson, ``1 - 0.05 ** (1 / n)``
     from the other side) says how far the probability may be from 0 or 1.
     """
-    text = f"{_percent(p)} ± {_percent(mcse, 2)}"
+    text = f"{percent(p)} ± {percent(mcse, 2)}"
     if p == 1.0 and draws:
-        return f"{text} (all {draws:,} draws; one-sided 95% lower bound {_percent(0.05 ** (1.0 / draws))})"
+        return f"{text} (all {draws:,} draws; one-sided 95% lower bound {percent(0.05 ** (1.0 / draws))})"
     if p == 0.0 and draws and upper is None:
         upper = 1.0 - 0.05 ** (1.0 / draws)
     if upper is not None:
-        text += f" (one-sided 95% upper bound {_percent(upper)})"
+        text += f" (one-sided 95% upper bound {percent(upper)})"
     return text
 
 
