@@ -872,12 +872,14 @@ def compare_options(
         title=f"nhsrisk decision options: {', '.join(scenarios)}",
         seed=str(seed),
         n_draws=draws,
-        price_base=first.attrs["price_base"],
         nhsrisk_version=__version__,
         target_year=first.attrs["target_year"],
         options=list(scenarios),
         inputs_from=list(scenarios)[0],
     )
+    # what the options share of their scenarios' identity, for the title of a figure of them
+    identities = [scenario_attrs(scenario) for scenario in scenarios.values()]
+    ds.attrs.update({k: v for k, v in identities[0].items() if all(i[k] == v for i in identities)})
     for label, scenario in scenarios.items():
         ds.attrs[f"scenario[{label}]"] = scenario.to_toml()
     return ds

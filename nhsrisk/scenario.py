@@ -1112,7 +1112,8 @@ class Scenario:
         """Every figure of the scenario with its distribution, mean and source, as Markdown.
 
         Shows both horizons (claim window and appraisal period), the planned
-        spend, the budget changes, the GDP deflator and every quantity.
+        spend, the budget changes, the GDP deflator and every quantity, with
+        the label figures give it (:meth:`input_label`).
 
         Examples
         --------
@@ -1184,13 +1185,13 @@ class Scenario:
             "",
             "## Every figure",
             "",
-            "| key path | distribution | mean | source |",
-            "| --- | --- | ---: | --- |",
+            "| key path | on figures | distribution | mean | source |",
+            "| --- | --- | --- | ---: | --- |",
         ]
         for key, quantity in self.quantities().items():
             lines.append(
-                f"| `{key}` | {quantity.distribution.describe()} | {quantity.distribution.mean():.6g} "
-                f"| {_cell(quantity.source)} |"
+                f"| `{key}` | {_cell(self.input_label(key))} | {quantity.distribution.describe()} "
+                f"| {quantity.distribution.mean():.6g} | {_cell(quantity.source)} |"
             )
         return "\n".join(lines) + "\n"
 
