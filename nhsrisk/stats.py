@@ -1525,6 +1525,17 @@ def draws_table(ds: xr.Dataset) -> pd.DataFrame:
     return table
 
 
+#: Attributes of a run that say which run it is: kept by results derived from it, for their figures.
+_RUN_IDENTITY = (
+    "scenario_name",
+    "scenario_title",
+    "scenario_changes",
+    "seed",
+    "price_base",
+    "nhsrisk_version",
+)
+
+
 def payback(ds: xr.Dataset) -> xr.Dataset:
     """Probability that the investment has paid back, year by year over the appraisal period.
 
@@ -1556,7 +1567,9 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
         ``payback_year_probability_mcse``; ``median_payback_year``, the median
         of that ordered distribution: a year label, or ``"not by <last year>"``
         when fewer than half of the draws pay back within the appraisal period.
-        Attributes ``definition`` (which costs were counted) and ``period``.
+        Attributes ``definition`` (which costs were counted) and ``period``,
+        and the run's scenario, seed, price base and nhsrisk version where
+        ``ds`` has them (a figure of the result names them).
 
     Raises
     ------
@@ -1683,6 +1696,8 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
             "definition": "first year with cumulative_value >= cumulative "
             + ("spend + running_cost" if len(costs) > 1 else "spend"),
             "period": f"{years[0]} to {years[-1]}",
+            # which run this is, for the title and footer of a figure of it
+            **{key: ds.attrs[key] for key in _RUN_IDENTITY if key in ds.attrs},
         },
     )
 

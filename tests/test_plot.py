@@ -433,6 +433,17 @@ def test_payback_error_bars_are_the_mcse_interval_of_stats_payback():
     np.testing.assert_array_equal(error_bar_segments(again), segments)
 
 
+def test_payback_of_a_payback_result_names_the_run_as_the_run_does(ds):
+    # stats.payback keeps the run's identity, so its figure has the run's title and footer
+    direct, derived = plot.payback(ds), plot.payback(stats.payback(ds))
+    assert derived.get_title() == direct.get_title()
+    assert (
+        footer_of(derived)
+        == footer_of(direct)
+        == (f"2,000 draws \u00b7 seed 1 \u00b7 2023/24 prices \u00b7 nhsrisk {nhsrisk.__version__}")
+    )
+
+
 def test_payback_bar_reaches_the_clopper_pearson_bound_where_no_draw_pays_back(ds):
     result = stats.payback(ds)
     never = result["payback_probability"].values == 0
