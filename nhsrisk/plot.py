@@ -148,6 +148,7 @@ _Z95 = 1.959963984540054
 _TITLE_WIDTH = 60
 # The same over axes that long tick labels of inputs push to the right (tornado, Sobol' indices).
 _NARROW_TITLE_WIDTH = 44
+_NARROW_XLABEL_WIDTH = 56
 # Empty rows under the bars of a tornado chart, for its legend.
 _LEGEND_ROWS = 2.0
 # A scenario title's head longer than this is shortened on a figure (the full title is in the attrs).
@@ -462,8 +463,8 @@ def _set_title(ax: Axes, text: str, width: int = _TITLE_WIDTH) -> None:
     ax.set_title("\n".join(_wrap(line, width) for line in text.split("\n")))
 
 
-def _xlabel(ax: Axes, text: str) -> None:
-    ax.set_xlabel(_wrap(text, _XLABEL_WIDTH))
+def _xlabel(ax: Axes, text: str, width: int = _XLABEL_WIDTH) -> None:
+    ax.set_xlabel(_wrap(text, width))
 
 
 def _ylabel(ax: Axes, text: str) -> None:
@@ -1420,7 +1421,7 @@ def tornado(
     ax.set_yticks(y, labels=ticks)
     ax.tick_params(axis="y", labelsize="small")
     label = str(t["output_low"].attrs.get("long_name", t.attrs.get("output", "output")))
-    _xlabel(ax, _with_units(label, unit_label))
+    _xlabel(ax, _with_units(label, unit_label), _NARROW_XLABEL_WIDTH)
     # the axes are narrower than the figure by the tick labels, and the title is centred over them
     _set_title(ax, _title(t, f"one-way sensitivity of {_lower_first(label)}"), _NARROW_TITLE_WIDTH)
     _tidy(ax)
@@ -1641,7 +1642,7 @@ def sobol(
     ax.axvline(0.0, color="0.3", linewidth=0.8)
     ax.set_yticks(y, labels=ticks)
     ax.tick_params(axis="y", labelsize="small")
-    _xlabel(ax, "Sobol' index (share of the output's variance, dimensionless)")
+    _xlabel(ax, "Sobol' index (share of the output's variance, dimensionless)", _NARROW_XLABEL_WIDTH)
     output = s.attrs.get("output_long_name")
     _set_title(
         ax,

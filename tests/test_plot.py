@@ -25,6 +25,7 @@ from nhsrisk._format import percent, significant
 from nhsrisk.experiments import waterfall as waterfall_experiment
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+ICS = Path(__file__).resolve().parents[1] / "examples" / "my-ics.toml"
 TORNADO_INPUTS = [
     "risks.digital_exclusion",
     "programmes.it_modernisation.cost_overrun",
@@ -1146,9 +1147,16 @@ def full_tornado():
     return nhsrisk.tornado()
 
 
-# and the long labels of every input, which push the axes (and their title) to the right
+@pytest.fixture(scope="module")
+def ics_tornado():
+    # a local scheme's long programme names, and an output with a long name in GBP m
+    return nhsrisk.tornado(ICS, "cumulative_value")
+
+
+# and the long labels of every input, which push the axes (and their title and x label) to the right
 @pytest.mark.parametrize(
-    ("name", "fixture", "kwargs"), [*PLOTS, ("tornado", "full_tornado", {}), ("sobol", "sobol_result", {})]
+    ("name", "fixture", "kwargs"),
+    [*PLOTS, ("tornado", "full_tornado", {}), ("tornado", "ics_tornado", {}), ("sobol", "sobol_result", {})],
 )
 def test_every_text_of_a_figure_is_inside_it(request, name, fixture, kwargs):
     ax = getattr(plot, name)(request.getfixturevalue(fixture), **kwargs)
