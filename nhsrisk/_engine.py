@@ -32,7 +32,7 @@ from nhsrisk._model import MODEL_ARRAYS, OUTPUTS
 from nhsrisk._plan import Plan
 from nhsrisk._progress import progress_bar
 from nhsrisk._version import __version__
-from nhsrisk.scenario import Scenario
+from nhsrisk.scenario import Scenario, scenario_attrs
 
 __all__ = [
     "PROGRESS_SLICE",
@@ -452,6 +452,7 @@ def to_dataset(scenario: Scenario, plan: Plan, arrays: dict[str, Any], seed: int
     for row, stored in enumerate(plan.stored):
         attrs = {
             "long_name": stored.doc[:1].upper() + stored.doc[1:],
+            "label": scenario.input_label(stored.variable),
             "units": stored.unit,
             "source": stored.quantity.source,
             "distribution": stored.quantity.distribution.describe(),
@@ -491,7 +492,7 @@ def to_dataset(scenario: Scenario, plan: Plan, arrays: dict[str, Any], seed: int
     text = scenario.to_toml()
     attrs = {
         "title": f"nhsrisk simulation of {scenario.name}: {scenario.title}",
-        "scenario_name": scenario.name,
+        **scenario_attrs(scenario),
         "scenario": text,
         "scenario_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
         "seed": str(seed),
@@ -500,7 +501,6 @@ def to_dataset(scenario: Scenario, plan: Plan, arrays: dict[str, Any], seed: int
         "target_year": scenario.target_year,
         "claim_window": f"{scenario.years[0]} to {scenario.target_year}",
         "appraisal_period": f"{scenario.years[0]} to {scenario.years[-1]}",
-        "price_base": scenario.price_base,
         "currency": "GBP",
         "discount_rate": scenario.discount_rate.distribution.mean(),
         "long_term_discount_rate": scenario.long_term_discount_rate.distribution.mean(),

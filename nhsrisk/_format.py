@@ -15,9 +15,14 @@ __all__ = [
     "THOUSANDS",
     "MoneyUnit",
     "format_bytes",
+    "FIGURE_RESOLUTION",
     "money_unit",
+    "percent",
     "significant",
 ]
+
+#: Smallest probability a figure states as a number: below it "< 0.01%", within it of 1 "> 99.99%".
+FIGURE_RESOLUTION = 1e-4
 
 
 def significant(value: float, digits: int) -> str:
@@ -33,6 +38,55 @@ def significant(value: float, digits: int) -> str:
     rounded = float(f"{value:.{digits}g}")
     decimals = max(digits - 1 - math.floor(math.log10(abs(rounded))), 0)
     return f"{rounded:,.{decimals}f}"
+
+
+def percent(p: float, digits: int = 3, *, resolution: float | None = None) -> str:
+    """Write a probability in per cent, never rounding an uncertain event to a certainty.
+
+    Parameters
+    ----------
+    p : float
+        Probability in [0, 1].
+    digits : int, default=3
+        Significant figures; more are added where fewer would print a ``p``
+        strictly between 0 and 1 as ``0%`` or ``100%``.
+    resolution : float, optional
+        Where a reader needs no more digits (a figure: :data:`FIGURE_RESOLUTION`),
+        a ``p`` above 0 and below ``resolution`` prints as ``"< 0.01%"``, and one
+        within ``resolution`` of 1 (but below it) as ``"> 99.99%"``. Exactly 0
+        and 1 stay ``"0%"`` and ``"100%"``: no draw, or every draw.
+
+    Returns
+    -------
+    str
+        Such as ``"12.3%"``.
+
+    Examples
+    --------
+    >>> percent(0.123456), percent(0.99998), percent(1e-6)
+    ('12.3%', '99.998%', '0.000100%')
+    >>> percent(1e-6, resolution=FIGURE_RESOLUTION), percent(0.999999, resolution=FIGURE_RESOLUTION)
+    ('< 0.01%', '> 99.99%')
+    >>> percent(0.0, resolution=FIGURE_RESOLUTION), percent(0.5, resolution=FIGURE_RESOLUTION)
+    ('0%', '50.0%')
+    """
+    p = float(p)
+    if resolution is not None and 0.0 < p < resolution:
+        return f"< {significant(100.0 * resolution, 1)}%"
+    if resolution is not None and 1.0 - resolution < p < 1.0:
+        return f"> {_complement(100.0 * resolution)}%"
+    text = significant(100.0 * p, digits)
+    # 99.998% must not print as a certain "100%" (nor 0.0001% as "0%"): add digits until it differs.
+    while digits < 12 and 0.0 < p < 1.0 and float(text.replace(",", "")) in (0.0, 100.0):
+        digits += 1
+        text = significant(100.0 * p, digits)
+    return f"{text}%"
+
+
+def _complement(resolution_percent: float) -> str:
+    """``0.01`` -> ``"99.99"``: 100 less a resolution, with the resolution's decimals."""
+    decimals = max(-math.floor(math.log10(resolution_percent)), 0)
+    return f"{100.0 - resolution_percent:.{decimals}f}"
 
 
 def format_bytes(size: float) -> str:

@@ -36,8 +36,9 @@ from nhsrisk._plan import Plan, build_plan
 from nhsrisk._progress import check_progress, progress_bar
 from nhsrisk._sampling import FIXED
 from nhsrisk._validate import check_count, resolve_seed
+from nhsrisk._version import __version__
 from nhsrisk.distributions import Distribution
-from nhsrisk.scenario import DEFAULT_SCENARIO, Scenario, dumps_toml, load_scenario
+from nhsrisk.scenario import DEFAULT_SCENARIO, Scenario, dumps_toml, load_scenario, scenario_attrs
 from nhsrisk.simulation import simulate
 from nhsrisk.sobol import (
     _check_base_samples,
@@ -76,9 +77,10 @@ class _Factor:
     distribution: Distribution
     long_name: str
     units: str
+    label: str  # a reader's name for it, from Scenario.input_label
 
 
-def _factors(plan: Plan) -> list[_Factor]:
+def _factors(plan: Plan, scenario: Scenario) -> list[_Factor]:
     docs = {stored.variable: (stored.doc, stored.unit) for stored in plan.stored}
     factors = []
     for k, name in enumerate(plan.stream_names):
@@ -90,7 +92,8 @@ def _factors(plan: Plan) -> list[_Factor]:
             doc, unit = "uniform deciding the budget raid (a raid when below the raid probability)", "1"
         else:
             doc, unit = docs[group]
-        factors.append(_Factor(name, group, column, plan.stream_distributions[k], doc, unit))
+        label = scenario.input_label(name)
+        factors.append(_Factor(name, group, column, plan.stream_distributions[k], doc, unit, label))
     return factors
 
 
@@ -191,7 +194,13 @@ def _input_coords(factors: list[_Factor]) -> dict[str, Any]:
         "input_group": ("input", [f.group for f in factors], {"long_name": "Input key path"}),
         "input_long_name": ("input", [f.long_name for f in factors]),
         "input_units": ("input", [f.units for f in factors]),
+        "input_label": ("input", [f.label for f in factors], {"long_name": "Uncertain input (readable)"}),
     }
+
+
+def _result_attrs(scenario: Scenario) -> dict[str, Any]:
+    """Return what an experiment's result says about where it comes from: scenario and nhsrisk version."""
+    return {**scenario_attrs(scenario), "scenario_sha256": scenario.sha256(), "nhsrisk_version": __version__}
 
 
 def tornado(
@@ -261,7 +270,7 @@ def tornado(
         _default_threshold(scenario, output) if threshold is None else _finite(threshold, "threshold", caller)
     )
     plan = build_plan(scenario)
-    factors = _select(_factors(plan), inputs, caller)
+    factors = _select(_factors(plan, scenario), inputs, caller)
     k = len(factors)
     design = _base_design(plan, 2 * k + 1)
     for i, factor in enumerate(factors):
@@ -301,8 +310,7 @@ def tornado(
         },
         coords=_input_coords(factors),
         attrs={
-            "scenario_name": scenario.name,
-            "scenario_sha256": scenario.sha256(),
+            **_result_attrs(scenario),
             "output": output,
             "low": low,
             "high": high,
@@ -421,7 +429,7 @@ def spider(
         )
     read, label, units = _output_reader(scenario, output, caller)
     plan = build_plan(scenario)
-    factors = _select(_factors(plan), inputs, caller)
+    factors = _select(_factors(plan, scenario), inputs, caller)
     k = len(factors)
     design = _one_at_a_time(plan, factors, grid, base_draws=1)
     values = read(_evaluate(plan, design, threads))
@@ -441,7 +449,7 @@ def spider(
             "output_base": ((), values[-1], {"long_name": label, "units": units}),
         },
         coords={**_input_coords(factors), "percentile": ("percentile", grid, {"units": "1"})},
-        attrs={"scenario_name": scenario.name, "scenario_sha256": scenario.sha256(), "output": output},
+        attrs={**_result_attrs(scenario), "output": output},
     )
 
 
@@ -513,7 +521,7 @@ def sobol_analysis(
     progress = check_progress(progress, caller)
     seed = resolve_seed(seed, caller)
     plan = build_plan(scenario)
-    factors = _factors(plan)
+    factors = _factors(plan, scenario)
     linked = _correlated_groups(scenario)
     names = [linked.get(f.group, f.group if group_years else f.name) for f in factors]
     groups = list(dict.fromkeys(names))
@@ -538,15 +546,26 @@ def sobol_analysis(
     result = result.isel(input=order)
     long_names = {f.group: f.long_name for f in factors}
     long_names.update({name: "correlated inputs, moved together" for name in linked.values()})
+    labels = {f.name: f.label for f in factors}
+    # a per-year input grouped over its years: its label without a year
+    labels.update(
+        {f.group: f"{scenario.input_label(f.group)}, every year" for f in factors if f.name != f.group}
+    )
+    labels.update({name: _group_input_label(scenario, name) for name in linked.values()})
     result = result.assign_coords(
         input_long_name=(
             "input",
             [long_names.get(_YEAR_SUFFIX.sub("", g), long_names.get(g, "")) for g in result["input"].values],
-        )
+        ),
+        input_label=(
+            "input",
+            [labels[str(g)] for g in result["input"].values],
+            {"long_name": "Uncertain input (readable)"},
+        ),
     )
     result.attrs.update(
-        scenario_name=scenario.name,
-        scenario_sha256=scenario.sha256(),
+        **_result_attrs(scenario),
+        base_samples=base_samples,
         output=output,
         output_long_name=label,
         output_units=units,
@@ -597,6 +616,17 @@ def _group_label(members: list[str], programmes: list[str]) -> str:
         if name not in shown:
             shown.append(name)
     return "correlated: " + " & ".join(shown)
+
+
+def _group_input_label(scenario: Scenario, name: str) -> str:
+    """Name a group of correlated inputs (``"correlated: a & b"``) by its members' input labels."""
+    members = [scenario.input_label(m, units=False) for m in name.removeprefix("correlated: ").split(" & ")]
+    return "Moved together: " + " & ".join(_lower_first(member) for member in members)
+
+
+def _lower_first(text: str) -> str:
+    """``"Every programme: ..."`` -> ``"every programme: ..."``, leaving ``"IT modernisation"`` alone."""
+    return text[0].lower() + text[1:] if len(text) > 1 and text[1].islower() else text
 
 
 def _uncertain(value: Any) -> bool:
@@ -755,6 +785,7 @@ def sweep(
     coords.update({name: coord for name, coord in first.coords.items()})
     attrs = {k: v for k, v in runs[0].attrs.items() if k not in ("scenario", "scenario_sha256", "title")}
     attrs.update(
+        **scenario_attrs(scenario),
         title=f"nhsrisk sweep of {scenario.name} over {', '.join(grid)}",
         base_scenario=scenario.to_toml(),
         base_scenario_sha256=scenario.sha256(),
@@ -841,10 +872,14 @@ def compare_options(
         title=f"nhsrisk decision options: {', '.join(scenarios)}",
         seed=str(seed),
         n_draws=draws,
+        nhsrisk_version=__version__,
         target_year=first.attrs["target_year"],
         options=list(scenarios),
         inputs_from=list(scenarios)[0],
     )
+    # what the options share of their scenarios' identity, for the title of a figure of them
+    identities = [scenario_attrs(scenario) for scenario in scenarios.values()]
+    ds.attrs.update({k: v for k, v in identities[0].items() if all(i[k] == v for i in identities)})
     for label, scenario in scenarios.items():
         ds.attrs[f"scenario[{label}]"] = scenario.to_toml()
     return ds
@@ -1280,8 +1315,7 @@ def waterfall(
             "kind": ("step", kinds, {"long_name": "total, haircut (not a risk) or risk"}),
         },
         attrs={
-            "scenario_name": scenario.name,
-            "scenario_sha256": scenario.sha256(),
+            **_result_attrs(scenario),
             "output": output,
             "output_long_name": label,
             "horizon": _horizon(scenario, output),

@@ -31,6 +31,31 @@ Conventions shared by every figure:
   has one (the claimed return ``ds["claimed_return"]`` for
   ``cumulative_value``, break-even 0 for ``npv`` and 1 for ``bcr``), a number
   draws that level (in the output's units, GBP for money), ``False`` none.
+- Titles say what is shown, then, on a line of their own, the scenario: the
+  head of its title (the part before the first colon, ``"Ring-fenced"``;
+  the whole title is ``ds.attrs["scenario_title"]``) and, for a variant made
+  with :meth:`nhsrisk.Scenario.with_values`, what was changed
+  (``"... with risks.digital_exclusion = 0.1"``; two changes at most, then
+  their count).
+- Inputs are named by their labels from the scenario
+  (:meth:`nhsrisk.Scenario.input_label`: ``"Patient services: value of a
+  contact moved online (GBP/contact)"``), which the results carry (the
+  ``input_label`` coordinate of the experiments, the ``label`` attribute of
+  each sampled input of :func:`nhsrisk.simulate`); ``labels="key"`` shows
+  the key paths instead.
+- A footer at the foot of the figure gives the draws, the seed, the price
+  base and the nhsrisk version (``"100,000 draws · seed 2024 · 2023/24
+  prices · nhsrisk 0.1.0"``). It belongs to the figure, not to an axes:
+  plots drawn on the axes of one figure (``ax=``) share one footer, with a
+  line for each run that differs. The figure's layout engine (constrained,
+  as nhsrisk's own figures have, or tight) keeps the axes clear of it; on a
+  figure without one, make room with ``fig.subplots_adjust(bottom=...)``.
+  ``footer=False`` leaves it out.
+- Probabilities below 0.01% print as ``"< 0.01%"`` and those within 0.01%
+  of certainty as ``"> 99.99%"`` (exactly 0 and 1, no draw or every draw,
+  stay ``"0%"`` and ``"100%"``); standard errors keep their digits.
+- A legend lists only what is drawn, and there is none when nothing drawn
+  has a label.
 
 matplotlib is imported inside the functions: importing :mod:`nhsrisk` does
 not import ``matplotlib.pyplot``.
@@ -60,12 +85,14 @@ import numpy as np
 import xarray as xr
 
 from nhsrisk import stats
-from nhsrisk._format import money_unit, significant
+from nhsrisk._format import FIGURE_RESOLUTION, money_unit, percent, significant
 from nhsrisk._validate import _message, check_count
 from nhsrisk.simulation import OUTPUTS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+
+    from nhsrisk.scenario import Scenario
 
 __all__ = [
     "OKABE_ITO",
@@ -119,6 +146,24 @@ _HEATMAP_STATISTICS = ("mean", "median", "probability")
 _Z95 = 1.959963984540054
 # Characters per line before a title or axis label wraps, for a 7-inch figure at rcParams font sizes.
 _TITLE_WIDTH = 60
+# The same over axes that long tick labels of inputs push to the right (tornado, Sobol' indices).
+_NARROW_TITLE_WIDTH = 44
+_NARROW_XLABEL_WIDTH = 56
+# Empty rows under the bars of a tornado chart, for its legend.
+_LEGEND_ROWS = 2.0
+# A scenario title's head longer than this is shortened on a figure (the full title is in the attrs).
+_HEADLINE_WIDTH = 60
+# Changes of a variant listed in a title; more are counted ("and 2 more changes").
+_CHANGES_SHOWN = 2
+# The footer: one Text per figure, found again by its gid when another plot joins the figure.
+_FOOTER_GID = "nhsrisk-footer"
+_FOOTER_SIZE = "x-small"
+_FOOTER_SEPARATOR = " \u00b7 "
+_FOOTER_MARGIN = 0.05  # inches between the footer and the figure's edge, and between it and the axes
+_LABEL_STYLES = ("readable", "key")
+# Characters per line of an input's tick label, and the height of one of its lines (inches, "small" type).
+_TICK_WIDTH = 34
+_TICK_LINE = 0.15
 _XLABEL_WIDTH = 80
 _YLABEL_WIDTH = 44
 
@@ -345,6 +390,11 @@ def _number(value: float) -> str:
     return significant(float(value), 3)
 
 
+def _figure_percent(p: float) -> str:
+    """Write a probability for a figure: ``"12.3%"``, ``"< 0.01%"``, ``"> 99.99%"`` (module notes)."""
+    return percent(p, resolution=FIGURE_RESOLUTION)
+
+
 def _amount(value: float, unit_label: str) -> str:
     """``"7.00"`` and ``"GBP bn"`` -> ``"GBP 7.00bn"``; other units follow the number."""
     if unit_label.startswith("GBP "):
@@ -369,21 +419,52 @@ def _reference_label(reference: tuple[np.ndarray, str], scale: float) -> str:
     return name if "=" in name else f"{name} ({_number(float(reference[0]) / scale)})"
 
 
-def _title(obj: xr.Dataset, what: str) -> str:
-    scenario = obj.attrs.get("scenario_name")
-    return f"{scenario}: {what}" if scenario else what[:1].upper() + what[1:]
+def _headline(title: str) -> str:
+    """Return the head of a scenario title: the part before its first colon when that is short.
+
+    Shipped titles read ``"Ring-fenced: as announced, with ..."``; the head names the
+    scenario, and the rest (in the results' ``scenario_title``) would fill the figure.
+    """
+    head, colon, _ = title.partition(": ")
+    if colon and len(head) <= _HEADLINE_WIDTH:
+        return head
+    return textwrap.shorten(title, _HEADLINE_WIDTH, placeholder=" ...")
+
+
+def _scenario_line(attrs: Mapping[str, Any], *, with_changes: bool = True) -> str:
+    """Which scenario a figure shows: its title's head, and for a variant what was changed."""
+    title = attrs.get("scenario_title")
+    line = _headline(str(title)) if title else str(attrs.get("scenario_name", ""))
+    changes = str(attrs.get("scenario_changes", "")) if with_changes else ""
+    if line and changes:
+        shown = changes.split("; ")
+        # a change wraps as a whole where it can: "risks.x = 0.1", not "risks.x" then "= 0.1"
+        listed = "; ".join(change.replace(" = ", "\u00a0=\u00a0") for change in shown[:_CHANGES_SHOWN])
+        if len(shown) > _CHANGES_SHOWN:
+            listed += f" and {len(shown) - _CHANGES_SHOWN} more changes"
+        line += f" with {listed}"
+    return line
+
+
+def _title(obj: xr.Dataset | Mapping[str, Any], what: str) -> str:
+    """Title of a figure: what it shows, then (on its own line) the scenario it shows it for."""
+    attrs = obj.attrs if isinstance(obj, xr.Dataset) else obj
+    heading = what[:1].upper() + what[1:]
+    scenario = _scenario_line(attrs)
+    return f"{heading}\n{scenario}" if scenario else heading
 
 
 def _wrap(text: str, width: int) -> str:
     return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
 
 
-def _set_title(ax: Axes, text: str) -> None:
-    ax.set_title(_wrap(text, _TITLE_WIDTH))
+def _set_title(ax: Axes, text: str, width: int = _TITLE_WIDTH) -> None:
+    # each line of the title wraps on its own, so the scenario keeps a line of its own
+    ax.set_title("\n".join(_wrap(line, width) for line in text.split("\n")))
 
 
-def _xlabel(ax: Axes, text: str) -> None:
-    ax.set_xlabel(_wrap(text, _XLABEL_WIDTH))
+def _xlabel(ax: Axes, text: str, width: int = _XLABEL_WIDTH) -> None:
+    ax.set_xlabel(_wrap(text, width))
 
 
 def _ylabel(ax: Axes, text: str) -> None:
@@ -400,8 +481,131 @@ def _key_label(key: str, width: int = 34) -> str:
     return "\n".join(lines)
 
 
+def _rows_height(ticks: Sequence[str], least: float, extra_rows: float = 0.0) -> float:
+    """Height of a new figure of one row per tick label: room for each label's lines, at least ``least``."""
+    lines = max((tick.count("\n") + 1 for tick in ticks), default=1)
+    row = max(least, _TICK_LINE * lines + 0.1)
+    return max(_FIGURE_SIZE[1], 1.6 + row * (len(ticks) + extra_rows))
+
+
 def _legend(ax: Axes, **kwargs: Any) -> None:
-    ax.legend(frameon=False, **kwargs)
+    """Legend of the labelled artists drawn, or none when nothing drawn has a label."""
+    handles, _ = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(**{"frameon": False, **kwargs})
+
+
+def _footer_text(attrs: Mapping[str, Any], per: str | None = None) -> str:
+    """Write the line that says how a result was made: draws, seed, price base, nhsrisk version.
+
+    Parameters
+    ----------
+    attrs : mapping
+        Attributes of a result (``n_draws``, ``seed``, ``price_base``,
+        ``nhsrisk_version``; a Sobol' analysis's ``base_samples``); the
+        missing ones are left out.
+    per : str, optional
+        What the draws are counted per, for results of many runs (``"cell"``,
+        ``"option"``, ``"run"``).
+
+    Returns
+    -------
+    str
+        Such as ``"100,000 draws · seed 2024 · 2023/24 prices · nhsrisk 0.1.0"``.
+
+    Examples
+    --------
+    >>> attrs = {"n_draws": 100_000, "seed": "2024", "price_base": "2023/24", "nhsrisk_version": "0.1.0"}
+    >>> _footer_text(attrs)
+    '100,000 draws · seed 2024 · 2023/24 prices · nhsrisk 0.1.0'
+    >>> _footer_text({"n_draws": 500, "seed": "1"}, per="cell")
+    '500 draws per cell · seed 1'
+    """
+    parts = []
+    if "n_draws" in attrs:
+        parts.append(f"{int(attrs['n_draws']):,} draws" + (f" per {per}" if per else ""))
+    if "base_samples" in attrs:
+        parts.append(f"Saltelli design of {int(attrs['base_samples']):,} base samples")
+    for key, template in (
+        ("seed", "seed {}"),
+        ("price_base", "{} prices"),
+        ("nhsrisk_version", "nhsrisk {}"),
+    ):
+        if attrs.get(key) not in (None, ""):
+            parts.append(template.format(attrs[key]))
+    return _FOOTER_SEPARATOR.join(parts)
+
+
+def _check_flag(value: Any, name: str, caller: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(_message(name, caller, "True or False", value))
+    return value
+
+
+def _check_labels(labels: Any, caller: str) -> str:
+    if labels not in _LABEL_STYLES:
+        raise ValueError(_message("labels", caller, f"one of {list(_LABEL_STYLES)}", labels))
+    return str(labels)
+
+
+def _input_names(result: xr.Dataset, labels: str) -> list[str]:
+    """How a result's inputs are named on the figure: readable labels (``input_label``), or key paths.
+
+    A result without readable labels (from :func:`nhsrisk.sobol.sobol_indices`, or
+    saved by an earlier nhsrisk) shows its key paths.
+    """
+    source = "input_label" if labels == "readable" and "input_label" in result.coords else "input"
+    return [str(name) for name in result[source].values]
+
+
+def _tick_label(name: str, labels: str, width: int) -> str:
+    """Wrap an input's name for a tick label or legend: a key path after its dots, a label at spaces."""
+    return _key_label(name, width) if labels == "key" else _wrap(name, width)
+
+
+def _footer(ax: Axes, attrs: Mapping[str, Any], footer: bool, per: str | None = None) -> None:
+    """Write the run's footer at the bottom of the figure: one footer per figure, whatever its axes.
+
+    Several plots on one figure share its footer; a run that differs from those
+    already there adds a line. The figure's layout engine (constrained or tight)
+    keeps the axes above it; without one, nothing moves and the footer may
+    meet the lowest tick labels (``fig.subplots_adjust(bottom=...)`` makes room).
+    """
+    text = _footer_text(attrs, per)
+    if not footer or not text:
+        return
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
+
+    figure = ax.get_figure(root=True)
+    if figure is None:
+        return
+    existing = [t for t in figure.texts if t.get_gid() == _FOOTER_GID]
+    lines = existing[0].get_text().split("\n") if existing else []
+    if text not in lines:
+        lines.append(text)
+    if existing:
+        existing[0].set_text("\n".join(lines))
+    else:
+        figure.text(
+            0.5,
+            _FOOTER_MARGIN / figure.get_figheight(),
+            text,
+            ha="center",
+            va="bottom",
+            fontsize=_FOOTER_SIZE,
+            color="0.4",
+            gid=_FOOTER_GID,
+        )
+    # room for the footer's lines (at 1.2 line spacing) and a margin above and below them
+    points = FontProperties(size=_FOOTER_SIZE).get_size_in_points()
+    inches = len(lines) * 1.2 * points / 72 + 2 * _FOOTER_MARGIN
+    share = inches / figure.get_figheight()
+    engine = figure.get_layout_engine()
+    if isinstance(engine, ConstrainedLayoutEngine):
+        engine.set(rect=(0.0, share, 1.0, 1.0 - share))
+    elif isinstance(engine, TightLayoutEngine):
+        engine.set(rect=(0.0, share, 1.0, 1.0))
 
 
 def _tidy(ax: Axes) -> None:
@@ -438,6 +642,7 @@ def fan(
     *,
     target: bool | float = True,
     ax: Axes | None = None,
+    footer: bool = True,
     **kwargs: Any,
 ) -> Axes:
     """Fan chart of a per-year output: percentile bands and median by financial year.
@@ -462,6 +667,9 @@ def fan(
         other outputs; a number marks that level (output units); ``False`` none.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default a new 7 x 4.5 inch figure.
+    footer : bool, default=True
+        Write the draws, seed, price base and nhsrisk version under the
+        figure (one footer per figure; see the module notes).
     **kwargs
         Passed to ``ax.plot`` for the median line.
 
@@ -494,6 +702,7 @@ def fan(
     """
     caller = "fan"
     _check_ax(ax, caller)
+    footer = _check_flag(footer, "footer", caller)
     ds = _check_results(ds, caller)
     target = _check_target(target, caller)
     da, label, units = _summed(ds, variable, caller)
@@ -566,6 +775,7 @@ def fan(
     low, high = ax.get_ylim()
     height = (float(reference[0]) / scale - low) / (high - low) if reference is not None else 1.0
     _legend(ax, loc="upper left" if 0.25 <= height <= 0.75 else "center left")
+    _footer(ax, ds.attrs, footer)
     return ax
 
 
@@ -578,6 +788,7 @@ def distribution(
     bins: int = 60,
     target: bool | float = True,
     ax: Axes | None = None,
+    footer: bool = True,
     **kwargs: Any,
 ) -> Axes:
     """Histogram of a per-draw output with its mean, median and percentiles marked.
@@ -604,6 +815,9 @@ def distribution(
         ``cumulative_value``, 0 for ``npv``, 1 for ``bcr``), a number, or ``False``.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default a new 7 x 4.5 inch figure.
+    footer : bool, default=True
+        Write the draws, seed, price base and nhsrisk version under the
+        figure (one footer per figure; see the module notes).
     **kwargs
         Passed to ``ax.hist``.
 
@@ -633,6 +847,7 @@ def distribution(
     """
     caller = "distribution"
     _check_ax(ax, caller)
+    footer = _check_flag(footer, "footer", caller)
     ds = _check_results(ds, caller)
     bins = check_count(bins, "bins", caller)
     target = _check_target(target, caller)
@@ -673,6 +888,7 @@ def distribution(
     _set_title(ax, _title(ds, f"distribution of {_lower_first(label)}"))
     _tidy(ax)
     _legend(ax, fontsize="small")
+    _footer(ax, ds.attrs, footer)
     return ax
 
 
@@ -692,6 +908,7 @@ def exceedance(
     year: str | None = None,
     target: bool | float = True,
     ax: Axes | None = None,
+    footer: bool = True,
     **kwargs: Any,
 ) -> Axes:
     """Exceedance curve: probability that the output is at least x, against x.
@@ -718,6 +935,9 @@ def exceedance(
         ``bcr``), a number (output units), or ``False``.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default a new 7 x 4.5 inch figure.
+    footer : bool, default=True
+        Write the draws, seed, price base and nhsrisk version under the
+        figure (one footer per figure; see the module notes).
     **kwargs
         Passed to ``ax.step``.
 
@@ -746,6 +966,7 @@ def exceedance(
     """
     caller = "exceedance"
     _check_ax(ax, caller)
+    footer = _check_flag(footer, "footer", caller)
     ds = _check_results(ds, caller)
     target = _check_target(target, caller)
     da, label, units, chosen = _per_draw(ds, variable, year, caller)
@@ -779,15 +1000,19 @@ def exceedance(
             label=reference[1],
         )
         if 0.0 < p < 1.0:
-            error = f" ± {stats._percent(se, 2)} (MCSE)"
+            # the standard error is not a probability of anything: its digits stay
+            error = f" ± {percent(se, 2)} (MCSE)"
         else:
             # a standard error of 0 would claim certainty from a finite sample
             bound = 1.0 - 0.05 ** (1.0 / n)
             side = "upper" if p == 0.0 else "lower"
-            error = f" (one-sided 95% {side} bound {stats._percent(bound if p == 0.0 else 1.0 - bound)})"
+            error = f" (one-sided 95% {side} bound {_figure_percent(bound if p == 0.0 else 1.0 - bound)})"
+        # "P(...) = 0.0500%", but "P(...) < 0.01%": the text carries its own relation
+        shown = _figure_percent(p)
+        relation = shown if shown[0] in "<>" else f"= {shown}"
         # Above a decreasing curve the upper right is empty, and below it the lower left.
         ax.annotate(
-            _wrap(f"P(at least {_amount(threshold / scale, unit_label)}) = {stats._percent(p)}{error}", 38),
+            _wrap(f"P(at least {_amount(threshold / scale, unit_label)}) {relation}{error}", 38),
             xy=(threshold / scale, 100.0 * p),
             xytext=(0.9, 0.6),
             textcoords="axes fraction",
@@ -804,10 +1029,11 @@ def exceedance(
     _set_title(ax, _title(ds, f"exceedance curve of {_lower_first(label)}"))
     _tidy(ax)
     _legend(ax, loc="lower left")
+    _footer(ax, ds.attrs, footer)
     return ax
 
 
-def payback(p_or_ds: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+def payback(p_or_ds: xr.Dataset, *, ax: Axes | None = None, footer: bool = True, **kwargs: Any) -> Axes:
     """Probability of payback by each financial year, with its Monte Carlo error.
 
     The probabilities are those of :func:`nhsrisk.stats.payback` (first
@@ -823,6 +1049,9 @@ def payback(p_or_ds: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Ax
         the output of :func:`nhsrisk.stats.payback`.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default a new 7 x 4.5 inch figure.
+    footer : bool, default=True
+        Write the draws, seed, price base and nhsrisk version under the
+        figure (one footer per figure; see the module notes).
     **kwargs
         Passed to ``ax.errorbar``.
 
@@ -851,6 +1080,7 @@ def payback(p_or_ds: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Ax
     """
     caller = "payback"
     _check_ax(ax, caller)
+    footer = _check_flag(footer, "footer", caller)
     kind = "results of nhsrisk.simulate or the output of nhsrisk.payback"
     source = _check_dataset(p_or_ds, "p_or_ds", caller, kind)
     if "payback_probability" in source.data_vars:
@@ -903,6 +1133,7 @@ def payback(p_or_ds: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Ax
     _set_title(ax, _title(source, "probability of payback (cumulative value reaching cumulative spend)"))
     _tidy(ax)
     _legend(ax, loc="center left")
+    _footer(ax, source.attrs, footer)
     return ax
 
 
@@ -912,6 +1143,12 @@ def payback(p_or_ds: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Ax
 
 
 _WATERFALL_KINDS = ("total", "haircut", "risk")
+# What the three totals of a waterfall are, in words a reader of the figure needs no glossary for.
+_WATERFALL_TOTALS = (
+    "Planned: what the announced spend profile would deliver with the risks listed under it "
+    "switched off (uptake still builds up as planned). Gross potential: planned, before the "
+    "haircuts that are part of the plan itself. Realised: the scenario with every risk."
+)
 
 
 def _signed(value: float) -> str:
@@ -919,7 +1156,7 @@ def _signed(value: float) -> str:
     return ("+" if value >= 0 else "\u2212") + _number(abs(value))
 
 
-def waterfall(wf: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+def waterfall(wf: xr.Dataset, *, ax: Axes | None = None, footer: bool = True, **kwargs: Any) -> Axes:
     """Bridge from the gross potential through the planned benefit to the realised one.
 
     Parameters
@@ -932,6 +1169,9 @@ def waterfall(wf: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
         steps are totals.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default a new 7 x 5.5 inch figure.
+    footer : bool, default=True
+        Write the draws, seed, price base and nhsrisk version under the
+        figure (one footer per figure; see the module notes).
     **kwargs
         Passed to ``ax.barh`` (every bar).
 
@@ -944,7 +1184,9 @@ def waterfall(wf: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
         for a loss, bluish green for a gain), each labelled with its value.
         Thin lines carry the running total from one bar to the next. The
         x axis is the statistic of the output in GBP bn (or m); a note under
-        it states the horizon, the attribution method, the draws and the seed.
+        it says in words what gross potential, planned and realised are, and
+        states the horizon and the attribution method (the draws and the seed
+        are in the footer).
 
     Raises
     ------
@@ -964,10 +1206,13 @@ def waterfall(wf: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
     >>> ax = nhsrisk.plot.waterfall(wf)
     >>> len(ax.patches), [label.get_text() for label in ax.get_yticklabels()][:2]
     (8, ['gross potential', 'partial recovery'])
+    >>> ax.texts[-1].get_text().startswith("Planned: what the announced spend profile would deliver")
+    True
     >>> plt.close(ax.figure)
     """
     caller = "waterfall"
     _check_ax(ax, caller)
+    footer = _check_flag(footer, "footer", caller)
     kind = "a Dataset from nhsrisk.waterfall ('level' and 'change' over 'step', with a 'kind' coordinate)"
     wf = _check_dataset(wf, "wf", caller, kind)
     _require(wf, "wf", caller, kind, {"level": ("step",), "change": ("step",)})
@@ -1026,9 +1271,13 @@ def waterfall(wf: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
     # thin connectors carry the running total down to the next bar
     ax.vlines(level[:-1], y[:-1] + 0.4, y[1:] - 0.4, colors="0.5", linewidth=0.8)
     ax.axvline(0.0, color="0.3", linewidth=0.8)
-    # a floating bar's base is a sticky edge that autoscaling will not pad, so pad by hand
-    low = min(0.0, float(np.min(level)), float(np.min(start)))
-    high = max(0.0, float(np.max(level)), float(np.max(start)))
+    reference = float(wf.attrs["reference"]) / scale if "reference" in wf.attrs else None
+    # a floating bar's base is a sticky edge that autoscaling will not pad, so pad by hand; the
+    # reference line is inside the limits, or its legend entry would name a line not drawn
+    marks = [0.0, float(np.min(level)), float(np.min(start)), float(np.max(level)), float(np.max(start))]
+    if reference is not None and math.isfinite(reference):
+        marks.append(reference)
+    low, high = min(marks), max(marks)
     pad = 0.12 * (high - low) or 1.0
     ax.set_xlim(low - (pad if low < 0 else 0.0), high + pad)
     ax.set_yticks(y, labels=steps)
@@ -1038,8 +1287,7 @@ def waterfall(wf: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
             label.set_fontweight("bold")
     statistic = str(wf["level"].attrs.get("long_name", "output"))
     ax.set_xlabel(_wrap(_with_units(statistic, unit_label), 64))
-    if "reference" in wf.attrs:
-        reference = float(wf.attrs["reference"]) / scale
+    if reference is not None:
         name = str(wf.attrs.get("reference_name", "reference"))
         ax.axvline(
             reference,
@@ -1053,14 +1301,13 @@ def waterfall(wf: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
         "shapley": "risk steps are Shapley values (exact over every subset of the risk groups)",
         "sequential": "risk steps switch the groups on one at a time, top to bottom",
     }
-    note = [str(wf.attrs.get("horizon", "")), notes.get(method, "")]
+    details = [str(wf.attrs.get("horizon", "")), notes.get(method, "")]
     if "n_draws" in wf.attrs:
-        note.append(
-            f"{int(wf.attrs['n_draws']):,} draws, seed {wf.attrs.get('seed', '?')}, common random numbers"
-        )
+        details.append("every run on the same draws (common random numbers)")
+    note = [_WATERFALL_TOTALS, "; ".join(d for d in details if d)]
     # under the axis label, inside the axes' layout box so constrained layout makes room for it
     ax.annotate(
-        _wrap("; ".join(n for n in note if n), 90),
+        "\n".join(_wrap(line[:1].upper() + line[1:], 90) for line in note if line),
         xy=(0.5, 0.0),
         xycoords=ax.xaxis.label,
         xytext=(0, -3),
@@ -1073,10 +1320,19 @@ def waterfall(wf: xr.Dataset, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
     _set_title(ax, _title(wf, "from the gross potential to the realised benefit"))
     _tidy(ax)
     _legend(ax, loc="lower right", fontsize="small")
+    _footer(ax, wf.attrs, footer, per="run")
     return ax
 
 
-def tornado(t: xr.Dataset, *, top: int = 15, ax: Axes | None = None, **kwargs: Any) -> Axes:
+def tornado(
+    t: xr.Dataset,
+    *,
+    top: int = 15,
+    labels: str = "readable",
+    ax: Axes | None = None,
+    footer: bool = True,
+    **kwargs: Any,
+) -> Axes:
     """Tornado chart: the output with each input at its low and high percentile.
 
     Parameters
@@ -1085,8 +1341,15 @@ def tornado(t: xr.Dataset, *, top: int = 15, ax: Axes | None = None, **kwargs: A
         Output of :func:`nhsrisk.tornado`.
     top : int, default=15
         Number of inputs shown: the ``top`` largest by ``swing``, largest on top.
+    labels : {"readable", "key"}, default="readable"
+        Name the inputs by their labels from the scenario (``t["input_label"]``,
+        such as ``"Patient services: value of a contact moved online (GBP/contact)"``)
+        or by their key paths (``t["input"]``).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default a new figure 7 inches wide, taller with more inputs.
+    footer : bool, default=True
+        Write the draws, seed, price base and nhsrisk version under the
+        figure (one footer per figure; see the module notes).
     **kwargs
         Passed to ``ax.barh``.
 
@@ -1095,8 +1358,8 @@ def tornado(t: xr.Dataset, *, top: int = 15, ax: Axes | None = None, **kwargs: A
     matplotlib.axes.Axes
         Two bars per input from ``output_base`` (every input at its median,
         the vertical line) to ``output_low`` (input at its ``low``
-        percentile, blue) and to ``output_high`` (orange); inputs labelled by
-        key path.
+        percentile, blue) and to ``output_high`` (orange); inputs named as
+        ``labels`` asks.
 
     Raises
     ------
@@ -1114,11 +1377,15 @@ def tornado(t: xr.Dataset, *, top: int = 15, ax: Axes | None = None, **kwargs: A
     >>> t = nhsrisk.tornado(inputs=["risks.digital_exclusion", "risks.staff_capacity"])
     >>> ax = nhsrisk.plot.tornado(t)
     >>> ax.get_yticklabels()[0].get_text()  # the largest swing, at the top
+    'Risks: staff capacity to adopt'
+    >>> nhsrisk.plot.tornado(t, labels="key").get_yticklabels()[0].get_text()
     'risks.staff_capacity'
-    >>> plt.close(ax.figure)
+    >>> plt.close("all")
     """
     caller = "tornado"
     _check_ax(ax, caller)
+    footer = _check_flag(footer, "footer", caller)
+    labels = _check_labels(labels, caller)
     kind = "a Dataset from nhsrisk.tornado ('output_low', 'output_high', 'swing' over 'input', 'output_base')"
     t = _check_dataset(t, "t", caller, kind)
     _require(
@@ -1140,7 +1407,8 @@ def tornado(t: xr.Dataset, *, top: int = 15, ax: Axes | None = None, **kwargs: A
     low, high, base = low / scale, high / scale, base / scale
     k = len(order)
     y = np.arange(k)[::-1]  # the largest swing at the top
-    ax = _new_axes(ax, height=max(_FIGURE_SIZE[1], 1.5 + 0.3 * k))
+    ticks = [_tick_label(name, labels, _TICK_WIDTH) for name in _input_names(shown, labels)]
+    ax = _new_axes(ax, height=_rows_height(ticks, 0.3, _LEGEND_ROWS))
     for ends, colour, percentile in (
         (low, OKABE_ITO["blue"], t.attrs.get("low")),
         (high, OKABE_ITO["orange"], t.attrs.get("high")),
@@ -1150,14 +1418,18 @@ def tornado(t: xr.Dataset, *, top: int = 15, ax: Axes | None = None, **kwargs: A
     ax.axvline(
         base, color=OKABE_ITO["black"], linewidth=1.0, label=f"all inputs at their medians ({_number(base)})"
     )
-    ax.set_yticks(y, labels=[_key_label(str(name)) for name in shown["input"].values])
+    ax.set_yticks(y, labels=ticks)
     ax.tick_params(axis="y", labelsize="small")
     label = str(t["output_low"].attrs.get("long_name", t.attrs.get("output", "output")))
-    _xlabel(ax, _with_units(label, unit_label))
-    _set_title(ax, _title(t, f"one-way sensitivity of {_lower_first(label)}"))
+    _xlabel(ax, _with_units(label, unit_label), _NARROW_XLABEL_WIDTH)
+    # the axes are narrower than the figure by the tick labels, and the title is centred over them
+    _set_title(ax, _title(t, f"one-way sensitivity of {_lower_first(label)}"), _NARROW_TITLE_WIDTH)
     _tidy(ax)
-    # the smallest swings are at the bottom, leaving room there
-    _legend(ax, fontsize="small", loc="lower right")
+    # two empty rows under the smallest swing hold the legend, clear of every bar; its frame hides
+    # the base line behind it
+    ax.set_ylim(-0.5 - _LEGEND_ROWS, k - 0.5)
+    _legend(ax, fontsize="small", loc="lower right", frameon=True, edgecolor="none", framealpha=1.0)
+    _footer(ax, t.attrs, footer)
     return ax
 
 
@@ -1166,7 +1438,9 @@ def spider(
     *,
     inputs: Sequence[str] | None = None,
     top: int = 8,
+    labels: str = "readable",
     ax: Axes | None = None,
+    footer: bool = True,
     **kwargs: Any,
 ) -> Axes:
     """Spider plot: the output as each input moves across its percentiles.
@@ -1181,8 +1455,14 @@ def spider(
     top : int, default=8
         Number of inputs drawn when ``inputs`` is None (the palette has 8 colours;
         more lines repeat them with other line styles).
+    labels : {"readable", "key"}, default="readable"
+        Name the inputs in the legend by their labels from the scenario
+        (``s["input_label"]``) or by their key paths.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default a new 7 x 4.5 inch figure.
+    footer : bool, default=True
+        Write the draws, seed, price base and nhsrisk version under the
+        figure (one footer per figure; see the module notes).
     **kwargs
         Passed to ``ax.plot`` (every input's line).
 
@@ -1209,10 +1489,14 @@ def spider(
     >>> ax = nhsrisk.plot.spider(s)
     >>> ax.get_xlabel()
     'Input percentile (%)'
+    >>> " ".join(ax.get_lines()[0].get_label().split())  # wrapped in the legend
+    'Risks: staff capacity to adopt'
     >>> plt.close(ax.figure)
     """
     caller = "spider"
     _check_ax(ax, caller)
+    footer = _check_flag(footer, "footer", caller)
+    labels = _check_labels(labels, caller)
     kind = "a Dataset from nhsrisk.spider ('output' over 'input' and 'percentile', 'output_base')"
     s = _check_dataset(s, "s", caller, kind)
     _require(s, "s", caller, kind, {"output": ("input", "percentile"), "output_base": ()})
@@ -1236,6 +1520,7 @@ def spider(
             )
         chosen = [names.index(n) for n in inputs]
     base = float(s["output_base"])
+    shown = _input_names(s, labels)
     units = str(s["output"].attrs.get("units", ""))
     scale, unit_label = _scale(units, values[chosen], base)
     percent = 100.0 * np.asarray(s["percentile"].values, dtype=float)
@@ -1244,7 +1529,7 @@ def spider(
         ax.plot(
             percent,
             values[i] / scale,
-            **{**_line_style(index), "linewidth": 1.8, "label": _key_label(names[i], 28), **kwargs},
+            **{**_line_style(index), "linewidth": 1.8, "label": _tick_label(shown[i], labels, 28), **kwargs},
         )
     ax.axhline(base / scale, color="0.4", linestyle=":", linewidth=1.0, label="all inputs at their medians")
     label = str(s["output"].attrs.get("long_name", s.attrs.get("output", "output")))
@@ -1254,10 +1539,19 @@ def spider(
     _tidy(ax)
     # outside, on the right: inside, the legend would hide the lines that matter
     _legend(ax, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    _footer(ax, s.attrs, footer)
     return ax
 
 
-def sobol(s: xr.Dataset, *, top: int = 15, ax: Axes | None = None, **kwargs: Any) -> Axes:
+def sobol(
+    s: xr.Dataset,
+    *,
+    top: int = 15,
+    labels: str = "readable",
+    ax: Axes | None = None,
+    footer: bool = True,
+    **kwargs: Any,
+) -> Axes:
     """First-order and total Sobol' indices as grouped horizontal bars with their intervals.
 
     Parameters
@@ -1266,8 +1560,15 @@ def sobol(s: xr.Dataset, *, top: int = 15, ax: Axes | None = None, **kwargs: Any
         Output of :func:`nhsrisk.sobol_analysis` or :func:`nhsrisk.sobol_indices`.
     top : int, default=15
         Number of inputs shown: the ``top`` largest total indices, largest on top.
+    labels : {"readable", "key"}, default="readable"
+        Name the inputs by their labels from the scenario (``s["input_label"]``
+        of :func:`nhsrisk.sobol_analysis`) or by their key paths; a result
+        without labels (:func:`nhsrisk.sobol_indices`) shows its ``input`` names.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default a new figure 7 inches wide, taller with more inputs.
+    footer : bool, default=True
+        Write the draws, seed, price base and nhsrisk version under the
+        figure (one footer per figure; see the module notes).
     **kwargs
         Passed to ``ax.barh`` (both sets of bars).
 
@@ -1299,13 +1600,15 @@ def sobol(s: xr.Dataset, *, top: int = 15, ax: Axes | None = None, **kwargs: Any
     """
     caller = "sobol"
     _check_ax(ax, caller)
+    footer = _check_flag(footer, "footer", caller)
+    labels = _check_labels(labels, caller)
     kind = "a Dataset from nhsrisk.sobol_analysis or sobol_indices ('S1' and 'ST' over 'input')"
     s = _check_dataset(s, "s", caller, kind)
     _require(s, "s", caller, kind, {"S1": ("input",), "ST": ("input",)})
     top = _check_top(top, caller)
     order = np.argsort(-np.asarray(s["ST"].values, dtype=float), kind="stable")[:top]
     shown = s.isel(input=order)
-    names = [str(name) for name in shown["input"].values]
+    ticks = [_tick_label(name, labels, _TICK_WIDTH) for name in _input_names(shown, labels)]
     with_intervals = all(f"{i}_conf_{end}" in s.data_vars for i in ("S1", "ST") for end in ("low", "high"))
     arrays = [
         f"{i}{end}"
@@ -1316,7 +1619,7 @@ def sobol(s: xr.Dataset, *, top: int = 15, ax: Axes | None = None, **kwargs: Any
         _check_finite(np.asarray(shown[name].values, dtype=float), "s", caller, repr(name))
     k = len(order)
     y = np.arange(k)[::-1]
-    ax = _new_axes(ax, height=max(_FIGURE_SIZE[1], 1.5 + 0.4 * k))
+    ax = _new_axes(ax, height=_rows_height(ticks, 0.4))
     for offset, index, colour, name in (
         (0.2, "S1", OKABE_ITO["sky_blue"], "first order (S1)"),
         (-0.2, "ST", OKABE_ITO["blue"], "total (ST)"),
@@ -1337,30 +1640,40 @@ def sobol(s: xr.Dataset, *, top: int = 15, ax: Axes | None = None, **kwargs: Any
                 label=f"{100 * level:g}% bootstrap interval" if index == "S1" else "",
             )
     ax.axvline(0.0, color="0.3", linewidth=0.8)
-    ax.set_yticks(y, labels=[_key_label(name) for name in names])
+    ax.set_yticks(y, labels=ticks)
     ax.tick_params(axis="y", labelsize="small")
-    _xlabel(ax, "Sobol' index (share of the output's variance, dimensionless)")
+    _xlabel(ax, "Sobol' index (share of the output's variance, dimensionless)", _NARROW_XLABEL_WIDTH)
     output = s.attrs.get("output_long_name")
     _set_title(
-        ax, _title(s, f"Sobol' indices of {_lower_first(str(output))}" if output else "Sobol' indices")
+        ax,
+        _title(s, f"Sobol' indices of {_lower_first(str(output))}" if output else "Sobol' indices"),
+        _NARROW_TITLE_WIDTH,
     )
     _tidy(ax)
     _legend(ax, fontsize="small", loc="lower right")
+    _footer(ax, s.attrs, footer)
     return ax
 
 
-def _swept_units(sw: xr.Dataset, key: str) -> str:
-    """Units of a swept key path, read from the scenario's field metadata ("" when unknown)."""
-    import dataclasses
-
+def _base_scenario(sw: xr.Dataset) -> Scenario | None:
+    """Return the scenario a sweep varies (stored in its attrs), or None when it holds none that reads."""
     from nhsrisk.scenario import Scenario, ScenarioError
 
     text = sw.attrs.get("base_scenario")
     if not isinstance(text, str):
-        return ""
+        return None
     try:
-        record: Any = Scenario.from_toml(text)
+        return Scenario.from_toml(text)
     except ScenarioError:
+        return None
+
+
+def _swept_units(scenario: Scenario | None, key: str) -> str:
+    """Units of a swept key path, read from the scenario's field metadata ("" when unknown)."""
+    import dataclasses
+
+    record: Any = scenario
+    if record is None:
         return ""
     parts = key.split(".")
     for part in parts[:-1]:
@@ -1373,15 +1686,21 @@ def _swept_units(sw: xr.Dataset, key: str) -> str:
     return str(meta.get("unit", ""))
 
 
-def _swept_axis(sw: xr.Dataset, key: str) -> tuple[list[str], str]:
+def _swept_axis(sw: xr.Dataset, key: str, scenario: Scenario | None, labels: str) -> tuple[list[str], str]:
     """Tick labels and axis label of a swept parameter; amounts of money scaled as everywhere else."""
     values = sw[key].values
-    units = _swept_units(sw, key)
+    units = _swept_units(scenario, key)
+    name = key
+    if labels == "readable" and scenario is not None:
+        try:
+            name = scenario.input_label(key, units=False)
+        except ValueError:  # not a quantity (a spend profile, the budget changes...): its key path
+            pass
     if values.dtype.kind not in "iuf":
         # distributions swept are labelled by their description
-        return [str(v) for v in values], _with_units(key, _axis_units(units))
+        return [str(v) for v in values], _with_units(name, _axis_units(units))
     scale, unit_label = _scale(units, values)
-    return [f"{float(v) / scale:g}" for v in values], _with_units(key, _axis_units(unit_label))
+    return [f"{float(v) / scale:g}" for v in values], _with_units(name, _axis_units(unit_label))
 
 
 def heatmap(
@@ -1391,7 +1710,9 @@ def heatmap(
     statistic: str = "mean",
     year: str | None = None,
     annotate: bool = True,
+    labels: str = "readable",
     ax: Axes | None = None,
+    footer: bool = True,
     **kwargs: Any,
 ) -> Axes:
     """Heat map of a statistic of an output over a two-parameter sweep.
@@ -1412,9 +1733,16 @@ def heatmap(
     year : str, optional
         Year of a per-year output; default ``sw.attrs["target_year"]``.
     annotate : bool, default=True
-        Write each cell's value in it (3 significant figures).
+        Write each cell's value in it (3 significant figures; a probability
+        below 0.01% as ``"< 0.01%"``).
+    labels : {"readable", "key"}, default="readable"
+        Name the swept parameters on the axes by their labels from the
+        scenario (:meth:`nhsrisk.Scenario.input_label`) or by their key paths.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default a new 7 x 4.5 inch figure.
+    footer : bool, default=True
+        Write the draws, seed, price base and nhsrisk version under the
+        figure (one footer per figure; see the module notes).
     **kwargs
         Passed to ``ax.imshow`` (default colour map viridis).
 
@@ -1449,6 +1777,8 @@ def heatmap(
     """
     caller = "heatmap"
     _check_ax(ax, caller)
+    footer = _check_flag(footer, "footer", caller)
+    labels = _check_labels(labels, caller)
     kind = "a Dataset from nhsrisk.sweep over exactly two parameters (attrs['swept'])"
     sw = _check_dataset(sw, "sw", caller, kind)
     swept = list(sw.attrs.get("swept", []))
@@ -1494,7 +1824,10 @@ def heatmap(
     if statistic == "probability":
         style |= {"vmin": 0.0, "vmax": 100.0}
     image = ax.imshow(cells, **{**style, **kwargs})
-    (row_ticks, row_label), (column_ticks, column_label) = (_swept_axis(sw, key) for key in swept)
+    base = _base_scenario(sw)
+    (row_ticks, row_label), (column_ticks, column_label) = (
+        _swept_axis(sw, key, base, labels) for key in swept
+    )
     ax.set_yticks(np.arange(len(row_ticks)), labels=row_ticks)
     ax.set_xticks(np.arange(len(column_ticks)), labels=column_ticks)
     _ylabel(ax, row_label)
@@ -1508,7 +1841,7 @@ def heatmap(
             ax.text(
                 j,
                 i,
-                _number(value),
+                _figure_percent(value / 100.0) if statistic == "probability" else _number(value),
                 ha="center",
                 va="center",
                 fontsize="small",
@@ -1516,11 +1849,12 @@ def heatmap(
             )
     ax.figure.colorbar(image, ax=ax, label=_wrap(_with_units(what[:1].upper() + what[1:], unit_label), 50))
     _set_title(ax, _title(sw, f"{what} over the sweep"))
+    _footer(ax, sw.attrs, footer, per="cell")
     return ax
 
 
 def _axis_units(units: str) -> str:
-    return "dimensionless" if units in ("1", "ratio") else units
+    return {"1": "dimensionless", "ratio": "dimensionless", "1/year": "per year"}.get(units, units)
 
 
 def compare(
@@ -1530,6 +1864,7 @@ def compare(
     year: str | None = None,
     target: bool | float = True,
     ax: Axes | None = None,
+    footer: bool = True,
     **kwargs: Any,
 ) -> Axes:
     """Box plots of an output over two or more runs side by side.
@@ -1554,6 +1889,9 @@ def compare(
         a number (output units), or ``False``.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default a new 7 x 4.5 inch figure.
+    footer : bool, default=True
+        Write the draws, seed, price base and nhsrisk version under the
+        figure (one footer per figure; see the module notes).
     **kwargs
         Passed to ``ax.bxp``.
 
@@ -1587,6 +1925,7 @@ def compare(
     """
     caller = "compare"
     _check_ax(ax, caller)
+    footer = _check_flag(footer, "footer", caller)
     target = _check_target(target, caller)
     named = _runs(runs, caller)
     claimed = _claimed_returns(runs, target, variable) if isinstance(runs, xr.Dataset) else {}
@@ -1650,11 +1989,20 @@ def compare(
                 label=reference_label,
             )
     _ylabel(ax, _with_units(label, unit_label))
-    scenarios = {run.attrs.get("scenario_name") for run in named.values()}
-    title_source = xr.Dataset(attrs={"scenario_name": scenarios.pop()} if len(scenarios) == 1 else {})
-    _set_title(ax, _title(title_source, f"{_lower_first(label)}, runs compared"))
+    # the scenario the runs share, if they share one; its changes only where every run has the same
+    shared: dict[str, Any] = {}
+    for key in ("scenario_name", "scenario_title", "scenario_changes"):
+        values = {str(run.attrs.get(key, "")) for run in named.values()}
+        if len(values) == 1:
+            shared[key] = values.pop()
+        elif key != "scenario_changes":
+            shared = {}
+            break
+    _set_title(ax, _title(shared, f"{_lower_first(label)}, runs compared"))
     _tidy(ax)
     _legend(ax, fontsize="small", loc="best")
+    for run in named.values():
+        _footer(ax, run.attrs, footer)
     return ax
 
 
@@ -1948,7 +2296,7 @@ class PlotAccessor:
         >>> import matplotlib.pyplot as plt
         >>> import nhsrisk
         >>> from nhsrisk.plot import PlotAccessor
-        >>> ax = PlotAccessor(nhsrisk.spider(inputs=["risks.staff_capacity"])).spider()
+        >>> ax = PlotAccessor(nhsrisk.spider(inputs=["risks.staff_capacity"])).spider(labels="key")
         >>> ax.get_lines()[0].get_label()
         'risks.staff_capacity'
         >>> plt.close(ax.figure)

@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import xarray as xr
 
-from nhsrisk._format import money_unit, significant
+from nhsrisk._format import FIGURE_RESOLUTION, money_unit, percent, significant
 from nhsrisk._validate import _message
 from nhsrisk._version import __version__
 from nhsrisk.io import open_results, write_atomically
 from nhsrisk.scenario import LONG_TERM_FROM_YEAR, Scenario, scenario_from_attrs
-from nhsrisk.stats import SummaryDataset, _percent, _probability_text, cap_binding, summary
+from nhsrisk.stats import SummaryDataset, _probability_text, cap_binding, summary
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -455,22 +455,26 @@ def _verdict(
     p_bcr, p_bcr_mcse = float(table["p_bcr_below_1"]), float(table["p_bcr_below_1_mcse"])
     reached = int(round(p_target * draws))
     if reached == 0:
-        reach_note = f"no draw of {draws:,}; below {_percent(upper)} at 95% confidence"
+        reach_note = f"no draw of {draws:,}; below {percent(upper)} at 95% confidence"
     else:
-        reach_note = f"± {_percent(p_mcse, 2)} Monte Carlo error"
+        reach_note = f"± {percent(p_mcse, 2)} Monte Carlo error"
     cards = [
         (_number("median_value", median, _money(median)), f"Median cumulative value by {year}", "median"),
         (_number("target", target, _money(target)), "Claimed return", f"due by {year}"),
-        (_number("p_target", p_target, _percent(p_target)), "Probability of reaching the claim", reach_note),
+        (
+            _number("p_target", p_target, percent(p_target, resolution=FIGURE_RESOLUTION)),
+            "Probability of reaching the claim",
+            reach_note,
+        ),
         (
             _number("median_bcr", bcr_median, significant(bcr_median, 3)),
             "Median benefit-cost ratio",
             "appraisal period",
         ),
         (
-            _number("p_bcr_below_1", p_bcr, _percent(p_bcr)),
+            _number("p_bcr_below_1", p_bcr, percent(p_bcr, resolution=FIGURE_RESOLUTION)),
             "Probability the ratio is below 1",
-            f"± {_percent(p_bcr_mcse, 2)} Monte Carlo error",
+            f"± {percent(p_bcr_mcse, 2)} Monte Carlo error",
         ),
     ]
     card_html = "".join(
@@ -482,7 +486,7 @@ def _verdict(
     if reached == 0:
         reach = (
             f"No draw of {draws:,} reaches the claim: the probability is at most "
-            f"{_e(_percent(upper))} (one-sided 95% bound)."
+            f"{_e(percent(upper))} (one-sided 95% bound)."
         )
     elif reached == draws:
         reach = f"Every one of the {draws:,} draws reaches the claim."
@@ -496,7 +500,7 @@ def _verdict(
         f"<b>The claim test ({_e(claim_window)}).</b> By {_e(year)} the median cumulative value is "
         f"{_number('median_value', median, _money(median))} against the claimed "
         f"{_number('target', target, _money(target))}, "
-        f"{_e(_percent(share, 2))} of it; nine draws in ten lie between "
+        f"{_e(percent(share, 2))} of it; nine draws in ten lie between "
         f"{_number('p05_value', low, _money(low))} and {_number('p95_value', high, _money(high))}. {reach}",
         f"<b>Value for money ({_e(appraisal)}, discounted).</b> The median benefit-cost ratio is "
         f"{_number('median_bcr', bcr_median, significant(bcr_median, 3))} and the median NPV "
@@ -567,10 +571,16 @@ def _tornado_sentence(tornado: xr.Dataset) -> str:
         return _money(value) if units == "GBP" else significant(value, 3)
 
     lo_pct, hi_pct = float(tornado.attrs.get("low", 0.1)), float(tornado.attrs.get("high", 0.9))
-    described = f" ({_e(long_name)})" if long_name and long_name != name else ""
+    # the reader's label (Scenario.input_label, as the figures show it), with the key path beside it
+    readable = str(row["input_label"].values) if "input_label" in tornado.coords else ""
+    if readable and readable != name:
+        named = f"<i>{_e(readable)}</i> (<code>{_e(name)}</code>)"
+    else:
+        described = f" ({_e(long_name)})" if long_name and long_name != name else ""
+        named = f"<code>{_e(name)}</code>{described}"
     return (
         f"<b>The input that matters most.</b> Moved alone from its {_e(_ordinal(lo_pct))} to its "
-        f"{_e(_ordinal(hi_pct))} percentile, <code>{_e(name)}</code>{described} takes the {label} "
+        f"{_e(_ordinal(hi_pct))} percentile, {named} takes the {label} "
         f"from {_number('tornado_low', low, shown(low))} to {_number('tornado_high', high, shown(high))}."
     )
 
@@ -712,7 +722,7 @@ def _figures(
             4.5,
             f"Exceedance curve: probability that the cumulative value by {year} is at least x, against x, "
             f"with the claimed {_money(target)} marked; the probability of reaching it is "
-            f"{_percent(float(table['p_target']))}.",
+            f"{percent(float(table['p_target']))}.",
             f"How likely each level of value is by {year}: read the probability of reaching at least an "
             f"amount off the curve. The vertical line is the claim.",
         ),

@@ -28,7 +28,7 @@ import numpy as np
 from nhsrisk._errors import ScenarioError
 from nhsrisk._stored import results_attributes, stored_scenario_text
 from nhsrisk._stored import verify_scenario_checksum as verify_scenario_checksum
-from nhsrisk.distributions import Distribution, _describe_number, distribution_from_dict
+from nhsrisk.distributions import Distribution, Fixed, _describe_number, distribution_from_dict
 
 __all__ = [
     "BUILTIN_SCENARIOS",
@@ -66,6 +66,12 @@ _YEAR = re.compile(r"^(\d{4})/(\d{2})$")
 #: The smallest and largest uniforms the kernel can draw: (k + 1/2) / 2**52.
 _EXTREME_UNIFORMS = np.array([0.5 * 2.0**-52, 1.0 - 0.5 * 2.0**-52])
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+#: Longest ``short_label`` of a programme or staff group: it prefixes input labels on figure axes.
+SHORT_LABEL_MAX = 32
+SHORT_LABEL_DOC = (
+    f"short display name for figure labels, at most {SHORT_LABEL_MAX} characters "
+    f"(default: the label when it is that short, else the id)"
+)
 
 
 # ---------------------------------------------------------------------------------
@@ -112,9 +118,19 @@ class Quantity:
 
 
 def _q(
-    low: float | None = None, high: float | None = None, *, unit: str, doc: str, open_low: bool = False
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    unit: str,
+    doc: str,
+    label: str,
+    open_low: bool = False,
 ) -> Any:
-    """Field holding a Quantity whose support must lie in [low, high] (``(low`` if open_low)."""
+    """Field holding a Quantity whose support must lie in [low, high] (``(low`` if open_low).
+
+    ``doc`` says what the figure is; ``label`` names it in a few words, for figures and tables
+    (:meth:`Scenario.input_label`).
+    """
     return field(
         metadata={
             "kind": "quantity",
@@ -123,6 +139,7 @@ def _q(
             "open_low": open_low,
             "unit": unit,
             "doc": doc,
+            "label": label,
         }
     )
 
@@ -163,23 +180,41 @@ class StaffGroup:
     """A staff group whose time technology can give back."""
 
     label: str = _s("display name")
-    fte: Quantity = _q(0, None, unit="FTE", doc="full-time equivalents")
+    fte: Quantity = _q(0, None, unit="FTE", label="staff in post", doc="full-time equivalents")
     hours_per_fte: Quantity = _q(
-        0, None, open_low=True, unit="hours/FTE/year", doc="working hours per FTE per year"
+        0,
+        None,
+        open_low=True,
+        unit="hours/FTE/year",
+        label="working hours per FTE",
+        doc="working hours per FTE per year",
     )
-    cost_per_hour: Quantity = _q(0, None, unit="GBP/hour", doc="unit cost of a working hour")
+    cost_per_hour: Quantity = _q(
+        0, None, unit="GBP/hour", label="cost of an hour", doc="unit cost of a working hour"
+    )
     max_release_share: Quantity = _q(
-        0, 1, unit="1", doc="most of the group's time that all programmes together can give back"
+        0,
+        1,
+        unit="1",
+        label="most time that can be released",
+        doc="most of the group's time that all programmes together can give back",
     )
+    short_label: str | None = _s(SHORT_LABEL_DOC, optional=True)
 
 
 @dataclass(frozen=True)
 class StaffEffect:
     """How a programme gives back one staff group's time."""
 
-    addressable_share: Quantity = _q(0, 1, unit="1", doc="share of working time the programme addresses")
+    addressable_share: Quantity = _q(
+        0, 1, unit="1", label="share of time addressed", doc="share of working time the programme addresses"
+    )
     recovered_fraction: Quantity = _q(
-        0, 1, unit="1", doc="share of the addressable time recovered at full uptake"
+        0,
+        1,
+        unit="1",
+        label="share of addressed time recovered",
+        doc="share of the addressable time recovered at full uptake",
     )
 
 
@@ -187,9 +222,15 @@ class StaffEffect:
 class PatientChannel:
     """Patient-facing channel shift, limited by digital exclusion."""
 
-    contacts_per_year: Quantity = _q(0, None, unit="contacts/year", doc="eligible contacts per year")
+    contacts_per_year: Quantity = _q(
+        0, None, unit="contacts/year", label="eligible contacts", doc="eligible contacts per year"
+    )
     value_per_contact: Quantity = _q(
-        None, None, unit="GBP/contact", doc="value of a contact moved online (negative if it adds work)"
+        None,
+        None,
+        unit="GBP/contact",
+        label="value of a contact moved online",
+        doc="value of a contact moved online (negative if it adds work)",
     )
 
 
@@ -198,7 +239,11 @@ class InclusionEffect:
     """A digital-inclusion programme: it brings digitally excluded people online as it spreads."""
 
     excluded_share_reached: Quantity = _q(
-        0, 1, unit="1", doc="share of the digitally excluded brought online at full additional uptake"
+        0,
+        1,
+        unit="1",
+        label="share of excluded people brought online",
+        doc="share of the digitally excluded brought online at full additional uptake",
     )
 
 
@@ -213,51 +258,108 @@ class Programme:
     spend: Spend = field(  # type: ignore[misc]
         metadata={"kind": "spend", "doc": "planned spend by year", "unit": "GBP/year"}
     )
-    raid_exposure: Quantity = _q(0, 1, unit="1", doc="share of the allocation a raid can reach")
+    raid_exposure: Quantity = _q(
+        0, 1, unit="1", label="share exposed to raids", doc="share of the allocation a raid can reach"
+    )
     cost_overrun: Quantity = _q(
-        0, None, open_low=True, unit="1", doc="cost factor on delivery, ordinary projects"
+        0,
+        None,
+        open_low=True,
+        unit="1",
+        label="cost overrun",
+        doc="cost factor on delivery, ordinary projects",
     )
-    black_swan: Quantity = _q(0, 1, unit="1", doc="1 when the heavy-tail overrun happens")
+    black_swan: Quantity = _q(
+        0, 1, unit="1", label="heavy-tail overrun happens", doc="1 when the heavy-tail overrun happens"
+    )
     black_swan_overrun: Quantity = _q(
-        0, None, open_low=True, unit="1", doc="cost factor in the heavy-tail event"
+        0,
+        None,
+        open_low=True,
+        unit="1",
+        label="heavy-tail cost overrun",
+        doc="cost factor in the heavy-tail event",
     )
-    delivery_delay: Quantity = _q(0, None, unit="years", doc="years by which uptake slips behind the plan")
+    delivery_delay: Quantity = _q(
+        0, None, unit="years", label="delivery delay", doc="years by which uptake slips behind the plan"
+    )
     uptake_ceiling: Quantity = _q(
-        0, 1, unit="1", doc="share of the addressable benefit reached at full uptake"
+        0, 1, unit="1", label="uptake ceiling", doc="share of the addressable benefit reached at full uptake"
     )
     uptake_midpoint: Quantity = _q(
         None,
         None,
         unit="years",
+        label="time to half uptake",
         doc="years from the start of the first year to half the ceiling, on the plan (benefit timing)",
     )
-    uptake_steepness: Quantity = _q(0, None, open_low=True, unit="1/year", doc="logistic steepness")
+    uptake_steepness: Quantity = _q(
+        0, None, open_low=True, unit="1/year", label="speed of uptake", doc="logistic steepness"
+    )
     do_minimum_ceiling: Quantity = _q(
-        0, 1, unit="1", doc="share of the addressable benefit that would be reached without the investment"
+        0,
+        1,
+        unit="1",
+        label="uptake without the investment",
+        doc="share of the addressable benefit that would be reached without the investment",
     )
     do_minimum_midpoint: Quantity = _q(
-        None, None, unit="years", doc="years from the start of the first year to half the do-minimum ceiling"
+        None,
+        None,
+        unit="years",
+        label="time to half uptake without the investment",
+        doc="years from the start of the first year to half the do-minimum ceiling",
     )
     do_minimum_steepness: Quantity = _q(
-        0, None, open_low=True, unit="1/year", doc="logistic steepness of the do-minimum path"
+        0,
+        None,
+        open_low=True,
+        unit="1/year",
+        label="speed of uptake without the investment",
+        doc="logistic steepness of the do-minimum path",
     )
     support_years: Quantity = _q(
         0,
         None,
         unit="years",
+        label="running costs paid after the spend",
         doc="whole years after the last planned year of capital for which running costs are paid",
     )
-    benefit_decay: Quantity = _q(0, 1, unit="1/year", doc="share of benefit lost per year after support ends")
+    benefit_decay: Quantity = _q(
+        0,
+        1,
+        unit="1/year",
+        label="benefit decay after support ends",
+        doc="share of benefit lost per year after support ends",
+    )
     running_cost: Quantity = _q(
-        0, None, unit="1/year", doc="running cost a year, as a share of the capital in use"
+        0,
+        None,
+        unit="1/year",
+        label="running cost",
+        doc="running cost a year, as a share of the capital in use",
     )
     cashed_share: Quantity = _q(
-        0, 1, unit="1", doc="share of the released time put to use that is cashed (agency, overtime, posts)"
+        0,
+        1,
+        unit="1",
+        label="share of used time cashed",
+        doc="share of the released time put to use that is cashed (agency, overtime, posts)",
     )
     non_staff_savings: Quantity = _q(
-        0, None, unit="GBP/year", doc="cash savings other than staff time at full additional uptake"
+        0,
+        None,
+        unit="GBP/year",
+        label="savings other than staff time",
+        doc="cash savings other than staff time at full additional uptake",
     )
-    social_care_share: Quantity = _q(0, 1, unit="1", doc="share of value that depends on social care")
+    social_care_share: Quantity = _q(
+        0,
+        1,
+        unit="1",
+        label="share of value needing social care",
+        doc="share of value that depends on social care",
+    )
     residual_life: Quantity = field(  # type: ignore[misc]  # follows _q fields, see Programme.spend
         metadata={
             "kind": "quantity",
@@ -268,8 +370,10 @@ class Programme:
             "fixed": True,
             "whole": True,
             "doc": "whole years the last year's net benefit continues after the appraisal period",
+            "label": "benefit life after the period",
         }
     )
+    short_label: str | None = _s(SHORT_LABEL_DOC, optional=True)
     staff: Mapping[str, StaffEffect] = field(
         default_factory=dict,
         metadata={"kind": "table_of", "of": StaffEffect, "doc": "effects by staff group"},
@@ -293,6 +397,7 @@ class Programme:
             "optional": True,
             "fixed": True,
             "doc": "return the claim attributes to this strand (cumulative, undiscounted)",
+            "label": "claimed return of this strand",
         },
     )
 
@@ -302,19 +407,45 @@ class Risks:
     """Risks shared across programmes."""
 
     raid_probability: Quantity = _q(
-        0, 1, unit="1/year", doc="probability of a raid on technology budgets in a year"
+        0,
+        1,
+        unit="1/year",
+        label="chance of a budget raid",
+        doc="probability of a raid on technology budgets in a year",
     )
-    raid_fraction: Quantity = _q(0, 1, unit="1", doc="fraction of a year's exposed allocation a raid removes")
+    raid_fraction: Quantity = _q(
+        0,
+        1,
+        unit="1",
+        label="share of the allocation a raid removes",
+        doc="fraction of a year's exposed allocation a raid removes",
+    )
     digital_exclusion: Quantity = _q(
-        0, 1, unit="1", doc="share of the public who cannot use patient-facing services"
+        0,
+        1,
+        unit="1",
+        label="digital exclusion",
+        doc="share of the public who cannot use patient-facing services",
     )
     staff_capacity: Quantity = _q(
-        0, 1, unit="1", doc="multiplier on uptake: staff time, skills and confidence"
+        0,
+        1,
+        unit="1",
+        label="staff capacity to adopt",
+        doc="multiplier on uptake: staff time, skills and confidence",
     )
-    social_care_leakage: Quantity = _q(0, 1, unit="1", doc="share of social-care-dependent benefit lost")
-    funding_elasticity: Quantity = _q(0, None, unit="1", doc="elasticity of uptake to funding adequacy")
+    social_care_leakage: Quantity = _q(
+        0, 1, unit="1", label="benefit lost to social care", doc="share of social-care-dependent benefit lost"
+    )
+    funding_elasticity: Quantity = _q(
+        0, None, unit="1", label="uptake response to funding", doc="elasticity of uptake to funding adequacy"
+    )
     released_time_used: Quantity = _q(
-        0, 1, unit="1", doc="share of released staff time put to use: redeployed or cashed (the rest is lost)"
+        0,
+        1,
+        unit="1",
+        label="released time put to use",
+        doc="share of released staff time put to use: redeployed or cashed (the rest is lost)",
     )
 
 
@@ -380,6 +511,7 @@ class Target:
             "unit": "GBP",
             "fixed": True,
             "doc": "cumulative undiscounted value by the target year",
+            "label": "claimed return",
         }
     )
     year: str | None = _s(
@@ -584,7 +716,10 @@ class Scenario:
     """A complete scenario: years, programmes, staff groups, risks and the target.
 
     Build one with :func:`load_scenario`, :meth:`from_toml` or directly.
-    Derive variants with :meth:`with_values`; scenarios are immutable.
+    Derive variants with :meth:`with_values`; scenarios are immutable. A
+    variant lists what it changed in ``changes`` (one line per key path set,
+    such as ``"risks.digital_exclusion = 0.1"``), which its TOML keeps and its
+    results and figures show.
 
     Examples
     --------
@@ -594,6 +729,8 @@ class Scenario:
     >>> variant = base.with_values({"risks.digital_exclusion": Beta.from_mean_sd(0.3, 0.05)})
     >>> round(variant.risks.digital_exclusion.distribution.mean(), 12)
     0.3
+    >>> variant.changes
+    ('risks.digital_exclusion = Beta(alpha=24.9, beta=58.1, low=0, high=1)',)
     """
 
     name: str
@@ -612,6 +749,7 @@ class Scenario:
     correlations: Correlations | None = None
     budget_changes: tuple[BudgetChange, ...] = ()
     baseline: str | None = None
+    changes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _freeze(self)
@@ -627,6 +765,7 @@ class Scenario:
             "title": self.title,
             "description": self.description,
             **({"baseline": self.baseline} if self.baseline is not None else {}),
+            **({"changes": list(self.changes)} if self.changes else {}),
             "years": list(self.years),
             "price_base": self.price_base,
             "deflator": self.deflator.to_dict(),
@@ -687,6 +826,11 @@ class Scenario:
         -------
         Scenario
             Validated like a file: a bad path or value raises :class:`ScenarioError`.
+            Its :attr:`changes` are this scenario's followed by one line per
+            key path set here (``"risks.digital_exclusion = 0.1"``), so that
+            results and figures can say what the variant changed; renaming
+            keys (``name``, ``title``, ``description``, ``baseline``) are not
+            changes of the model and are not recorded.
 
         Examples
         --------
@@ -695,6 +839,8 @@ class Scenario:
         >>> after = load_scenario().with_values({"budget_changes": [cut], "name": "cut"})
         >>> after.total_budget_change
         -325000000.0
+        >>> after.changes
+        ('budget_changes = 1 change (GBP -325m cash)',)
         """
         data = copy.deepcopy(self.to_dict())
         note = source or "assumption: value set by the user with Scenario.with_values"
@@ -710,7 +856,13 @@ class Scenario:
                 raise ScenarioError(path, "is not inside a table")
             current = node.get(last)
             node[last] = _override_value(last, current, value, note)
-        return _parse_scenario(data, file=None)
+        variant = _parse_scenario(data, file=None)
+        if "changes" not in values:
+            # described once the parser has accepted every value, so a description never meets a bad one
+            recorded = [_describe_change(path, value) for path, value in values.items()]
+            changes = (*self.changes, *(text for text in recorded if text is not None))
+            object.__setattr__(variant, "changes", changes)
+        return variant
 
     def with_correlations(
         self, inputs: list[str] | tuple[str, ...], matrix: Any, *, source: str, note: str | None = None
@@ -762,6 +914,102 @@ class Scenario:
         data = self.to_dict()
         data.pop("correlations", None)
         return _parse_scenario(data, file=None)
+
+    # -- labels ------------------------------------------------------------------------
+    def input_label(self, key: str, *, units: bool = True) -> str:
+        """Name an input for a reader: its owner's short display name and what the figure is.
+
+        Figures and tables label inputs with this, not with their key paths.
+
+        Parameters
+        ----------
+        key : str
+            Key path of a quantity (``"programmes.patient_services.patients.value_per_contact"``),
+            optionally with a year (``"risks.raid_fraction[2025/26]"``); ``*`` for
+            every programme or staff group (``"programmes.*.cost_overrun"``); or
+            ``"risks.raid_event"``, the uniform that decides the budget raid of a year.
+        units : bool, default=True
+            Append the units in brackets, unless the figure is a share or a factor
+            (units ``"1"``).
+
+        Returns
+        -------
+        str
+            ``"<owner>: <what>"``; the owner is ``"Risks"``, a programme's or staff
+            group's ``short_label`` (default: its label when at most
+            :data:`SHORT_LABEL_MAX` characters, else its id), or both for a
+            programme's effect on a staff group.
+
+        Raises
+        ------
+        ValueError
+            If ``key`` is not the key path of a quantity of this scenario.
+
+        Examples
+        --------
+        >>> scenario = load_scenario()
+        >>> scenario.input_label("programmes.patient_services.patients.value_per_contact")
+        'Patient services: value of a contact moved online (GBP/contact)'
+        >>> scenario.input_label("programmes.it_modernisation.staff.gp.addressable_share")
+        'IT modernisation, GPs: share of time addressed'
+        >>> scenario.input_label("risks.raid_fraction[2026/27]")
+        'Risks: share of the allocation a raid removes in 2026/27'
+        """
+        found = _YEAR_KEY.fullmatch(key)
+        path, year = (found.group(1), found.group(2)) if found else (key, None)
+        located = self._locate(path)
+        if located is None:
+            raise ValueError(
+                "The 'key' parameter of Scenario.input_label must be the key path of a quantity of the "
+                f"scenario, such as 'risks.digital_exclusion'. Got {key!r} instead."
+            )
+        owner, meta = located
+        text = f"{owner[:1].upper()}{owner[1:]}: {meta['label']}"
+        if year is not None:
+            text += f" in {year}"
+        unit = {"1": "", "1/year": "per year"}.get(meta.get("unit", ""), meta.get("unit", ""))
+        return f"{text} ({unit})" if units and unit else text
+
+    def _locate(self, path: str) -> tuple[str, Mapping[str, Any]] | None:
+        """Return the owner's display name and the field metadata of a quantity's key path, or None."""
+        parts = path.split(".")
+        if path in _TOP_LEVEL_LABELS:
+            return "Appraisal", {"label": _TOP_LEVEL_LABELS[path], "unit": "1/year"}
+        if path == "risks.raid_event":
+            return "Risks", {"label": "whether a budget raid happens", "unit": "1"}
+        if len(parts) == 2 and parts[0] in ("risks", "target"):
+            return _field_meta(Risks if parts[0] == "risks" else Target, parts[1], parts[0].capitalize())
+        if len(parts) == 3 and parts[0] == "staff_groups":
+            return _field_meta(StaffGroup, parts[2], self._short_name("staff_groups", parts[1]))
+        if len(parts) < 3 or parts[0] != "programmes":
+            return None
+        owner = self._short_name("programmes", parts[1])
+        rest = parts[2:]
+        if len(rest) == 1:
+            return _field_meta(Programme, rest[0], owner)
+        if len(rest) == 2 and rest[0] in ("patients", "inclusion"):
+            return _field_meta(PatientChannel if rest[0] == "patients" else InclusionEffect, rest[1], owner)
+        if len(rest) == 3 and rest[0] == "staff":
+            group = self._short_name("staff_groups", rest[1])
+            # "Hospital doctors" reads "hospital doctors" after a comma; "GPs" stays as it is
+            if len(group) > 1 and group[0].isupper() and group[1].islower():
+                group = group[0].lower() + group[1:]
+            return _field_meta(StaffEffect, rest[2], f"{owner}, {group}")
+        return None
+
+    def _short_name(self, table: str, key: str) -> str:
+        """Display name of a programme or staff group on a figure axis (see :meth:`input_label`)."""
+        if key == "*":
+            return "Every programme" if table == "programmes" else "every staff group"
+        records: Mapping[str, StaffGroup | Programme] = getattr(self, table)
+        record = records.get(key)
+        if record is None:
+            return key.replace("_", " ").capitalize()
+        if record.short_label is not None:
+            return record.short_label
+        if len(record.label) <= SHORT_LABEL_MAX:
+            return record.label
+        return key.replace("_", " ").capitalize()
 
     # -- convenience -------------------------------------------------------------------
     @property
@@ -864,7 +1112,8 @@ class Scenario:
         """Every figure of the scenario with its distribution, mean and source, as Markdown.
 
         Shows both horizons (claim window and appraisal period), the planned
-        spend, the budget changes, the GDP deflator and every quantity.
+        spend, the budget changes, the GDP deflator and every quantity, with
+        the label figures give it (:meth:`input_label`).
 
         Examples
         --------
@@ -880,6 +1129,9 @@ class Scenario:
         ]
         if self.baseline is not None:
             lines += [f"Compared with the scenario `{self.baseline}`.", ""]
+        if self.changes:
+            lines += ["Changed with `Scenario.with_values`:", ""]
+            lines += [f"- `{change}`" for change in self.changes] + [""]
         lines += ["| horizon | years | used for |", "| --- | --- | --- |"]
         lines += [f"| {name} | {years} | {use} |" for name, years, use in self._horizon_rows()]
         lines += [
@@ -933,13 +1185,13 @@ class Scenario:
             "",
             "## Every figure",
             "",
-            "| key path | distribution | mean | source |",
-            "| --- | --- | ---: | --- |",
+            "| key path | on figures | distribution | mean | source |",
+            "| --- | --- | --- | ---: | --- |",
         ]
         for key, quantity in self.quantities().items():
             lines.append(
-                f"| `{key}` | {quantity.distribution.describe()} | {quantity.distribution.mean():.6g} "
-                f"| {_cell(quantity.source)} |"
+                f"| `{key}` | {_cell(self.input_label(key))} | {quantity.distribution.describe()} "
+                f"| {quantity.distribution.mean():.6g} | {_cell(quantity.source)} |"
             )
         return "\n".join(lines) + "\n"
 
@@ -994,6 +1246,11 @@ class Scenario:
         baseline = (
             f" Compared with <code>{escape(self.baseline)}</code>." if self.baseline is not None else ""
         )
+        if self.changes:
+            baseline += " Changed with <code>Scenario.with_values</code>: " + "; ".join(
+                f"<code>{escape(change)}</code>" for change in self.changes
+            )
+            baseline += "."
         return (
             f"<div><p><b>Scenario <code>{escape(self.name)}</code></b>: {escape(self.title)}<br>"
             f"{escape(self.price_base)} prices; total planned spend GBP {self.total_spend / 1e9:.3f}bn "
@@ -1016,14 +1273,34 @@ class Scenario:
         return (
             f"Scenario(name={self.name!r}, years={self.years[0]}..{self.years[-1]}, "
             f"programmes={list(self.programmes)}, staff_groups={list(self.staff_groups)}, "
-            f"total_spend=GBP {self.total_spend / 1e9:.2f}bn)"
+            f"total_spend=GBP {self.total_spend / 1e9:.2f}bn"
+            + (f", changes={list(self.changes)}" if self.changes else "")
+            + ")"
         )
+
+
+#: Labels of the quantities at the top of a scenario file (the others are fields of its records).
+_TOP_LEVEL_LABELS = {
+    "discount_rate": "discount rate",
+    "long_term_discount_rate": "long-term discount rate",
+}
+#: ``"risks.raid_fraction[2025/26]"``: a per-year input's key path and year.
+_YEAR_KEY = re.compile(r"^(.*)\[(\d{4}/\d{2})\]$")
+
+
+def _field_meta(record: type, name: str, owner: str) -> tuple[str, Mapping[str, Any]] | None:
+    """``(owner, metadata)`` of the quantity field ``name`` of ``record``, or None if it has none."""
+    meta = {f.name: f.metadata for f in fields(record)}.get(name)
+    if meta is None or meta.get("kind") != "quantity":
+        return None
+    return owner, meta
 
 
 def _freeze(scenario: Scenario) -> None:
     """Make the mappings and sequences of a scenario read-only, so that it really is immutable."""
     object.__setattr__(scenario, "years", tuple(scenario.years))
     object.__setattr__(scenario, "budget_changes", tuple(scenario.budget_changes))
+    object.__setattr__(scenario, "changes", tuple(scenario.changes))
     object.__setattr__(scenario, "staff_groups", types.MappingProxyType(dict(scenario.staff_groups)))
     programmes = {
         pid: _replace(programme, staff=types.MappingProxyType(dict(programme.staff)))
@@ -1078,6 +1355,51 @@ def _override_value(key: str, current: Any, value: Any, source: str) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     return value
+
+
+#: Top-level keys that name or describe a scenario: setting them renames it, and is not a change.
+_NAMING_KEYS = ("name", "title", "description", "baseline")
+
+
+def _describe_change(path: str, value: Any) -> str | None:
+    """One line saying what :meth:`Scenario.with_values` set at ``path``; None for a renaming key."""
+    if path in _NAMING_KEYS:
+        return None
+    if isinstance(value, Quantity):
+        value = value.distribution
+    if isinstance(value, Distribution):
+        text = _change_number(value.mean()) if isinstance(value, Fixed) else value.describe()
+        return f"{path} = {text}"
+    if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
+        return f"{path} = {_change_number(value)}"
+    if path == "budget_changes" and isinstance(value, list | tuple):
+        if not value:
+            return "budget_changes = none"
+        amounts = [item.amount if isinstance(item, BudgetChange) else item.get("amount") for item in value]
+        count = f"{len(value)} change{'s' if len(value) != 1 else ''}"
+        if all(isinstance(a, numbers.Real) for a in amounts):
+            total = math.fsum(float(a) for a in amounts)
+            return f"budget_changes = {count} (GBP {_change_number(total / 1e6)}m cash)"
+        return f"budget_changes = {count}"
+    if isinstance(value, str):
+        return f"{path} = {value!r}"
+    if path.endswith("spend") and isinstance(value, list | tuple | np.ndarray):
+        total = math.fsum(float(v) for v in value)
+        return f"{path} = GBP {_change_number(total / 1e6)}m cash over {len(value)} years"
+    if isinstance(value, list | tuple | np.ndarray):
+        items = list(np.asarray(value, dtype=object).ravel())
+        if len(items) <= 4 and all(isinstance(v, numbers.Real) for v in items):
+            return f"{path} = [{', '.join(_change_number(v) for v in items)}]"
+        return f"{path} = {len(items)} values"
+    return f"{path} = a new {type(value).__name__ if _is_record(value) else 'table'}"
+
+
+def _change_number(value: Any) -> str:
+    """Write a number as a person would type it: ``0.1``, ``2``, ``325,000,000``, ``1.5e-07``."""
+    number = float(value)
+    if number.is_integer() and abs(number) < 1e15:
+        return f"{number:,.0f}"
+    return f"{number:.6g}"
 
 
 def _is_record(value: Any) -> bool:
@@ -1355,7 +1677,7 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
         "staff_groups",
         "programmes",
     }
-    _check_keys(data, top | {"correlations", "budget_changes", "baseline"}, top, "", file)
+    _check_keys(data, top | {"correlations", "budget_changes", "baseline", "changes"}, top, "", file)
     version = data["schema_version"]
     if type(version) is not int or version != SCHEMA_VERSION:
         hint = (
@@ -1419,6 +1741,7 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
                 f"staff_groups.{_path_part(gid)}", "ids must be lower_snake_case identifiers", file
             )
         groups[gid] = _parse_record(StaffGroup, table, f"staff_groups.{gid}", file)
+        _check_short_label(groups[gid], f"staff_groups.{gid}", file)
     programmes_table = _expect(data["programmes"], dict, "programmes", file, "a table of programmes")
     if not programmes_table:
         raise ScenarioError("programmes", "must define at least one programme", file)
@@ -1430,6 +1753,7 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
             )
         path = f"programmes.{pid}"
         programme = _parse_record(Programme, table, path, file)
+        _check_short_label(programme, path, file)
         if len(programme.spend.values) != len(years):
             raise ScenarioError(
                 f"{path}.spend.values",
@@ -1446,7 +1770,8 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
                     file,
                 )
         programmes[pid] = programme
-    changes = _parse_budget_changes(data.get("budget_changes", []), years, programmes, file)
+    budget_changes = _parse_budget_changes(data.get("budget_changes", []), years, programmes, file)
+    changes = _parse_changes(data.get("changes", []), file)
     scenario = object.__new__(Scenario)
     for name, value in (
         ("name", data["name"]),
@@ -1463,8 +1788,9 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
         ("programmes", programmes),
         ("schema_version", SCHEMA_VERSION),
         ("correlations", None),
-        ("budget_changes", changes),
+        ("budget_changes", budget_changes),
         ("baseline", baseline),
+        ("changes", changes),
     ):
         object.__setattr__(scenario, name, value)
     _freeze(scenario)
@@ -1472,6 +1798,31 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
         correlations = _parse_correlations(data["correlations"], scenario.quantities(), file)
         object.__setattr__(scenario, "correlations", correlations)
     return scenario
+
+
+def _check_short_label(record: StaffGroup | Programme, path: str, file: str | None) -> None:
+    """Refuse a short label that is blank or too long: it names the record on figure axes."""
+    short = record.short_label
+    if short is None:
+        return
+    if not short.strip():
+        raise ScenarioError(
+            f"{path}.short_label", "is empty: give a short display name, or leave it out", file
+        )
+    if len(short) > SHORT_LABEL_MAX:
+        raise ScenarioError(
+            f"{path}.short_label",
+            f"must be at most {SHORT_LABEL_MAX} characters (it prefixes labels on figure axes), "
+            f"got {len(short)}: {short!r}",
+            file,
+        )
+
+
+def _parse_changes(value: Any, file: str | None) -> tuple[str, ...]:
+    items = _expect(
+        value, list, "changes", file, 'an array of strings such as ["risks.staff_capacity = 0.8"]'
+    )
+    return tuple(_text(item, f"changes[{j}]", file) for j, item in enumerate(items))
 
 
 def _parse_deflator(value: Any, years: list[str], price_base: str, file: str | None) -> Deflator:
@@ -1711,6 +2062,33 @@ def _scenario_from_results(path: Path) -> Scenario:
         detail = str(err).removeprefix(f"{path}: ").removeprefix(f"cannot be read as a {kind}: ")
         raise ScenarioError("(file)", f"cannot read as a {kind}: {detail}", str(path)) from None
     return scenario_from_attrs(attrs, file=str(path))
+
+
+def scenario_attrs(scenario: Scenario) -> dict[str, Any]:
+    """Return the attributes that say which scenario a result comes from, for its tables and figures.
+
+    Every result of nhsrisk (simulate, the experiments) carries them, so that a
+    figure's title can name the scenario and what a variant changed.
+
+    Returns
+    -------
+    dict
+        ``scenario_name``, ``scenario_title``, ``scenario_changes`` (the
+        :attr:`Scenario.changes` joined by ``"; "``, empty for none: a netCDF
+        attribute holds a string more portably than a list) and ``price_base``.
+
+    Examples
+    --------
+    >>> variant = load_scenario().with_values({"risks.digital_exclusion": 0.1})
+    >>> scenario_attrs(variant)["scenario_changes"]
+    'risks.digital_exclusion = 0.1'
+    """
+    return {
+        "scenario_name": scenario.name,
+        "scenario_title": scenario.title,
+        "scenario_changes": "; ".join(scenario.changes),
+        "price_base": scenario.price_base,
+    }
 
 
 def scenario_from_attrs(attrs: Mapping[str, Any], file: str | None = None) -> Scenario:

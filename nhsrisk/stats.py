@@ -30,7 +30,7 @@ import xarray as xr
 if TYPE_CHECKING:
     import pandas as pd
 
-from nhsrisk._format import MoneyUnit, money_unit, significant
+from nhsrisk._format import MoneyUnit, money_unit, percent, significant
 from nhsrisk._order import interval_ranks, interval_ranks_exist
 from nhsrisk._validate import _message, check_count
 
@@ -648,15 +648,6 @@ def _scale(units: str, money: MoneyUnit) -> tuple[float, str]:
     return 1.0, units
 
 
-def _percent(p: float, digits: int = 3) -> str:
-    text = significant(100.0 * p, digits)
-    # 99.998% must not print as a certain "100%" (nor 0.0001% as "0%"): add digits until it differs.
-    while digits < 12 and 0.0 < p < 1.0 and float(text.replace(",", "")) in (0.0, 100.0):
-        digits += 1
-        text = significant(100.0 * p, digits)
-    return f"{text}%"
-
-
 def cap_binding(ds: xr.Dataset) -> str:
     """Say how often the per-group cap on released staff hours binds, over draws and years.
 
@@ -723,13 +714,13 @@ def _probability_text(p: float, mcse: float, draws: int | None, upper: float | N
     nothing: the one-sided 95% bound (Clopper-Pearson, ``1 - 0.05 ** (1 / n)``
     from the other side) says how far the probability may be from 0 or 1.
     """
-    text = f"{_percent(p)} ± {_percent(mcse, 2)}"
+    text = f"{percent(p)} ± {percent(mcse, 2)}"
     if p == 1.0 and draws:
-        return f"{text} (all {draws:,} draws; one-sided 95% lower bound {_percent(0.05 ** (1.0 / draws))})"
+        return f"{text} (all {draws:,} draws; one-sided 95% lower bound {percent(0.05 ** (1.0 / draws))})"
     if p == 0.0 and draws and upper is None:
         upper = 1.0 - 0.05 ** (1.0 / draws)
     if upper is not None:
-        text += f" (one-sided 95% upper bound {_percent(upper)})"
+        text += f" (one-sided 95% upper bound {percent(upper)})"
     return text
 
 
@@ -1565,6 +1556,17 @@ def draws_table(ds: xr.Dataset) -> pd.DataFrame:
     return table
 
 
+#: Attributes of a run that say which run it is: kept by results derived from it, for their figures.
+_RUN_IDENTITY = (
+    "scenario_name",
+    "scenario_title",
+    "scenario_changes",
+    "seed",
+    "price_base",
+    "nhsrisk_version",
+)
+
+
 def payback(ds: xr.Dataset) -> xr.Dataset:
     """Probability that the investment has paid back, year by year over the appraisal period.
 
@@ -1596,7 +1598,9 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
         ``payback_year_probability_mcse``; ``median_payback_year``, the median
         of that ordered distribution: a year label, or ``"not by <last year>"``
         when fewer than half of the draws pay back within the appraisal period.
-        Attributes ``definition`` (which costs were counted) and ``period``.
+        Attributes ``definition`` (which costs were counted) and ``period``,
+        and the run's scenario, seed, price base and nhsrisk version where
+        ``ds`` has them (a figure of the result names them).
 
     Raises
     ------
@@ -1723,6 +1727,8 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
             "definition": "first year with cumulative_value >= cumulative "
             + ("spend + running_cost" if len(costs) > 1 else "spend"),
             "period": f"{years[0]} to {years[-1]}",
+            # which run this is, for the title and footer of a figure of it
+            **{key: ds.attrs[key] for key in _RUN_IDENTITY if key in ds.attrs},
         },
     )
 

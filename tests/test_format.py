@@ -80,3 +80,24 @@ def test_one_unit_within_a_table(ics_run):
     national = nhsrisk.summary(nhsrisk.simulate(draws=2_000, seed=5))
     _, sections = national._sections()
     assert {cells[0] for _, rows, _ in sections for _, cells in rows} - {"ratio"} == {"£bn"}
+
+
+def test_a_figure_prints_tiny_and_near_certain_probabilities_by_their_resolution():
+    from nhsrisk._format import FIGURE_RESOLUTION, percent
+
+    assert percent(1e-6, resolution=FIGURE_RESOLUTION) == "< 0.01%"
+    assert percent(0.999999, resolution=FIGURE_RESOLUTION) == "> 99.99%"
+    # no draw, or every draw: said as it is
+    assert percent(0.0, resolution=FIGURE_RESOLUTION) == "0%"
+    assert percent(1.0, resolution=FIGURE_RESOLUTION) == "100%"
+    assert percent(0.0001, resolution=FIGURE_RESOLUTION) == "0.0100%"
+    assert percent(0.123, resolution=FIGURE_RESOLUTION) == "12.3%"
+    # the tables keep their digits: an uncertain event never prints as certain
+    assert percent(1e-6) == "0.000100%" and percent(0.99998) == "99.998%"
+
+
+def test_probabilities_have_one_formatter():
+    from nhsrisk import _format, stats
+
+    assert stats.percent is _format.percent and plot.percent is _format.percent
+    assert not hasattr(stats, "_percent")

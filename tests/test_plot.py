@@ -21,10 +21,11 @@ import xarray as xr
 
 import nhsrisk
 from nhsrisk import plot, stats
-from nhsrisk._format import significant
+from nhsrisk._format import percent, significant
 from nhsrisk.experiments import waterfall as waterfall_experiment
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+ICS = Path(__file__).resolve().parents[1] / "examples" / "my-ics.toml"
 TORNADO_INPUTS = [
     "risks.digital_exclusion",
     "programmes.it_modernisation.cost_overrun",
@@ -125,14 +126,24 @@ def labelled(ax, label):
     return line
 
 
-def ticks_top_down(ax):
-    """Y tick labels from the top of the plot down (key paths re-joined where they were wrapped)."""
+def ticks_top_down(ax, joiner=""):
+    """Y tick labels from the top of the plot down, re-joined where they were wrapped.
+
+    Key paths wrap after their dots (``joiner=""``), readable labels at spaces (``joiner=" "``).
+    """
     pairs = zip(ax.get_yticks(), ax.get_yticklabels(), strict=True)
-    return [label.get_text().replace("\n", "") for _, label in sorted(pairs, key=lambda pair: -pair[0])]
+    return [label.get_text().replace("\n", joiner) for _, label in sorted(pairs, key=lambda pair: -pair[0])]
 
 
 def unwrapped(text):
     return text.replace("\n", " ")
+
+
+def footer_of(ax):
+    """The text of the figure's footer (one per figure), or None."""
+    footers = [text for text in ax.get_figure(root=True).texts if text.get_gid() == "nhsrisk-footer"]
+    assert len(footers) <= 1
+    return footers[0].get_text() if footers else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -173,7 +184,8 @@ def test_fan_draws_the_describe_percentile_bands_median_and_claimed_return(ds):
     assert unwrapped(ax.get_ylabel()) == "Cumulative undiscounted value, all programmes (GBP bn)"
     assert ax.get_xlabel() == "Financial year"
     assert tick_texts(ax.get_xticklabels()) == list(ds["year"].values)  # the appraisal period, ten years
-    assert "as-announced" in ax.get_title()
+    # what is shown, then the scenario: the head of its title
+    assert ax.get_title().split("\n")[-1] == "Spring Budget 2024 as announced"
     assert any("GBP 7.00bn by 2029/30" in text.get_text() for text in ax.texts)
     # the claim is to be met by the target year: its line spans the claim window only
     np.testing.assert_array_equal(labelled(ax, "claimed return").get_xdata(), [0, 4])
@@ -355,7 +367,7 @@ def test_exceedance_curve_equals_exceedance_probability_at_every_threshold(ds):
     np.testing.assert_allclose(labelled(ax, "target").get_xdata(), [-2.5, -2.5])
     (note,) = ax.texts
     assert unwrapped(note.get_text()) == (
-        f"P(at least -GBP 2.50bn) = {stats._percent(float(p))} ± {stats._percent(float(se), 2)} (MCSE)"
+        f"P(at least -GBP 2.50bn) = {percent(float(p))} ± {percent(float(se), 2)} (MCSE)"
     )
     assert unwrapped(ax.get_ylabel()) == "Probability of reaching at least x (%)"
     assert unwrapped(ax.get_xlabel()) == "Net present value over the appraisal period (GBP bn)"
@@ -370,7 +382,7 @@ def test_exceedance_reports_the_one_sided_bound_when_no_draw_reaches_the_claimed
     (note,) = ax.texts
     assert (
         unwrapped(note.get_text())
-        == f"P(at least GBP 7.00bn) = 0% (one-sided 95% upper bound {stats._percent(bound)})"
+        == f"P(at least GBP 7.00bn) = 0% (one-sided 95% upper bound {percent(bound)})"
     )
     assert "by 2029/30 (GBP bn)" in unwrapped(ax.get_xlabel())
 
@@ -420,6 +432,17 @@ def test_payback_error_bars_are_the_mcse_interval_of_stats_payback():
     # the payback result itself draws the same
     again = plot.payback(result)
     np.testing.assert_array_equal(error_bar_segments(again), segments)
+
+
+def test_payback_of_a_payback_result_names_the_run_as_the_run_does(ds):
+    # stats.payback keeps the run's identity, so its figure has the run's title and footer
+    direct, derived = plot.payback(ds), plot.payback(stats.payback(ds))
+    assert derived.get_title() == direct.get_title()
+    assert (
+        footer_of(derived)
+        == footer_of(direct)
+        == (f"2,000 draws \u00b7 seed 1 \u00b7 2023/24 prices \u00b7 nhsrisk {nhsrisk.__version__}")
+    )
 
 
 def test_payback_bar_reaches_the_clopper_pearson_bound_where_no_draw_pays_back(ds):
@@ -493,7 +516,9 @@ def test_waterfall_bars_bridge_gross_potential_through_planned_to_realised(water
     xlabel = unwrapped(ax.get_xlabel())
     assert xlabel.startswith("Mean of cumulative undiscounted value") and xlabel.endswith("(GBP bn)")
     note = " ".join(unwrapped(text.get_text()) for text in ax.texts)
-    assert "Shapley" in note and "2,000 draws, seed 1" in note and "claim window" in note
+    assert "Shapley" in note and "common random numbers" in note and "Claim window 2025/26 to 2029/30" in note
+    # the draws and the seed are the footer's
+    assert footer_of(ax).startswith("2,000 draws per run \u00b7 seed 1 \u00b7 ")
 
 
 def test_waterfall_colours_a_gain_apart_from_a_loss_and_a_haircut():
@@ -554,7 +579,7 @@ def test_waterfall_refuses_other_datasets(ds, waterfall_result):
 
 def test_tornado_bars_span_low_and_high_around_the_base_in_swing_order(tornado_result):
     t = tornado_result.isel(input=[3, 1, 0, 2])  # the plot must sort by swing itself
-    ax = render(plot.tornado(t))
+    ax = render(plot.tornado(t, labels="key"))
     by_swing = tornado_result["input"].values[np.argsort(-tornado_result["swing"].values, kind="stable")]
     assert ticks_top_down(ax) == list(by_swing)
     assert len(ax.patches) == 2 * len(TORNADO_INPUTS)
@@ -578,7 +603,7 @@ def test_tornado_bars_span_low_and_high_around_the_base_in_swing_order(tornado_r
 
 
 def test_tornado_top_keeps_the_largest_swings(tornado_result):
-    ax = render(plot.tornado(tornado_result, top=2))
+    ax = render(plot.tornado(tornado_result, top=2, labels="key"))
     assert len(ax.patches) == 4
     assert ticks_top_down(ax) == list(tornado_result["input"].values[:2])
     with pytest.raises(ValueError, match=r"The 'top' parameter of tornado must be an int >= 1"):
@@ -599,7 +624,7 @@ def test_spider_draws_the_inputs_with_the_widest_range(spider_result):
     output = s["output"].values
     ranges = output.max(axis=1) - output.min(axis=1)
     widest = list(s["input"].values[np.argsort(-ranges, kind="stable")[:2]])
-    ax = render(plot.spider(s, top=2))
+    ax = render(plot.spider(s, top=2, labels="key"))
     lines = [line for line in ax.get_lines() if line.get_label() != "all inputs at their medians"]
     assert [line.get_label().replace("\n", "") for line in lines] == widest
     for line, name in zip(lines, widest, strict=True):
@@ -613,7 +638,7 @@ def test_spider_draws_the_inputs_with_the_widest_range(spider_result):
 
 
 def test_spider_draws_the_inputs_asked_for(spider_result):
-    ax = render(plot.spider(spider_result, inputs=["risks.staff_capacity"]))
+    ax = render(plot.spider(spider_result, inputs=["risks.staff_capacity"], labels="key"))
     assert legend_texts(ax) == ["risks.staff_capacity", "all inputs at their medians"]
     with pytest.raises(ValueError, match=r"The 'inputs' parameter of spider must be names from s\['input'\]"):
         plot.spider(spider_result, inputs=["risks.no_such_input"])
@@ -632,7 +657,7 @@ def test_sobol_bars_and_interval_lines_are_the_indices_and_their_bootstrap_bound
     s = sobol_result
     order = np.argsort(-s["ST"].values, kind="stable")[:5]
     shown = s.isel(input=order)
-    ax = render(plot.sobol(s, top=5))
+    ax = render(plot.sobol(s, top=5, labels="key"))
     assert len(ax.patches) == 10
     assert ticks_top_down(ax) == list(shown["input"].values)
     s1_bars, st_bars = ax.containers
@@ -687,8 +712,14 @@ def test_heatmap_cells_are_the_sweep_means(sweep_result):
     assert [text.get_text() for text in ax.texts] == [significant(v, 3) for v in means.ravel()]
     assert tick_texts(ax.get_yticklabels()) == ["0", "0.25", "0.5"]
     assert tick_texts(ax.get_xticklabels()) == ["0", "0.2"]
-    assert ax.get_ylabel() == "risks.raid_probability (1/year)"
-    assert ax.get_xlabel() == "risks.digital_exclusion (dimensionless)"
+    # the swept parameters by their labels from the scenario, with their units; or by key path
+    assert ax.get_ylabel() == "Risks: chance of a budget raid (per year)"
+    assert ax.get_xlabel() == "Risks: digital exclusion (dimensionless)"
+    keyed = plot.heatmap(sw, labels="key")
+    assert (keyed.get_ylabel(), keyed.get_xlabel()) == (
+        "risks.raid_probability (per year)",
+        "risks.digital_exclusion (dimensionless)",
+    )
     colour_bar = ax.figure.axes[1]
     unit = "GBP bn" if scale == 1e9 else "GBP m"
     assert (
@@ -721,8 +752,12 @@ def test_heatmap_probability_uses_each_cells_claimed_return():
     np.testing.assert_allclose(ax.images[0].get_array(), expected, rtol=1e-12)
     # money on a swept axis follows the rule of every axis: GBP bn from GBP 1bn up
     assert tick_texts(ax.get_yticklabels()) == ["1", "1.5", "2.5"]
-    assert ax.get_ylabel() == "target.claimed_return (GBP bn)"
+    assert ax.get_ylabel() == "Target: claimed return (GBP bn)"
     assert unwrapped(ax.figure.axes[1].get_ylabel()).endswith("(%)")
+    # each cell's probability as a figure writes one: "< 0.01%" below its resolution
+    assert [text.get_text() for text in ax.texts] == [
+        percent(value / 100, resolution=1e-4) for value in expected.ravel()
+    ]
 
 
 def test_heatmap_refuses_what_it_cannot_draw(ds, sweep_result):
@@ -785,7 +820,8 @@ def test_compare_takes_a_mapping_of_runs(ds):
     np.testing.assert_allclose([line.get_ydata()[0] for line in medians], expected, **CLOSE)
     np.testing.assert_allclose(labelled(ax, "break-even (NPV = 0)").get_ydata(), [0.0, 0.0])
     assert tick_texts(ax.get_xticklabels()) == ["as planned", "no raids"]
-    assert "as-announced" in ax.get_title()
+    # the scenario both runs share; not the change of only one of them (the tick labels say that)
+    assert ax.get_title().split("\n")[-1] == "Spring Budget 2024 as announced"
 
 
 def test_compare_marks_each_runs_own_claimed_return_when_they_differ(ds):
@@ -913,3 +949,249 @@ def test_the_fan_legend_keeps_clear_of_the_claim_line(scenario):
     (x0, y), (x1, _) = ax.transData.transform(np.column_stack(claim.get_data()))[[0, -1]]
     crosses = legend.y0 <= y <= legend.y1 and x0 <= legend.x1 and legend.x0 <= x1
     assert not crosses, (scenario, legend, y)
+
+
+# --------------------------------------------------------------------------------------------------
+# Figures a reader can trust (issue 13, item 7)
+# --------------------------------------------------------------------------------------------------
+
+
+def readable(text):
+    """A title or label as a reader sees it: wrapped lines joined, non-breaking spaces as spaces."""
+    return " ".join(text.replace("\u00a0", " ").split())
+
+
+def test_inputs_carry_the_scenarios_labels(ds, tornado_result, spider_result, sobol_result):
+    scenario = nhsrisk.load_scenario()
+    # simulate: each sampled input says its label
+    sampled = [name for name, var in ds.data_vars.items() if var.attrs.get("sampled_input") == 1]
+    assert sampled and all(ds[name].attrs["label"] == scenario.input_label(name) for name in sampled)
+    # the experiments: one per input, from the same home
+    for result in (tornado_result, spider_result):
+        assert list(result["input_label"].values) == [scenario.input_label(n) for n in result["input"].values]
+    raid = [label for label in sobol_result["input_label"].values if "budget raid happens" in label]
+    assert raid == ["Risks: whether a budget raid happens, every year"]
+    assert "Moved together: every programme: cost overrun & every programme: delivery delay" in list(
+        sobol_result["input_label"].values
+    )
+
+
+def test_tornado_spider_and_sobol_name_inputs_by_their_labels_unless_asked_for_key_paths(
+    tornado_result, spider_result, sobol_result
+):
+    by_swing = tornado_result.isel(input=np.argsort(-tornado_result["swing"].values, kind="stable"))
+    ax = render(plot.tornado(tornado_result))
+    assert ticks_top_down(ax, " ") == list(by_swing["input_label"].values)
+    assert "IT modernisation: cost overrun" in ticks_top_down(ax, " ")
+    assert ticks_top_down(plot.tornado(tornado_result, labels="key")) == list(by_swing["input"].values)
+    spider_ax = render(plot.spider(spider_result, inputs=["risks.released_time_used"]))
+    assert readable(spider_ax.get_lines()[0].get_label()) == "Risks: released time put to use"
+    shown = sobol_result.isel(input=np.argsort(-sobol_result["ST"].values, kind="stable")[:4])
+    assert ticks_top_down(render(plot.sobol(sobol_result, top=4)), " ") == list(shown["input_label"].values)
+    # a result without labels (sobol_indices, or an older save) shows its key paths
+    unlabelled = sobol_result.drop_vars("input_label")
+    # (key paths wrap after their dots; a correlated group's name also has spaces)
+    assert [tick.replace(" ", "") for tick in ticks_top_down(plot.sobol(unlabelled, top=4))] == [
+        str(name).replace(" ", "") for name in shown["input"].values
+    ]
+    with pytest.raises(
+        ValueError, match=r"The 'labels' parameter of tornado must be one of \['readable', 'key'\]"
+    ):
+        plot.tornado(tornado_result, labels="keys")
+
+
+def test_a_variants_title_names_the_scenario_and_what_was_changed():
+    base = nhsrisk.load_scenario()
+    variant = base.with_values({"risks.digital_exclusion": 0.1})
+    ax = plot.fan(nhsrisk.simulate(variant, draws=500, seed=1))
+    title = readable(ax.get_title())
+    assert title.endswith("Spring Budget 2024 as announced with risks.digital_exclusion = 0.1")
+    # a change wraps as a whole: "= 0.1" never starts a line
+    assert not any(line.startswith("=") for line in ax.get_title().split("\n"))
+    assert readable(
+        plot.tornado(nhsrisk.tornado(variant, inputs=["risks.staff_capacity"])).get_title()
+    ).endswith("with risks.digital_exclusion = 0.1")
+    # many changes: two are listed, the rest counted
+    many = variant.with_values(
+        {"risks.staff_capacity": 0.9, "risks.raid_probability": 0.0, "risks.raid_fraction": 0.1}
+    )
+    title = readable(plot.exceedance(nhsrisk.simulate(many, draws=500, seed=1), "npv").get_title())
+    assert title.endswith("with risks.digital_exclusion = 0.1; risks.staff_capacity = 0.9 and 2 more changes")
+    # a named scenario: the head of its title
+    ring = readable(plot.fan(nhsrisk.simulate("ring-fenced", draws=500, seed=1)).get_title())
+    assert ring.endswith("\u00a0".join([]) + "Ring-fenced") and "with" not in ring.split("Ring-fenced")[1]
+
+
+def footer_parts(ax):
+    return footer_of(ax).split(" \u00b7 ")
+
+
+@pytest.mark.parametrize(("name", "fixture", "kwargs"), PLOTS)
+def test_every_figure_has_a_footer_with_the_runs_draws_seed_price_base_and_version(
+    request, name, fixture, kwargs
+):
+    data = request.getfixturevalue(fixture)
+    ax = render(getattr(plot, name)(data, **kwargs))
+    parts = footer_parts(ax)
+    assert parts[-2:] == ["2023/24 prices", f"nhsrisk {nhsrisk.__version__}"]
+    expected = {
+        "ds": ["2,000 draws", "seed 1"],
+        "waterfall_result": ["2,000 draws per run", "seed 1"],
+        "sweep_result": ["200 draws per cell", "seed 1"],
+        "options": ["500 draws", "seed 1"],
+        "sobol_result": ["Saltelli design of 64 base samples", "seed 1"],
+        "tornado_result": [],  # no sampling: each input at fixed percentiles
+        "spider_result": [],
+    }[fixture]
+    assert parts[:-2] == expected
+    # under everything the axes draw: tick labels, axis labels, notes, legends
+    figure = ax.get_figure(root=True)
+    renderer = figure.canvas.get_renderer()
+    (footer,) = [text for text in figure.texts if text.get_gid() == "nhsrisk-footer"]
+    bottom = footer.get_window_extent(renderer)
+    assert bottom.y0 >= 0
+    for axes in figure.axes:
+        assert axes.get_tightbbox(renderer).y0 > bottom.y1, (name, axes)
+    assert getattr(plot, name)(data, footer=False, **kwargs).get_figure(root=True).texts == []
+    with pytest.raises(TypeError, match=rf"The 'footer' parameter of {name} must be True or False"):
+        getattr(plot, name)(data, footer="yes", **kwargs)
+
+
+def test_a_figure_of_several_plots_has_one_footer_with_a_line_per_run(ds):
+    import matplotlib.pyplot as plt
+
+    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.5), layout="constrained")
+    plot.fan(ds, ax=left)
+    plot.exceedance(ds, "npv", ax=middle)
+    assert (
+        footer_of(left)
+        == f"2,000 draws \u00b7 seed 1 \u00b7 2023/24 prices \u00b7 nhsrisk {nhsrisk.__version__}"
+    )
+    plot.distribution(nhsrisk.simulate(draws=500, seed=2), ax=right)
+    assert [line.split(" \u00b7 ")[:2] for line in footer_of(right).split("\n")] == [
+        ["2,000 draws", "seed 1"],
+        ["500 draws", "seed 2"],
+    ]
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    (footer,) = figure.texts
+    assert all(
+        axes.get_tightbbox(renderer).y0 > footer.get_window_extent(renderer).y1 for axes in figure.axes
+    )
+
+
+def legend_entries_drawn(ax):
+    """Each legend entry with whether its artist is drawn inside the axes (some of it in view)."""
+    from matplotlib.container import Container
+
+    figure = ax.get_figure(root=True)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    view = ax.get_window_extent(renderer)
+    handles, labels = ax.get_legend_handles_labels()
+    drawn = {}
+    for handle, label in zip(handles, labels, strict=True):
+        artists = [a for a in handle if a is not None] if isinstance(handle, Container) else [handle]
+        artists = [a for part in artists for a in (part if isinstance(part, tuple | list) else [part])]
+        extents = [a.get_window_extent(renderer) for a in artists if a.get_visible()]
+        drawn[label] = any(e.overlaps(view) or view.contains(e.x0, e.y0) for e in extents)
+    return drawn
+
+
+@pytest.mark.parametrize(("name", "fixture", "kwargs"), PLOTS)
+def test_legends_list_only_what_is_drawn(request, name, fixture, kwargs):
+    ax = getattr(plot, name)(request.getfixturevalue(fixture), **kwargs)
+    drawn = legend_entries_drawn(ax)
+    legend = ax.get_legend()
+    shown = legend_texts(ax) if legend else []
+    assert [label.replace("\n", "") for label in drawn] == shown
+    assert all(drawn.values()), drawn
+
+
+def test_a_waterfall_reference_beyond_the_bars_is_still_drawn_where_its_legend_says():
+    steps = ["gross potential", "recovery", "planned", "overrun", "realised"]
+    level = np.array([3e9, 2.5e9, 2.5e9, 2e9, 2e9])
+    change = np.array([3e9, -0.5e9, 2.5e9, -0.5e9, 2e9])
+    wf = xr.Dataset(
+        {"level": ("step", level, {"units": "GBP"}), "change": ("step", change, {"units": "GBP"})},
+        coords={"step": steps, "kind": ("step", ["total", "haircut", "total", "risk", "total"])},
+        attrs={"reference": 35e9, "reference_name": "headline claim"},
+    )
+    ax = plot.waterfall(wf)
+    low, high = ax.get_xlim()
+    assert low < 35.0 < high
+    assert legend_entries_drawn(ax)["headline claim (35.0)"]
+
+
+def test_no_legend_when_nothing_drawn_has_a_label(ds):
+    ax = plot.payback(ds, label="_nolegend_")
+    assert ax.get_legend() is None
+
+
+def tiny_run(above: int, draws: int = 100_000):
+    """NPV draws of which ``above`` reach break-even (0)."""
+    npv = np.full(draws, -1e9)
+    npv[:above] = 1e9
+    return xr.Dataset({"npv": ("draw", npv, {"units": "GBP", "long_name": "Net present value"})})
+
+
+@pytest.mark.parametrize(("above", "relation"), [(1, "< 0.01%"), (99_999, "> 99.99%"), (5_000, "= 5.00%")])
+def test_exceedance_prints_a_tiny_probability_as_below_its_resolution(above, relation):
+    ax = plot.exceedance(tiny_run(above), "npv")
+    (note,) = ax.texts
+    assert unwrapped(note.get_text()).startswith(f"P(at least GBP 0bn) {relation} ± ")
+
+
+@pytest.fixture(scope="module")
+def full_tornado():
+    return nhsrisk.tornado()
+
+
+@pytest.fixture(scope="module")
+def ics_tornado():
+    # a local scheme's long programme names, and an output with a long name in GBP m
+    return nhsrisk.tornado(ICS, "cumulative_value")
+
+
+# and the long labels of every input, which push the axes (and their title and x label) to the right
+@pytest.mark.parametrize(
+    ("name", "fixture", "kwargs"),
+    [*PLOTS, ("tornado", "full_tornado", {}), ("tornado", "ics_tornado", {}), ("sobol", "sobol_result", {})],
+)
+def test_every_text_of_a_figure_is_inside_it(request, name, fixture, kwargs):
+    ax = getattr(plot, name)(request.getfixturevalue(fixture), **kwargs)
+    figure = ax.get_figure(root=True)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    page = figure.bbox
+    texts = [ax.title, ax.xaxis.label, ax.yaxis.label, *ax.texts, *figure.texts]
+    # the tick labels drawn: those of ticks inside the view limits
+    for axis, ticks, labels in (
+        (ax.xaxis, ax.get_xticks(), ax.get_xticklabels()),
+        (ax.yaxis, ax.get_yticks(), ax.get_yticklabels()),
+    ):
+        low, high = sorted(axis.get_view_interval())
+        texts += [label for tick, label in zip(ticks, labels, strict=True) if low <= tick <= high]
+    if ax.get_legend() is not None:
+        texts += ax.get_legend().get_texts()
+    for text in (t for t in texts if t.get_text()):
+        box = text.get_window_extent(renderer)
+        inside = (
+            page.x0 - 1 <= box.x0
+            and box.x1 <= page.x1 + 1
+            and page.y0 - 1 <= box.y0
+            and box.y1 <= page.y1 + 1
+        )
+        assert inside, (name, text.get_text(), box, page)
+
+
+def test_the_waterfall_says_what_planned_means(waterfall_result):
+    ax = plot.waterfall(waterfall_result)
+    note = readable(ax.texts[-1].get_text())
+    assert note.startswith(
+        "Planned: what the announced spend profile would deliver with the risks listed under it switched off"
+    )
+    assert (
+        "Gross potential: planned, before the haircuts" in note
+        and "Realised: the scenario with every risk" in note
+    )

@@ -510,8 +510,10 @@ def test_with_values_sets_budget_changes(default: Scenario, changes: Any) -> Non
     variant = default.with_values({"budget_changes": changes})
     assert variant.budget_changes == (BudgetChange(**CUT), BudgetChange(**TOP_UP))
     assert default.budget_changes == ()
-    # and an empty list takes them away again
-    assert variant.with_values({"budget_changes": []}) == default
+    # and an empty list takes them away again: the same model, which records how it got there
+    again = variant.with_values({"budget_changes": []})
+    assert again.changes == ("budget_changes = 2 changes (GBP -305m cash)", "budget_changes = none")
+    assert dataclasses.replace(again, changes=()) == default
 
 
 def test_with_values_sets_fields_of_the_new_tables(default: Scenario) -> None:
@@ -1684,3 +1686,120 @@ def test_html_display_shows_both_horizons_the_deflator_and_the_budget_changes(de
     assert "<td style='text-align:right'>96.1117</td>" in text
     assert "Deflator source: HM Treasury GDP deflators" in text
     assert "No budget changes to the announced plan." in default._repr_html_()
+
+
+# --------------------------------------------------------------------------------------------------
+# Labels for readers, and what a variant changed (issue 13, item 7)
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "label"),
+    [
+        ("risks.digital_exclusion", "Risks: digital exclusion"),
+        ("risks.raid_probability", "Risks: chance of a budget raid (per year)"),
+        ("risks.raid_fraction[2026/27]", "Risks: share of the allocation a raid removes in 2026/27"),
+        ("risks.raid_event[2025/26]", "Risks: whether a budget raid happens in 2025/26"),
+        ("staff_groups.hospital_doctor.cost_per_hour", "Hospital doctors: cost of an hour (GBP/hour)"),
+        ("programmes.it_modernisation.delivery_delay", "IT modernisation: delivery delay (years)"),
+        (
+            "programmes.patient_services.patients.value_per_contact",
+            "Patient services: value of a contact moved online (GBP/contact)",
+        ),
+        (
+            "programmes.staff_technology.staff.hospital_admin.recovered_fraction",
+            "Staff technology, hospital admin staff: share of addressed time recovered",
+        ),
+        (
+            "programmes.staff_technology.staff.gp.addressable_share",
+            "Staff technology, GPs: share of time addressed",
+        ),
+        ("programmes.*.cost_overrun", "Every programme: cost overrun"),
+        ("target.claimed_return", "Target: claimed return (GBP)"),
+        ("discount_rate", "Appraisal: discount rate (per year)"),
+    ],
+)
+def test_input_label_names_the_owner_and_the_figure(default: Scenario, key: str, label: str) -> None:
+    assert default.input_label(key) == label
+
+
+def test_every_quantity_has_a_short_readable_label(default: Scenario) -> None:
+    labels = {key: default.input_label(key) for key in default.quantities()}
+    assert len(set(labels.values())) == len(labels)  # no two inputs share a name
+    for key, label in labels.items():
+        assert "_" not in label and "." not in label.split(":")[0], (key, label)
+        assert len(label) <= 80, (key, label)
+    assert default.input_label("risks.staff_capacity", units=False) == "Risks: staff capacity to adopt"
+    with pytest.raises(ValueError, match=r"The 'key' parameter of Scenario.input_label must be the key path"):
+        default.input_label("risks.no_such_risk")
+    with pytest.raises(ValueError, match=r"Got 'programmes.it_modernisation.spend' instead"):
+        default.input_label("programmes.it_modernisation.spend")  # a spend profile, not a quantity
+
+
+def test_short_label_defaults_to_a_short_label_and_else_to_the_id(default: Scenario) -> None:
+    # the shipped scenarios give every programme and staff group a short label
+    for name in BUILTIN_SCENARIOS:
+        scenario = load_scenario(name)
+        for record in (*scenario.programmes.values(), *scenario.staff_groups.values()):
+            assert record.short_label is not None
+    data = default.to_dict()
+    del data["programmes"]["it_modernisation"]["short_label"]  # a long label: the id, humanised
+    del data["staff_groups"]["gp"]["short_label"]  # "GPs (fully qualified)": short enough
+    bare = Scenario.from_toml(dumps_toml(data))
+    assert (
+        bare.input_label("programmes.it_modernisation.uptake_ceiling") == "It modernisation: uptake ceiling"
+    )
+    assert bare.input_label("staff_groups.gp.fte") == "GPs (fully qualified): staff in post (FTE)"
+
+
+@pytest.mark.parametrize(
+    ("short", "message"),
+    [
+        ("", r"programmes\.it_modernisation\.short_label: is empty"),
+        ("   ", r"programmes\.it_modernisation\.short_label: is empty"),
+        ("x" * 33, r"programmes\.it_modernisation\.short_label: must be at most 32 characters .* got 33"),
+        ("two\nlines", r"programmes\.it_modernisation\.short_label: contains the control character"),
+        (7, r"programmes\.it_modernisation\.short_label: must be a string"),
+    ],
+)
+def test_short_label_is_checked(default: Scenario, short: Any, message: str) -> None:
+    data = default.to_dict()
+    data["programmes"]["it_modernisation"]["short_label"] = short
+    with pytest.raises(ScenarioError, match=message):
+        Scenario.from_toml(dumps_toml(data), file=None)
+
+
+def test_with_values_records_its_changes_and_they_survive_toml_and_results(
+    default: Scenario, tmp_path
+) -> None:
+    variant = default.with_values(
+        {"risks.digital_exclusion": 0.1, "programmes.it_modernisation.cost_overrun": LogNormal(0.0, 0.3)}
+    )
+    assert variant.changes == (
+        "risks.digital_exclusion = 0.1",
+        "programmes.it_modernisation.cost_overrun = LogNormal(mu=0, sigma=0.3)",
+    )
+    # a variant of a variant adds to the list; renaming is not a change of the model
+    again = variant.with_values({"risks.staff_capacity": Fixed(0.8), "name": "my-variant"})
+    assert again.changes == (*variant.changes, "risks.staff_capacity = 0.8")
+    assert default.changes == () and "\nchanges = " not in default.to_toml()
+    assert Scenario.from_toml(again.to_toml()) == again
+    assert "changes=['risks.digital_exclusion = 0.1'" in repr(variant)
+    assert "- `risks.digital_exclusion = 0.1`" in variant.to_markdown()
+    # the results carry the changes, and the scenario stored with them keeps them
+    results = nhsrisk.simulate(variant, draws=10, seed=1)
+    assert results.attrs["scenario_changes"] == "; ".join(variant.changes)
+    assert results.attrs["scenario_title"] == default.title
+    path = tmp_path / "variant.nc"
+    nhsrisk.save_results(results, path)
+    assert load_scenario(path).changes == variant.changes
+
+
+def test_changes_in_a_file_are_one_line_strings(default: Scenario) -> None:
+    data = default.to_dict()
+    data["changes"] = "risks.digital_exclusion = 0.1"
+    with pytest.raises(ScenarioError, match=r"^changes: must be an array of strings"):
+        Scenario.from_toml(dumps_toml(data))
+    data["changes"] = ["a\nb"]
+    with pytest.raises(ScenarioError, match=r"^changes\[0\]: contains the control character"):
+        Scenario.from_toml(dumps_toml(data))
