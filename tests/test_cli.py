@@ -97,12 +97,13 @@ def test_run_timings_name_every_phase_on_stderr(tmp_path, capsys):
     assert run(["--draws", "1000", "--seed", "1", "--out", str(tmp_path / "t"), "--timings"]) == 0
     captured = capsys.readouterr()
     assert "Timings" not in captured.out
-    phases = re.findall(r"^  (\S.*?)\s+(\d+\.\d{3}) s$", captured.err, flags=re.MULTILINE)
-    names = [name for name, _ in phases]
-    assert names[0] == "simulate" and names[-1] == "total"
-    assert {"write results.nc", "summary", "manifest"} <= set(names)
-    seconds = [float(value) for _, value in phases]
-    assert abs(sum(seconds[:-1]) - seconds[-1]) <= 0.002 * len(seconds)  # the phases add up to the total
+    phases = dict(re.findall(r"^  (\S.*?)\s+(-?\d+\.\d{3}) s$", captured.err, flags=re.MULTILINE))
+    names = list(phases)
+    assert names[:3] == ["start Python, import nhsrisk", "load the scenario, check the options", "simulate"]
+    assert names[-2:] == ["other", "total"]
+    assert {"write results.nc", "wait for the waterfall", "summary", "manifest"} <= set(names)
+    # the phases are disjoint spans of the run: what is left over ("other") is never negative
+    assert all(float(seconds) >= 0 for seconds in phases.values())
 
 
 def test_the_command_line_prints_the_summary_object(tmp_path, capsys):

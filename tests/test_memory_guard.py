@@ -86,14 +86,19 @@ def test_a_bad_environment_limit_is_named(monkeypatch):
         nhsrisk.simulate(draws=10, seed=1)
 
 
-def test_the_command_line_refuses_in_one_line_and_leaves_no_folder(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv(MEMORY_LIMIT_VARIABLE, "1e8")
-    out = tmp_path / "out"
+@pytest.mark.parametrize("keep", ["headline", "all"])
+def test_the_command_line_refuses_in_one_line_and_leaves_no_folder(tmp_path, monkeypatch, capsys, keep):
+    draws = 20_000
+    outputs = None if keep == "all" else nhsrisk.simulation.HEADLINE_OUTPUTS
+    one_run = result_bytes(build_plan(nhsrisk.load_scenario("after-the-cut")), draws, outputs=outputs)
+    assert one_run == result_bytes(build_plan(SCENARIO), draws, outputs=outputs)  # the same shapes
     # the run and its baseline are held together: each alone would fit, both do not
-    draws = int(1e8 / PER_DRAW * 0.75)
-    assert cli.main(["run", "--scenario", "after-the-cut", "--draws", str(draws), "--out", str(out)]) == 2
+    monkeypatch.setenv(MEMORY_LIMIT_VARIABLE, str(1.5 * one_run))
+    out = tmp_path / "out"
+    argv = ["run", "--scenario", "after-the-cut", "--draws", str(draws), "--keep", keep, "--out", str(out)]
+    assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("nhsrisk run: ")
-    assert f"would hold about {format_bytes(2 * PER_DRAW * draws)} of results" in err
+    assert f"would hold about {format_bytes(2 * one_run)} of results" in err
     assert "--summary-only" in err
     assert not out.exists()

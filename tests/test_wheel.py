@@ -120,7 +120,7 @@ def test_wheel_holds_the_package_data_licence_and_entry_point(built: tuple[Path,
     modules = sorted(p.name for p in (ROOT / "nhsrisk").glob("*.py"))
     assert all(f"nhsrisk/{module}" in names for module in modules)
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "nhsrisk = nhsrisk.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "nhsrisk = nhsrisk.cli:console_main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def test_the_core_install_holds_no_scale_package(core_venv: Path, tmp_path: Path) -> None:
