@@ -97,7 +97,10 @@ examples:
   nhsrisk run --seed 2024                       the same, reproducible to the last digit
   nhsrisk run --scenario after-the-cut          a shipped variant, beside its baseline
   nhsrisk run --scenario my-ics.toml --out ics  your own scenario file, into ./ics
+  nhsrisk run --report                          also a one-page HTML briefing, report.html
+  nhsrisk run --keep all --timings              every output of every draw; the time of each phase
   nhsrisk run --draws 1e8 --summary-only        summary statistics only, in bounded memory
+  nhsrisk report nhsrisk-out                    the briefing of an earlier run
   nhsrisk scenarios                             list the shipped scenarios
 """
 
