@@ -120,9 +120,9 @@ def _parser() -> argparse.ArgumentParser:
             "the claim window, how likely the claim is, and its value for money over the Green\n"
             "Book appraisal period (NPV, benefit-cost ratio). A scenario that names a baseline is\n"
             "run beside it with the same seed and draws, and the change per GBP of budget change\n"
-            "is reported. Writes to the output directory: results.nc (every sampled input and the\n"
-            "headline outputs of every draw; --keep all for every output), waterfall.nc, three figures\n"
-            "and a manifest."
+            "is reported. Writes to the output directory: summary.txt (what is printed), results.nc\n"
+            "(every sampled input and the headline outputs of every draw; --keep all for every\n"
+            "output), waterfall.nc, three figures and a manifest."
         ),
         epilog=_RUN_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -382,10 +382,13 @@ def _unwritable(folder: Path) -> str | None:
     return None
 
 
+#: The summary as ``nhsrisk run`` prints it (and the change against the baseline, if any).
+SUMMARY_FILE = "summary.txt"
 #: Written last into a run's folder: what the run was and a checksum of every other file in it.
 MANIFEST = "manifest.json"
 #: Every file ``nhsrisk run`` writes. A folder holding nothing else may be replaced (``--force``).
 RUN_FILES = (
+    SUMMARY_FILE,
     "results.nc",
     "waterfall.nc",
     "summary.nc",
@@ -579,7 +582,15 @@ def _run(args: argparse.Namespace, installed: list[Path]) -> int:
 
     record["seed"] = str(ds.attrs["seed"])
 
+    printed: list[str] = []
+
     def fill(folder: Path) -> None:
+        with timer("summary"):
+            effect = None if baseline is None else nhsrisk.budget_change_effect(ds, baseline_ds)
+            printed.append(summary_table(ds))
+            if effect is not None:
+                printed.append(comparison_table(effect))
+            (folder / SUMMARY_FILE).write_text("\n\n".join(printed) + "\n", encoding="utf-8")
         with timer("write results.nc"):
             save_results(ds, folder / "results.nc", compression=0)
         with timer("fan and exceedance figures"):
@@ -597,7 +608,6 @@ def _run(args: argparse.Namespace, installed: list[Path]) -> int:
             from nhsrisk.report import REPORT_FILE, write_report
 
             with timer("report"):
-                effect = None if baseline is None else nhsrisk.budget_change_effect(ds, baseline_ds)
                 write_report(ds, folder / REPORT_FILE, waterfall=bridge, comparison=effect)
         with timer("manifest"):
             _write_manifest(folder, record)
@@ -607,13 +617,10 @@ def _run(args: argparse.Namespace, installed: list[Path]) -> int:
     installed.append(out)
     # Written before anything is printed, so that a reader who stops reading early
     # (`nhsrisk run | head`) still gets the whole folder.
-    with timer("summary"):
-        print(summary_table(ds))
-        if baseline is not None:
-            print()
-            print(comparison_table(nhsrisk.budget_change_effect(ds, baseline_ds)))
+    print("\n\n".join(printed))
     tables = [f"summary.{name}" for name in TABLE_FORMATS if name in args.format]
     names = [
+        SUMMARY_FILE,
         "results.nc",
         "waterfall.nc",
         *FIGURES,
@@ -738,20 +745,23 @@ def _run_summary_only(
     )
     record["seed"] = str(summary.attrs["seed"])
 
+    printed = streaming_table(summary)
+    if baseline is not None:
+        printed += (
+            f"\n\nThe change against the baseline {baseline.name} needs the draws of both runs: "
+            "run without --summary-only to see it."
+        )
+
     def fill(folder: Path) -> None:
+        (folder / SUMMARY_FILE).write_text(printed + "\n", encoding="utf-8")
         summary.to_netcdf(folder / "summary.nc", engine="h5netcdf")
         _write_manifest(folder, record)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     write_folder_atomically(out, fill)
     installed.append(out)
-    print(streaming_table(summary))
-    if baseline is not None:
-        print(
-            f"\nThe change against the baseline {baseline.name} needs the draws of both runs: "
-            "run without --summary-only to see it."
-        )
-    print(f"\nWrote {out / 'summary.nc'}, {out / MANIFEST}")
+    print(printed)
+    print(f"\nWrote {out / SUMMARY_FILE}, {out / 'summary.nc'}, {out / MANIFEST}")
     return 0
 
 

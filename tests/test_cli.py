@@ -57,9 +57,12 @@ def test_run_writes_results_and_figure_and_prints_the_summary(tmp_path, capsys):
         "fan.png",
         "manifest.json",
         "results.nc",
+        "summary.txt",
         "waterfall.nc",
         "waterfall.png",
     ]
+    # summary.txt holds what was printed, "Wrote ..." aside
+    assert (out / "summary.txt").read_text(encoding="utf-8") == text.split("\nWrote ")[0].rstrip("\n") + "\n"
     # by default the headline outputs and every sampled input of every draw, as simulate keeps them
     with nhsrisk.open_results(out / "results.nc") as saved:
         expected = nhsrisk.simulate(draws=2000, seed=5, keep="headline")
@@ -295,6 +298,7 @@ def test_a_reader_closing_the_pipe_early_still_gets_the_results(tmp_path):
         "fan.png",
         "manifest.json",
         "results.nc",
+        "summary.txt",
         "waterfall.nc",
         "waterfall.png",
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
@@ -56,7 +57,7 @@ def test_the_manifest_records_the_run_and_every_file(previous):
     assert manifest["scenario_name"] == "as-announced"
     assert manifest["scenario_sha256"] == nhsrisk.load_scenario().sha256()
     files = {p.name for p in previous.iterdir()} - {"manifest.json"}
-    expected = {"results.nc", "waterfall.nc", "fan.png", "exceedance.png", "waterfall.png"}
+    expected = {"summary.txt", "results.nc", "waterfall.nc", "fan.png", "exceedance.png", "waterfall.png"}
     assert set(manifest["files"]) == files == expected
     for name, record in manifest["files"].items():
         data = (previous / name).read_bytes()
@@ -71,7 +72,7 @@ def test_a_forced_run_replaces_the_whole_folder(previous, tmp_path):
     out = copy_of(previous, tmp_path)
     assert cli.main(["run", *DRAWS, "--out", str(out), "--force", "--summary-only", "--chunks", "200"]) == 0
     # no results.nc of the earlier run beside the new summary: one run per folder
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "summary.nc"]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "summary.nc", "summary.txt"]
     assert not hidden_leftovers(tmp_path)
 
 
@@ -107,11 +108,12 @@ def _half_written_results(ds, path, **kwargs):
     ("target", "replacement"),
     [
         ("nhsrisk.simulate", _interrupt),
+        ("nhsrisk.cli.summary_table", _interrupt),
         ("nhsrisk.cli.save_results", _half_written_results),
         ("nhsrisk.cli._figure", _interrupt),
         ("nhsrisk.cli._write_manifest", _interrupt),
     ],
-    ids=["simulating", "writing results", "drawing figures", "writing the manifest"],
+    ids=["simulating", "summarising", "writing results", "drawing figures", "writing the manifest"],
 )
 @pytest.mark.parametrize("earlier", [False, True], ids=["new folder", "over an earlier run"])
 def test_ctrl_c_before_the_folder_is_in_place_leaves_everything_as_it_was(
@@ -134,7 +136,15 @@ def test_ctrl_c_before_the_folder_is_in_place_leaves_everything_as_it_was(
 
 def test_ctrl_c_while_printing_leaves_the_complete_folder(tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
-    monkeypatch.setattr(cli, "summary_table", _interrupt)
+
+    # the summary is printed once the folder is in place (print is looked up in cli's globals first);
+    # the line on stderr that reports the interruption still prints
+    def interrupt_stdout(*args, file=None, **kwargs):
+        if file is None:
+            raise KeyboardInterrupt
+        builtins.print(*args, file=file, **kwargs)
+
+    monkeypatch.setattr(cli, "print", interrupt_stdout, raising=False)
     assert run(out) == 130
     assert capsys.readouterr().err == f"nhsrisk run: interrupted; {out} is complete\n"
     manifest = json.loads((out / "manifest.json").read_text())
