@@ -35,7 +35,7 @@ from nhsrisk._validate import resolve_seed
 from nhsrisk._version import __version__
 from nhsrisk.experiments import waterfall
 from nhsrisk.io import save_results, write_folder_atomically
-from nhsrisk.report import WATERFALL_DRAWS
+from nhsrisk.report import REPORT_FILE, WATERFALL_DRAWS, write_report
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
 from nhsrisk.stats import cap_binding, minimum_draws, summary
 from nhsrisk.tables import TABLE_FORMATS, write_tables
@@ -395,7 +395,7 @@ RUN_FILES = (
     "summary.csv",
     "summary.xlsx",
     *FIGURES,
-    "report.html",
+    REPORT_FILE,
     MANIFEST,
 )
 
@@ -605,8 +605,6 @@ def _run(args: argparse.Namespace, installed: list[Path]) -> int:
             with timer("tables"):
                 write_tables(ds, folder, args.format)
         if args.report:
-            from nhsrisk.report import REPORT_FILE, write_report
-
             with timer("report"):
                 write_report(ds, folder / REPORT_FILE, waterfall=bridge, comparison=effect)
         with timer("manifest"):
@@ -625,7 +623,7 @@ def _run(args: argparse.Namespace, installed: list[Path]) -> int:
         "waterfall.nc",
         *FIGURES,
         *tables,
-        *(["report.html"] if args.report else []),
+        *([REPORT_FILE] if args.report else []),
         MANIFEST,
     ]
     print(f"\nWrote {', '.join(str(out / name) for name in names)}")
@@ -832,8 +830,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(scenarios_table())
         return 0
     if args.command == "report":
-        from nhsrisk.report import write_report
-
         try:
             written = write_report(args.results, args.out, overwrite=args.force)
         except (ValueError, OSError) as err:
