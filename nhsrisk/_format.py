@@ -17,6 +17,7 @@ __all__ = [
     "format_bytes",
     "FIGURE_RESOLUTION",
     "money_unit",
+    "ordinal",
     "percent",
     "significant",
 ]
@@ -38,6 +39,23 @@ def significant(value: float, digits: int) -> str:
     rounded = float(f"{value:.{digits}g}")
     decimals = max(digits - 1 - math.floor(math.log10(abs(rounded))), 0)
     return f"{rounded:,.{decimals}f}"
+
+
+def ordinal(probability: float) -> str:
+    """Write a percentile as an ordinal, for text and legends.
+
+    Examples
+    --------
+    >>> ordinal(0.1), ordinal(0.9), ordinal(0.01), ordinal(0.025), ordinal(0.12)
+    ('10th', '90th', '1st', '2.5th', '12th')
+    """
+    percentage = 100.0 * probability
+    text = f"{percentage:g}"
+    if not float(percentage).is_integer():
+        return f"{text}th"
+    whole = int(round(percentage))
+    suffix = "th" if whole % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(whole % 10, "th")
+    return f"{text}{suffix}"
 
 
 def percent(p: float, digits: int = 3, *, resolution: float | None = None) -> str:

@@ -85,7 +85,7 @@ import numpy as np
 import xarray as xr
 
 from nhsrisk import stats
-from nhsrisk._format import FIGURE_RESOLUTION, money_unit, percent, significant
+from nhsrisk._format import FIGURE_RESOLUTION, money_unit, ordinal, percent, significant
 from nhsrisk._validate import _message, check_count
 from nhsrisk.simulation import OUTPUTS
 
@@ -401,16 +401,6 @@ def _amount(value: float, unit_label: str) -> str:
         sign = "-" if value < 0 else ""
         return f"{sign}GBP {_number(abs(value))}{unit_label[4:]}"
     return f"{_number(value)} {unit_label}".strip()
-
-
-def _ordinal(probability: float) -> str:
-    percent = 100.0 * probability
-    text = f"{percent:g}"
-    if not float(percent).is_integer():
-        return f"{text}th"
-    whole = int(round(percent))
-    suffix = "th" if whole % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(whole % 10, "th")
-    return f"{text}{suffix}"
 
 
 def _reference_label(reference: tuple[np.ndarray, str], scale: float) -> str:
@@ -876,7 +866,7 @@ def distribution(
             color=OKABE_ITO["orange"],
             linestyle=":",
             linewidth=1.5,
-            label=f"{_ordinal(q)} percentile ({_number(level)})",
+            label=f"{ordinal(q)} percentile ({_number(level)})",
         )
     if reference is not None:
         level = float(reference[0]) / scale
@@ -1413,7 +1403,7 @@ def tornado(
         (low, OKABE_ITO["blue"], t.attrs.get("low")),
         (high, OKABE_ITO["orange"], t.attrs.get("high")),
     ):
-        name = f"input at its {_ordinal(percentile)} percentile" if percentile is not None else "input"
+        name = f"input at its {ordinal(percentile)} percentile" if percentile is not None else "input"
         ax.barh(y, ends - base, left=base, **{"height": 0.6, "color": colour, "label": name, **kwargs})
     ax.axvline(
         base, color=OKABE_ITO["black"], linewidth=1.0, label=f"all inputs at their medians ({_number(base)})"

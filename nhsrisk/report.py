@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import xarray as xr
 
-from nhsrisk._format import FIGURE_RESOLUTION, money_unit, percent, significant
+from nhsrisk._format import FIGURE_RESOLUTION, money_unit, ordinal, percent, significant
 from nhsrisk._validate import _message
 from nhsrisk._version import __version__
 from nhsrisk.io import open_results, write_atomically
@@ -396,13 +396,6 @@ def _number(name: str, value: float, text: str) -> str:
     return f'<span class="num" data-summary="{_e(name)}" data-value="{float(value)!r}">{_e(text)}</span>'
 
 
-def _ordinal(probability: float) -> str:
-    """Return a percentile as an ordinal: ``10th``, ``90th``, ``2.5th``."""
-    from nhsrisk.plot import _ordinal as ordinal
-
-    return ordinal(probability)
-
-
 def _claim_name(table: SummaryDataset) -> str:
     return str(table["output"].values[0])
 
@@ -579,8 +572,8 @@ def _tornado_sentence(tornado: xr.Dataset) -> str:
         described = f" ({_e(long_name)})" if long_name and long_name != name else ""
         named = f"<code>{_e(name)}</code>{described}"
     return (
-        f"<b>The input that matters most.</b> Moved alone from its {_e(_ordinal(lo_pct))} to its "
-        f"{_e(_ordinal(hi_pct))} percentile, {named} takes the {label} "
+        f"<b>The input that matters most.</b> Moved alone from its {_e(ordinal(lo_pct))} to its "
+        f"{_e(ordinal(hi_pct))} percentile, {named} takes the {label} "
         f"from {_number('tornado_low', low, shown(low))} to {_number('tornado_high', high, shown(high))}."
     )
 
@@ -604,7 +597,7 @@ def _headline_css(table: SummaryDataset) -> str:
 
 
 def _headline(table: SummaryDataset, cap: str | None) -> str:
-    ordinals = [_ordinal(float(q)) for q in table["quantile"].values]
+    ordinals = [ordinal(float(q)) for q in table["quantile"].values]
     percentiles = ", ".join(ordinals[:-1]) + f" and {ordinals[-1]}" if len(ordinals) > 1 else ordinals[0]
     level = f"{100 * float(table.attrs.get('confidence', 0.95)):g}%"
     return (
@@ -745,8 +738,8 @@ def _figures(
             f"{str(tornado.attrs.get('output', 'output')).upper()} most, each at its low and high percentile "
             "with the others at their medians.",
             f"Which single inputs matter most for the {str(tornado.attrs.get('output', 'output')).upper()}: "
-            f"each bar moves one input from its {_ordinal(float(tornado.attrs.get('low', 0.1)))} to its "
-            f"{_ordinal(float(tornado.attrs.get('high', 0.9)))} percentile, every other input at its median "
+            f"each bar moves one input from its {ordinal(float(tornado.attrs.get('low', 0.1)))} to its "
+            f"{ordinal(float(tornado.attrs.get('high', 0.9)))} percentile, every other input at its median "
             f"(the vertical line; the {shown} largest of {int(tornado.sizes.get('input', 0))} inputs).",
         ),
     ]
@@ -809,8 +802,8 @@ def _method(
         "benefits beyond a do-minimum path (what would have happened anyway).",
         "<b>Sensitivity.</b> The waterfall switches risks off in groups and attributes the difference "
         "by Shapley values; the tornado moves one input at a time from its "
-        f"{_ordinal(float(tornado.attrs.get('low', 0.1)))} to its "
-        f"{_ordinal(float(tornado.attrs.get('high', 0.9)))} percentile with the others at their "
+        f"{ordinal(float(tornado.attrs.get('low', 0.1)))} to its "
+        f"{ordinal(float(tornado.attrs.get('high', 0.9)))} percentile with the others at their "
         "medians (no draws; correlations not applied).",
         "<b>Left out.</b> Each would change the figures, most of them downward: the do-minimum's own "
         "costs, staff training and backfill, dual running of non-digital routes, go-live dips, social "
