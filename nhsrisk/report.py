@@ -37,6 +37,8 @@ import xarray as xr
 from nhsrisk._format import FIGURE_RESOLUTION, money_unit, ordinal, percent, significant
 from nhsrisk._validate import _message
 from nhsrisk._version import __version__
+from nhsrisk.experiments import tornado as compute_tornado
+from nhsrisk.experiments import waterfall as compute_waterfall
 from nhsrisk.io import open_results, write_atomically
 from nhsrisk.scenario import LONG_TERM_FROM_YEAR, Scenario, scenario_from_attrs
 from nhsrisk.stats import SummaryDataset, _probability_text, cap_binding, summary
@@ -187,14 +189,10 @@ def render_report(
     n_draws = int(ds.sizes["draw"])
     seed = int(ds.attrs["seed"])
     if waterfall is None:
-        from nhsrisk.experiments import waterfall as compute_waterfall
-
         waterfall = compute_waterfall(
             scenario, draws=min(n_draws, WATERFALL_DRAWS), seed=seed, progress=False
         )
     if tornado is None:
-        from nhsrisk.experiments import tornado as compute_tornado
-
         tornado = compute_tornado(scenario)
     figures = _figures(ds, table, waterfall, tornado)
     body = [
