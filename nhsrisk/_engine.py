@@ -186,14 +186,20 @@ def check_result_size(
     )
 
 
-def allocate_results(plan: Plan, draws: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Allocate the output arrays (shaped as :data:`~nhsrisk._model.OUTPUTS`, draws last) and kept inputs."""
+def allocate_results(
+    plan: Plan, draws: int, outputs: Collection[str] | None = None
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Allocate the output arrays (shaped as :data:`~nhsrisk._model.OUTPUTS`, draws last) and kept inputs.
+
+    ``outputs`` names the outputs to allocate (None: all), in the order of ``OUTPUTS``.
+    """
     sizes = output_sizes(plan)
-    outputs = {
+    arrays = {
         name: np.empty((*(sizes[d] for d in out.dims), draws), dtype=bool if out.boolean else float)
         for name, out in OUTPUTS.items()
+        if outputs is None or name in outputs
     }
-    return outputs, np.empty((len(plan.stored), draws))
+    return arrays, np.empty((len(plan.stored), draws))
 
 
 def sampling_arguments(
@@ -328,21 +334,31 @@ def run(
         return _run_keeping(plan, seed, start, draws, threads, kernel, sampling, progress, outputs)
     arrays, inputs = buffers if buffers is not None else allocate_results(plan, draws)
     arguments = list(kernel_arguments(plan, seed, start, inputs, arrays, sampling))
-    arguments[1] = (np.int64(0), np.int64(draws))
-    with _numba_threads(threads), progress_bar(draws, "simulate", progress) as bar:
-        # the draws in slices (a draw depends only on its index): Ctrl-C is honoured between
-        # slices, and the bar moves a step a slice
-        for offset in range(0, draws, PROGRESS_SLICE):
-            count = min(PROGRESS_SLICE, draws - offset)
-            arguments[1] = (np.int64(offset), np.int64(count))
-            kernel(*arguments)
-            bar.update(count)
+
+    def fill(offset: int, count: int) -> None:
+        arguments[1] = (np.int64(offset), np.int64(count))
+        kernel(*arguments)
+
+    _in_slices(draws, PROGRESS_SLICE, threads, progress, fill)
     if buffers is not None:
         views = {name: array[..., :draws] for name, array in arrays.items()}
         views["_inputs"] = inputs[:, :draws]
         return views
     arrays["_inputs"] = inputs
     return arrays
+
+
+def _in_slices(draws: int, step: int, threads: int | None, progress: bool | None, call: Any) -> None:
+    """Call ``call(offset, count)`` for the draws in slices of ``step``, on ``threads`` numba threads.
+
+    A draw depends only on its index, so slicing changes nothing in the results;
+    Ctrl-C is honoured between slices, and the progress bar moves a step a slice.
+    """
+    with _numba_threads(threads), progress_bar(draws, "simulate", progress) as bar:
+        for offset in range(0, draws, step):
+            count = min(step, draws - offset)
+            call(offset, count)
+            bar.update(count)
 
 
 def _run_keeping(
@@ -357,29 +373,21 @@ def _run_keeping(
     kept: Collection[str],
 ) -> dict[str, np.ndarray]:
     """:func:`run` keeping only the outputs named in ``kept`` (and the inputs), a slice at a time."""
-    sizes = output_sizes(plan)
     step = min(draws, KEPT_SLICE)
     scratch, scratch_inputs = allocate_results(plan, step)
-    arrays = {
-        name: np.empty(
-            (*(sizes[d] for d in OUTPUTS[name].dims), draws), dtype=bool if OUTPUTS[name].boolean else float
-        )
-        for name in OUTPUTS
-        if name in kept
-    }
-    inputs = np.empty((len(plan.stored), draws))
+    arrays, inputs = allocate_results(plan, draws, kept)
     arguments = list(kernel_arguments(plan, seed, start, scratch_inputs, scratch, sampling))
-    with _numba_threads(threads), progress_bar(draws, "simulate", progress) as bar:
-        for offset in range(0, draws, step):
-            count = min(step, draws - offset)
-            # the slice's first draw sits at position 0 of the scratch arrays
-            arguments[0] = np.uint64(start + offset)
-            arguments[1] = (np.int64(0), np.int64(count))
-            kernel(*arguments)
-            for name, array in arrays.items():
-                array[..., offset : offset + count] = scratch[name][..., :count]
-            inputs[:, offset : offset + count] = scratch_inputs[:, :count]
-            bar.update(count)
+
+    def fill(offset: int, count: int) -> None:
+        # the slice's first draw sits at position 0 of the scratch arrays
+        arguments[0] = np.uint64(start + offset)
+        arguments[1] = (np.int64(0), np.int64(count))
+        kernel(*arguments)
+        for name, array in arrays.items():
+            array[..., offset : offset + count] = scratch[name][..., :count]
+        inputs[:, offset : offset + count] = scratch_inputs[:, :count]
+
+    _in_slices(draws, step, threads, progress, fill)
     arrays["_inputs"] = inputs
     return arrays
 

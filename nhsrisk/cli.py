@@ -358,12 +358,10 @@ FIGURES = ("fan.png", "exceedance.png", "waterfall.png")
 
 
 def _figure(draw: Callable[[Any], Any], path: Path) -> None:
-    """Draw on a fresh Agg figure and save it as PNG."""
-    from matplotlib.figure import Figure
+    """Draw a chart on a fresh figure and save it as PNG (:func:`nhsrisk.plot.render_png`)."""
+    from nhsrisk.plot import render_png
 
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
-    draw(fig.add_subplot())
-    fig.savefig(path, format="png", dpi=150)
+    path.write_bytes(render_png(draw))
 
 
 def _unwritable(folder: Path) -> str | None:

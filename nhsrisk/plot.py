@@ -78,7 +78,7 @@ import math
 import numbers
 import re
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -180,6 +180,48 @@ def _check_ax(ax: Any, caller: str) -> None:
 
     if not isinstance(ax, Axes):
         raise TypeError(_message("ax", caller, "a matplotlib Axes or None", type(ax).__name__))
+
+
+def render_png(draw: Callable[[Axes], Any], *, height: float = _FIGURE_SIZE[1], dpi: int = 150) -> bytes:
+    """Draw one chart on a fresh figure, outside pyplot, and return it as PNG bytes.
+
+    Not a chart of results (so not in ``__all__``, which the ``.nhsrisk.plot``
+    accessor mirrors): the renderer that ``nhsrisk run`` and the report share.
+    The figure is the size the plots here draw at (7 inches wide), laid out by
+    matplotlib's constrained layout; the PNG carries no software version, so
+    the same chart gives the same bytes. ``nhsrisk run`` writes its figures and
+    the report embeds its figures through this function.
+
+    Parameters
+    ----------
+    draw : callable
+        Called with the new Axes; draws the chart (``lambda ax: plot.fan(ds, ax=ax)``).
+    height : float, default=4.5
+        Height of the figure [inches].
+    dpi : int, default=150
+        Resolution [dots per inch].
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> png = render_png(lambda ax: fan(nhsrisk.simulate(draws=500, seed=1), ax=ax))
+    >>> png[1:4]  # the PNG signature
+    b'PNG'
+    """
+    import io
+
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(_FIGURE_SIZE[0], height), layout="constrained")
+    draw(fig.add_subplot())
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return buffer.getvalue()
 
 
 def _new_axes(ax: Axes | None, height: float = _FIGURE_SIZE[1]) -> Axes:

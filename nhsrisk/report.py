@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import datetime
 import html
-import io
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np
 import xarray as xr
 
 from nhsrisk._format import FIGURE_RESOLUTION, money_unit, ordinal, percent, significant
+from nhsrisk._stored import _is_zarr_store
 from nhsrisk._validate import _message
 from nhsrisk._version import __version__
 from nhsrisk.experiments import tornado as compute_tornado
@@ -63,8 +63,6 @@ WATERFALL_DRAWS = 5_000
 #: Inputs shown in the report's tornado chart: the largest swings.
 TORNADO_TOP = 10
 _BASES = ("published", "partly assumed", "assumption")
-_FIGURE_WIDTH = 7.0  # inches, as nhsrisk.plot draws them
-_DPI = 150
 
 
 # --------------------------------------------------------------------------------------------------
@@ -283,7 +281,7 @@ def write_report(
             _message("results", caller, "a results Dataset, or the path of saved results", type(results))
         )
     source = Path(results)
-    if source.is_dir() and not _is_zarr(source):
+    if source.is_dir() and not _is_zarr_store(source):
         results_file = source / "results.nc"
         if not results_file.exists():
             held = sorted(entry.name for entry in source.iterdir())
@@ -350,10 +348,6 @@ def _check_result(
             )
         )
     return value
-
-
-def _is_zarr(path: Path) -> bool:
-    return (path / ".zgroup").exists() or (path / "zarr.json").exists()
 
 
 def _check_target(path: Any, overwrite: bool, caller: str) -> Path:
@@ -745,14 +739,10 @@ def _figures(
 
 
 def _png(draw: Callable[[Axes], Any], height: float) -> str:
-    """Draw on a fresh Agg figure (no pyplot state) and return it as a PNG data URI."""
-    from matplotlib.figure import Figure
+    """Draw a chart (:func:`nhsrisk.plot.render_png`) and return it as a PNG data URI."""
+    from nhsrisk.plot import render_png
 
-    fig = Figure(figsize=(_FIGURE_WIDTH, height), layout="constrained")
-    draw(fig.add_subplot())
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(render_png(draw, height=height)).decode("ascii")
 
 
 def _figure_section(figures: list[tuple[str, str, str, str]]) -> str:
