@@ -14,7 +14,7 @@ import numba
 import numpy as np
 
 from nhsrisk._config import ERROR_MODEL, NUMBA_CACHE
-from nhsrisk._special import exp, exp_many, ndtri, ndtri_many
+from nhsrisk._special import exp, exp_many, fma, ndtri, ndtri_many
 
 FIXED = 0
 UNIFORM = 1
@@ -35,12 +35,32 @@ RECORD = 8
 
 @numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _hermite_cell(table, at, u):
-    """Evaluate the quintic of the cell whose record starts at ``table[at]`` at ``u``, clipped to [0, 1]."""
+    """Evaluate the quintic of the cell whose record starts at ``table[at]`` at ``u``, clipped to [0, 1].
+
+    Horner's rule in fused multiply-adds: one rounding a step instead of two,
+    and half the latency, which is what a Beta value costs once a far bucket's
+    mispredicted branch has emptied the pipeline (3.4 against 4.4-5.4 ns a
+    value, 2026-12-07). The table's cells are checked with this same function
+    (:func:`hermite_cells_at`), so the accuracy bound holds for these bits.
+    """
     s = (u - table[at]) * table[at + 1]
-    x = table[at + 2] + s * (
-        table[at + 3] + s * (table[at + 4] + s * (table[at + 5] + s * (table[at + 6] + s * table[at + 7])))
-    )
+    x = fma(s, table[at + 7], table[at + 6])
+    x = fma(s, x, table[at + 5])
+    x = fma(s, x, table[at + 4])
+    x = fma(s, x, table[at + 3])
+    x = fma(s, x, table[at + 2])
     return min(max(x, 0.0), 1.0)
+
+
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
+def hermite_cells_at(records, u, out):
+    """``out[i, j]``: the cell ``records[i]`` (a kernel record, 8 doubles) evaluated at ``u[i, j]``.
+
+    The kernel's own arithmetic (:func:`_hermite_cell`), for the table builder's checks.
+    """
+    for i in range(u.shape[0]):
+        for j in range(u.shape[1]):
+            out[i, j] = _hermite_cell(records[i], 0, u[i, j])
 
 
 @numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")

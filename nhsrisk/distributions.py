@@ -290,10 +290,11 @@ def _horner(records: np.ndarray) -> np.ndarray:
 
 def _evaluate_records(kernel_records: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Evaluate kernel records at probabilities ``u`` (one row of u per record), as the kernel does."""
-    u0, inverse_width, c0, c1, c2, c3, c4, c5 = (kernel_records[:, j, None] for j in range(8))
-    s = (u - u0) * inverse_width
-    x = c0 + s * (c1 + s * (c2 + s * (c3 + s * (c4 + s * c5))))
-    return np.clip(x, 0.0, 1.0)
+    records = np.ascontiguousarray(kernel_records, dtype=np.float64)
+    points = np.ascontiguousarray(np.broadcast_to(u, (len(records), np.shape(u)[-1])), dtype=np.float64)
+    out = np.empty_like(points)
+    _sampling.hermite_cells_at(records, points, out)
+    return out
 
 
 def _beta_records(law: Any, alpha: float, beta: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -377,7 +378,7 @@ def _cdf_step(law: Any, x: np.ndarray) -> np.ndarray:
 
 
 #: Bump when the table construction changes: cached tables of other versions are ignored.
-_TABLE_VERSION = 8
+_TABLE_VERSION = 9
 
 
 def _table_cache_dir() -> Path | None:
