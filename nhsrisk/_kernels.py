@@ -70,7 +70,10 @@ def zero_draws(target, count):
 
 @numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL)
 def block_scratch(model):
-    """Work arrays for :func:`evaluate_block`: vectors, per programme and group, per group, per year."""
+    """Work arrays for :func:`evaluate_block`.
+
+    Per-draw vectors; per programme and group; per group; per year; per programme.
+    """
     group_idx = model[4]
     planned_spend = model[5]
     n_prog, n_year = planned_spend.shape
@@ -80,6 +83,7 @@ def block_scratch(model):
         np.empty((n_prog, n_group, BLOCK)),
         np.empty((n_group, BLOCK)),
         np.empty((2, n_year, BLOCK)),
+        np.empty((n_prog, BLOCK)),
     )
 
 
@@ -101,7 +105,7 @@ _VECTORS = (
     "support_end",
     "need_factor",
     "total",
-    "staff_value",
+    "hours_scale",
     "cumulative",
     "pv_capital",
     "pv_running",
@@ -126,7 +130,7 @@ _BASE_STEP = _VECTORS.index("base_step")
 _SUPPORT_END = _VECTORS.index("support_end")
 _NEED_FACTOR = _VECTORS.index("need_factor")
 _TOTAL = _VECTORS.index("total")
-_STAFF_VALUE = _VECTORS.index("staff_value")
+_HOURS_SCALE = _VECTORS.index("hours_scale")
 #: The accumulators zeroed at the start of every block: cumulative value and the present values.
 _FIRST_SUM = _VECTORS.index("cumulative")
 _PV_CAPITAL = _VECTORS.index("pv_capital")
@@ -186,7 +190,7 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
     additional_out = outputs[M.OUT_ADDITIONAL_UPTAKE]
     n_prog, n_year = planned_spend.shape
     n_group = group_idx.shape[0]
-    vectors, full_uptake_hours, releasable, per_year = scratch
+    vectors, full_uptake_hours, releasable, per_year, staff_value = scratch
     year_cut = per_year[0]
     exclusion = per_year[1]
     capital = vectors[_CAPITAL]
@@ -373,12 +377,19 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
             for j in range(count):
                 full_uptake_hours[p, g, j] = fte[j] * hours[j] * addressable[j] * recovered[j]
 
-    _value_and_appraisal(lo, count, x, model, vectors, full_uptake_hours, releasable, exclusion, outputs)
+    _value_and_appraisal(
+        lo, count, x, model, vectors, full_uptake_hours, releasable, exclusion, staff_value, outputs
+    )
 
 
 @numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
-def _value_and_appraisal(lo, count, x, model, vectors, full_uptake_hours, releasable, exclusion, outputs):
-    """Hours released (capped per staff group), value by kind, present values, NPV and BCR."""
+def _value_and_appraisal(
+    lo, count, x, model, vectors, full_uptake_hours, releasable, exclusion, staff_value, outputs
+):
+    """Hours released (capped per staff group), value by kind, present values, NPV and BCR.
+
+    ``staff_value`` is scratch, (programme, BLOCK): a year's released hours at their cost.
+    """
     risk_idx, prog_idx, group_idx = model[0], model[2], model[4]
     discount_factor, residual_annuity = model[8], model[9]
     spend_out = outputs[M.OUT_SPEND]
@@ -395,7 +406,7 @@ def _value_and_appraisal(lo, count, x, model, vectors, full_uptake_hours, releas
     n_prog, n_year = model[5].shape
     n_group = group_idx.shape[0]
     total = vectors[_TOTAL]
-    staff_value = vectors[_STAFF_VALUE]
+    scale = vectors[_HOURS_SCALE]
     cumulative = vectors[_FIRST_SUM]
     pv_capital = vectors[_PV_CAPITAL]
     pv_running = vectors[_PV_RUNNING]
@@ -408,21 +419,28 @@ def _value_and_appraisal(lo, count, x, model, vectors, full_uptake_hours, releas
     for v in range(_FIRST_SUM, _N_VECTORS):
         zero_draws(vectors[v], count)
     for t in range(n_year):
+        # Hours by group, scaled down where they exceed the group's releasable time, and their
+        # value by programme, in one pass: the hours are written once and never read back.
+        for p in range(n_prog):
+            zero_draws(staff_value[p], count)
         for g in range(n_group):
+            cost = x[group_idx[g, M.COST_PER_HOUR]]
             zero_draws(total, count)
             for p in range(n_prog):
                 for j in range(count):
-                    h = full_uptake_hours[p, g, j] * additional_out[t, p, lo + j]
-                    hours_out[t, p, g, lo + j] = h
-                    total[j] += h
+                    total[j] += full_uptake_hours[p, g, j] * additional_out[t, p, lo + j]
             for j in range(count):
                 available = releasable[g, j]
                 binding = total[j] > available
                 capped_out[t, g, lo + j] = binding
-                if binding:
-                    scale = available / total[j]
-                    for p in range(n_prog):
-                        hours_out[t, p, g, lo + j] *= scale
+                # h * 1.0 is h: the same hours as scaling only where the cap binds
+                scale[j] = available / total[j] if binding else 1.0
+            for p in range(n_prog):
+                value_row = staff_value[p]
+                for j in range(count):
+                    h = full_uptake_hours[p, g, j] * additional_out[t, p, lo + j] * scale[j]
+                    hours_out[t, p, g, lo + j] = h
+                    value_row[j] += h * cost[j]
         last_year = t == n_year - 1
         discount = discount_factor[t]
         for p in range(n_prog):
@@ -431,16 +449,12 @@ def _value_and_appraisal(lo, count, x, model, vectors, full_uptake_hours, releas
             care_share = x[prog_idx[p, M.SOCIAL_CARE_SHARE]]
             cashed_share = x[prog_idx[p, M.CASHED_SHARE]]
             savings = x[prog_idx[p, M.NON_STAFF_SAVINGS]]
-            zero_draws(staff_value, count)
-            for g in range(n_group):
-                cost = x[group_idx[g, M.COST_PER_HOUR]]
-                for j in range(count):
-                    staff_value[j] += hours_out[t, p, g, lo + j] * cost[j]
+            time_worth = staff_value[p]
             annuity = residual_annuity[p]
             for j in range(count):
                 kept = 1.0 - care_share[j] * leakage[j]
                 added = additional_out[t, p, lo + j]
-                time_value = staff_value[j] * used[j] * kept
+                time_value = time_worth[j] * used[j] * kept
                 cashed = time_value * cashed_share[j]
                 cash = cashed + savings[j] * added
                 redeployed = time_value - cashed
@@ -624,7 +638,7 @@ def simulate_span(
     """
     sampler, design_size, design, design_rows, copula_rows, mixing = sampling
     x, scores, mixed = work[0], work[1], work[2]
-    scratch = (work[3], work[4], work[5], work[6])
+    scratch = (work[3], work[4], work[5], work[6], work[7])
     offset, n = span
     n_inputs = codes.shape[0]
     n_stored = inputs_out.shape[0]
