@@ -1,32 +1,39 @@
-"""Compare nhsrisk with the random-number floor and the plain-NumPy reference, in one process.
+"""Compare nhsrisk with the random-number floor and with what users would write instead, in rounds.
 
 Run from the repository root::
 
-    python -m benchmarks.compare [--draws N] [--repeats R] [--skip-reference]
+    python -m benchmarks.compare [--draws N] [--rounds R] [--warmup W] [--skip-reference]
 
-Every measurement is the median of R repeats (default 5) after one warm-up
-call (which also compiles or loads the numba kernels), taken one after the
-other in this process on this machine:
+The contenders, each timed once per round:
 
 (a) the random-number floor: ``numpy.random.Generator.random`` (PCG64, one
     core) drawing as many uniforms as the kernel consumes,
     ``draws * uniforms_per_draw``, once into a preallocated ``out=`` array and
     once allocating the result. Any Monte Carlo code must at least produce its
     uniforms, so this bounds what the model itself can save.
-(b) the NumPy reference model (``benchmarks/reference.py``), the same
-    structural model vectorised over draws, as an analyst would write it
-    without numba;
-(c) ``nhsrisk.simulate(threads=1)``;
-(d) ``nhsrisk.simulate(threads=None)`` (all numba threads);
-(e) the kernel alone, all threads, outputs preallocated (no plan building, no
-    Dataset), to show the overhead around it.
+(b) what an analyst would write without nhsrisk: the same structural model
+    vectorised over draws in NumPy (``benchmarks/reference.py``), its inputs
+    drawn three ways: with NumPy's own samplers (``Generator.beta`` and
+    friends), with ``scipy.stats`` (each input's ``to_scipy().rvs``), and with
+    squigglepy (``squigglepy.sample`` of each input's equivalent; the
+    ``bench`` extra). Correlated inputs go through the same Gaussian copula.
+(c) ``nhsrisk.simulate(threads=1)``, ``nhsrisk.simulate()`` (all numba
+    threads) and ``nhsrisk.simulate(keep="headline")``.
+(d) the kernel alone, all threads, writing into output arrays that were
+    allocated and touched before the rounds (no plan building, no Dataset, no
+    first-touch page faults): the overhead around it is the difference.
 
-It prints a Markdown table for the README, with each time also per draw-year
-(the default scenario of model v2 covers a ten-year appraisal period; model
-v1's covered five, so per draw-year is the figure to set against v1's:
-``python -m benchmarks.versus_v1`` times both in one run). The kernel may be
-under active optimisation: the table header records the commit and a hash of
-the kernel sources, so numbers can be tied to the code that produced them.
+Timing. Every contender runs once untimed (compiling or loading the numba
+kernels, warming caches), then ``--warmup`` untimed rounds, then ``--rounds``
+timed rounds. A round runs every contender once, in an order rotated from
+round to round, so that a neighbour's load on a shared machine falls on all
+contenders alike. Reported per contender: the median time over the rounds
+with its interquartile range, per draw-year (the default scenario of model v2
+covers a ten-year appraisal period; model v1's covered five: ``python -m
+benchmarks.versus_v1`` times both), and its ratio to the floor taken round by
+round (pairs measured seconds apart), as the median [interquartile range] of
+those ratios. The header records the load average before and after, the
+commit and a hash of the kernel sources.
 """
 
 from __future__ import annotations
@@ -36,10 +43,10 @@ import datetime
 import gc
 import os
 import platform
-import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numba
@@ -55,28 +62,18 @@ from nhsrisk.scenario import DEFAULT_SCENARIO
 SCENARIO = DEFAULT_SCENARIO
 SEED = 20240306
 ROOT = Path(__file__).resolve().parents[1]
+#: The contender every ratio is taken against.
+FLOOR = "floor"
 
 
-def _median_time(func: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
-    """Median wall time of ``repeats`` calls of ``func`` after one untimed warm-up call."""
-    func()
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+@dataclass
+class Contender:
+    """One way of producing the run, timed once per round."""
 
-
-def _time_floor(rng: np.random.Generator, n_uniforms: int, repeats: int) -> tuple[float, list[float]]:
-    out = np.empty(n_uniforms)
-    return _median_time(lambda: rng.random(out=out), repeats)
-
-
-def _time_kernel(plan, draws: int, repeats: int) -> tuple[float, list[float]]:
-    kernel, args = _kernel_call(plan, draws)
-    return _median_time(lambda: kernel(*args), repeats)
+    key: str
+    label: str
+    run: Callable[[], object]
+    seconds: list[float] = field(default_factory=list)
 
 
 def _source_fingerprint() -> str:
@@ -84,123 +81,204 @@ def _source_fingerprint() -> str:
     return fingerprint(Path(nhsrisk.__file__).resolve().parents[1])
 
 
-def run(draws: int, repeats: int, *, reference: bool = True) -> str:
-    """Measure everything and return the Markdown report."""
-    # The sources as imported (the code measured); checked again at the end because
-    # the kernel may be edited on disk while this runs.
-    fingerprint = _source_fingerprint()
+def _squigglepy_available() -> bool:
+    try:
+        import squigglepy  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def contenders(draws: int, *, reference: bool = True) -> tuple[list[Contender], dict[str, object]]:
+    """The contenders for ``draws`` draws of the default scenario, and facts about the run."""
     scenario = nhsrisk.load_scenario(SCENARIO)
     plan = build_plan(scenario)
-    per_draw = plan.uniforms_per_draw
-    n_year = plan.planned_spend.shape[1]
-    n_uniforms = draws * per_draw
-    all_threads = numba.config.NUMBA_NUM_THREADS
-    rows: list[tuple[str, float, list[float]]] = []
-
-    # (a) the random-number floor, single core
+    n_uniforms = draws * plan.uniforms_per_draw
+    threads = numba.config.NUMBA_NUM_THREADS
     rng = np.random.default_rng(SEED)
-    rows.append(
-        (f"floor: `Generator.random(out=)`, {n_uniforms:,} uniforms", *_time_floor(rng, n_uniforms, repeats))
-    )
-    rows.append(
-        (
+    floor_out = np.empty(n_uniforms)
+    kernel, kernel_args = _kernel_call(plan, draws)
+    out = [
+        Contender(
+            FLOOR,
+            f"floor: `Generator.random(out=)`, {n_uniforms:,} uniforms",
+            lambda: rng.random(out=floor_out),
+        ),
+        Contender(
+            "floor_alloc",
             f"floor: `Generator.random({n_uniforms:,})`, allocating",
-            *_median_time(lambda: rng.random(n_uniforms), repeats),
-        )
-    )
-    gc.collect()
-
-    # (b) the NumPy reference
+            lambda: rng.random(n_uniforms),
+        ),
+    ]
     if reference:
-        rows.append(
-            (
-                "NumPy reference (`benchmarks/reference.py`)",
-                *_median_time(lambda: simulate_reference(scenario, draws, SEED), repeats),
+        out.append(
+            Contender(
+                "reference_numpy",
+                "NumPy model, inputs by NumPy's samplers",
+                lambda: simulate_reference(scenario, draws, SEED, method="numpy"),
             )
         )
-        gc.collect()
-
-    # (c), (d) nhsrisk.simulate on 1 thread and on all threads
-    rows.append(
-        (
+        out.append(
+            Contender(
+                "reference_scipy",
+                "NumPy model, inputs by `scipy.stats` (`rvs`)",
+                lambda: simulate_reference(scenario, draws, SEED, method="scipy"),
+            )
+        )
+        if _squigglepy_available():
+            out.append(
+                Contender(
+                    "reference_squigglepy",
+                    "NumPy model, inputs by squigglepy (`sample`)",
+                    lambda: simulate_reference(scenario, draws, SEED, method="squigglepy"),
+                )
+            )
+    out += [
+        Contender(
+            "simulate_1",
             "`nhsrisk.simulate(threads=1)`",
-            *_median_time(lambda: nhsrisk.simulate(scenario, draws=draws, seed=SEED, threads=1), repeats),
-        )
-    )
-    gc.collect()
-    rows.append(
-        (
-            f"`nhsrisk.simulate(threads=None)` ({all_threads} threads)",
-            *_median_time(lambda: nhsrisk.simulate(scenario, draws=draws, seed=SEED), repeats),
-        )
-    )
-    gc.collect()
-
-    # (e) the kernel alone, outputs preallocated
-    rows.append(
-        (
-            f"kernel only, {all_threads} threads, outputs preallocated",
-            *_time_kernel(plan, draws, repeats),
-        )
-    )
-    gc.collect()
-
-    seconds = {label: median for label, median, _ in rows}
-    floor_out = rows[0][1]
-    floor_alloc = rows[1][1]
-    one = seconds["`nhsrisk.simulate(threads=1)`"]
-    every = seconds[f"`nhsrisk.simulate(threads=None)` ({all_threads} threads)"]
-
-    lines = [
-        f"### nhsrisk vs the random-number floor and plain NumPy: {draws:,} draws",
-        "",
-        f"Default scenario `{SCENARIO}` ({n_year} years, {plan.planned_spend.shape[0]} programmes), "
-        f"{per_draw} uniforms per draw; median of {repeats} repeats after a "
-        f"warm-up, one process. {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numba {numba.__version__} "
-        f"({all_threads} threads), NumPy {np.__version__}, "
-        f"Python {platform.python_version()}; {fingerprint}.",
-        "",
-        "| what | seconds (median) | min .. max | draws/s | ns per draw-year | x floor (out=) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+            lambda: nhsrisk.simulate(scenario, draws=draws, seed=SEED, threads=1),
+        ),
+        Contender(
+            "simulate",
+            f"`nhsrisk.simulate()` ({threads} threads)",
+            lambda: nhsrisk.simulate(scenario, draws=draws, seed=SEED),
+        ),
+        Contender(
+            "simulate_headline",
+            f'`nhsrisk.simulate(keep="headline")` ({threads} threads)',
+            lambda: nhsrisk.simulate(scenario, draws=draws, seed=SEED, keep="headline"),
+        ),
+        Contender(
+            "kernel",
+            f"kernel only, {threads} threads, outputs allocated and touched beforehand",
+            lambda: kernel(*kernel_args),
+        ),
     ]
-    for label, median, times in rows:
+    facts: dict[str, object] = {
+        "uniforms_per_draw": plan.uniforms_per_draw,
+        "years": plan.planned_spend.shape[1],
+        "programmes": plan.planned_spend.shape[0],
+        "threads": threads,
+        "squigglepy": _squigglepy_available(),
+    }
+    return out, facts
+
+
+def run_rounds(runners: list[Contender], rounds: int, warmup: int, *, log: Callable[[str], None]) -> None:
+    """One untimed call of each, ``warmup`` untimed rounds, then ``rounds`` timed rounds, order rotated."""
+    for runner in runners:
+        runner.run()
+        gc.collect()
+    log("  every contender ran once (compiled or loaded)")
+    for index in range(warmup + rounds):
+        shift = index % len(runners)
+        for runner in runners[shift:] + runners[:shift]:
+            gc.collect()
+            start = time.perf_counter()
+            runner.run()
+            elapsed = time.perf_counter() - start
+            if index >= warmup:
+                runner.seconds.append(elapsed)
+        gc.collect()
+        timed = index >= warmup
+        log(f"  {'round' if timed else 'warm-up'} {index + 1 - (warmup if timed else 0)} done")
+
+
+def _quartiles(values: np.ndarray) -> tuple[float, float, float]:
+    low, middle, high = np.quantile(values, [0.25, 0.5, 0.75])
+    return float(low), float(middle), float(high)
+
+
+def report(runners: list[Contender], facts: dict[str, object], draws: int, load: tuple[str, str]) -> str:
+    """The Markdown tables: times, per draw-year, and per-round ratios to the floor."""
+    n_year = int(facts["years"])  # type: ignore[call-overload]
+    by_key = {runner.key: runner for runner in runners}
+    floor = np.asarray(by_key[FLOOR].seconds)
+    rounds = len(floor)
+    lines = [
+        f"### nhsrisk against the random-number floor and the alternatives: {draws:,} draws, {rounds} rounds",
+        "",
+        f"Default scenario `{SCENARIO}` ({n_year} years, {facts['programmes']} programmes, "
+        f"{facts['uniforms_per_draw']} uniforms per draw); contenders interleaved, order rotated each round. "
+        f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, "
+        f"numba {numba.__version__} ({facts['threads']} threads), NumPy {np.__version__}, "
+        f"Python {platform.python_version()}; load average {load[0]} before, {load[1]} after; "
+        f"{_source_fingerprint()}.",
+        "",
+        "| contender | seconds, median [IQR] | ns per draw-year | x floor, per round: median [IQR] |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for runner in runners:
+        seconds = np.asarray(runner.seconds)
+        low, middle, high = _quartiles(seconds)
+        r_low, r_mid, r_high = _quartiles(seconds / floor)
+        per_draw_year = middle / (draws * n_year) * 1e9
         lines.append(
-            f"| {label} | {median:.4f} | {min(times):.4f} .. {max(times):.4f} | {draws / median:,.0f} "
-            f"| {median / (draws * n_year) * 1e9:,.1f} | {median / floor_out:.2f} |"
+            f"| {runner.label} | {middle:.4f} [{low:.4f} .. {high:.4f}] | {per_draw_year:,.1f} "
+            f"| {r_mid:.2f} [{r_low:.2f} .. {r_high:.2f}] |"
         )
-    if _source_fingerprint() != fingerprint:
-        lines += ["", f"Note: the sources on disk changed during the run (now {_source_fingerprint()})."]
+    if not facts["squigglepy"]:
+        lines += ["", "squigglepy is not installed (`pip install -e '.[bench]'`): its row is left out."]
+
+    def ratio(numerator: str, denominator: str) -> str:
+        if numerator not in by_key or denominator not in by_key:
+            return "not run"
+        values = np.asarray(by_key[numerator].seconds) / np.asarray(by_key[denominator].seconds)
+        low, middle, high = _quartiles(values)
+        return f"{middle:.2f} [{low:.2f} .. {high:.2f}]"
+
     lines += [
         "",
-        "| ratio | value |",
+        "| ratio, per round | median [IQR] |",
         "| --- | ---: |",
-        f"| nhsrisk all threads / floor (`out=`) | {every / floor_out:.2f} |",
-        f"| nhsrisk all threads / floor (allocating) | {every / floor_alloc:.2f} |",
+        f"| `simulate()` / floor (`out=`) | {ratio('simulate', FLOOR)} |",
+        f'| `simulate(keep="headline")` / floor (`out=`) | {ratio("simulate_headline", FLOOR)} |',
+        f"| kernel only / floor (`out=`) | {ratio('kernel', FLOOR)} |",
+        f"| `simulate()` / kernel only | {ratio('simulate', 'kernel')} |",
+        f"| NumPy model, NumPy samplers / `simulate()` | {ratio('reference_numpy', 'simulate')} |",
+        f"| NumPy model, `scipy.stats` inputs / `simulate()` | {ratio('reference_scipy', 'simulate')} |",
+        f"| NumPy model, squigglepy inputs / `simulate()` | {ratio('reference_squigglepy', 'simulate')} |",
+        f"| `simulate(threads=1)` / `simulate()` | {ratio('simulate_1', 'simulate')} |",
     ]
-    if reference:
-        ref = seconds["NumPy reference (`benchmarks/reference.py`)"]
-        lines += [
-            f"| NumPy reference / nhsrisk all threads | {ref / every:.2f} |",
-            f"| NumPy reference / nhsrisk 1 thread | {ref / one:.2f} |",
-        ]
-    lines.append(f"| {all_threads}-thread speedup over 1 thread (`simulate`) | {one / every:.2f} |")
     return "\n".join(lines)
+
+
+def _load() -> str:
+    return ", ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def run(draws: int, rounds: int, warmup: int = 1, *, reference: bool = True, quiet: bool = False) -> str:
+    """Measure every contender in interleaved rounds and return the Markdown report."""
+
+    def log(message: str) -> None:
+        if not quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    before = _load()
+    runners, facts = contenders(draws, reference=reference)
+    run_rounds(runners, rounds, warmup, log=log)
+    return report(runners, facts, draws, (before, _load()))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.compare",
-        description="Time nhsrisk.simulate against the random-number floor and the NumPy reference.",
+        description="Time nhsrisk against the random-number floor and the NumPy, scipy.stats and "
+        "squigglepy alternatives, interleaved in rounds.",
     )
     parser.add_argument("--draws", type=int, default=1_000_000, help="draws per run (default 1,000,000)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats, median reported (default 5)")
-    parser.add_argument("--skip-reference", action="store_true", help="do not time the NumPy reference")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
+    parser.add_argument(
+        "--skip-reference", action="store_true", help="do not time the NumPy model (with any input sampler)"
+    )
     args = parser.parse_args(argv)
-    if args.draws < 1 or args.repeats < 1:
-        parser.error("--draws and --repeats must be >= 1")
-    print(run(args.draws, args.repeats, reference=not args.skip_reference))
+    if args.draws < 1 or args.rounds < 1 or args.warmup < 0:
+        parser.error("--draws and --rounds must be >= 1 and --warmup >= 0")
+    print(run(args.draws, args.rounds, args.warmup, reference=not args.skip_reference))
     return 0
 
 

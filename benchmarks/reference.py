@@ -95,7 +95,7 @@ PER_YEAR = tuple(f"risks.{name}" for name in M.YEAR_INPUTS)
 #: Name of the per-year uniforms that decide whether a raid happens (raid if u < raid_probability).
 RAID_EVENT = f"risks.{M.YEAR_INPUTS[M.RAID_EVENT]}"
 
-Method = Literal["numpy", "ppf"]
+Method = Literal["numpy", "ppf", "scipy", "squigglepy"]
 
 
 def input_names(scenario: Scenario) -> dict[str, Distribution]:
@@ -188,6 +188,10 @@ def _draw(dist: Distribution, rng: np.random.Generator, size: tuple[int, ...], m
         return np.full(size, float(dist.support()[0]))
     if method == "ppf":
         return np.asarray(dist.ppf(rng.random(size)), dtype=float)
+    if method == "scipy":
+        return np.asarray(dist.to_scipy().rvs(size=size, random_state=rng), dtype=float)
+    if method == "squigglepy":
+        return _draw_squigglepy(dist, rng, size)
     if isinstance(dist, Uniform):
         return rng.uniform(dist.low, dist.high, size)
     if isinstance(dist, Triangular):
@@ -209,6 +213,47 @@ def _draw(dist: Distribution, rng: np.random.Generator, size: tuple[int, ...], m
         return rng.choice(np.asarray(dist.values), size=size, p=np.asarray(dist.probabilities))
     # TruncatedNormal and anything added later: exact inversion.
     return np.asarray(dist.ppf(rng.random(size)), dtype=float)
+
+
+def _squigglepy_distribution(dist: Distribution) -> Any:
+    """The squigglepy distribution of ``dist``, or None where squigglepy has no equal.
+
+    squigglepy has no truncated normal (its ``lclip``/``rclip`` pile the tails
+    onto the bounds instead of removing them), so a TruncatedNormal is left to
+    inversion, as in the ``"numpy"`` method.
+    """
+    import squigglepy as sq  # the bench extra: only this comparison needs it
+
+    if isinstance(dist, Uniform):
+        return sq.uniform(dist.low, dist.high)
+    if isinstance(dist, Triangular):
+        return sq.triangular(dist.low, dist.mode, dist.high)
+    if isinstance(dist, PERT):
+        return sq.pert(dist.low, dist.mode, dist.high, lam=dist.lam)
+    if isinstance(dist, Beta):
+        return dist.low + (dist.high - dist.low) * sq.beta(dist.alpha, dist.beta)
+    if isinstance(dist, Normal):
+        return sq.norm(mean=dist.mu, sd=dist.sd)
+    if isinstance(dist, LogNormal):
+        return sq.lognorm(norm_mean=dist.mu, norm_sd=dist.sigma)
+    if isinstance(dist, Bernoulli):
+        return sq.bernoulli(dist.p)
+    if isinstance(dist, Discrete):
+        return sq.discrete(dict(zip(dist.values, dist.probabilities, strict=True)))
+    return None
+
+
+def _draw_squigglepy(dist: Distribution, rng: np.random.Generator, size: tuple[int, ...]) -> np.ndarray:
+    """Draw ``size`` values of ``dist`` with ``squigglepy.sample`` (seeded from ``rng``)."""
+    import squigglepy as sq
+
+    law = _squigglepy_distribution(dist)
+    if law is None:
+        return np.asarray(dist.ppf(rng.random(size)), dtype=float)
+    # squigglepy draws from its own global generator: seed it from ours, so a run is reproducible
+    sq.set_seed(int(rng.integers(2**63)))
+    count = int(np.prod(size))
+    return np.asarray(sq.sample(law, n=count, verbose=False), dtype=float).reshape(size)
 
 
 def _correlated_uniforms(scenario: Scenario, draws: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -245,8 +290,12 @@ def sample_inputs(
         ``"numpy"`` uses each distribution's natural NumPy sampler
         (``Generator.beta`` for Beta and PERT, ``lognormal``, ``choice``...);
         ``"ppf"`` draws uniforms and inverts them with the exact ``dist.ppf``
-        (slow for Beta and PERT: scipy's ``betaincinv``). Correlated inputs are
-        always inverted from the copula's uniforms with ``dist.ppf``.
+        (slow for Beta and PERT: scipy's ``betaincinv``); ``"scipy"`` calls
+        ``rvs`` of each input's ``scipy.stats`` distribution (``to_scipy()``);
+        ``"squigglepy"`` samples each input's squigglepy equivalent (the
+        ``bench`` extra; a TruncatedNormal, which squigglepy lacks, by
+        inversion). Correlated inputs are always inverted from the copula's
+        uniforms with ``dist.ppf``.
     """
     n_year = len(scenario.years)
     correlated = _correlated_uniforms(scenario, draws, rng)
