@@ -84,3 +84,45 @@ def test_expected_shortfall_of_a_normal_matches_the_closed_form():
 def test_bad_input_is_named(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ------------------------------------------------------------------------------------------
+# describe and summary read their order statistics from a partition, not a full sort
+# ------------------------------------------------------------------------------------------
+
+
+def _statistics_by_sorting(draws, quantiles, ranks, tail):
+    """The describe statistics as they were computed before: from a full sort of every row."""
+    from nhsrisk.stats import _tail_count, _tail_mean_and_mcse
+
+    n = draws.shape[-1]
+    ordered = np.sort(draws, axis=-1)
+    tail_mean, tail_mcse = _tail_mean_and_mcse(ordered[..., : _tail_count(n, tail)], n)
+    return {
+        "quantile_estimate": np.moveaxis(np.quantile(ordered, quantiles, axis=-1), 0, -1),
+        "quantile_low": np.stack([ordered[..., low - 1] for low, _ in ranks], axis=-1),
+        "quantile_high": np.stack([ordered[..., high - 1] for _, high in ranks], axis=-1),
+        "expected_shortfall": tail_mean,
+        "expected_shortfall_mcse": tail_mcse,
+    }
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_order_statistics_from_a_partition_equal_a_full_sort_bit_for_bit(seed: int) -> None:
+    from nhsrisk._order import interval_ranks
+    from nhsrisk.stats import _statistics
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(400, 5_000))
+    shape = [(n,), (3, n), (2, 4, n)][seed % 3]
+    # ties (rounded draws) and heavy tails as well as smooth draws
+    draws = rng.standard_t(3, size=shape) * 1e9
+    if seed % 2:
+        draws = np.round(draws, -9)
+    quantiles = tuple(sorted(rng.choice([0.05, 0.1, 0.25, 0.333, 0.5, 0.75, 0.9, 0.95], 3, replace=False)))
+    confidence = float(rng.choice([0.9, 0.95]))
+    tail = float(rng.choice([0.01, 0.05, 0.2]))
+    ranks = [interval_ranks(n, q, confidence, "test") for q in quantiles]
+    got = _statistics(np.ascontiguousarray(draws), quantiles, ranks, tail)
+    for name, expected in _statistics_by_sorting(draws, quantiles, ranks, tail).items():
+        assert np.array_equal(got[name], expected), name
