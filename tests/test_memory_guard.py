@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tracemalloc
 
+import numpy as np
 import pytest
 
 import nhsrisk
@@ -102,3 +103,34 @@ def test_the_command_line_refuses_in_one_line_and_leaves_no_folder(tmp_path, mon
     assert f"would hold about {format_bytes(2 * one_run)} of results" in err
     assert "--summary-only" in err
     assert not out.exists()
+
+
+def test_large_results_are_allocated_without_huge_page_advice_and_the_advice_is_restored(monkeypatch) -> None:
+    from nhsrisk import _engine
+
+    core = getattr(np, "_core", None) or np.core
+    real = core.multiarray._set_madvise_hugepage
+    calls: list[bool] = []
+
+    def spy(flag: bool) -> bool:
+        calls.append(bool(flag))
+        return real(flag)
+
+    monkeypatch.setattr(core.multiarray, "_set_madvise_hugepage", spy)
+    plan = build_plan(nhsrisk.load_scenario())
+    current = real(True)
+    real(current)
+    # everything counts as large: the advice is off while allocating, then back as it was
+    monkeypatch.setattr(_engine, "HUGE_PAGE_ADVICE_LIMIT", 1)
+    _engine.allocate_results(plan, 10)
+    assert calls == [False, current]
+    # nothing counts as large: the advice is not touched
+    calls.clear()
+    monkeypatch.setattr(_engine, "HUGE_PAGE_ADVICE_LIMIT", 2**62)
+    _engine.allocate_results(plan, 10)
+    assert calls == []
+    # an allocation that fails still restores it
+    monkeypatch.setattr(_engine, "HUGE_PAGE_ADVICE_LIMIT", 1)
+    with pytest.raises((MemoryError, ValueError)):
+        _engine.allocate_results(plan, 2**62)
+    assert calls == [False, current]
