@@ -31,11 +31,13 @@ from nhsrisk.scenario import (
 from nhsrisk.simulation import simulate
 from nhsrisk.sobol import sobol_indices
 from nhsrisk.stats import budget_change_effect, describe, draws_needed, payback, running_mean, summary
+from nhsrisk.update import Observation, load_observations, update
 from nhsrisk.voi import evpi, evppi
 
 __all__ = [
     "BUILTIN_SCENARIOS",
     "Correlations",
+    "Observation",
     "Quantity",
     "Scenario",
     "ScenarioError",
@@ -48,6 +50,7 @@ __all__ = [
     "draws_needed",
     "evpi",
     "evppi",
+    "load_observations",
     "load_scenario",
     "open_results",
     "payback",
@@ -60,5 +63,6 @@ __all__ = [
     "summary",
     "sweep",
     "tornado",
+    "update",
     "waterfall",
 ]

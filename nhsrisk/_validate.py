@@ -10,7 +10,11 @@ from typing import Any, SupportsInt, cast
 
 import numpy as np
 
-__all__ = ["check_count", "check_seed_int", "resolve_seed"]
+__all__ = ["WEIGHT", "check_count", "check_seed_int", "refuse_weighted", "resolve_seed"]
+
+#: Name of the coordinate (on ``draw``) that holds the importance weights of updated results
+#: (:func:`nhsrisk.update`); it travels with every variable taken from them.
+WEIGHT = "weight"
 
 
 def _message(name: str, caller: str, allowed: str, value: Any) -> str:
@@ -50,3 +54,20 @@ def resolve_seed(seed: Any, caller: str) -> int:
         # entropy is typed int | Sequence[int] | None; drawn from the OS it is one int
         return int(cast(int, np.random.SeedSequence().entropy))
     return check_seed_int(seed, caller)
+
+
+def refuse_weighted(data: Any, caller: str) -> None:
+    """Raise if ``data`` (a Dataset or DataArray) carries importance weights that ``caller`` cannot use.
+
+    Updated results (:func:`nhsrisk.update`) estimate the posterior only when
+    their weights are used; a function that would ignore them must not
+    quietly report the prior instead.
+    """
+    coords = getattr(data, "coords", {})
+    if WEIGHT in coords:
+        raise NotImplementedError(
+            f"{caller} does not yet use importance weights, and the results carry them (the "
+            f"{WEIGHT!r} coordinate, from nhsrisk.update): its figures would be the prior's, not the "
+            f"updated ones. Weighted statistics are being added (issue 17); until then read the weighted "
+            f"draws directly, e.g. (ds.weight * ds.npv).sum() for the posterior mean."
+        )

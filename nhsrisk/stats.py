@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 from nhsrisk._format import MoneyUnit, money_unit, percent, significant
 from nhsrisk._order import interval_ranks, interval_ranks_exist
-from nhsrisk._validate import _message, check_count
+from nhsrisk._validate import _message, check_count, refuse_weighted
 
 __all__ = [
     "SummaryDataset",
@@ -352,6 +352,7 @@ def _variable(
     """``ds[name]`` as a DataArray with ``dim``, or an error listing the names that would work."""
     if not isinstance(name, str):
         raise TypeError(_message(parameter, caller, "a variable name (str)", name))
+    refuse_weighted(ds, caller)
     if name in ds.data_vars and dim in ds[name].dims:
         return ds[name]
     outputs, inputs = _valid_variables(ds, dim)
@@ -371,6 +372,7 @@ def _check_dim(da: xr.DataArray, dim: Any, caller: str) -> str:
 
 def _finite_draws(da: xr.DataArray, dim: str, caller: str, parameter: str = "da") -> np.ndarray:
     """Values as a C-contiguous float array with ``dim`` last; booleans become 0/1."""
+    refuse_weighted(da, caller)
     values = np.ascontiguousarray(da.transpose(..., dim).values, dtype=float)
     bad = values.size - int(np.isfinite(values).sum())
     if bad:
@@ -1176,6 +1178,7 @@ def summary(
     """
     caller = "summary"
     ds = _check_dataset(ds, caller)
+    refuse_weighted(ds, caller)
     if _is_streamed(ds):
         return _summary_of_stream(ds, quantiles, confidence, target, caller)
     target_year = _target_year(ds, caller)

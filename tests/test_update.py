@@ -1,0 +1,201 @@
+"""``nhsrisk.update``: importance weights from observations (issue 17, item 2).
+
+The checks are exact where the answer is known in closed form:
+
+* a normal prior and a normal measurement (conjugate): the weighted mean and
+  variance must match the posterior's within Monte Carlo error. The error of a
+  self-normalised importance estimate of the mean is about ``sd_post /
+  sqrt(ESS)`` (Kong, 1992); the band is 4 of those (fixed seed: deterministic);
+* an observation with a huge standard deviation carries no information: every
+  weight is 1/N to rounding;
+* two observations applied one after the other equal both at once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import nhsrisk
+from nhsrisk import Observation, load_observations, update
+from nhsrisk.update import effective_sample_size
+
+
+def _normal_prior(n: int = 100_000, mean: float = 2.0, sd: float = 1.0, seed: int = 3) -> xr.Dataset:
+    rng = np.random.default_rng(seed)
+    return xr.Dataset(
+        {
+            "x": ("draw", rng.normal(mean, sd, n)),
+            "y": (("year", "draw"), rng.uniform(0.0, 1.0, (2, n))),
+        },
+        coords={"year": ["2025/26", "2026/27"]},
+    )
+
+
+@pytest.mark.parametrize(("observed", "noise"), [(2.5, 0.5), (1.0, 1.0), (3.0, 2.0)])
+def test_a_normal_measurement_gives_the_conjugate_posterior(observed: float, noise: float) -> None:
+    prior_mean, prior_sd = 2.0, 1.0
+    ds = _normal_prior(mean=prior_mean, sd=prior_sd)
+    post = update(ds, Observation("x", value=observed, sd=noise))
+    precision = 1 / prior_sd**2 + 1 / noise**2
+    mean = (prior_mean / prior_sd**2 + observed / noise**2) / precision
+    sd = math.sqrt(1 / precision)
+    w, x = post.weight.values, ds.x.values
+    ess = post.attrs["effective_sample_size"]
+    got_mean = float(np.sum(w * x))
+    got_var = float(np.sum(w * (x - got_mean) ** 2))
+    assert abs(got_mean - mean) <= 4 * sd / math.sqrt(ess)
+    # the variance's error: sd**2 * sqrt(2 / ESS) for a normal posterior
+    assert abs(got_var - sd**2) <= 4 * sd**2 * math.sqrt(2 / ess)
+    assert math.isclose(float(w.sum()), 1.0, rel_tol=1e-12)
+    assert ess == pytest.approx(effective_sample_size(w), rel=1e-12)
+
+
+def test_an_observation_without_information_leaves_every_weight_at_one_over_n() -> None:
+    ds = _normal_prior(n=10_000)
+    post = update(ds, Observation("x", value=2.0, sd=1e12))
+    assert np.max(np.abs(post.weight.values * 10_000 - 1.0)) < 1e-9
+    assert post.attrs["effective_sample_size"] == pytest.approx(10_000, rel=1e-9)
+
+
+def test_one_after_the_other_equals_both_at_once() -> None:
+    ds = _normal_prior()
+    first = Observation("x", value=2.4, sd=0.8)
+    second = Observation("y", {"year": "2026/27"}, lower=0.2, upper=0.9, sd=0.05)
+    both = update(ds, [first, second])
+    sequential = update(update(ds, first), second)
+    assert np.allclose(sequential.weight.values, both.weight.values, rtol=1e-10, atol=0.0)
+    assert json.loads(sequential.attrs["observations"]) == json.loads(both.attrs["observations"])
+    assert len(json.loads(both.attrs["observations"])) == 2
+
+
+def test_a_hard_bound_gives_zero_weight_outside_it_and_equal_weight_inside() -> None:
+    ds = _normal_prior(n=20_000)
+    post = update(ds, Observation("x", lower=1.5, upper=2.5))
+    inside = (ds.x.values >= 1.5) & (ds.x.values <= 2.5)
+    assert np.all(post.weight.values[~inside] == 0.0)
+    assert np.allclose(post.weight.values[inside], 1 / inside.sum(), rtol=1e-12)
+
+
+def test_a_measured_bound_is_the_normal_probability_of_the_interval() -> None:
+    from scipy.stats import norm
+
+    ds = _normal_prior(n=2_000)
+    seen = Observation("x", lower=1.0, upper=1.6, sd=0.3)
+    x = ds.x.values
+    a, b = (1.0 - x) / 0.3, (1.6 - x) / 0.3
+    # from the tail on the interval's side, where a difference of CDFs near 1 would cancel
+    expected = np.where(a > 0, norm.sf(a) - norm.sf(b), norm.cdf(b) - norm.cdf(a))
+    got = np.exp(seen.log_likelihood(x))
+    assert np.allclose(got, expected, rtol=1e-9, atol=1e-300)
+    # one-sided, far in the tail, where a plain difference of CDFs would round to 0
+    tail = Observation("x", lower=40.0, sd=1.0).log_likelihood(np.array([0.0]))
+    assert tail[0] == pytest.approx(norm.logsf(40.0), rel=1e-9)
+
+
+def test_unselected_dimensions_are_summed() -> None:
+    ds = _normal_prior(n=5_000)
+    total = ds.y.sum("year").values
+    by_sum = update(ds, Observation("y", value=1.2, sd=0.2))
+    by_hand = np.exp(-0.5 * ((total - 1.2) / 0.2) ** 2)
+    assert np.allclose(by_sum.weight.values, by_hand / by_hand.sum(), rtol=1e-12)
+
+
+def test_a_degenerate_update_is_refused_with_the_effective_sample_size() -> None:
+    ds = _normal_prior(n=10_000)
+    with pytest.raises(ValueError, match=r"effective sample size of [\d,.]+ of 10,000 draws"):
+        update(ds, Observation("x", value=6.0, sd=0.01))
+    # accepted when the caller takes the degeneracy on
+    post = update(ds, Observation("x", value=6.0, sd=0.01), min_effective_share=0.0)
+    assert post.attrs["effective_sample_size"] < 10
+
+
+def test_no_consistent_draw_is_refused() -> None:
+    with pytest.raises(ValueError, match="no draw of the 5,000 is consistent"):
+        update(_normal_prior(n=5_000), Observation("x", lower=100.0))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"output": "x"}, ValueError, "'value' parameter"),
+        ({"output": "x", "value": 1.0}, ValueError, "'sd' parameter"),
+        ({"output": "x", "value": 1.0, "sd": 0.0}, ValueError, "'sd' parameter"),
+        ({"output": "x", "value": 1.0, "sd": 1.0, "lower": 0.0}, ValueError, "'value' parameter"),
+        ({"output": "x", "lower": 2.0, "upper": 1.0}, ValueError, "'upper' parameter"),
+        ({"output": "x", "value": float("nan"), "sd": 1.0}, TypeError, "'value' parameter"),
+        ({"output": "", "value": 1.0, "sd": 1.0}, TypeError, "'output' parameter"),
+        ({"output": "x", "where": {"year": 2025}, "value": 1.0, "sd": 1.0}, TypeError, "'where' parameter"),
+    ],
+)
+def test_a_bad_observation_is_refused_naming_the_parameter(kwargs, error, words) -> None:
+    with pytest.raises(error, match=words):
+        Observation(**kwargs)
+
+
+def test_an_observation_of_something_not_in_the_results_is_refused() -> None:
+    ds = _normal_prior(n=100)
+    with pytest.raises(ValueError, match="outputs of the results"):
+        update(ds, Observation("npv", value=1.0, sd=1.0))
+    with pytest.raises(ValueError, match="a 'year' among"):
+        update(ds, Observation("y", {"year": "2030/31"}, value=1.0, sd=1.0))
+    with pytest.raises(ValueError, match="dimensions of 'y'"):
+        update(ds, Observation("y", {"programme": "a"}, value=1.0, sd=1.0))
+
+
+def test_observations_load_from_toml(tmp_path) -> None:
+    path = tmp_path / "observed.toml"
+    path.write_text(
+        "[[observations]]\n"
+        'output = "spend"\n'
+        'where = { year = "2025/26" }\n'
+        "value = 0.9e9\n"
+        "sd = 0.05e9\n"
+        'source = "illustrative"\n'
+        "[[observations]]\n"
+        'output = "uptake"\n'
+        'where = { year = "2025/26", programme = "staff_technology" }\n'
+        "lower = 0.1\n",
+        encoding="utf-8",
+    )
+    loaded = load_observations(path)
+    assert [o.output for o in loaded] == ["spend", "uptake"]
+    assert loaded[0].where == {"year": "2025/26"} and loaded[1].lower == 0.1
+    path.write_text(
+        '[[observations]]\noutput = "spend"\nvalue = 1.0\nsd = 1.0\ncolour = "red"\n', encoding="utf-8"
+    )
+    with pytest.raises(ValueError, match="keys among"):
+        load_observations(path)
+
+
+def test_updated_results_of_a_run_are_refused_by_functions_that_ignore_weights() -> None:
+    ds = nhsrisk.simulate(draws=2_000, seed=5, progress=False)
+    post = update(
+        ds,
+        Observation(
+            "spend",
+            {"year": "2025/26"},
+            value=float(ds.spend.sel(year="2025/26").sum("programme").mean()),
+            sd=1e8,
+        ),
+    )
+    assert post.weight.dims == ("draw",)
+    # the weights travel with every variable taken from the results
+    assert "weight" in post["npv"].coords
+    with pytest.raises(NotImplementedError, match="does not yet use importance weights"):
+        nhsrisk.summary(post)
+    with pytest.raises(NotImplementedError, match="does not yet use importance weights"):
+        nhsrisk.describe(post["npv"])
+    # the unweighted results still work, and are unchanged
+    assert "weight" not in ds.coords
+    nhsrisk.summary(ds)
+
+
+def test_sobol_points_are_not_weighted() -> None:
+    ds = nhsrisk.simulate(draws=1_024, seed=5, sampler="sobol", progress=False)
+    with pytest.raises(ValueError, match="Sobol"):
+        update(ds, Observation("npv", value=0.0, sd=1e9))
