@@ -830,7 +830,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "report":
         try:
             written = write_report(args.results, args.out, overwrite=args.force)
-        except (ValueError, OSError) as err:
+        except (ValueError, OSError, NotImplementedError) as err:  # NotImplementedError: weighted results
             print(f"nhsrisk report: {' '.join(str(err).splitlines())}", file=sys.stderr)
             return 2
         print(f"Wrote {written}")

@@ -199,3 +199,18 @@ def test_sobol_points_are_not_weighted() -> None:
     ds = nhsrisk.simulate(draws=1_024, seed=5, sampler="sobol", progress=False)
     with pytest.raises(ValueError, match="Sobol"):
         update(ds, Observation("npv", value=0.0, sd=1e9))
+
+
+def test_the_report_of_weighted_results_is_refused_in_one_line_and_writes_nothing(tmp_path, capsys) -> None:
+    from nhsrisk import cli
+
+    ds = nhsrisk.simulate(draws=2_000, seed=5, progress=False)
+    post = update(ds, Observation("npv", value=float(ds.npv.mean()), sd=1e9))
+    results = tmp_path / "weighted.nc"
+    nhsrisk.save_results(post, results)
+    out = tmp_path / "report"
+    assert cli.main(["report", str(results), "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("nhsrisk report: summary does not yet use importance weights")
+    assert "\n" not in error
+    assert not out.exists() or not any(out.iterdir())
