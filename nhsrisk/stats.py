@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import html
+import json
 import math
 import numbers
 from collections.abc import Hashable, Sequence
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 from nhsrisk._format import MoneyUnit, money_unit, percent, significant
 from nhsrisk._order import interval_ranks, interval_ranks_exist
-from nhsrisk._validate import _message, check_count, refuse_weighted
+from nhsrisk._validate import WEIGHT, _message, check_count, refuse_weighted
 
 __all__ = [
     "SummaryDataset",
@@ -313,8 +314,11 @@ def expected_shortfall_mcse(values: Any, tail: float = 0.05, axis: int = -1) -> 
     return _tail_mean_and_mcse(worst, n)[1]
 
 
-def _clopper_pearson_upper(successes: np.ndarray | int, n: int, level: float = 0.95) -> np.ndarray:
-    """One-sided Clopper-Pearson upper bound; at 0 successes it is ``1 - (1 - level) ** (1 / n)``."""
+def _clopper_pearson_upper(successes: np.ndarray | float, n: int, level: float = 0.95) -> np.ndarray:
+    """One-sided Clopper-Pearson upper bound; at 0 successes it is ``1 - (1 - level) ** (1 / n)``.
+
+    ``successes`` may be fractional: weighted results pass ``p * n_eff`` of ``n_eff`` effective draws.
+    """
     import scipy.special  # scipy.stats.beta.ppf is this function; scipy.stats costs 0.5 s to import
 
     successes = np.asarray(successes)
@@ -453,6 +457,125 @@ def _statistics(
     }
 
 
+def _weights_of(data: xr.Dataset | xr.DataArray) -> np.ndarray | None:
+    """Return the normalised importance weights of updated results (the ``weight`` coordinate), or None."""
+    if WEIGHT not in data.coords:
+        return None
+    weights = np.asarray(data.coords[WEIGHT].values, dtype=float)
+    return weights / weights.sum()
+
+
+def effective_draws(weights: np.ndarray) -> int:
+    """Kish's effective sample size of normalised weights, as the whole number of draws it is worth.
+
+    ``1 / sum(w**2)``, rounded down (less a rounding margin, so that equal
+    weights give exactly the number of draws).
+    """
+    return int(math.floor(1.0 / float(np.sum(weights * weights)) + 1e-6))
+
+
+def _weighted_quantiles(
+    ordered: np.ndarray, cumulative: np.ndarray, probabilities: Sequence[float]
+) -> np.ndarray:
+    """Inverted-CDF quantiles of weighted draws: the smallest draw whose cumulative weight reaches p.
+
+    ``ordered`` holds each row's draws in ascending order and ``cumulative``
+    their running weights. With equal weights ``1/n`` the ``k/n`` quantile is
+    the ``k``-th order statistic (NumPy's ``inverted_cdf``); the 1e-12 margin
+    absorbs the rounding of the running sums.
+    """
+    rows = ordered.reshape(-1, ordered.shape[-1])
+    sums = cumulative.reshape(-1, cumulative.shape[-1])
+    n = rows.shape[-1]
+    out = np.empty((rows.shape[0], len(probabilities)))
+    for r in range(rows.shape[0]):
+        at = np.searchsorted(sums[r], np.asarray(probabilities) - 1e-12, side="left")
+        out[r] = rows[r, np.minimum(at, n - 1)]
+    return out.reshape(*ordered.shape[:-1], len(probabilities))
+
+
+def _weighted_statistics(
+    draws: np.ndarray,
+    weights: np.ndarray,
+    quantiles: tuple[float, ...],
+    confidence: float,
+    tail: float,
+    caller: str,
+) -> dict[str, np.ndarray]:
+    """Compute the :func:`_statistics` of importance-weighted draws (weights normalised, one per draw).
+
+    Mean and variance are weighted (the variance with the reliability-weights
+    correction ``1 - sum(w**2)``); standard errors use Kish's effective sample
+    size ``n_eff`` in place of ``n``. Quantiles invert the weighted empirical
+    CDF. A quantile's confidence bounds are the weighted quantiles at the
+    probabilities ``l / n_eff`` and ``u / n_eff``, where ``(l, u)`` are the
+    distribution-free order-statistic ranks for ``n_eff`` draws: with equal
+    weights they are exactly the unweighted bounds; with unequal weights the
+    effective sample size stands in for the number of draws, an approximation
+    that is good while ``n_eff`` is large (Kish, 1965; Kong, 1992). The
+    expected shortfall is the weighted mean of the lowest ``tail`` of the
+    weight, with its standard error from the same formula as unweighted,
+    with ``tail * n_eff`` draws in the tail.
+    """
+    n_eff = effective_draws(weights)
+    try:
+        ranks = [interval_ranks(n_eff, q, confidence, caller) for q in quantiles]
+    except ValueError as err:
+        raise ValueError(
+            f"{caller}: the weights leave {n_eff:,} effective draws, too few for these statistics ({err})"
+        ) from None
+    if tail * n_eff < 2:
+        raise ValueError(
+            f"{caller}: the weights leave {n_eff:,} effective draws, too few for the standard error of the "
+            f"expected shortfall at tail={tail} (it needs 2 effective draws in the tail)."
+        )
+    sum_sq = float(np.sum(weights * weights))
+    mean = draws @ weights
+    centred = draws - mean[..., None]
+    variance = ((centred * centred) @ weights) / (1.0 - sum_sq)
+    sd = np.sqrt(variance)
+    order = np.argsort(draws, axis=-1, kind="stable")
+    ordered = np.take_along_axis(draws, order, axis=-1)
+    cumulative = np.cumsum(weights[order], axis=-1)
+    probabilities_low = [low / n_eff for low, _ in ranks]
+    probabilities_high = [high / n_eff for _, high in ranks]
+    # the lowest ``tail`` of the weight: whole draws, then the share of the draw that crosses it
+    rows = ordered.reshape(-1, ordered.shape[-1])
+    sums = cumulative.reshape(-1, cumulative.shape[-1])
+    row_weights = weights[order].reshape(rows.shape)
+    tail_mean = np.empty(rows.shape[0])
+    tail_mcse = np.empty(rows.shape[0])
+    for r in range(rows.shape[0]):
+        k = min(int(np.searchsorted(sums[r], tail - 1e-12, side="left")), rows.shape[1] - 1)
+        if k == 0:
+            raise ValueError(
+                f"{caller}: the lowest {tail:g} of the weight lies on a single draw, so the expected "
+                "shortfall has no standard error; simulate more draws or loosen the observations."
+            )
+        part = row_weights[r, : k + 1].copy()
+        part[k] = tail - (sums[r, k - 1] if k > 0 else 0.0)
+        values = rows[r, : k + 1]
+        mass = float(part.sum())
+        es = float(part @ values) / mass
+        # the tail's variance with the reliability-weights correction (ddof=1 when weights are equal)
+        share = part / mass
+        spread = float(share @ (values - es) ** 2) / (1.0 - float(share @ share))
+        level = float(values[-1])
+        tail_mean[r] = es
+        tail_mcse[r] = math.sqrt((spread + (1.0 - tail) * (level - es) ** 2) / (tail * n_eff))
+    shape = draws.shape[:-1]
+    return {
+        "mean": mean,
+        "sd": sd,
+        "mcse": sd / math.sqrt(n_eff),
+        "quantile_estimate": _weighted_quantiles(ordered, cumulative, quantiles),
+        "quantile_low": _weighted_quantiles(ordered, cumulative, probabilities_low),
+        "quantile_high": _weighted_quantiles(ordered, cumulative, probabilities_high),
+        "expected_shortfall": tail_mean.reshape(shape),
+        "expected_shortfall_mcse": tail_mcse.reshape(shape),
+    }
+
+
 def _statistic_attrs(long_name: str, units: str, confidence: float, tail: float) -> dict[str, dict[str, str]]:
     level = f"{confidence:.3g}"
     return {
@@ -551,6 +674,9 @@ def describe(
     if not isinstance(da, xr.DataArray):
         raise TypeError(_message("da", "describe", "an xarray.DataArray", type(da).__name__))
     dim = _check_dim(da, dim, "describe")
+    weights = _weights_of(da) if dim == "draw" else None
+    if weights is not None:
+        da = da.drop_vars(WEIGHT)
     quantiles, confidence, tail, ranks = _check_inputs(da.sizes[dim], quantiles, confidence, tail, "describe")
     draws = _finite_draws(da, dim, "describe")
     long_name = str(da.attrs.get("long_name", da.name if da.name is not None else "the values"))
@@ -559,7 +685,11 @@ def describe(
     kept_dims = tuple(d for d in da.transpose(..., dim).dims if d != dim)
     attrs = _statistic_attrs(long_name, units, confidence, tail)
     data_vars = {}
-    for name, values in _statistics(draws, quantiles, ranks, tail).items():
+    if weights is None:
+        statistics = _statistics(draws, quantiles, ranks, tail)
+    else:
+        statistics = _weighted_statistics(draws, weights, quantiles, confidence, tail, "describe")
+    for name, values in statistics.items():
         dims = (*kept_dims, "quantile") if name.startswith("quantile") else kept_dims
         data_vars[name] = xr.Variable(dims, values, attrs[name])
     coords = dict(kept_coords)
@@ -572,6 +702,7 @@ def describe(
             "long_name": long_name,
             "units": units,
             "n_draws": int(draws.shape[-1]),
+            **({} if weights is None else {"effective_draws": effective_draws(weights)}),
             "confidence": confidence,
             "tail": tail,
             # which period a scalar output covers (simulate records it on the appraisal outputs)
@@ -964,6 +1095,12 @@ class SummaryDataset(xr.Dataset):
         parts = [f"nhsrisk summary of {self.attrs.get('scenario_name', 'a simulation')}"]
         if "n_draws" in self.attrs:
             parts.append(f"{int(self.attrs['n_draws']):,} draws")
+        if "effective_draws" in self.attrs:
+            count = len(json.loads(self.attrs.get("observations", "[]")))
+            parts.append(
+                f"weighted by {count} observation{'s' if count != 1 else ''} "
+                f"({int(self.attrs['effective_draws']):,} effective draws)"
+            )
         if "seed" in self.attrs:
             parts.append(f"seed {self.attrs['seed']}")
         if "price_base" in self.attrs:
@@ -1178,6 +1315,10 @@ def summary(
     """
     caller = "summary"
     ds = _check_dataset(ds, caller)
+    weights = _weights_of(ds)
+    if weights is not None and not _is_streamed(ds):
+        # updated results (nhsrisk.update): every figure below is weighted
+        ds = ds.drop_vars(WEIGHT)
     refuse_weighted(ds, caller)
     if _is_streamed(ds):
         return _summary_of_stream(ds, quantiles, confidence, target, caller)
@@ -1218,7 +1359,10 @@ def summary(
     n = ds.sizes["draw"]
     quantiles, confidence, tail, ranks = _check_inputs(n, quantiles, confidence, tail, caller)
     draws = np.stack([_finite_draws(da, "draw", caller, parameter="ds") for da in outputs.values()])
-    statistics = _statistics(draws, quantiles, ranks, tail)
+    if weights is None:
+        statistics = _statistics(draws, quantiles, ranks, tail)
+    else:
+        statistics = _weighted_statistics(draws, weights, quantiles, confidence, tail, caller)
 
     units = [str(da.attrs.get("units", "")) for da in outputs.values()]
     long_names = [str(da.attrs.get("long_name", name)) for name, da in outputs.items()]
@@ -1234,15 +1378,29 @@ def summary(
     }
 
     claim_draws = draws[0]
-    reaching = int(np.count_nonzero(claim_draws >= target_value))
-    below_one = int(np.count_nonzero(draws[list(outputs).index("bcr")] < 1.0))
-    p_target, p_below = reaching / n, below_one / n
-    low_rank, high_rank = interval_ranks(n, 0.5, confidence, caller)
-    # the three order statistics read, not a full sort (np.quantile selects the same ones)
-    middle = (n - 1) // 2
-    ordered = np.partition(claim_draws, sorted({low_rank - 1, high_rank - 1, middle, min(middle + 1, n - 1)}))
-    low_value, high_value = float(ordered[low_rank - 1]), float(ordered[high_rank - 1])
-    median = float(np.quantile(ordered, 0.5, overwrite_input=True))
+    bcr_draws = draws[list(outputs).index("bcr")]
+    if weights is None:
+        reaching: float = int(np.count_nonzero(claim_draws >= target_value))
+        p_target, p_below = reaching / n, int(np.count_nonzero(bcr_draws < 1.0)) / n
+        low_rank, high_rank = interval_ranks(n, 0.5, confidence, caller)
+        # the three order statistics read, not a full sort (np.quantile selects the same ones)
+        middle = (n - 1) // 2
+        kth = sorted({low_rank - 1, high_rank - 1, middle, min(middle + 1, n - 1)})
+        ordered = np.partition(claim_draws, kth)
+        low_value, high_value = float(ordered[low_rank - 1]), float(ordered[high_rank - 1])
+        median = float(np.quantile(ordered, 0.5, overwrite_input=True))
+    else:
+        # weighted shares, their errors and bounds from the effective number of draws
+        n = effective_draws(weights)
+        p_target = float(np.clip(weights @ (claim_draws >= target_value), 0.0, 1.0))
+        p_below = float(np.clip(weights @ (bcr_draws < 1.0), 0.0, 1.0))
+        reaching = p_target * n
+        low_rank, high_rank = interval_ranks(n, 0.5, confidence, caller)
+        order = np.argsort(claim_draws, kind="stable")
+        at = _weighted_quantiles(
+            claim_draws[order], np.cumsum(weights[order]), (0.5, low_rank / n, high_rank / n)
+        )
+        median, low_value, high_value = (float(v) for v in at)
     by_year = f"by {target_year}"
     shortfall_attrs = {"units": "GBP", "confidence": confidence}
     data_vars |= {
@@ -1333,10 +1491,13 @@ def summary(
         "target_year": target_year,
         "claim_window": str(ds.attrs.get("claim_window", f"{years[0]} to {target_year}")),
         "appraisal_period": str(ds.attrs.get("appraisal_period", f"{years[0]} to {years[-1]}")),
-        "n_draws": int(n),
+        "n_draws": int(ds.sizes["draw"]),
         "confidence": confidence,
         "tail": tail,
     }
+    if weights is not None:
+        attrs_out["effective_draws"] = int(n)
+        attrs_out["observations"] = str(ds.attrs.get("observations", "[]"))
     return _summary_dataset(data_vars, labels, long_names, units, horizons, quantiles, attrs_out)
 
 

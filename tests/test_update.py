@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -172,27 +173,22 @@ def test_observations_load_from_toml(tmp_path) -> None:
         load_observations(path)
 
 
-def test_updated_results_of_a_run_are_refused_by_functions_that_ignore_weights() -> None:
+def test_functions_that_do_not_use_weights_yet_refuse_updated_results() -> None:
+    from nhsrisk import plot
+
     ds = nhsrisk.simulate(draws=2_000, seed=5, progress=False)
-    post = update(
-        ds,
-        Observation(
-            "spend",
-            {"year": "2025/26"},
-            value=float(ds.spend.sel(year="2025/26").sum("programme").mean()),
-            sd=1e8,
-        ),
-    )
+    first_year = float(ds.spend.sel(year="2025/26").sum("programme").mean())
+    post = update(ds, Observation("spend", {"year": "2025/26"}, value=first_year, sd=1e8))
     assert post.weight.dims == ("draw",)
     # the weights travel with every variable taken from the results
     assert "weight" in post["npv"].coords
     with pytest.raises(NotImplementedError, match="does not yet use importance weights"):
-        nhsrisk.summary(post)
+        plot.fan(post)
     with pytest.raises(NotImplementedError, match="does not yet use importance weights"):
-        nhsrisk.describe(post["npv"])
+        nhsrisk.payback(post)
     # the unweighted results still work, and are unchanged
     assert "weight" not in ds.coords
-    nhsrisk.summary(ds)
+    plot.fan(ds)
 
 
 def test_sobol_points_are_not_weighted() -> None:
@@ -211,6 +207,89 @@ def test_the_report_of_weighted_results_is_refused_in_one_line_and_writes_nothin
     out = tmp_path / "report"
     assert cli.main(["report", str(results), "--out", str(out)]) == 2
     error = capsys.readouterr().err.strip()
-    assert error.startswith("nhsrisk report: summary does not yet use importance weights")
+    # the summary is weighted now; the figures are not yet, and they refuse
+    assert re.match(r"nhsrisk report: [\w.()]+ does not yet use importance weights", error), error
     assert "\n" not in error
     assert not out.exists() or not any(out.iterdir())
+
+
+# ------------------------------------------------------------------------------------------
+# weighted describe and summary (issue 17, item 3, first part)
+# ------------------------------------------------------------------------------------------
+
+
+def _with_weights(da: xr.DataArray, weights: np.ndarray) -> xr.DataArray:
+    return da.assign_coords(weight=("draw", weights / weights.sum()))
+
+
+def test_equal_weights_describe_as_the_unweighted_draws() -> None:
+    rng = np.random.default_rng(8)
+    n = 4_000  # tail 0.05 x 4,000 = 200 draws exactly
+    da = xr.DataArray(rng.lognormal(0.0, 1.0, (2, n)), dims=("year", "draw"), name="v")
+    plain = nhsrisk.describe(da)
+    weighted = nhsrisk.describe(_with_weights(da, np.ones(n)))
+    assert weighted.attrs["effective_draws"] == n
+    for name in ("mean", "sd", "mcse", "expected_shortfall", "expected_shortfall_mcse"):
+        assert np.allclose(weighted[name], plain[name], rtol=1e-12), name
+    # the confidence bounds are the same order statistics, bit for bit
+    assert np.array_equal(weighted["quantile_low"], plain["quantile_low"])
+    assert np.array_equal(weighted["quantile_high"], plain["quantile_high"])
+    # the estimate inverts the empirical CDF (NumPy's "inverted_cdf")
+    expected = np.moveaxis(np.quantile(da.values, (0.05, 0.5, 0.95), axis=-1, method="inverted_cdf"), 0, -1)
+    assert np.array_equal(weighted["quantile_estimate"].values, expected)
+
+
+def test_whole_number_weights_describe_as_the_repeated_draws() -> None:
+    rng = np.random.default_rng(9)
+    values = rng.normal(size=3_000)
+    counts = rng.integers(1, 4, size=3_000)
+    weighted = nhsrisk.describe(_with_weights(xr.DataArray(values, dims="draw"), counts.astype(float)))
+    repeated = np.repeat(values, counts)
+    probabilities = (0.05, 0.5, 0.95)
+    assert np.array_equal(
+        weighted["quantile_estimate"].values, np.quantile(repeated, probabilities, method="inverted_cdf")
+    )
+    assert float(weighted["mean"]) == pytest.approx(repeated.mean(), rel=1e-12)
+
+
+def test_the_weighted_quantiles_of_a_normal_posterior_are_within_their_error() -> None:
+    from scipy.stats import norm
+
+    ds = _normal_prior(n=100_000)
+    post = update(ds, Observation("x", value=3.0, sd=0.7))
+    stats = nhsrisk.describe(post["x"], quantiles=(0.1, 0.5, 0.9))
+    precision = 1 + 1 / 0.7**2
+    mean, sd = (2.0 + 3.0 / 0.7**2) / precision, math.sqrt(1 / precision)
+    n_eff = stats.attrs["effective_draws"]
+    for k, q in enumerate((0.1, 0.5, 0.9)):
+        truth = norm.ppf(q, mean, sd)
+        # the standard error of a sample quantile: sqrt(q (1 - q) / n_eff) / f(x_q)
+        se = math.sqrt(q * (1 - q) / n_eff) / norm.pdf(truth, mean, sd)
+        assert abs(float(stats["quantile_estimate"][k]) - truth) <= 4 * se
+        assert float(stats["quantile_low"][k]) <= float(stats["quantile_estimate"][k])
+        assert float(stats["quantile_estimate"][k]) <= float(stats["quantile_high"][k])
+    assert float(stats["mean"]) == pytest.approx(mean, abs=4 * sd / math.sqrt(n_eff))
+
+
+def test_the_summary_of_updated_results_is_weighted_and_says_so() -> None:
+    ds = nhsrisk.simulate(draws=20_000, seed=5, progress=False)
+    uninformative = update(ds, Observation("npv", value=0.0, sd=1e15))
+    plain, same = nhsrisk.summary(ds), nhsrisk.summary(uninformative)
+    assert same.attrs["effective_draws"] == 20_000
+    for name in ("mean", "mcse", "quantile_low", "quantile_high", "p_target", "p_bcr_below_1"):
+        assert np.allclose(same[name], plain[name], rtol=1e-9), name
+    # an informative observation moves the figures and the title says how they were weighted
+    high = float(ds.cumulative_value.sel(year="2029/30").quantile(0.8))
+    post = update(ds, Observation("cumulative_value", {"year": "2029/30"}, lower=high, sd=1e8))
+    table = nhsrisk.summary(post)
+    assert float(table["mean"][0]) > float(plain["mean"][0])
+    assert "weighted by 1 observation" in str(table).splitlines()[0]
+    assert 0 < table.attrs["effective_draws"] < 20_000
+
+
+def test_a_tail_that_lies_on_one_heavy_draw_is_refused() -> None:
+    values = np.arange(10_000, dtype=float)
+    weights = np.full(10_000, 0.94 / 9_999)
+    weights[0] = 0.06  # the lowest draw holds 6% of the weight; about 270 effective draws
+    with pytest.raises(ValueError, match="lies on a single draw"):
+        nhsrisk.describe(_with_weights(xr.DataArray(values, dims="draw"), weights))
