@@ -42,6 +42,7 @@ __all__ = [
     "draws_needed",
     "draws_table",
     "minimum_draws",
+    "effective_sample_size",
     "exceedance_probability",
     "expected_shortfall",
     "expected_shortfall_mcse",
@@ -465,13 +466,29 @@ def _weights_of(data: xr.Dataset | xr.DataArray) -> np.ndarray | None:
     return weights / weights.sum()
 
 
-def effective_draws(weights: np.ndarray) -> int:
-    """Kish's effective sample size of normalised weights, as the whole number of draws it is worth.
+def effective_sample_size(weights: Any) -> float:
+    """Kish's effective sample size of normalised weights, ``1 / sum(w**2)``.
 
-    ``1 / sum(w**2)``, rounded down (less a rounding margin, so that equal
-    weights give exactly the number of draws).
+    Examples
+    --------
+    >>> round(effective_sample_size(np.full(100, 0.01)), 9)
+    100.0
     """
-    return int(math.floor(1.0 / float(np.sum(weights * weights)) + 1e-6))
+    w = np.asarray(weights, dtype=float)
+    total = w.sum()
+    if w.ndim != 1 or not np.isfinite(w).all() or (w < 0).any() or total <= 0.0:
+        allowed = "finite, non-negative, not all 0"
+        raise ValueError(_message("weights", "effective_sample_size", allowed, weights))
+    w = w / total
+    return float(1.0 / np.sum(w * w))
+
+
+def _effective_draws(weights: np.ndarray) -> int:
+    """Return :func:`effective_sample_size` as the whole number of draws it is worth.
+
+    Rounded down, less a rounding margin, so that equal weights give exactly the number of draws.
+    """
+    return int(math.floor(effective_sample_size(weights) + 1e-6))
 
 
 def _weighted_quantiles(
@@ -517,7 +534,7 @@ def _weighted_statistics(
     weight, with its standard error from the same formula as unweighted,
     with ``tail * n_eff`` draws in the tail.
     """
-    n_eff = effective_draws(weights)
+    n_eff = _effective_draws(weights)
     try:
         ranks = [interval_ranks(n_eff, q, confidence, caller) for q in quantiles]
     except ValueError as err:
@@ -702,7 +719,7 @@ def describe(
             "long_name": long_name,
             "units": units,
             "n_draws": int(draws.shape[-1]),
-            **({} if weights is None else {"effective_draws": effective_draws(weights)}),
+            **({} if weights is None else {"effective_draws": _effective_draws(weights)}),
             "confidence": confidence,
             "tail": tail,
             # which period a scalar output covers (simulate records it on the appraisal outputs)
@@ -1391,7 +1408,7 @@ def summary(
         median = float(np.quantile(ordered, 0.5, overwrite_input=True))
     else:
         # weighted shares, their errors and bounds from the effective number of draws
-        n = effective_draws(weights)
+        n = _effective_draws(weights)
         p_target = float(np.clip(weights @ (claim_draws >= target_value), 0.0, 1.0))
         p_below = float(np.clip(weights @ (bcr_draws < 1.0), 0.0, 1.0))
         reaching = p_target * n

@@ -38,8 +38,9 @@ import scipy.special
 import xarray as xr
 
 from nhsrisk._validate import WEIGHT, _message
+from nhsrisk.stats import effective_sample_size
 
-__all__ = ["WEIGHT", "Observation", "effective_sample_size", "load_observations", "update"]
+__all__ = ["WEIGHT", "Observation", "load_observations", "update"]
 
 #: Default smallest effective sample size :func:`update` accepts, as a share of the draws.
 MIN_EFFECTIVE_SHARE = 0.1
@@ -203,23 +204,6 @@ def load_observations(path: str | Path) -> list[Observation]:
     return [Observation.from_mapping(entry) for entry in entries]
 
 
-def effective_sample_size(weights: Any) -> float:
-    """Kish's effective sample size of normalised weights, ``1 / sum(w**2)``.
-
-    Examples
-    --------
-    >>> round(effective_sample_size(np.full(100, 0.01)), 9)
-    100.0
-    """
-    w = np.asarray(weights, dtype=float)
-    total = w.sum()
-    if w.ndim != 1 or not np.isfinite(w).all() or (w < 0).any() or total <= 0.0:
-        allowed = "finite, non-negative, not all 0"
-        raise ValueError(_message("weights", "effective_sample_size", allowed, weights))
-    w = w / total
-    return float(1.0 / np.sum(w * w))
-
-
 def _modelled(ds: xr.Dataset, observation: Observation, caller: str) -> np.ndarray:
     """Return the model's value of an observation in every draw: the slice selected, other dims summed."""
     name = observation.output
@@ -325,7 +309,7 @@ def update(
         )
     weight = np.exp(log_weight - top)
     weight /= weight.sum()
-    ess = float(1.0 / np.sum(weight * weight))
+    ess = effective_sample_size(weight)
     if ess < float(min_effective_share) * n:
         raise ValueError(
             f"{caller}: the observations leave an effective sample size of {ess:,.1f} of {n:,} draws "

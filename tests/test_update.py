@@ -23,7 +23,7 @@ import xarray as xr
 
 import nhsrisk
 from nhsrisk import Observation, load_observations, update
-from nhsrisk.update import effective_sample_size
+from nhsrisk.stats import effective_sample_size
 
 
 def _normal_prior(n: int = 100_000, mean: float = 2.0, sd: float = 1.0, seed: int = 3) -> xr.Dataset:
