@@ -34,11 +34,12 @@ from nhsrisk._plan import build_plan
 from nhsrisk._validate import resolve_seed
 from nhsrisk._version import __version__
 from nhsrisk.experiments import waterfall
-from nhsrisk.io import save_results, write_folder_atomically
+from nhsrisk.io import open_results, run_results_file, save_results, write_folder_atomically
 from nhsrisk.report import REPORT_FILE, WATERFALL_DRAWS, write_report
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
 from nhsrisk.stats import cap_binding, minimum_draws, summary
 from nhsrisk.tables import TABLE_FORMATS, write_tables
+from nhsrisk.update import MIN_EFFECTIVE_SHARE, load_observations, update
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -200,7 +201,68 @@ def _parser() -> argparse.ArgumentParser:
         "--out", default=None, help="HTML file (default: RESULTS/report.html, or RESULTS with .html)"
     )
     report.add_argument("--force", action="store_true", help="overwrite an existing report")
+    updated = commands.add_parser(
+        "update",
+        help="reweight a run by observed delivery (a TOML of [[observations]]); write its weighted summary",
+        description="Reweight the draws of a run by what has been observed (spend outturn, uptake...), "
+        "stated in a TOML file of [[observations]] tables (see nhsrisk.Observation), and write the "
+        "updated summary and the weighted results beside the original. Figures are not written yet: the "
+        "plots do not use weights (issue 17).",
+    )
+    updated.add_argument("results", help="an `nhsrisk run` output folder, or a results file (.nc or .zarr)")
+    updated.add_argument("observations", help="a TOML file of [[observations]] tables")
+    updated.add_argument(
+        "--out", default=None, help="output folder (default: RESULTS/updated, or RESULTS-updated for a file)"
+    )
+    updated.add_argument("--force", action="store_true", help="replace an existing output folder")
+    updated.add_argument(
+        "--min-effective-share",
+        type=float,
+        default=MIN_EFFECTIVE_SHARE,
+        help=f"refuse an update leaving a smaller share of effective draws (default {MIN_EFFECTIVE_SHARE})",
+    )
     return parser
+
+
+def update_run(args: argparse.Namespace) -> int:
+    """``nhsrisk update``: weight a saved run by observations, print and write the weighted summary."""
+    try:
+        results_file = run_results_file(args.results)
+        observations = load_observations(args.observations)
+        source = Path(args.results)
+        if args.out is not None:
+            out = Path(args.out)
+        elif results_file != source:
+            out = source / "updated"
+        else:
+            out = source.with_name(f"{source.stem}-updated")
+        refused = _check_output_folder(out, args.force)
+        if refused:
+            print(f"nhsrisk update: {refused}", file=sys.stderr)
+            return 2
+        with open_results(results_file, chunks=None) as stored:
+            post = update(stored.load(), observations, min_effective_share=args.min_effective_share)
+        printed = repr(summary(post))
+    except (ValueError, TypeError, OSError, NotImplementedError) as err:
+        print(f"nhsrisk update: {' '.join(str(err).splitlines())}", file=sys.stderr)
+        return 2
+
+    def fill(folder: Path) -> None:
+        (folder / SUMMARY_FILE).write_text(printed + "\n", encoding="utf-8")
+        save_results(post, folder / "results.nc", compression=0)
+        _write_manifest(
+            folder,
+            {"command": "update", "results": str(results_file), "observations": str(args.observations)},
+        )
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_folder_atomically(out, fill)  # --force was checked above
+    print(printed)
+    print(
+        f"\nWrote {out / SUMMARY_FILE}, {out / 'results.nc'}, {out / MANIFEST}. Figures are not written: "
+        "the plots do not use importance weights yet."
+    )
+    return 0
 
 
 def summary_table(ds: xr.Dataset) -> str:
@@ -835,6 +897,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return 2
         print(f"Wrote {written}")
         return 0
+    if args.command == "update":
+        return update_run(args)
     if args.command == "describe":
         import nhsrisk
 

@@ -428,6 +428,53 @@ def write_atomically(
     return target
 
 
+def run_results_file(results: str | os.PathLike[str]) -> Path:
+    """Return the results file of an ``nhsrisk run`` folder (its ``results.nc``), or ``results`` itself.
+
+    Parameters
+    ----------
+    results : str or path-like
+        An ``nhsrisk run`` output folder, or a results file (.nc, or a .zarr store).
+
+    Returns
+    -------
+    pathlib.Path
+        The file (or zarr store) that :func:`open_results` reads.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``results`` names nothing, or a folder without ``results.nc`` (the
+        message says what the folder holds).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = (pathlib.Path(folder) / "results.nc").write_bytes(b"")
+    ...     run_results_file(folder).name
+    'results.nc'
+    """
+    source = Path(results)
+    if source.is_dir() and not _is_zarr_store(source):
+        results_file = source / "results.nc"
+        if not results_file.exists():
+            held = sorted(entry.name for entry in source.iterdir())
+            why = (
+                "; summary.nc of a --summary-only run keeps no draws, which this needs"
+                if "summary.nc" in held
+                else ""
+            )
+            raise FileNotFoundError(
+                f"{source} holds no results.nc, so it is not the folder of an nhsrisk run{why} "
+                f"(it holds {', '.join(held[:6]) or 'nothing'})"
+            )
+        return results_file
+    if source.exists():
+        return source
+    raise FileNotFoundError(f"no results at {source}: expected an nhsrisk run folder or a results file")
+
+
 def write_folder_atomically(
     path: str | os.PathLike[str], fill: Callable[[Path], object], *, overwrite: bool = True
 ) -> Path:

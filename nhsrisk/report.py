@@ -34,12 +34,11 @@ import numpy as np
 import xarray as xr
 
 from nhsrisk._format import FIGURE_RESOLUTION, money_unit, ordinal, percent, significant
-from nhsrisk._stored import _is_zarr_store
 from nhsrisk._validate import _message
 from nhsrisk._version import __version__
 from nhsrisk.experiments import tornado as compute_tornado
 from nhsrisk.experiments import waterfall as compute_waterfall
-from nhsrisk.io import open_results, write_atomically
+from nhsrisk.io import open_results, run_results_file, write_atomically
 from nhsrisk.scenario import LONG_TERM_FROM_YEAR, Scenario, scenario_from_attrs
 from nhsrisk.stats import SummaryDataset, _probability_text, cap_binding, summary
 
@@ -281,25 +280,12 @@ def write_report(
             _message("results", caller, "a results Dataset, or the path of saved results", type(results))
         )
     source = Path(results)
-    if source.is_dir() and not _is_zarr_store(source):
-        results_file = source / "results.nc"
-        if not results_file.exists():
-            held = sorted(entry.name for entry in source.iterdir())
-            why = (
-                "; summary.nc of a --summary-only run keeps no draws, which the report needs"
-                if "summary.nc" in held
-                else ""
-            )
-            raise FileNotFoundError(
-                f"{source} holds no results.nc, so it is not the folder of an nhsrisk run{why} "
-                f"(it holds {', '.join(held[:6]) or 'nothing'})"
-            )
+    results_file = run_results_file(source)
+    if results_file != source:  # the folder of an nhsrisk run
         default = source / REPORT_FILE
         stored_waterfall = source / "waterfall.nc"
-    elif source.exists():
-        results_file, default, stored_waterfall = source, source.with_suffix(".html"), None
     else:
-        raise FileNotFoundError(f"no results at {source}: expected an nhsrisk run folder or a results file")
+        default, stored_waterfall = source.with_suffix(".html"), None
     target = _check_target(default if path is None else path, overwrite, caller)
     if waterfall is None and stored_waterfall is not None and stored_waterfall.is_file():
         try:

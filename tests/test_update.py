@@ -293,3 +293,32 @@ def test_a_tail_that_lies_on_one_heavy_draw_is_refused() -> None:
     weights[0] = 0.06  # the lowest draw holds 6% of the weight; about 270 effective draws
     with pytest.raises(ValueError, match="lies on a single draw"):
         nhsrisk.describe(_with_weights(xr.DataArray(values, dims="draw"), weights))
+
+
+def test_nhsrisk_update_writes_the_weighted_summary_beside_the_run(tmp_path, capsys) -> None:
+    from nhsrisk import cli
+
+    run = tmp_path / "run"
+    assert cli.main(["run", "--draws", "3000", "--seed", "4", "--out", str(run)]) == 0
+    capsys.readouterr()
+    observed = tmp_path / "observed.toml"
+    observed.write_text(
+        '[[observations]]\noutput = "spend"\nwhere = { year = "2025/26" }\nvalue = 0.9e9\nsd = 0.1e9\n'
+        'source = "illustrative"\n',
+        encoding="utf-8",
+    )
+    assert cli.main(["update", str(run), str(observed)]) == 0
+    printed = capsys.readouterr().out
+    assert "weighted by 1 observation" in printed.splitlines()[0]
+    folder = run / "updated"
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "results.nc", "summary.txt"]
+    assert (folder / "summary.txt").read_text(encoding="utf-8").startswith(printed.splitlines()[0])
+    with nhsrisk.open_results(folder / "results.nc", chunks=None) as back:
+        assert "weight" in back.coords and back.attrs["effective_sample_size"] > 300
+    # a second time needs --force; a bad observations file is one line, exit 2, nothing written
+    assert cli.main(["update", str(run), str(observed)]) == 2
+    observed.write_text('[[observations]]\noutput = "nothing"\nvalue = 1.0\nsd = 1.0\n', encoding="utf-8")
+    assert cli.main(["update", str(run), str(observed), "--out", str(tmp_path / "bad")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1].startswith("nhsrisk update: ") and "outputs of the results" in error[-1]
+    assert not (tmp_path / "bad").exists()
