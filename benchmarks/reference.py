@@ -215,15 +215,13 @@ def _draw(dist: Distribution, rng: np.random.Generator, size: tuple[int, ...], m
     return np.asarray(dist.ppf(rng.random(size)), dtype=float)
 
 
-def _squigglepy_distribution(dist: Distribution) -> Any:
-    """The squigglepy distribution of ``dist``, or None where squigglepy has no equal.
+def _squigglepy_distribution(sq: Any, dist: Distribution) -> Any:
+    """The distribution of the squigglepy module ``sq`` equal to ``dist``, or None where it has none.
 
     squigglepy has no truncated normal (its ``lclip``/``rclip`` pile the tails
     onto the bounds instead of removing them), so a TruncatedNormal is left to
     inversion, as in the ``"numpy"`` method.
     """
-    import squigglepy as sq  # the bench extra: only this comparison needs it
-
     if isinstance(dist, Uniform):
         return sq.uniform(dist.low, dist.high)
     if isinstance(dist, Triangular):
@@ -245,9 +243,9 @@ def _squigglepy_distribution(dist: Distribution) -> Any:
 
 def _draw_squigglepy(dist: Distribution, rng: np.random.Generator, size: tuple[int, ...]) -> np.ndarray:
     """Draw ``size`` values of ``dist`` with ``squigglepy.sample`` (seeded from ``rng``)."""
-    import squigglepy as sq
+    import squigglepy as sq  # the bench extra: only this comparison needs it
 
-    law = _squigglepy_distribution(dist)
+    law = _squigglepy_distribution(sq, dist)
     if law is None:
         return np.asarray(dist.ppf(rng.random(size)), dtype=float)
     # squigglepy draws from its own global generator: seed it from ours, so a run is reproducible

@@ -553,13 +553,14 @@ def _weighted_statistics(
     sd = np.sqrt(variance)
     order = np.argsort(draws, axis=-1, kind="stable")
     ordered = np.take_along_axis(draws, order, axis=-1)
-    cumulative = np.cumsum(weights[order], axis=-1)
+    sorted_weights = weights[order]
+    cumulative = np.cumsum(sorted_weights, axis=-1)
     probabilities_low = [low / n_eff for low, _ in ranks]
     probabilities_high = [high / n_eff for _, high in ranks]
     # the lowest ``tail`` of the weight: whole draws, then the share of the draw that crosses it
     rows = ordered.reshape(-1, ordered.shape[-1])
     sums = cumulative.reshape(-1, cumulative.shape[-1])
-    row_weights = weights[order].reshape(rows.shape)
+    row_weights = sorted_weights.reshape(rows.shape)
     tail_mean = np.empty(rows.shape[0])
     tail_mcse = np.empty(rows.shape[0])
     for r in range(rows.shape[0]):
@@ -1333,10 +1334,10 @@ def summary(
     caller = "summary"
     ds = _check_dataset(ds, caller)
     weights = _weights_of(ds)
-    if weights is not None and not _is_streamed(ds):
-        # updated results (nhsrisk.update): every figure below is weighted
+    if weights is not None:
+        # updated results (nhsrisk.update): every figure below is weighted (a streamed summary
+        # keeps no draws, so it cannot carry weights)
         ds = ds.drop_vars(WEIGHT)
-    refuse_weighted(ds, caller)
     if _is_streamed(ds):
         return _summary_of_stream(ds, quantiles, confidence, target, caller)
     target_year = _target_year(ds, caller)

@@ -29,7 +29,7 @@ import math
 import numbers
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +136,7 @@ class Observation:
         """Build an observation from a TOML table or dict with the constructor's keys."""
         if not isinstance(entry, Mapping):
             raise TypeError(_message("entry", "Observation.from_mapping", "a mapping (a TOML table)", entry))
-        allowed = {"output", "where", "value", "sd", "lower", "upper", "source"}
+        allowed = {item.name for item in fields(cls)}
         unknown = sorted(set(entry) - allowed)
         if unknown:
             keys = f"a table with keys among {sorted(allowed)}"
@@ -145,15 +145,7 @@ class Observation:
 
     def as_record(self) -> dict[str, Any]:
         """Return the observation as a plain dict (JSON-ready), as recorded in updated results."""
-        return {
-            "output": self.output,
-            "where": dict(self.where),
-            "value": self.value,
-            "sd": self.sd,
-            "lower": self.lower,
-            "upper": self.upper,
-            "source": self.source,
-        }
+        return asdict(self)
 
     def log_likelihood(self, modelled: np.ndarray) -> np.ndarray:
         """Log-likelihood of this observation at each modelled value (constants dropped)."""
