@@ -56,18 +56,29 @@ def resolve_seed(seed: Any, caller: str) -> int:
     return check_seed_int(seed, caller)
 
 
-def refuse_weighted(data: Any, caller: str) -> None:
+def refuse_weighted(data: Any, caller: str, reason: str = "it has no weighted version") -> None:
     """Raise if ``data`` (a Dataset or DataArray) carries importance weights that ``caller`` cannot use.
 
     Updated results (:func:`nhsrisk.update`) estimate the posterior only when
     their weights are used; a function that would ignore them must not
-    quietly report the prior instead.
+    quietly report the prior instead. ``reason`` says why ``caller`` does not
+    use them (a clause, completing "caller does not use importance weights: ...").
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> weighted = xr.DataArray([1.0, 2.0], dims="draw", coords={WEIGHT: ("draw", [0.5, 0.5])})
+    >>> refuse_weighted(weighted.drop_vars(WEIGHT), "f")  # no weights: nothing to refuse
+    >>> refuse_weighted(weighted, "f", "its draws are compared in pairs")
+    Traceback (most recent call last):
+    ...
+    NotImplementedError: f does not use importance weights: its draws are compared in pairs. ...
     """
     coords = getattr(data, "coords", {})
     if WEIGHT in coords:
         raise NotImplementedError(
-            f"{caller} does not yet use importance weights, and the results carry them (the "
-            f"{WEIGHT!r} coordinate, from nhsrisk.update): its figures would be the prior's, not the "
-            f"updated ones. Weighted statistics are being added (issue 17); until then read the weighted "
-            f"draws directly, e.g. (ds.weight * ds.npv).sum() for the posterior mean."
+            f"{caller} does not use importance weights: {reason}. The results carry them (the {WEIGHT!r} "
+            f"coordinate, from nhsrisk.update), so its figures would be the prior's, not the updated ones. "
+            f"Give it the results from before the update, or read the weighted draws directly, e.g. "
+            f"(ds.weight * ds.npv).sum() for the posterior mean."
         )

@@ -327,6 +327,19 @@ def _clopper_pearson_upper(successes: np.ndarray | float, n: int, level: float =
     return np.where(successes >= n, 1.0, bound)
 
 
+def _effective_count(probability: np.ndarray | float, effective_draws: int) -> np.ndarray:
+    """Weighted share ``p`` as a count of ``effective_draws``: ``p * n_eff`` for the Clopper-Pearson bound.
+
+    Treating the weighted share as ``p * n_eff`` successes in ``n_eff`` independent draws is
+    an approximation (Kish's effective sample size stands in for the number of draws), good
+    while ``n_eff`` is large. A count within 1e-9 of a whole number is that number, so that
+    equal weights give exactly the unweighted count (the sums of weights carry rounding).
+    """
+    count = np.asarray(probability, dtype=float) * effective_draws
+    whole = np.rint(count)
+    return np.where(np.abs(count - whole) < 1e-9, whole, count)
+
+
 # --------------------------------------------------------------------------------------------------
 # xarray layer: shared checks
 # --------------------------------------------------------------------------------------------------
@@ -352,12 +365,23 @@ def _valid_variables(ds: xr.Dataset, dim: str) -> tuple[list[str], int]:
 
 
 def _variable(
-    ds: xr.Dataset, name: Any, caller: str, *, parameter: str = "variable", dim: str = "draw"
+    ds: xr.Dataset,
+    name: Any,
+    caller: str,
+    *,
+    parameter: str = "variable",
+    dim: str = "draw",
+    weighted: bool = False,
 ) -> xr.DataArray:
-    """``ds[name]`` as a DataArray with ``dim``, or an error listing the names that would work."""
+    """``ds[name]`` as a DataArray with ``dim``, or an error listing the names that would work.
+
+    Weighted results are refused unless ``weighted`` (the caller uses the weights, which the
+    DataArray carries as its ``weight`` coordinate).
+    """
     if not isinstance(name, str):
         raise TypeError(_message(parameter, caller, "a variable name (str)", name))
-    refuse_weighted(ds, caller)
+    if not weighted:
+        refuse_weighted(ds, caller)
     if name in ds.data_vars and dim in ds[name].dims:
         return ds[name]
     outputs, inputs = _valid_variables(ds, dim)
@@ -375,9 +399,15 @@ def _check_dim(da: xr.DataArray, dim: Any, caller: str) -> str:
     return str(dim)
 
 
-def _finite_draws(da: xr.DataArray, dim: str, caller: str, parameter: str = "da") -> np.ndarray:
-    """Values as a C-contiguous float array with ``dim`` last; booleans become 0/1."""
-    refuse_weighted(da, caller)
+def _finite_draws(
+    da: xr.DataArray, dim: str, caller: str, parameter: str = "da", *, weighted: bool = False
+) -> np.ndarray:
+    """Values as a C-contiguous float array with ``dim`` last; booleans become 0/1.
+
+    Weighted draws are refused unless ``weighted`` (the caller reads the weights itself).
+    """
+    if not weighted:
+        refuse_weighted(da, caller)
     values = np.ascontiguousarray(da.transpose(..., dim).values, dtype=float)
     bad = values.size - int(np.isfinite(values).sum())
     if bad:
@@ -509,6 +539,31 @@ def _weighted_quantiles(
         at = np.searchsorted(sums[r], np.asarray(probabilities) - 1e-12, side="left")
         out[r] = rows[r, np.minimum(at, n - 1)]
     return out.reshape(*ordered.shape[:-1], len(probabilities))
+
+
+def _weighting_text(observations: Any, effective_draws: int) -> str:
+    """Say how results were weighted: ``"weighted by 2 observations (1,234 effective draws)"``.
+
+    One wording for every table and figure of updated results (:func:`summary`'s
+    title, the plots' titles). ``observations`` is the JSON list that
+    :func:`nhsrisk.update` records in ``attrs["observations"]``; weights set
+    by hand, with no such record, read ``"importance-weighted (...)"``.
+
+    Examples
+    --------
+    >>> _weighting_text('[{"output": "spend"}]', 1234)
+    'weighted by 1 observation (1,234 effective draws)'
+    >>> _weighting_text(None, 80)
+    'importance-weighted (80 effective draws)'
+    """
+    try:
+        count = len(json.loads(observations)) if isinstance(observations, str) else 0
+    except (ValueError, TypeError):
+        count = 0
+    effective = f"({int(effective_draws):,} effective draws)"
+    if count == 0:
+        return f"importance-weighted {effective}"
+    return f"weighted by {count} observation{'s' if count != 1 else ''} {effective}"
 
 
 def _weighted_statistics(
@@ -1114,11 +1169,7 @@ class SummaryDataset(xr.Dataset):
         if "n_draws" in self.attrs:
             parts.append(f"{int(self.attrs['n_draws']):,} draws")
         if "effective_draws" in self.attrs:
-            count = len(json.loads(self.attrs.get("observations", "[]")))
-            parts.append(
-                f"weighted by {count} observation{'s' if count != 1 else ''} "
-                f"({int(self.attrs['effective_draws']):,} effective draws)"
-            )
+            parts.append(_weighting_text(self.attrs.get("observations"), int(self.attrs["effective_draws"])))
         if "seed" in self.attrs:
             parts.append(f"seed {self.attrs['seed']}")
         if "price_base" in self.attrs:
@@ -1412,7 +1463,7 @@ def summary(
         n = _effective_draws(weights)
         p_target = float(np.clip(weights @ (claim_draws >= target_value), 0.0, 1.0))
         p_below = float(np.clip(weights @ (bcr_draws < 1.0), 0.0, 1.0))
-        reaching = p_target * n
+        reaching = float(_effective_count(p_target, n))
         low_rank, high_rank = interval_ranks(n, 0.5, confidence, caller)
         order = np.argsort(claim_draws, kind="stable")
         at = _weighted_quantiles(
@@ -1779,12 +1830,17 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
     after support ends the value can later fall back below the costs, and the
     draw still counts as paid back from its first crossing on.
 
+    Updated results (:func:`nhsrisk.update`) are weighted: each probability
+    is the share of the importance weight, not of the draws, and its error
+    and bound come from Kish's effective number of draws ``n_eff`` (see Notes).
+
     Parameters
     ----------
     ds : xarray.Dataset
-        Output of :func:`nhsrisk.simulate`: needs ``cumulative_value`` (year,
-        draw) and ``spend`` (year, programme, draw); ``running_cost`` (year,
-        programme, draw) is added to the costs when present.
+        Output of :func:`nhsrisk.simulate`, or of :func:`nhsrisk.update`:
+        needs ``cumulative_value`` (year, draw) and ``spend`` (year,
+        programme, draw); ``running_cost`` (year, programme, draw) is added to
+        the costs when present.
 
     Returns
     -------
@@ -1796,10 +1852,12 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
         ``"not by <last year>"`` (sums to 1), with
         ``payback_year_probability_mcse``; ``median_payback_year``, the median
         of that ordered distribution: a year label, or ``"not by <last year>"``
-        when fewer than half of the draws pay back within the appraisal period.
-        Attributes ``definition`` (which costs were counted) and ``period``,
-        and the run's scenario, seed, price base and nhsrisk version where
-        ``ds`` has them (a figure of the result names them).
+        when fewer than half of the draws (of the weight) pay back within the
+        appraisal period. Attributes ``n_draws``, ``definition`` (which costs
+        were counted) and ``period``, and the run's scenario, seed, price base
+        and nhsrisk version where ``ds`` has them (a figure of the result names
+        them); for weighted results also ``effective_draws`` and
+        ``observations`` (the figure says how it was weighted).
 
     Raises
     ------
@@ -1807,6 +1865,18 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
         If ``ds`` is not a Dataset.
     ValueError
         If a variable is missing or holds NaN (the message names it).
+
+    Notes
+    -----
+    With importance weights ``w`` (normalised), ``payback_probability`` is
+    the sum of the weights of the draws paid back by the year, its standard
+    error ``sqrt(p (1 - p) / n_eff)`` with ``n_eff = 1 / sum(w**2)`` rounded
+    down (Kish), and its Clopper-Pearson bound that of ``p * n_eff``
+    successes in ``n_eff`` draws: an approximation that treats the weighted
+    sample as ``n_eff`` independent draws, good while ``n_eff`` is large
+    (Kish, 1965; Kong, 1992). The median payback year is the first whose
+    cumulative weight reaches one half. With equal weights every figure is
+    the unweighted one, to rounding.
 
     Examples
     --------
@@ -1830,14 +1900,22 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
     [0.0, 0.5, 0.0, 0.5]
     >>> str(result["median_payback_year"].values)
     '2026/27'
+
+    Weighted (draw 1 three times as likely as draw 0), it pays back in the second year with
+    probability 0.25 and the median is now no payback at all:
+
+    >>> weighted = payback(ds.assign_coords(weight=("draw", [0.25, 0.75])))
+    >>> weighted["payback_probability"].values.tolist(), str(weighted["median_payback_year"].values)
+    ([0.0, 0.25, 0.25], 'not by 2027/28')
     """
     caller = "payback"
     ds = _check_dataset(ds, caller)
-    cumulative_value = _variable(ds, "cumulative_value", caller, parameter="ds")
-    spend = _variable(ds, "spend", caller, parameter="ds")
+    weights = _weights_of(ds)
+    cumulative_value = _variable(ds, "cumulative_value", caller, parameter="ds", weighted=True)
+    spend = _variable(ds, "spend", caller, parameter="ds", weighted=True)
     costs = [spend]
     if "running_cost" in ds.data_vars:
-        costs.append(_variable(ds, "running_cost", caller, parameter="ds"))
+        costs.append(_variable(ds, "running_cost", caller, parameter="ds", weighted=True))
     for da in (cumulative_value, *costs):
         if "year" not in da.dims:
             raise ValueError(
@@ -1852,25 +1930,42 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
                 cumulative_value.dims,
             )
         )
-    value_draws = _finite_draws(cumulative_value.transpose("year", "draw"), "draw", caller, parameter="ds")
+    value_draws = _finite_draws(
+        cumulative_value.transpose("year", "draw"), "draw", caller, parameter="ds", weighted=True
+    )
     n_years, n = value_draws.shape
     # Every dimension but year and draw (programme) is summed: costs of the whole investment.
     yearly_cost = np.zeros((n_years, n))
     for da in costs:
-        draws = _finite_draws(da.transpose("year", ..., "draw"), "draw", caller, parameter="ds")
+        ordered = da.transpose("year", ..., "draw")
+        draws = _finite_draws(ordered, "draw", caller, parameter="ds", weighted=True)
         yearly_cost += draws.reshape(n_years, -1, n).sum(axis=1)
     cumulative_cost = np.cumsum(yearly_cost, axis=0)
 
     years = [str(year) for year in cumulative_value["year"].values]
     paid_back = value_draws >= cumulative_cost
     first_year = np.where(paid_back.any(axis=0), paid_back.argmax(axis=0), n_years)
-    counts = np.bincount(first_year, minlength=n_years + 1)
-    category_probability = counts / n
-    by_year = np.cumsum(counts[:n_years])
-    probability = by_year / n
     categories = [*years, f"not by {years[-1]}"]
-    # The smallest category reached by at least half of the draws, in integers to avoid rounding.
-    median = categories[int(np.argmax(2 * np.cumsum(counts) >= n))]
+    weighting: dict[str, Any] = {}
+    if weights is None:
+        counts = np.bincount(first_year, minlength=n_years + 1)
+        category_probability = counts / n
+        by_year: np.ndarray = np.cumsum(counts[:n_years])
+        probability = by_year / n
+        # The smallest category reached by at least half of the draws, in integers to avoid rounding.
+        median = categories[int(np.argmax(2 * np.cumsum(counts) >= n))]
+    else:
+        # shares of the weight in place of shares of the draws; errors and bounds from the effective
+        # number of draws, as in summary()
+        category_probability = np.clip(np.bincount(first_year, weights=weights, minlength=n_years + 1), 0, 1)
+        probability = np.clip(np.cumsum(category_probability[:n_years]), 0.0, 1.0)
+        n = _effective_draws(weights)
+        by_year = _effective_count(probability, n)
+        # the smallest category whose cumulative weight reaches one half (the weighted median)
+        order = np.argsort(first_year, kind="stable")
+        at = _weighted_quantiles(first_year[order].astype(float), np.cumsum(weights[order]), (0.5,))
+        median = categories[int(at[0])]
+        weighting = {"effective_draws": int(n), "observations": str(ds.attrs.get("observations", "[]"))}
     year_coord = cumulative_value["year"].variable.to_base_variable()
     return xr.Dataset(
         {
@@ -1922,7 +2017,8 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
             "payback_year": ("payback_year", categories, {"long_name": "Payback year (first crossing)"}),
         },
         attrs={
-            "n_draws": int(n),
+            "n_draws": int(ds.sizes["draw"]),
+            **weighting,
             "definition": "first year with cumulative_value >= cumulative "
             + ("spend + running_cost" if len(costs) > 1 else "spend"),
             "period": f"{years[0]} to {years[-1]}",
