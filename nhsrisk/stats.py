@@ -186,7 +186,9 @@ def quantile_interval(values: Any, q: float, prob: float = 0.95, axis: int = -1)
     return estimate, draws[..., lower_rank - 1], draws[..., upper_rank - 1]
 
 
-def exceedance_probability(values: Any, threshold: Any, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
+def exceedance_probability(
+    values: Any, threshold: Any, axis: int = -1, *, weights: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Probability that a draw reaches ``threshold`` (``>=``), with its standard error.
 
     Parameters
@@ -197,6 +199,10 @@ def exceedance_probability(values: Any, threshold: Any, axis: int = -1) -> tuple
         Level to reach, in the units of ``values`` (broadcast against the other axes).
     axis : int, default=-1
         Axis of the draws.
+    weights : array_like, optional
+        Importance weights of the draws (one per draw along ``axis``; finite,
+        non-negative, not all 0; normalised here), such as the ``weight``
+        coordinate of :func:`nhsrisk.update`'s results.
 
     Returns
     -------
@@ -204,18 +210,39 @@ def exceedance_probability(values: Any, threshold: Any, axis: int = -1) -> tuple
         ``(p, se)`` with ``se = sqrt(p (1 - p) / n)``. When no draw (or every
         draw) reaches the threshold the standard error is 0, which does not
         mean certainty: report the bound ``1 - 0.05 ** (1 / n)`` (about ``3 / n``)
-        instead.
+        instead. With ``weights``, ``p`` is the share of the weight that
+        reaches the threshold and ``n`` is Kish's effective number of draws
+        ``1 / sum(w**2)`` (normalised weights, rounded down), which treats the
+        weighted draws as that many independent ones: good while it is large.
 
     Examples
     --------
     >>> p, se = exceedance_probability([1.0, 2.0, 3.0, 4.0], 2.5)
     >>> float(p), float(se)
     (0.5, 0.25)
+    >>> p, se = exceedance_probability([1.0, 2.0, 3.0, 4.0], 2.5, weights=[1.0, 1.0, 1.0, 5.0])
+    >>> float(p), round(float(se), 3)  # 6 of 8 of the weight; 2 effective draws (1 / 0.4375)
+    (0.75, 0.306)
     """
-    draws = _draws(values, axis, "exceedance_probability", minimum=1)
+    caller = "exceedance_probability"
+    draws = _draws(values, axis, caller, minimum=1)
     reached = draws >= np.asarray(threshold, dtype=float)[..., None]
-    p = reached.mean(axis=-1)
-    return p, np.sqrt(p * (1.0 - p) / draws.shape[-1])
+    if weights is None:
+        p = reached.mean(axis=-1)
+        return p, np.sqrt(p * (1.0 - p) / draws.shape[-1])
+    normalised = _check_weights(weights, draws.shape[-1], caller)
+    p = np.clip(reached @ normalised, 0.0, 1.0)
+    return p, np.sqrt(p * (1.0 - p) / _effective_draws(normalised))
+
+
+def _check_weights(weights: Any, n: int, caller: str) -> np.ndarray:
+    """Return importance weights given to ``caller`` as a normalised float array of ``n``, or raise."""
+    allowed = f"{n} finite, non-negative importance weights (one per draw), not all 0"
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0.0:
+        shown = weights if w.size <= 8 else f"an array of shape {w.shape}"
+        raise ValueError(_message("weights", caller, allowed, shown))
+    return w / w.sum()
 
 
 def expected_shortfall(values: Any, tail: float = 0.05, axis: int = -1) -> np.ndarray:
@@ -747,7 +774,9 @@ def describe(
     if not isinstance(da, xr.DataArray):
         raise TypeError(_message("da", "describe", "an xarray.DataArray", type(da).__name__))
     dim = _check_dim(da, dim, "describe")
-    weights = _weights_of(da) if dim == "draw" else None
+    if dim != "draw":
+        refuse_weighted(da, "describe", f"its importance weights lie along 'draw', and dim={dim!r}")
+    weights = _weights_of(da)
     if weights is not None:
         da = da.drop_vars(WEIGHT)
     quantiles, confidence, tail, ranks = _check_inputs(da.sizes[dim], quantiles, confidence, tail, "describe")
@@ -881,7 +910,10 @@ def cap_binding(ds: xr.Dataset) -> str:
     -------
     str
         ``"never (in no draw, year or staff group)"``, or each staff group whose
-        cap binds with the share of draw-years in which it does.
+        cap binds with the share of draw-years in which it does. For updated
+        results (:func:`nhsrisk.update`) each draw counts by its importance
+        weight (``"... of draw-years, weighted"``), and a cap that binds only
+        in draws of weight 0 never binds.
 
     Examples
     --------
@@ -889,14 +921,22 @@ def cap_binding(ds: xr.Dataset) -> str:
     >>> cap_binding(nhsrisk.simulate(draws=500, seed=1))
     'never (in no draw, year or staff group)'
     """
-    share = _variable(ds, "hours_capped", "cap_binding").mean(("year", "draw"))
+    capped = _variable(ds, "hours_capped", "cap_binding", weighted=True)
+    weights = _weights_of(capped)
+    if weights is None:
+        share = capped.mean(("year", "draw"))
+        suffix = ""
+    else:
+        by_draw = capped.drop_vars(WEIGHT).mean("year")
+        share = (by_draw * xr.DataArray(weights, dims="draw")).sum("draw")
+        suffix = ", weighted"
     groups = share["staff_group"].values
     binding = [
         (str(group), float(value)) for group, value in zip(groups, share.values, strict=True) if value > 0
     ]
     if not binding:
         return "never (in no draw, year or staff group)"
-    return ", ".join(f"{group} {value:.2%} of draw-years" for group, value in binding)
+    return ", ".join(f"{group} {value:.2%} of draw-years{suffix}" for group, value in binding)
 
 
 def minimum_draws(quantiles: Sequence[float] = (0.05, 0.5, 0.95), confidence: float = 0.95) -> int:
@@ -1774,7 +1814,11 @@ def draws_table(ds: xr.Dataset) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Index ``draw``; columns ``cumulative_value[<target year>]``, ``npv``,
-        ``bcr`` and the present values.
+        ``bcr`` and the present values; for updated results
+        (:func:`nhsrisk.update`) a last column ``weight``, the draw's
+        normalised importance weight (units ``"1"``), without which the rows
+        describe the prior: weight each row by it (``numpy.average(table.npv,
+        weights=table.weight)``).
 
     Raises
     ------
@@ -1793,16 +1837,20 @@ def draws_table(ds: xr.Dataset) -> pd.DataFrame:
     caller = "draws_table"
     ds = _check_dataset(ds, caller)
     target_year = _target_year(ds, caller)
-    cumulative = _variable(ds, "cumulative_value", caller, parameter="ds").sel(year=target_year, drop=True)
+    cumulative = _variable(ds, "cumulative_value", caller, parameter="ds", weighted=True).sel(
+        year=target_year, drop=True
+    )
     columns = {f"cumulative_value[{target_year}]": cumulative}
     for name, _ in APPRAISAL_SUMMARY:
         if name in ("npv", "bcr") or name in ds.data_vars:
-            columns[name] = _variable(ds, name, caller, parameter="ds")
-    table = pd.DataFrame(
-        {name: np.asarray(da.values) for name, da in columns.items()},
-        index=pd.Index(np.asarray(ds["draw"].values), name="draw"),
-    )
-    table.attrs["units"] = {name: str(da.attrs.get("units", "")) for name, da in columns.items()}
+            columns[name] = _variable(ds, name, caller, parameter="ds", weighted=True)
+    data = {name: np.asarray(da.values) for name, da in columns.items()}
+    units = {name: str(da.attrs.get("units", "")) for name, da in columns.items()}
+    weights = _weights_of(ds)
+    if weights is not None:
+        data[WEIGHT], units[WEIGHT] = weights, "1"
+    table = pd.DataFrame(data, index=pd.Index(np.asarray(ds["draw"].values), name="draw"))
+    table.attrs["units"] = units
     return table
 
 
@@ -2103,6 +2151,9 @@ def budget_change_effect(ds: xr.Dataset, baseline_ds: xr.Dataset) -> xr.Dataset:
     ValueError
         If a needed variable is missing or holds NaN, or the two runs do not
         share their years, target year and price base.
+    NotImplementedError
+        If either run carries importance weights (:func:`nhsrisk.update`):
+        the draws are compared in pairs, and the two runs' weights differ.
 
     Notes
     -----
@@ -2138,6 +2189,16 @@ def budget_change_effect(ds: xr.Dataset, baseline_ds: xr.Dataset) -> xr.Dataset:
                 "baseline_ds", caller, "an xarray.Dataset from nhsrisk.simulate", type(baseline_ds).__name__
             )
         )
+    # The observations weight the draws of the run they were applied to; the other run's outputs
+    # differ draw by draw, so those weights are not its posterior, and a paired difference under
+    # two sets of weights has no error formula here.
+    reason = (
+        "it sets a scenario's draws against its baseline's in pairs (common random numbers), and "
+        "observations weight each run's draws by its own outputs, so a pair has two weights and the "
+        "paired difference and its error are not defined; compare the summaries of the updated runs"
+    )
+    refuse_weighted(ds, caller, reason)
+    refuse_weighted(baseline_ds, caller, reason)
     target_year = _target_year(ds, caller)
     for name, getter in (
         ("years", lambda d: [str(y) for y in d["year"].values] if "year" in d.coords else None),
@@ -2274,7 +2335,7 @@ def budget_change_effect(ds: xr.Dataset, baseline_ds: xr.Dataset) -> xr.Dataset:
 
 def _draws_of(data: Any, variable: str | None, caller: str) -> xr.DataArray:
     if isinstance(data, xr.Dataset):
-        return _variable(data, "npv" if variable is None else variable, caller)
+        return _variable(data, "npv" if variable is None else variable, caller, weighted=True)
     if isinstance(data, xr.DataArray):
         if variable is not None:
             raise ValueError(_message("variable", caller, "None when a DataArray is given", variable))
@@ -2291,6 +2352,10 @@ def running_mean(
     confidence: float = 0.95,
 ) -> xr.Dataset:
     """Trace the mean of the first ``n`` draws and its error as ``n`` grows, to judge convergence.
+
+    Updated results (:func:`nhsrisk.update`) give the weighted running mean,
+    in draw order: ``sum(w_i x_i) / sum(w_i)`` over the first ``n`` draws,
+    with the error from the effective number of those draws (see Notes).
 
     Parameters
     ----------
@@ -2311,6 +2376,10 @@ def running_mean(
         variable kept, in its units: ``mean``, ``mcse``, ``ci_low``, ``ci_high``.
         Computed from cumulative sums, so in O(n); the last point is the
         full-sample mean and error exactly as :func:`describe` gives them.
+        Weighted, also ``effective_draws`` (n_draws; Kish's effective number
+        of the first ``n`` draws) and the attributes ``effective_draws`` and
+        ``observations``; ``n_draws`` then starts where two draws of positive
+        weight have been seen (the first point with a spread).
 
     Raises
     ------
@@ -2318,7 +2387,18 @@ def running_mean(
         If ``ds_or_da`` is neither a Dataset nor a DataArray, or ``points`` not an int.
     ValueError
         If the variable is unknown (the message lists the valid ones), holds
-        NaN, or there are fewer than 2 draws.
+        NaN, or there are fewer than 2 draws (of positive weight).
+
+    Notes
+    -----
+    With importance weights ``w`` the mean of the first ``n`` draws is the
+    self-normalised estimate ``sum(w x) / sum(w)``, its variance the
+    weighted one with the reliability-weights correction ``1 - sum(v**2)``
+    (``v`` the weights of those draws normalised to sum 1; ``ddof=1`` when
+    they are equal) and its standard error ``sd / sqrt(n_eff)`` with
+    ``n_eff = 1 / sum(v**2)`` rounded down (Kish), as in :func:`describe`.
+    The draws keep their simulated order, so the trace shows how the
+    estimate would have settled had the run stopped at ``n``.
 
     Examples
     --------
@@ -2327,6 +2407,16 @@ def running_mean(
     >>> trace = running_mean(x, points=20)
     >>> int(trace["n_draws"][-1]), bool(trace["mean"][-1] == x.mean())
     (10000, True)
+
+    Weighted (here the second half of the draws twice as heavy as the first), the trace ends on
+    the weighted mean:
+
+    >>> w = np.repeat([1.0, 2.0], 5_000)
+    >>> weighted = running_mean(x.assign_coords(weight=("draw", w / w.sum())), points=20)
+    >>> bool(np.isclose(weighted["mean"][-1], np.average(x, weights=w), rtol=1e-12))
+    True
+    >>> int(weighted["effective_draws"][-1])  # (sum w)**2 / sum(w**2) = 9,000
+    9000
     """
     import scipy.stats
 
@@ -2337,22 +2427,42 @@ def running_mean(
     n = da.sizes["draw"]
     if n < 2:
         raise ValueError(_message("ds_or_da", caller, "data with at least 2 draws", n))
+    weights = _weights_of(da)
+    if weights is not None:
+        da = da.drop_vars(WEIGHT)
     draws = _finite_draws(da, "draw", caller, parameter="ds_or_da")
-    counts = np.unique(np.rint(np.geomspace(2, n, points)).astype(np.int64))
-    full_mean = draws.mean(axis=-1)
-    full_sd = draws.std(axis=-1, ddof=1)
-    # Sums of squares about the full-sample mean: summing raw squares of GBP-sized numbers
-    # would lose the variance to cancellation.
-    centred = draws - full_mean[..., None]
-    sums = np.cumsum(centred, axis=-1)[..., counts - 1]
-    squares = np.cumsum(centred**2, axis=-1)[..., counts - 1]
-    mean_offset = sums / counts
-    variance = np.maximum(squares - counts * mean_offset**2, 0.0) / (counts - 1)
-    mean = full_mean[..., None] + mean_offset
-    mcse = np.sqrt(variance / counts)
+    extra: dict[str, Any] = {}
+    attrs_extra: dict[str, Any] = {}
+    if weights is None:
+        counts = np.unique(np.rint(np.geomspace(2, n, points)).astype(np.int64))
+        full_mean = draws.mean(axis=-1)
+        full_sd = draws.std(axis=-1, ddof=1)
+        # Sums of squares about the full-sample mean: summing raw squares of GBP-sized numbers
+        # would lose the variance to cancellation.
+        centred = draws - full_mean[..., None]
+        sums = np.cumsum(centred, axis=-1)[..., counts - 1]
+        squares = np.cumsum(centred**2, axis=-1)[..., counts - 1]
+        mean_offset = sums / counts
+        variance = np.maximum(squares - counts * mean_offset**2, 0.0) / (counts - 1)
+        mean = full_mean[..., None] + mean_offset
+        mcse = np.sqrt(variance / counts)
+        full_mcse = full_sd / math.sqrt(n)
+    else:
+        mean, mcse, full_mean, full_mcse, counts, effective = _weighted_running_mean(
+            draws, weights, points, caller
+        )
+        extra["effective_draws"] = (
+            "n_draws",
+            effective,
+            {"long_name": "Effective number of the first n draws (Kish)", "units": "1"},
+        )
+        attrs_extra = {
+            "effective_draws": _effective_draws(weights),
+            "observations": str(ds_or_da.attrs.get("observations", "[]")),
+        }
     # Report the last point exactly as describe() does, so the trace ends on the headline number.
     mean[..., -1] = full_mean
-    mcse[..., -1] = full_sd / math.sqrt(n)
+    mcse[..., -1] = full_mcse
     z = float(scipy.stats.norm.ppf(0.5 + confidence / 2))
     units = str(da.attrs.get("units", "1" if da.dtype == bool else ""))
     long_name = str(da.attrs.get("long_name", da.name if da.name is not None else "the values"))
@@ -2378,9 +2488,52 @@ def running_mean(
                 mean + z * mcse,
                 {"long_name": f"Upper {level} normal bound of the mean", "units": units},
             ),
+            **extra,
         },
         coords=coords,
-        attrs={"variable": str(da.name) if da.name is not None else "", "confidence": confidence},
+        attrs={
+            "variable": str(da.name) if da.name is not None else "",
+            "confidence": confidence,
+            **attrs_extra,
+        },
+    )
+
+
+def _weighted_running_mean(
+    draws: np.ndarray, weights: np.ndarray, points: int, caller: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted running mean and MCSE of ``draws`` (draws last) at log-spaced counts; see running_mean.
+
+    Returns the means and errors at the counts, the full-sample mean and error exactly as
+    :func:`describe` computes them, the counts, and the effective number of draws at each.
+    """
+    positive = np.flatnonzero(weights > 0.0)
+    if positive.size < 2:
+        raise ValueError(
+            _message(
+                "ds_or_da", caller, "weighted data with at least 2 draws of positive weight", positive.size
+            )
+        )
+    n = weights.size
+    start = int(positive[1]) + 1  # the first count with two draws of positive weight: a spread
+    counts = np.unique(np.rint(np.geomspace(start, n, points)).astype(np.int64))
+    full_mean = draws @ weights
+    centred = draws - full_mean[..., None]
+    full_sd = np.sqrt(((centred * centred) @ weights) / (1.0 - float(np.sum(weights * weights))))
+    total = np.cumsum(weights)[counts - 1]
+    share_squared = np.cumsum(weights * weights)[counts - 1] / total**2  # sum(v**2), v normalised
+    # sums about the full-sample mean, as unweighted (no cancellation of GBP-sized squares)
+    mean_offset = np.cumsum(centred * weights, axis=-1)[..., counts - 1] / total
+    spread = np.cumsum(centred * centred * weights, axis=-1)[..., counts - 1] / total
+    variance = np.maximum(spread - mean_offset**2, 0.0) / (1.0 - share_squared)
+    effective = np.floor(1.0 / share_squared + 1e-6)
+    return (
+        full_mean[..., None] + mean_offset,
+        np.sqrt(variance / effective),
+        full_mean,
+        full_sd / math.sqrt(_effective_draws(weights)),
+        counts,
+        effective.astype(np.int64),
     )
 
 
@@ -2412,6 +2565,11 @@ def draws_needed(
     half-width of the normal interval at that level (``sd`` and ``sqrt(p (1 -
     p))`` multiplied by ``z``).
 
+    A pilot from updated results (a DataArray with the ``weight`` coordinate
+    of :func:`nhsrisk.update`) gives the draws to *simulate* for the weighted
+    estimate to reach the precision: the requirement above, in effective
+    draws, times the weights' inefficiency ``n / n_eff`` (see Notes).
+
     Parameters
     ----------
     values_or_da : array_like or xarray.DataArray
@@ -2433,7 +2591,7 @@ def draws_needed(
     Returns
     -------
     int
-        Draws needed, at least 1.
+        Draws needed, at least 1 (draws to simulate, before the update, for a weighted pilot).
 
     Raises
     ------
@@ -2441,7 +2599,8 @@ def draws_needed(
         If an argument has the wrong type.
     ValueError
         If ``precision <= 0``, the values hold NaN, there are fewer than 2
-        pilot draws, or ``threshold`` does not match ``statistic``.
+        pilot draws (2 effective draws for a weighted pilot), or ``threshold``
+        does not match ``statistic``.
 
     Notes
     -----
@@ -2454,6 +2613,16 @@ def draws_needed(
     out, rather than returning 1 draw. The estimate of ``sd`` is itself
     uncertain, by about ``1 / sqrt(2 n)`` relatively for a normal output.
 
+    Weighted pilot: ``sd`` and ``p`` are the weighted ones (as :func:`describe`
+    and :func:`payback` compute them) and ``n_eff = 1 / sum(w**2)`` (Kish,
+    rounded down) replaces ``n`` in the standard error, so ``(z sd /
+    precision) ** 2`` effective draws are needed; a new run updated by the
+    same observations keeps about the same share ``n_eff / n`` of effective
+    draws (the share converges as the run grows), so the draws to simulate
+    are that many times ``n / n_eff``. The pilot's share is itself estimated:
+    with a few hundred effective draws it can be off by a good fraction, so
+    round the answer up. The bound for a probability of 0 or 1 uses ``n_eff``.
+
     Examples
     --------
     >>> pilot = np.random.default_rng(4).normal(0.0, 2e9, size=5_000)  # GBP
@@ -2461,6 +2630,14 @@ def draws_needed(
     39348
     >>> draws_needed(pilot, 0.005, statistic="probability", threshold=0.0)  # 0.25 / 0.005 ** 2
     9999
+
+    Weighted so that half the draws carry all the weight (``n / n_eff = 2``), twice the draws:
+
+    >>> import xarray as xr
+    >>> half = np.where(np.arange(5_000) % 2 == 0, 1 / 2_500, 0.0)
+    >>> weighted = xr.DataArray(pilot, dims="draw", coords={"weight": ("draw", half)})
+    >>> draws_needed(weighted, 1e7), draws_needed(pilot[::2], 1e7)  # the weighted draws alone, 2x
+    (76583, 38292)
     """
     import scipy.stats
 
@@ -2489,9 +2666,11 @@ def draws_needed(
                 "a Dataset",
             )
         )
+    weights: np.ndarray | None = None
     if isinstance(values_or_da, xr.DataArray):
         _check_dim(values_or_da, "draw", caller)
-        draws = _finite_draws(values_or_da, "draw", caller, parameter="values_or_da")
+        weights = _weights_of(values_or_da)
+        draws = _finite_draws(values_or_da, "draw", caller, parameter="values_or_da", weighted=True)
     else:
         draws = np.asarray(values_or_da, dtype=float)
         if draws.ndim == 0:
@@ -2505,11 +2684,27 @@ def draws_needed(
     n = draws.shape[-1]
     if n < 2:
         raise ValueError(_message("values_or_da", caller, "at least 2 pilot draws", n))
-    if statistic == "mean":
-        spread = draws.std(axis=-1, ddof=1)
+    if weights is None:
+        effective, inefficiency = n, 1.0
+        if statistic == "mean":
+            spread = draws.std(axis=-1, ddof=1)
+        else:
+            p = (draws >= threshold).mean(axis=-1)
     else:
-        p = (draws >= threshold).mean(axis=-1)
-        unseen = 1.0 - 0.05 ** (1.0 / n)
+        effective = _effective_draws(weights)
+        if effective < 2:
+            raise ValueError(
+                _message("values_or_da", caller, "a pilot of at least 2 effective draws", effective)
+            )
+        inefficiency = n / effective
+        if statistic == "mean":
+            centred = draws - (draws @ weights)[..., None]
+            spread = np.sqrt(((centred * centred) @ weights) / (1.0 - float(np.sum(weights * weights))))
+        else:
+            p = np.clip((draws >= threshold) @ weights, 0.0, 1.0)
+            p = np.where(p > 1.0 - 1e-12, 1.0, p)  # all the weight, to the rounding of its sum
+    if statistic == "probability":
+        unseen = 1.0 - 0.05 ** (1.0 / effective)
         p = np.where(p == 0, unseen, np.where(p == 1, 1.0 - unseen, p))
         spread = np.sqrt(p * (1.0 - p))
-    return max(1, int(np.ceil(np.max((z * spread / precision) ** 2))))
+    return max(1, int(np.ceil(np.max((z * spread / precision) ** 2) * inefficiency)))
