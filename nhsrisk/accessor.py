@@ -4,6 +4,11 @@ Importing :mod:`nhsrisk` registers it on :class:`xarray.Dataset` and
 :class:`xarray.DataArray`. Each method is a one-line call of the function of
 the same name in :mod:`nhsrisk.stats`, which documents the statistics.
 
+Updated results (:func:`nhsrisk.update`) carry importance weights, and the
+statistics and plots of a run use them; the sensitivity measures
+(``rank_correlation``, ``prcc``) refuse them (``NotImplementedError``):
+they rank the draws unweighted.
+
 Examples
 --------
 >>> import nhsrisk
@@ -26,8 +31,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from nhsrisk import stats
+from nhsrisk._validate import refuse_weighted
 
 __all__ = ["NhsriskDataArrayAccessor", "NhsriskDatasetAccessor"]
+
+# Why the sensitivity measures refuse updated results.
+_RANKS_UNWEIGHTED = (
+    "its correlations rank every draw alike, and weighted ranks and their intervals are not "
+    "implemented; analyse the sensitivity of the results from before the update (the prior's)"
+)
 
 _Accessor = TypeVar("_Accessor", bound=type)
 
@@ -143,7 +155,8 @@ class NhsriskDatasetAccessor:
         >>> dict(result["mean"].sizes), result["mean"].units
         ({'year': 10, 'programme': 3}, 'GBP/year')
         """
-        da = stats._variable(self._ds, variable, "ds.nhsrisk.describe")
+        # the weights, if any, travel with the variable and describe uses them
+        da = stats._variable(self._ds, variable, "ds.nhsrisk.describe", weighted=True)
         return stats.describe(da, quantiles=quantiles, confidence=confidence, tail=tail)
 
     def to_dataframe(self) -> pd.DataFrame:
@@ -153,7 +166,8 @@ class NhsriskDatasetAccessor:
         -------
         pandas.DataFrame
             One row per draw; the cumulative value by the target year, NPV,
-            benefit-cost ratio and present values, units in ``.attrs["units"]``.
+            benefit-cost ratio and present values, units in ``.attrs["units"]``;
+            for updated results also each draw's ``weight``.
 
         Examples
         --------
@@ -171,7 +185,8 @@ class NhsriskDatasetAccessor:
         -------
         xarray.Dataset
             Probability of payback (first crossing of cumulative value over
-            cumulative spend) by each year, and the payback-year distribution.
+            cumulative spend) by each year, and the payback-year distribution
+            (weighted for updated results).
 
         Examples
         --------
@@ -198,6 +213,11 @@ class NhsriskDatasetAccessor:
         xarray.Dataset
             Spearman correlation of every sampled input with the output, largest first.
 
+        Raises
+        ------
+        NotImplementedError
+            For updated results (:func:`nhsrisk.update`): the ranks are unweighted.
+
         Examples
         --------
         >>> import nhsrisk
@@ -207,6 +227,7 @@ class NhsriskDatasetAccessor:
         """
         from nhsrisk.sensitivity import rank_correlation
 
+        refuse_weighted(self._ds, "ds.nhsrisk.rank_correlation", _RANKS_UNWEIGHTED)
         return rank_correlation(self._ds, output, **kwargs)
 
     def prcc(self, output: str = "npv", **kwargs: Any) -> xr.Dataset:
@@ -224,6 +245,11 @@ class NhsriskDatasetAccessor:
         xarray.Dataset
             Partial rank correlation of every sampled input with the output, largest first.
 
+        Raises
+        ------
+        NotImplementedError
+            For updated results (:func:`nhsrisk.update`): the ranks are unweighted.
+
         Examples
         --------
         >>> import nhsrisk
@@ -233,6 +259,7 @@ class NhsriskDatasetAccessor:
         """
         from nhsrisk.sensitivity import prcc
 
+        refuse_weighted(self._ds, "ds.nhsrisk.prcc", _RANKS_UNWEIGHTED)
         return prcc(self._ds, output, **kwargs)
 
     def running_mean(
@@ -250,7 +277,8 @@ class NhsriskDatasetAccessor:
         Returns
         -------
         xarray.Dataset
-            Running ``mean``, ``mcse``, ``ci_low`` and ``ci_high`` along ``n_draws``.
+            Running ``mean``, ``mcse``, ``ci_low`` and ``ci_high`` along
+            ``n_draws`` (the weighted running mean for updated results).
 
         Examples
         --------
@@ -286,7 +314,8 @@ class NhsriskDatasetAccessor:
         Returns
         -------
         int
-            Draws needed, at least 1.
+            Draws needed, at least 1; for updated results, the draws to
+            simulate given the weights' inefficiency (``n / n_eff``).
 
         Examples
         --------
@@ -296,7 +325,7 @@ class NhsriskDatasetAccessor:
         >>> ds.nhsrisk.draws_needed(1e7) > 1_000  # NPV to within GBP 10m (one standard error)
         True
         """
-        da = stats._variable(self._ds, variable, "ds.nhsrisk.draws_needed")
+        da = stats._variable(self._ds, variable, "ds.nhsrisk.draws_needed", weighted=True)
         return stats.draws_needed(
             da, precision, statistic=statistic, threshold=threshold, confidence=confidence
         )

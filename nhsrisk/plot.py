@@ -37,6 +37,17 @@ Conventions shared by every figure:
   with :meth:`nhsrisk.Scenario.with_values`, what was changed
   (``"... with risks.digital_exclusion = 0.1"``; two changes at most, then
   their count).
+- Updated results (:func:`nhsrisk.update`, with importance weights as the
+  ``weight`` coordinate) are drawn weighted by :func:`fan`,
+  :func:`distribution`, :func:`exceedance` and :func:`payback`: weighted
+  quantiles (the weighted empirical CDF inverted, as
+  :func:`nhsrisk.stats.describe` computes them), a histogram of the weight,
+  the share of the weight at or above each level, and probabilities of
+  payback as shares of the weight, their errors from Kish's effective number
+  of draws. A last line of the title then says so, in the words of the
+  printed summary: ``"Weighted by 2 observations (1,234 effective draws)"``. :func:`compare` and :func:`heatmap` refuse weighted results
+  (``NotImplementedError``, saying why); the other figures take the output
+  of an experiment, which re-simulates the scenario and has no weights.
 - Inputs are named by their labels from the scenario
   (:meth:`nhsrisk.Scenario.input_label`: ``"Patient services: value of a
   contact moved online (GBP/contact)"``), which the results carry (the
@@ -86,7 +97,7 @@ import xarray as xr
 
 from nhsrisk import stats
 from nhsrisk._format import FIGURE_RESOLUTION, money_unit, ordinal, percent, significant
-from nhsrisk._validate import _message, check_count
+from nhsrisk._validate import _message, check_count, refuse_weighted
 from nhsrisk.simulation import OUTPUTS
 
 if TYPE_CHECKING:
@@ -305,13 +316,15 @@ def _lower_first(text: str) -> str:
 
 
 def _summed(
-    ds: xr.Dataset, variable: str, caller: str, keep: Sequence[str] = ()
+    ds: xr.Dataset, variable: str, caller: str, keep: Sequence[str] = (), *, weighted: bool = False
 ) -> tuple[xr.DataArray, str, str]:
     """Return the variable summed over programmes/staff groups (amounts only), its label and units.
 
-    Dimensions in ``keep`` (the swept parameters of a sweep) stay; any other is refused.
+    Dimensions in ``keep`` (the swept parameters of a sweep) stay; any other is refused. With
+    ``weighted`` the importance weights of updated results travel as the ``weight`` coordinate
+    (the caller uses them); without, weighted results are refused.
     """
-    da = stats._variable(ds, variable, caller)
+    da = stats._variable(ds, variable, caller, weighted=weighted)
     # compare_options drops the variables' attrs: fall back on the output table of simulate
     _, known_label, known_units = OUTPUTS.get(variable, ((), variable, ""))[:3]
     units = str(da.attrs.get("units", known_units))
@@ -351,10 +364,10 @@ def _check_year(ds: xr.Dataset, year: Any, caller: str) -> str:
 
 
 def _per_draw(
-    ds: xr.Dataset, variable: str, year: Any, caller: str, keep: Sequence[str] = ()
+    ds: xr.Dataset, variable: str, year: Any, caller: str, keep: Sequence[str] = (), *, weighted: bool = False
 ) -> tuple[xr.DataArray, str, str, str | None]:
     """Per-draw values of ``variable``; a per-year one in ``year`` (default the target year)."""
-    da, label, units = _summed(ds, variable, caller, keep)
+    da, label, units = _summed(ds, variable, caller, keep, weighted=weighted)
     if "year" not in da.dims:
         if year is not None:
             raise ValueError(
@@ -478,12 +491,42 @@ def _scenario_line(attrs: Mapping[str, Any], *, with_changes: bool = True) -> st
     return line
 
 
-def _title(obj: xr.Dataset | Mapping[str, Any], what: str) -> str:
-    """Title of a figure: what it shows, then (on its own line) the scenario it shows it for."""
+def _title(obj: xr.Dataset | Mapping[str, Any], what: str, weighting: str = "") -> str:
+    """Title of a figure: what it shows, then (on its own line) the scenario it shows it for.
+
+    ``weighting`` (from :func:`_weighting`), how updated results were weighted, takes a last line.
+    """
     attrs = obj.attrs if isinstance(obj, xr.Dataset) else obj
-    heading = what[:1].upper() + what[1:]
-    scenario = _scenario_line(attrs)
-    return f"{heading}\n{scenario}" if scenario else heading
+    lines = [what[:1].upper() + what[1:], _scenario_line(attrs), weighting[:1].upper() + weighting[1:]]
+    return "\n".join(line for line in lines if line)
+
+
+def _weighting(obj: xr.Dataset | xr.DataArray | Mapping[str, Any], attrs: Mapping[str, Any]) -> str:
+    """How a figure's draws are weighted, in the summary's words; ``""`` for unweighted results.
+
+    ``obj`` is the run (its ``weight`` coordinate) or a result's attributes that record the
+    weighting (``effective_draws``, as :func:`nhsrisk.stats.payback` keeps it); ``attrs`` holds
+    the ``observations`` that :func:`nhsrisk.update` recorded.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> run = xr.Dataset(coords={"weight": ("draw", [0.5, 0.25, 0.25])})
+    >>> _weighting(run, {"observations": '[{"output": "spend"}]'})
+    'weighted by 1 observation (2 effective draws)'
+    >>> _weighting({"effective_draws": 900}, {})
+    'importance-weighted (900 effective draws)'
+    """
+    if isinstance(obj, xr.Dataset | xr.DataArray):
+        weights = stats._weights_of(obj)
+        if weights is None:
+            return ""
+        effective = stats._effective_draws(weights)
+    elif "effective_draws" in obj:
+        effective = int(obj["effective_draws"])
+    else:
+        return ""
+    return stats._weighting_text(attrs.get("observations"), effective)
 
 
 def _wrap(text: str, width: int) -> str:
@@ -681,12 +724,14 @@ def fan(
 
     The bands are the 5th-95th and 25th-75th percentiles over the draws and
     the line the median, all from :func:`nhsrisk.stats.describe`
-    (``quantile_estimate``).
+    (``quantile_estimate``). For updated results they are the weighted
+    quantiles (the weighted empirical CDF inverted), and the title says how
+    the draws were weighted.
 
     Parameters
     ----------
     ds : xarray.Dataset
-        Results of :func:`nhsrisk.simulate`.
+        Results of :func:`nhsrisk.simulate` or :func:`nhsrisk.update`.
     variable : str, default="cumulative_value"
         A per-year output (dimension ``year``): ``cumulative_value`` (GBP),
         or an amount such as ``value``, ``spend`` (GBP/year) or
@@ -737,7 +782,7 @@ def fan(
     footer = _check_flag(footer, "footer", caller)
     ds = _check_results(ds, caller)
     target = _check_target(target, caller)
-    da, label, units = _summed(ds, variable, caller)
+    da, label, units = _summed(ds, variable, caller, weighted=True)
     if "year" not in da.dims:
         raise ValueError(
             _refuse(
@@ -800,7 +845,7 @@ def fan(
             color=OKABE_ITO["vermillion"],
         )
     _ylabel(ax, _with_units(label, unit_label))
-    _set_title(ax, _title(ds, f"{_lower_first(label)} by year"))
+    _set_title(ax, _title(ds, f"{_lower_first(label)} by year", _weighting(ds, ds.attrs)))
     _tidy(ax)
     # The legend sits at the left, where the fan is thin; a claim line across the middle of the
     # axes (a local scheme's claim far above its fan's start) would run through it: then at the top
@@ -826,11 +871,14 @@ def distribution(
     """Histogram of a per-draw output with its mean, median and percentiles marked.
 
     The mean and the percentiles are those of :func:`nhsrisk.stats.describe`.
+    For updated results they are weighted, each bar is the weight of its
+    draws (scaled to the number of draws, so equal weights give the
+    unweighted counts), and the title says how the draws were weighted.
 
     Parameters
     ----------
     ds : xarray.Dataset
-        Results of :func:`nhsrisk.simulate`.
+        Results of :func:`nhsrisk.simulate` or :func:`nhsrisk.update`.
     variable : str, default="npv"
         An output: per draw (``npv``, GBP; ``bcr``) or per year, read in
         ``year`` (amounts summed over programmes and staff groups).
@@ -851,12 +899,14 @@ def distribution(
         Write the draws, seed, price base and nhsrisk version under the
         figure (one footer per figure; see the module notes).
     **kwargs
-        Passed to ``ax.hist``.
+        Passed to ``ax.hist`` (except ``weights`` for updated results, which
+        are weighted by their own).
 
     Returns
     -------
     matplotlib.axes.Axes
-        Bars count draws; legend entries give each marked value.
+        Bars count draws (weighted: ``n`` times the share of the weight in the
+        bin); legend entries give each marked value.
 
     Raises
     ------
@@ -864,7 +914,7 @@ def distribution(
         If ``ds`` is not a Dataset, ``ax`` not an Axes or ``bins`` not an int.
     ValueError
         If the variable or year is unknown, a percentile is outside (0, 1),
-        or the values are not finite.
+        the values are not finite, or ``weights`` is passed for updated results.
 
     Examples
     --------
@@ -884,7 +934,13 @@ def distribution(
     bins = check_count(bins, "bins", caller)
     target = _check_target(target, caller)
     marked = _check_percentiles(percentiles, caller)
-    da, label, units, _ = _per_draw(ds, variable, year, caller)
+    da, label, units, _ = _per_draw(ds, variable, year, caller, weighted=True)
+    weights = stats._weights_of(da)
+    if weights is not None and "weights" in kwargs:
+        allowed = "left out for updated results, which are weighted by their importance weights"
+        raise ValueError(
+            _refuse("weights", caller, allowed, "weights for a Dataset with a 'weight' coordinate")
+        )
     reference = _reference(ds, variable, target, caller)
     quantiles = tuple(sorted({*marked, 0.5}))
     described = _describe(da, quantiles, caller)
@@ -893,7 +949,11 @@ def distribution(
     mean = float(described["mean"])
     scale, unit_label = _scale(units, values, None if reference is None else reference[0])
     ax = _new_axes(ax)
-    ax.hist(values / scale, **{"bins": bins, "color": OKABE_ITO["sky_blue"], "alpha": 0.8, **kwargs})
+    style: dict[str, Any] = {"bins": bins, "color": OKABE_ITO["sky_blue"], "alpha": 0.8}
+    if weights is not None:
+        # each draw counts its share of the weight, scaled so the bars still add up to the draws
+        style["weights"] = weights * values.size
+    ax.hist(values / scale, **{**style, **kwargs})
     ax.axvline(mean / scale, color=OKABE_ITO["black"], linewidth=1.5, label=f"mean ({_number(mean / scale)})")
     median = estimates[0.5] / scale
     ax.axvline(
@@ -916,8 +976,9 @@ def distribution(
             level, color=OKABE_ITO["vermillion"], linewidth=2.0, label=_reference_label(reference, scale)
         )
     _xlabel(ax, _with_units(label, unit_label))
-    _ylabel(ax, f"Number of draws (of {values.size:,})")
-    _set_title(ax, _title(ds, f"distribution of {_lower_first(label)}"))
+    counted = "Number of draws" if weights is None else "Weighted number of draws"
+    _ylabel(ax, f"{counted} (of {values.size:,})")
+    _set_title(ax, _title(ds, f"distribution of {_lower_first(label)}", _weighting(ds, ds.attrs)))
     _tidy(ax)
     _legend(ax, fontsize="small")
     _footer(ax, ds.attrs, footer)
@@ -952,11 +1013,14 @@ def exceedance(
     error (``sqrt(p (1 - p) / n)``); when no draw (or every draw) reaches it,
     that error is 0, and the one-sided 95% bound ``1 - 0.05 ** (1 / n)``
     (or 1 minus it) is reported instead, as :mod:`nhsrisk.stats` advises.
+    For updated results the curve is the share of the weight at or above x,
+    ``n`` is the effective number of draws (Kish), and the title says how the
+    draws were weighted.
 
     Parameters
     ----------
     ds : xarray.Dataset
-        Results of :func:`nhsrisk.simulate`.
+        Results of :func:`nhsrisk.simulate` or :func:`nhsrisk.update`.
     variable : str, default="cumulative_value"
         An output, as in :func:`distribution`.
     year : str, optional
@@ -1001,13 +1065,21 @@ def exceedance(
     footer = _check_flag(footer, "footer", caller)
     ds = _check_results(ds, caller)
     target = _check_target(target, caller)
-    da, label, units, chosen = _per_draw(ds, variable, year, caller)
+    da, label, units, chosen = _per_draw(ds, variable, year, caller, weighted=True)
+    weights = stats._weights_of(da)
     reference = _reference(ds, variable, target, caller)
     values = np.asarray(da.values, dtype=float)
-    n = values.size
-    levels, counts = np.unique(values, return_counts=True)
-    # Draws at or above each distinct level: the count from that level to the top.
-    at_least = np.cumsum(counts[::-1])[::-1] / n
+    if weights is None:
+        n = values.size
+        levels, counts = np.unique(values, return_counts=True)
+        # Draws at or above each distinct level: the count from that level to the top.
+        at_least = np.cumsum(counts[::-1])[::-1] / n
+    else:
+        n = stats._effective_draws(weights)
+        levels, where = np.unique(values, return_inverse=True)
+        # The weight at or above each distinct level, from that level to the top.
+        mass = np.bincount(where.ravel(), weights=weights, minlength=levels.size)
+        at_least = np.clip(np.cumsum(mass[::-1])[::-1], 0.0, 1.0)
     scale, unit_label = _scale(units, values, None if reference is None else reference[0])
     span = float(levels[-1] - levels[0]) or max(abs(float(levels[0])), 1.0)
     pad = 0.02 * span
@@ -1023,7 +1095,7 @@ def exceedance(
     )
     if reference is not None:
         threshold = float(reference[0])
-        p, se = (float(v) for v in stats.exceedance_probability(values, threshold))
+        p, se = (float(v) for v in stats.exceedance_probability(values, threshold, weights=weights))
         ax.axvline(
             threshold / scale,
             color=OKABE_ITO["vermillion"],
@@ -1058,7 +1130,7 @@ def exceedance(
     ax.set_ylim(-2.0, 102.0)
     _xlabel(ax, _with_units(label, unit_label))
     _ylabel(ax, "Probability of reaching at least x (%)")
-    _set_title(ax, _title(ds, f"exceedance curve of {_lower_first(label)}"))
+    _set_title(ax, _title(ds, f"exceedance curve of {_lower_first(label)}", _weighting(ds, ds.attrs)))
     _tidy(ax)
     _legend(ax, loc="lower left")
     _footer(ax, ds.attrs, footer)
@@ -1073,12 +1145,15 @@ def payback(p_or_ds: xr.Dataset, *, ax: Axes | None = None, footer: bool = True,
     intervals ``p ± 1.96 MCSE`` clipped to [0, 100]%; where no draw has paid
     back (``p = 0``, MCSE 0) the bar reaches the one-sided 95%
     Clopper-Pearson upper bound ``payback_probability_upper_95`` instead.
+    For updated results they are weighted (shares of the weight, errors from
+    the effective number of draws), and the title says how.
 
     Parameters
     ----------
     p_or_ds : xarray.Dataset
-        Results of :func:`nhsrisk.simulate` (``payback`` is called on them) or
-        the output of :func:`nhsrisk.stats.payback`.
+        Results of :func:`nhsrisk.simulate` or :func:`nhsrisk.update`
+        (``payback`` is called on them), or the output of
+        :func:`nhsrisk.stats.payback`.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default a new 7 x 4.5 inch figure.
     footer : bool, default=True
@@ -1162,7 +1237,8 @@ def payback(p_or_ds: xr.Dataset, *, ax: Axes | None = None, footer: bool = True,
         )
     ax.set_ylim(-2.0, 102.0)
     _ylabel(ax, "Probability of payback by the year (%)")
-    _set_title(ax, _title(source, "probability of payback (cumulative value reaching cumulative spend)"))
+    what = "probability of payback (cumulative value reaching cumulative spend)"
+    _set_title(ax, _title(source, what, _weighting(result.attrs, source.attrs)))
     _tidy(ax)
     _legend(ax, loc="center left")
     _footer(ax, source.attrs, footer)
@@ -1790,6 +1866,9 @@ def heatmap(
     ValueError
         If ``sw`` is not a two-parameter sweep, the variable, statistic or
         year is unknown, or the values are not finite.
+    NotImplementedError
+        If ``sw`` carries importance weights: a sweep's cells are separate
+        runs, and one set of weights along ``draw`` is not each one's posterior.
 
     Examples
     --------
@@ -1813,6 +1892,12 @@ def heatmap(
     labels = _check_labels(labels, caller)
     kind = "a Dataset from nhsrisk.sweep over exactly two parameters (attrs['swept'])"
     sw = _check_dataset(sw, "sw", caller, kind)
+    refuse_weighted(
+        sw,
+        caller,
+        "each cell of a sweep is a run of its own, and one set of weights along 'draw' cannot be the "
+        "posterior of every cell",
+    )
     swept = list(sw.attrs.get("swept", []))
     if len(swept) != 2 or not all(key in sw.dims for key in swept):
         raise ValueError(_refuse("sw", caller, kind, f"{_describe_dataset(sw)} swept over {swept}"))
@@ -1938,6 +2023,9 @@ def compare(
         If ``runs`` is neither a mapping of Datasets nor a Dataset, or ``ax`` not an Axes.
     ValueError
         If there are fewer than two runs, or a variable or year is unknown.
+    NotImplementedError
+        If a run carries importance weights (:func:`nhsrisk.update`): the
+        boxes are drawn unweighted; :func:`distribution` draws an updated run.
 
     Examples
     --------
@@ -1960,6 +2048,14 @@ def compare(
     footer = _check_flag(footer, "footer", caller)
     target = _check_target(target, caller)
     named = _runs(runs, caller)
+    for name, run in named.items():
+        # a box per run, weighted or not, would need each box to say how it was weighted
+        refuse_weighted(
+            run,
+            caller,
+            f"the run {name!r} is weighted and the box plots of runs side by side are drawn unweighted; "
+            "draw each updated run with nhsrisk.plot.distribution, which uses its weights",
+        )
     claimed = _claimed_returns(runs, target, variable) if isinstance(runs, xr.Dataset) else {}
     boxes: list[tuple[str, np.ndarray, float]] = []
     references: list[float] = []
