@@ -19,6 +19,7 @@ _os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")
 from nhsrisk import accessor, distributions  # noqa: E402  (accessor registers ds.nhsrisk)
 from nhsrisk._version import __version__
 from nhsrisk.experiments import compare_options, sobol_analysis, spider, sweep, tornado, waterfall
+from nhsrisk.history import load_history
 from nhsrisk.io import open_results, save_results
 from nhsrisk.scenario import (
     BUILTIN_SCENARIOS,
@@ -50,6 +51,7 @@ __all__ = [
     "draws_needed",
     "evpi",
     "evppi",
+    "load_history",
     "load_observations",
     "load_scenario",
     "open_results",

@@ -50,6 +50,7 @@ MODULES = [
     "nhsrisk.sensitivity",
     "nhsrisk.sobol",
     "nhsrisk.voi",
+    "nhsrisk.history",
     "nhsrisk.experiments",
     "nhsrisk.scenario",
     "nhsrisk.streaming",

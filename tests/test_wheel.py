@@ -113,7 +113,9 @@ def test_build_makes_an_sdist_and_a_wheel_without_warnings(built: tuple[Path, Pa
 def test_wheel_holds_the_package_data_licence_and_entry_point(built: tuple[Path, Path, str]) -> None:
     wheel, _, _ = built
     names = zipfile.ZipFile(wheel).namelist()
-    shipped = sorted(p.name for p in (ROOT / "nhsrisk" / "data").glob("*.toml"))
+    data = ROOT / "nhsrisk" / "data"
+    shipped = sorted(p.relative_to(data).as_posix() for p in data.rglob("*") if p.suffix in (".toml", ".csv"))
+    assert any(name.startswith("observations/") for name in shipped)
     assert shipped and all(f"nhsrisk/data/{name}" in names for name in shipped)
     assert "nhsrisk/py.typed" in names
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
