@@ -4,10 +4,9 @@ Importing :mod:`nhsrisk` registers it on :class:`xarray.Dataset` and
 :class:`xarray.DataArray`. Each method is a one-line call of the function of
 the same name in :mod:`nhsrisk.stats`, which documents the statistics.
 
-Updated results (:func:`nhsrisk.update`) carry importance weights, and the
-statistics and plots of a run use them; the sensitivity measures
-(``rank_correlation``, ``prcc``) refuse them (``NotImplementedError``):
-they rank the draws unweighted.
+Updated results (:func:`nhsrisk.update`) carry importance weights (the
+``weight`` coordinate on ``draw``), and each method passes them on to its
+function, which uses them or refuses them saying why.
 
 Examples
 --------
@@ -31,15 +30,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from nhsrisk import stats
-from nhsrisk._validate import refuse_weighted
 
 __all__ = ["NhsriskDataArrayAccessor", "NhsriskDatasetAccessor"]
-
-# Why the sensitivity measures refuse updated results.
-_RANKS_UNWEIGHTED = (
-    "its correlations rank every draw alike, and weighted ranks and their intervals are not "
-    "implemented; analyse the sensitivity of the results from before the update (the prior's)"
-)
 
 _Accessor = TypeVar("_Accessor", bound=type)
 
@@ -213,11 +205,6 @@ class NhsriskDatasetAccessor:
         xarray.Dataset
             Spearman correlation of every sampled input with the output, largest first.
 
-        Raises
-        ------
-        NotImplementedError
-            For updated results (:func:`nhsrisk.update`): the ranks are unweighted.
-
         Examples
         --------
         >>> import nhsrisk
@@ -227,7 +214,6 @@ class NhsriskDatasetAccessor:
         """
         from nhsrisk.sensitivity import rank_correlation
 
-        refuse_weighted(self._ds, "ds.nhsrisk.rank_correlation", _RANKS_UNWEIGHTED)
         return rank_correlation(self._ds, output, **kwargs)
 
     def prcc(self, output: str = "npv", **kwargs: Any) -> xr.Dataset:
@@ -245,11 +231,6 @@ class NhsriskDatasetAccessor:
         xarray.Dataset
             Partial rank correlation of every sampled input with the output, largest first.
 
-        Raises
-        ------
-        NotImplementedError
-            For updated results (:func:`nhsrisk.update`): the ranks are unweighted.
-
         Examples
         --------
         >>> import nhsrisk
@@ -259,7 +240,6 @@ class NhsriskDatasetAccessor:
         """
         from nhsrisk.sensitivity import prcc
 
-        refuse_weighted(self._ds, "ds.nhsrisk.prcc", _RANKS_UNWEIGHTED)
         return prcc(self._ds, output, **kwargs)
 
     def running_mean(
