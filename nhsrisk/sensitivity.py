@@ -20,6 +20,11 @@ prcc
 Both return a Dataset along a dimension ``input``, sorted by the absolute
 coefficient (largest first), with a t-test p-value and a Fisher-z confidence
 interval. The user guide is ``docs/sensitivity.md``.
+
+Both read updated results (:func:`nhsrisk.update`) with their importance
+weights (the ``weight`` coordinate on ``draw``): ranks become weighted
+mid-ranks, correlations and regressions weighted, and Kish's effective sample
+size replaces the number of draws in the p-value and the interval.
 """
 
 from __future__ import annotations
@@ -31,8 +36,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from nhsrisk._validate import _message
-from nhsrisk.stats import _probability
+from nhsrisk._validate import WEIGHT, _message
+from nhsrisk.stats import _effective_draws, _probability, effective_sample_size
+from nhsrisk.voi import _draw_weights, _same_weights
 
 __all__ = ["prcc", "rank_correlation"]
 
@@ -80,7 +86,11 @@ class _Prepared:
     output: _Output
     constant_inputs: list[str]
     confidence: float
-    ranks: np.ndarray  # (k + 1, n) doubled centred ranks; the output is the last row
+    # (k + 1, n), the output last: doubled centred ranks (int) or, weighted, sqrt(w) times the
+    # weighted mid-ranks centred at their weighted mean (float), so plain cross-products are weighted.
+    ranks: np.ndarray
+    weights: np.ndarray | None  # normalised importance weights, or None
+    sample_size: int  # n, or Kish's effective sample size (rounded down) when weighted
 
 
 def rank_correlation(
@@ -97,11 +107,15 @@ def rank_correlation(
     input and of the output over the draws. It measures monotone association
     while every other input varies as sampled: a large value can be borrowed
     from an input correlated with this one (use :func:`prcc` to remove that).
+    Results updated by :func:`nhsrisk.update` are read with their importance
+    weights (see Notes), so the coefficient describes the updated
+    distribution.
 
     Parameters
     ----------
     ds : xarray.Dataset
-        Result of :func:`nhsrisk.simulate`.
+        Result of :func:`nhsrisk.simulate`, or of :func:`nhsrisk.update`
+        (a ``weight`` coordinate on ``draw``: finite, non-negative, not all 0).
     output : str or xarray.DataArray, default="npv"
         Name of a variable of ``ds`` or a DataArray with a ``draw`` dimension
         of the same draws, in any units (ranks make the result unit-free).
@@ -133,11 +147,14 @@ def rank_correlation(
           ``tanh(atanh(r) -/+ z sqrt((1 + r^2 / 2) / (n - 3)))`` with the
           Bonett & Wright (2000) variance for rank correlations.
 
+        Weighted, ``n`` in both is Kish's effective sample size rounded down.
         Attrs: ``method`` (``"spearman"``), ``output``, ``output_long_name``,
         ``output_units``, ``year`` (``""`` when the output has no year
-        dimension), ``n_draws``, ``n_inputs``, ``confidence`` and
+        dimension), ``n_draws``, ``n_inputs``, ``confidence``,
         ``constant_inputs`` (inputs dropped because they did not vary in this
-        run).
+        run, or, weighted, among the draws of positive weight), ``interval``
+        and ``controls``; weighted, also ``effective_sample_size`` (Kish's
+        ``1 / sum(w**2)``, unrounded) and ``weights`` (the method, in words).
 
     Raises
     ------
@@ -147,8 +164,10 @@ def rank_correlation(
     ValueError
         If a name or year is unknown (the message lists the valid ones), the
         output keeps a dimension other than ``draw``, any value is NaN or
-        infinite, the output or every input is constant, or there are fewer
-        than 5 draws.
+        infinite, the output or every input is constant, there are fewer
+        than 5 draws (effective draws, when weighted), or the weights are
+        malformed (not on ``draw`` alone, negative, not finite, all 0) or an
+        ``output`` DataArray carries weights other than those of ``ds``.
 
     See Also
     --------
@@ -159,6 +178,23 @@ def rank_correlation(
     Binary inputs (``programmes.<id>.black_swan``, the raid indicators) and
     discrete ones (``programmes.<id>.support_years``) have tied values; ties
     get the average of the ranks they span, as in :func:`scipy.stats.rankdata`.
+
+    With importance weights ``w`` (normalised to sum to 1), each draw's rank is
+    its weighted mid-rank: the weight of the draws below it plus half the
+    weight of its tie group, i.e. the middle of its step of the weighted
+    empirical CDF. The coefficient is the weighted Pearson correlation of
+    these ranks. This is the weighted Spearman correlation of the survey
+    statistics package wCorr (Bailey, Emad, Zhang & Xie, "wCorr Formulas",
+    vignette of the R package wCorr), whose weighted ranks differ from these
+    by a constant that the correlation ignores. The t test and the interval
+    take Kish's (1965) effective sample size ``n_eff = 1 / sum(w**2)`` for
+    ``n``: an approximation for importance weights (Kong 1992), good while
+    ``n_eff`` is large, not an exact sampling theory. Equal weights give the
+    unweighted results to rounding (about 1e-12). Whole-number weights give
+    the coefficient of each draw repeated that many times (the mid-rank of a
+    repeated draw is its weighted mid-rank, up to a constant), but not that
+    run's p-value or interval, since repeated draws are not independent.
+    Draws of weight 0 take no part.
 
     Examples
     --------
@@ -171,6 +207,13 @@ def rank_correlation(
     >>> float(delay) < 0  # delay cuts NPV
     True
     >>> bool(result["conf_low"][0] < result["spearman"][0] < result["conf_high"][0])
+    True
+
+    Updated results are read with their weights:
+
+    >>> seen = nhsrisk.Observation("npv", value=float(ds["npv"].quantile(0.8)), sd=float(ds["npv"].std()) / 2)
+    >>> updated = rank_correlation(nhsrisk.update(ds, seen), "npv")
+    >>> 100 < updated.attrs["effective_sample_size"] < updated.attrs["n_draws"]
     True
     """
     prepared = _prepare(ds, output, inputs, year, confidence, "rank_correlation", partial=False)
@@ -196,11 +239,14 @@ def prcc(
     dominant inputs do not lend it their influence. All coefficients come from
     one inverse: with ``P`` the inverse of the rank correlation matrix of
     ``[inputs, output]``, ``prcc_i = -P[i, y] / sqrt(P[i, i] P[y, y])``.
+    Results updated by :func:`nhsrisk.update` are read with their importance
+    weights (see Notes).
 
     Parameters
     ----------
     ds : xarray.Dataset
-        Result of :func:`nhsrisk.simulate`.
+        Result of :func:`nhsrisk.simulate`, or of :func:`nhsrisk.update`
+        (a ``weight`` coordinate on ``draw``: finite, non-negative, not all 0).
     output : str or xarray.DataArray, default="npv"
         Name of a variable of ``ds`` or a DataArray with a ``draw`` dimension
         of the same draws, in any units (ranks make the result unit-free).
@@ -235,11 +281,14 @@ def prcc(
           ``k - 1`` controlled inputs taken off the sample size as for a
           partial correlation (Fisher 1924).
 
+        Weighted, ``n`` in both is Kish's effective sample size rounded down.
         Attrs: ``method`` (``"prcc"``), ``output``, ``output_long_name``,
         ``output_units``, ``year`` (``""`` when the output has no year
-        dimension), ``n_draws``, ``n_inputs``, ``confidence`` and
+        dimension), ``n_draws``, ``n_inputs``, ``confidence``,
         ``constant_inputs`` (inputs dropped because they did not vary in this
-        run).
+        run, or, weighted, among the draws of positive weight), ``interval``
+        and ``controls``; weighted, also ``effective_sample_size`` and
+        ``weights``, as for :func:`rank_correlation`.
 
     Raises
     ------
@@ -251,8 +300,9 @@ def prcc(
         output keeps a dimension other than ``draw``, any value is NaN or
         infinite, the output or every input is constant, the ranks of some
         inputs (or of inputs and the output) are perfectly collinear (the
-        message names them), or there are no more than ``k + 3`` draws for
-        ``k`` inputs.
+        message names them), there are no more than ``k + 3`` draws
+        (effective draws, when weighted) for ``k`` inputs, or the weights are
+        malformed or differ between ``ds`` and an ``output`` DataArray.
 
     See Also
     --------
@@ -264,6 +314,17 @@ def prcc(
     average ranks. The ranks are computed once and the cost after that is one
     ``(k + 1) x (k + 1)`` matrix, so 100 inputs over a million draws take
     seconds.
+
+    With importance weights the ranks are the weighted mid-ranks of
+    :func:`rank_correlation` and the rank correlation matrix is their
+    weighted Pearson correlation matrix, so each coefficient is the weighted
+    correlation of the residuals of weighted least-squares regressions of the
+    ranks on the other inputs' ranks (the identity between the inverse of a
+    correlation matrix and residual correlations holds for any inner product).
+    The p-value and interval use Kish's effective sample size for ``n``, as
+    for :func:`rank_correlation` and with the same caveat. Equal weights give
+    the unweighted results to rounding; the weighted ranks are held as
+    float64 rather than int32, so memory doubles.
 
     Examples
     --------
@@ -308,11 +369,33 @@ def _prepare(
             _message("output", caller, "a model output, not one of the sampled inputs", resolved_output.name)
         )
 
+    weights = _draw_weights(ds, "draw", "ds", caller)
+    if isinstance(output, xr.DataArray):
+        _same_weights(weights, _draw_weights(output, "draw", "output", caller), "output", "ds", caller)
+
     n = resolved_output.values.size
     # The t test has n - 2 - (k - 1) degrees of freedom and the interval divides by n - 3 - (k - 1);
-    # n > k + 3 keeps both at 2 or more. Spearman is the case k = 1: 5 draws.
-    if n < 5:
-        raise ValueError(f"{caller}: {n} draws are too few for a rank correlation; at least 5 are needed.")
+    # n > k + 3 keeps both at 2 or more. Spearman is the case k = 1: 5 draws. Weighted, n is Kish's
+    # effective sample size.
+    size = n if weights is None else _effective_draws(weights)
+    few = (
+        f"{n} draws are" if weights is None else f"the weights leave {size} effective draws (Kish), which is"
+    )
+    if size < 5:
+        raise ValueError(f"{caller}: {few} too few for a rank correlation; at least 5 are needed.")
+    # Weighted, a variable that varies only among draws of weight 0 is constant for every weighted statistic.
+    carried = slice(None) if weights is None else weights > 0
+    if weights is not None:
+        kept = resolved_output.values[carried]
+        if kept.min() == kept.max():
+            raise ValueError(
+                _refusal(
+                    "output",
+                    caller,
+                    "varying across the draws that carry weight",
+                    f"{resolved_output.name!r}, constant at {kept[0]!r} wherever the weight is positive",
+                )
+            )
 
     varying: list[_Input] = []
     constant: list[str] = []
@@ -323,7 +406,8 @@ def _prepare(
                 f"The 'ds' parameter of {caller} must hold finite sampled inputs. Got NaN or infinity in "
                 f"{entry.label!r} ({int((~finite).sum())} of {n} draws) instead."
             )
-        if entry.values.min() == entry.values.max():
+        kept = entry.values[carried]
+        if kept.min() == kept.max():
             constant.append(entry.label)
         else:
             varying.append(entry)
@@ -333,18 +417,25 @@ def _prepare(
             "so there is nothing to correlate with the output."
         )
     k = len(varying)
-    if partial and n <= k + 3:
+    if partial and size <= k + 3:
         raise ValueError(
-            f"{caller}: {n} draws are too few for {k} inputs; at least {k + 4} are needed (more than k + 3), "
+            f"{caller}: {few} too few for {k} inputs; at least {k + 4} are needed (more than k + 3), "
             "or select fewer inputs with the 'inputs' parameter."
         )
 
+    if weights is not None:
+        weighted_ranks = np.empty((k + 1, n), dtype=np.float64)
+        scale = np.sqrt(weights)
+        for row, entry in enumerate(varying):
+            _weighted_centred_ranks(entry.values, weights, scale, out=weighted_ranks[row])
+        _weighted_centred_ranks(resolved_output.values, weights, scale, out=weighted_ranks[k])
+        return _Prepared(varying, resolved_output, constant, confidence, weighted_ranks, weights, size)
     dtype = np.int32 if n < 2**31 else np.int64
     ranks = np.empty((k + 1, n), dtype=dtype)
     for row, entry in enumerate(varying):
         _doubled_centred_ranks(entry.values, out=ranks[row])
     _doubled_centred_ranks(resolved_output.values, out=ranks[k])
-    return _Prepared(varying, resolved_output, constant, confidence, ranks)
+    return _Prepared(varying, resolved_output, constant, confidence, ranks, None, n)
 
 
 def _resolve_output(ds: xr.Dataset, output: Any, year: Any, caller: str) -> _Output:
@@ -526,6 +617,35 @@ def _doubled_centred_ranks(values: np.ndarray, *, out: np.ndarray) -> None:
     out[order] = (first + last + 1 - n)[np.cumsum(starts_tie_group) - 1]
 
 
+def _weighted_centred_ranks(
+    values: np.ndarray, weights: np.ndarray, scale: np.ndarray, *, out: np.ndarray
+) -> None:
+    """Write ``scale * (R - sum(w R))`` into ``out``, ``R`` the weighted mid-ranks of ``values``.
+
+    The weighted mid-rank of a draw is the weight of the draws below it plus
+    half the weight of its tie group (the draws equal to it, itself included):
+    the middle of its step of the weighted empirical CDF, in (0, 1). With
+    equal weights ``1 / n`` it is ``(rank - 1/2) / n`` for the average rank,
+    an affine map that leaves correlations unchanged. ``scale`` is
+    ``sqrt(weights)``, so that plain cross-products of two rows are weighted
+    covariances.
+    """
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts_tie_group = np.empty(values.size, dtype=bool)
+    starts_tie_group[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts_tie_group[1:])
+    group = np.cumsum(starts_tie_group) - 1
+    group_weight = np.bincount(group, weights=weights[order])
+    below = np.cumsum(group_weight) - group_weight
+    ranks = np.empty(values.size)
+    ranks[order] = (below + group_weight / 2.0)[group]
+    # The weighted mean of the mid-ranks is 1/2 exactly in theory; subtracting the computed one
+    # removes the rounding of the running sums too.
+    ranks -= ranks @ weights
+    np.multiply(ranks, scale, out=out)
+
+
 def _rank_cross_products(ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the cross-products of every row with the last (the output) and each row's sum of squares."""
     cross = np.zeros(ranks.shape[0])
@@ -572,7 +692,7 @@ def _result(prepared: _Prepared, coefficients: np.ndarray, *, method: str, contr
     """Attach the t-test p-values and Fisher-z intervals and sort by absolute coefficient."""
     import scipy.stats
 
-    n = prepared.output.values.size
+    n = prepared.sample_size  # Kish's effective sample size when weighted
     degrees_of_freedom = n - 2 - controls
     squared = coefficients**2
     # |r| = 1 (an input whose ranks are the output's) gives t = inf, p = 0 and the interval [r, r].
@@ -623,11 +743,18 @@ def _result(prepared: _Prepared, coefficients: np.ndarray, *, method: str, contr
         "output_long_name": output.long_name,
         "output_units": output.units,
         "year": output.year,
-        "n_draws": n,
+        "n_draws": prepared.output.values.size,
         "n_inputs": len(entries),
         "confidence": prepared.confidence,
         "constant_inputs": list(prepared.constant_inputs),
         "interval": "Fisher z with the Bonett & Wright (2000) variance (1 + r^2/2) / (n - 3 - controls)",
         "controls": controls,
     }
+    if prepared.weights is not None:
+        attrs["effective_sample_size"] = effective_sample_size(prepared.weights)
+        attrs["weights"] = (
+            f"importance weights (the {WEIGHT!r} coordinate): weighted mid-ranks and weighted Pearson "
+            f"correlations; the t test and the interval use n = {n}, Kish's effective sample size "
+            "rounded down"
+        )
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from nhsrisk._validate import _message, check_count
+from nhsrisk._validate import WEIGHT, _message, check_count
+from nhsrisk.stats import _effective_draws, effective_sample_size
 
 __all__ = ["evpi", "evppi"]
 
@@ -49,6 +50,72 @@ ParameterInput = xr.DataArray | xr.Dataset | Mapping[Any, xr.DataArray] | Sequen
 def _described(name: str, caller: str, allowed: str, got: str) -> str:
     """Format a message in the project's form when the offending value is described, not shown."""
     return f"The {name!r} parameter of {caller} must be {allowed}. Got {got} instead."
+
+
+def _draw_weights(
+    data: xr.Dataset | xr.DataArray, draw_dim: str, parameter: str, caller: str
+) -> np.ndarray | None:
+    """Return the normalised importance weights of ``data`` (its ``weight`` coordinate), or None.
+
+    The coordinate must lie on ``draw_dim`` alone and be finite, non-negative
+    and not all 0, as :func:`nhsrisk.update` makes it; anything else is
+    refused with a message naming ``parameter``.
+    """
+    if WEIGHT not in data.coords:
+        return None
+    coordinate = data.coords[WEIGHT]
+    if coordinate.dims != (draw_dim,):
+        raise ValueError(
+            _described(
+                parameter,
+                caller,
+                f"weighted (if at all) by a {WEIGHT!r} coordinate on the {draw_dim!r} dimension alone",
+                f"a {WEIGHT!r} coordinate with dims {coordinate.dims}",
+            )
+        )
+    if not (np.issubdtype(coordinate.dtype, np.number) or coordinate.dtype == bool):
+        raise TypeError(
+            _described(parameter, caller, f"weighted by a numeric {WEIGHT!r}", f"dtype {coordinate.dtype}")
+        )
+    weights = np.asarray(coordinate.values, dtype=np.float64)
+    problems = []
+    if not np.isfinite(weights).all():
+        problems.append(f"{int((~np.isfinite(weights)).sum())} NaN or infinite")
+    elif (weights < 0).any():
+        problems.append(f"{int((weights < 0).sum())} negative")
+    elif weights.sum() <= 0.0:
+        problems.append("all 0")
+    if problems:
+        raise ValueError(
+            _described(
+                parameter,
+                caller,
+                f"weighted by a {WEIGHT!r} coordinate that is finite, non-negative and not all 0 "
+                "(as nhsrisk.update makes it)",
+                f"{WEIGHT!r} values that are {problems[0]}",
+            )
+        )
+    return weights / weights.sum()
+
+
+def _same_weights(
+    reference: np.ndarray | None, other: np.ndarray | None, parameter: str, owner: str, caller: str
+) -> None:
+    """Refuse an auxiliary array whose weights differ from those of the main input (``owner``)."""
+    if other is None:
+        return
+    if reference is None or not np.allclose(other, reference, rtol=1e-12, atol=0.0):
+        got = "different importance weights" if reference is not None else "importance weights"
+        raise ValueError(
+            _described(
+                parameter,
+                caller,
+                f"unweighted or weighted exactly as {owner} (the weights are read from {owner}; "
+                f"assign them there, e.g. {owner}.assign_coords({WEIGHT}=...))",
+                f"{got} (a {WEIGHT!r} coordinate) where {owner} has "
+                + ("other ones" if reference is not None else "none"),
+            )
+        )
 
 
 def _check_dim_name(value: Any, name: str, caller: str) -> str:
@@ -240,10 +307,24 @@ def _parameter_columns(
 # ----------------------------------------------------------------------------- EVPI
 
 
-def _evpi_core(values: np.ndarray) -> dict[str, np.ndarray]:
-    """EVPI of ``values`` shaped ``(slices, options, draws)``; every output keeps the slice axis."""
+def _weighted_variance(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted variance along the last axis, with the reliability-weights correction ``1 - sum(w**2)``.
+
+    ``weights`` are normalised; equal weights give exactly the ``ddof=1`` variance.
+    """
+    centred = values - (values @ weights)[..., None]
+    return ((centred * centred) @ weights) / (1.0 - float(weights @ weights))
+
+
+def _evpi_core(values: np.ndarray, weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """EVPI of ``values`` shaped ``(slices, options, draws)``; every output keeps the slice axis.
+
+    With normalised importance ``weights`` every mean over draws is the
+    weighted mean and the standard error is the weighted standard deviation
+    over the square root of Kish's effective sample size.
+    """
     draws = values.shape[-1]
-    expected = values.mean(axis=-1)
+    expected = values.mean(axis=-1) if weights is None else values @ weights
     # Ties between option means go to the first option; EVPI does not depend on the choice.
     best = expected.argmax(axis=-1)
     best_values = np.take_along_axis(values, best[:, None, None], axis=1)[:, 0, :]
@@ -253,13 +334,33 @@ def _evpi_core(values: np.ndarray) -> dict[str, np.ndarray]:
     regret = per_draw_max - best_values
     is_best = values == per_draw_max[:, None, :]
     share = is_best / is_best.sum(axis=1, keepdims=True)
+    if weights is None:
+        return {
+            "evpi": regret.mean(axis=-1),
+            "evpi_mcse": regret.std(axis=-1, ddof=1) / math.sqrt(draws),
+            "expected": expected,
+            "best": best,
+            "probability_best": share.mean(axis=-1),
+        }
     return {
-        "evpi": regret.mean(axis=-1),
-        "evpi_mcse": regret.std(axis=-1, ddof=1) / math.sqrt(draws),
+        "evpi": regret @ weights,
+        "evpi_mcse": np.sqrt(_weighted_variance(regret, weights) / _effective_draws(weights)),
         "expected": expected,
         "best": best,
-        "probability_best": share.mean(axis=-1),
+        "probability_best": share @ weights,
     }
+
+
+def _too_few_effective_draws(weights: np.ndarray, needed: int, what: str, caller: str) -> ValueError:
+    return ValueError(
+        _described(
+            "net_benefit",
+            caller,
+            f"weighted so as to leave at least {needed} effective draws (Kish) for {what}; simulate "
+            "more draws or loosen the observations given to nhsrisk.update",
+            f"weights worth {effective_sample_size(weights):.4g} effective draws",
+        )
+    )
 
 
 def evpi(net_benefit: xr.DataArray, *, option_dim: str = "option", draw_dim: str = "draw") -> xr.Dataset:
@@ -272,6 +373,10 @@ def evpi(net_benefit: xr.DataArray, *, option_dim: str = "option", draw_dim: str
     per-draw regret ``max_d NB_d - NB_{d*}``, with ``d*`` the option with the
     best mean, so its Monte Carlo standard error is that of a plain mean.
 
+    Updated results (:func:`nhsrisk.update`) are used with their importance
+    weights: every expectation is the weighted mean over the draws, so the
+    result is the EVPI under the updated (posterior) distribution.
+
     Parameters
     ----------
     net_benefit : xarray.DataArray
@@ -280,7 +385,10 @@ def evpi(net_benefit: xr.DataArray, *, option_dim: str = "option", draw_dim: str
         ``draw_dim`` (at least 2 draws), be finite, and be computed with common
         random numbers: the same draw index is the same state of the world for
         every option. Any other dimension (e.g. a population size) is kept and
-        each of its elements is computed independently.
+        each of its elements is computed independently. A ``weight``
+        coordinate on ``draw_dim`` (importance weights, as from
+        :func:`nhsrisk.update`; finite, non-negative, not all 0, normalised
+        here) makes every expectation weighted.
     option_dim : str, default="option"
         Dimension of the decision options.
     draw_dim : str, default="draw"
@@ -295,7 +403,9 @@ def evpi(net_benefit: xr.DataArray, *, option_dim: str = "option", draw_dim: str
         tie) and ``probability_best`` (per option, the share of draws in which
         it has the highest net benefit; a draw tied between options counts
         equally for each). All keep the dimensions other than ``draw_dim``
-        (and ``option_dim`` where it makes sense).
+        (and ``option_dim`` where it makes sense). ``attrs``: ``option_dim``,
+        ``draws`` and, for weighted input, ``effective_sample_size`` (Kish's
+        ``1 / sum(w**2)`` of the normalised weights).
 
     Raises
     ------
@@ -303,7 +413,9 @@ def evpi(net_benefit: xr.DataArray, *, option_dim: str = "option", draw_dim: str
         If ``net_benefit`` is not a numeric DataArray or a dimension name is not a str.
     ValueError
         If a dimension is missing, there are fewer than 2 options or draws, or
-        net benefit holds NaN or infinity (the message counts them per option).
+        net benefit holds NaN or infinity (the message counts them per option),
+        or the ``weight`` coordinate is not on ``draw_dim`` alone, is negative,
+        not finite or all 0, or leaves fewer than 2 effective draws.
 
     Notes
     -----
@@ -311,6 +423,19 @@ def evpi(net_benefit: xr.DataArray, *, option_dim: str = "option", draw_dim: str
     sample means is biased upwards, so the EVPI estimate is biased downwards by
     up to about 0.4 standard errors (exactly tied normal means); far from a
     tie the bias vanishes.
+
+    With weights ``w`` (normalised), ``EVPI = sum_i w_i (max_d NB_di -
+    NB_d*i)`` with ``d*`` the option of highest weighted mean, which is exactly
+    ``E_w[max_d NB_d] - max_d E_w[NB_d]``; ``probability_best`` is the weight
+    of the draws in which the option is best. ``evpi_mcse`` is the weighted
+    standard deviation of the regret (reliability-weights correction
+    ``1 - sum(w**2)``) over ``sqrt(n_eff)``, with ``n_eff`` Kish's effective
+    sample size rounded down (Kish 1965; Kong 1992): an approximation to the
+    error of a self-normalised importance-sampling mean that is good while
+    ``n_eff`` is large. Equal weights give the unweighted results (to
+    rounding); whole-number weights give the same estimates as the unweighted
+    function on each draw repeated that many times (but not the same
+    ``evpi_mcse``: repeated draws are not independent ones).
 
     Examples
     --------
@@ -329,10 +454,20 @@ def evpi(net_benefit: xr.DataArray, *, option_dim: str = "option", draw_dim: str
     'ring-fenced'
     >>> result.probability_best.values.tolist()  # the tie in draw 3 counts half each
     [0.625, 0.375]
+
+    Importance weights 1, 1, 2, 0 (normalised to 1/4, 1/4, 1/2, 0), as from
+    :func:`nhsrisk.update`:
+
+    >>> weighted = evpi(nb.assign_coords(weight=("draw", [1.0, 1.0, 2.0, 0.0])))
+    >>> float(weighted.evpi)  # E_w[max] = (10 + 20 + 2 * 5) / 4 = 10, max E_w = (0 + 20 + 2 * 5) / 4 = 7.5
+    2.5
     """
     caller = "evpi"
     values, per_slice, per_option = _net_benefit_values(net_benefit, option_dim, draw_dim, caller)
-    core = _evpi_core(values)
+    weights = _draw_weights(net_benefit, draw_dim, "net_benefit", caller)
+    if weights is not None and _effective_draws(weights) < 2:
+        raise _too_few_effective_draws(weights, 2, "a standard error", caller)
+    core = _evpi_core(values, weights)
     units = str(net_benefit.attrs.get("units", "GBP"))
     labels = np.asarray(_option_labels(net_benefit, option_dim))
 
@@ -347,7 +482,10 @@ def evpi(net_benefit: xr.DataArray, *, option_dim: str = "option", draw_dim: str
             per_option, core["probability_best"], "share of draws in which the option is best", "1"
         ),
     }
-    return xr.Dataset(data_vars, attrs={"option_dim": option_dim, "draws": int(values.shape[-1])})
+    attrs: dict[str, Any] = {"option_dim": option_dim, "draws": int(values.shape[-1])}
+    if weights is not None:
+        attrs["effective_sample_size"] = effective_sample_size(weights)
+    return xr.Dataset(data_vars, attrs=attrs)
 
 
 # ----------------------------------------------------------------------------- EVPPI: smoothers
@@ -389,15 +527,34 @@ def _indicator_columns(values: np.ndarray) -> np.ndarray:
     return (values[:, None] == levels[None, 1:]).astype(np.float64)
 
 
-def _main_effect_columns(values: np.ndarray, knots: int) -> np.ndarray:
+def _weighted_linear_quantiles(values: np.ndarray, weights: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Quantiles of positively weighted draws, interpolated linearly: NumPy's default method when weighted.
+
+    Each sorted draw sits at the middle of its step of the weighted CDF,
+    ``S_k - w_k / 2``, and these positions are rescaled so that the smallest
+    draw is at 0 and the largest at 1. With equal weights the positions are
+    ``(k - 1) / (n - 1)``, which makes this :func:`numpy.quantile`'s
+    ``"linear"`` method (Hyndman & Fan type 7) to rounding.
+    """
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    sorted_weights = weights[order]
+    middle = np.cumsum(sorted_weights) - sorted_weights / 2.0
+    positions = (middle - middle[0]) / (middle[-1] - middle[0])
+    return np.asarray(np.interp(levels, positions, ordered))
+
+
+def _main_effect_columns(values: np.ndarray, knots: int, weights: np.ndarray | None = None) -> np.ndarray:
     if _is_discrete(values):
         return _indicator_columns(values)
     # B-splines do not care about the parameter's scale; standardising only keeps the
     # linear tails of a budget in GBP (1e9) from dwarfing the other columns before scaling.
     z = (values - values.mean()) / values.std()
     levels = np.linspace(*_KNOT_QUANTILE_RANGE, knots)
+    # Weighted: the knots sit at quantiles of the weighted (updated) distribution of the parameter.
+    quantiles = np.quantile(z, levels) if weights is None else _weighted_linear_quantiles(z, weights, levels)
     # A parameter with a spike of tied values can give repeated quantiles: keep each knot once.
-    knot_positions = np.unique(np.quantile(z, levels))
+    knot_positions = np.unique(quantiles)
     return _natural_spline_columns(z, knot_positions)
 
 
@@ -408,14 +565,20 @@ def _coefficient_count(columns: list[tuple[str, np.ndarray]], knots: int) -> int
 
 
 def _spline_projector(
-    columns: list[tuple[str, np.ndarray]], knots: int
+    columns: list[tuple[str, np.ndarray]], knots: int, weights: np.ndarray | None = None
 ) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
-    """Least-squares projector onto the spline design (with intercept) and its coefficient count."""
-    blocks = [_main_effect_columns(values, knots) for _, values in columns]
+    """Least-squares projector onto the spline design (with intercept) and its coefficient count.
+
+    With normalised ``weights`` (all positive) it is the weighted least-squares
+    projector: orthonormal in the inner product ``sum_i w_i a_i b_i``.
+    """
+    blocks = [_main_effect_columns(values, knots, weights) for _, values in columns]
     if len(blocks) == 2:
         first, second = blocks
         blocks.append((first[:, :, None] * second[:, None, :]).reshape(first.shape[0], -1))
     design = np.concatenate(blocks, axis=1)
+    if weights is not None:
+        return _weighted_spline_projector(design, weights)
     design -= design.mean(axis=0)
     norms = np.linalg.norm(design, axis=0)
     # A column can vanish after centring (e.g. a product of two indicators that never both hold).
@@ -441,8 +604,43 @@ def _spline_projector(
     return project, basis.shape[1] + 1
 
 
-def _bin_projector(values: np.ndarray, bins: int) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
-    """Projector onto bin indicators (bin means) and the number of bins actually used."""
+def _weighted_spline_projector(
+    design: np.ndarray, weights: np.ndarray
+) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+    """Weighted least-squares projector onto ``design`` plus an intercept, as :func:`_spline_projector`.
+
+    The columns are centred at their weighted means and orthonormalised in the
+    weighted inner product (``B.T @ diag(w) @ B = I``) by the same two passes
+    of the Gram matrix's eigen-decomposition; the fitted values of ``y`` are
+    then ``mean_w(y) + B @ (B.T @ (w * (y - mean_w(y))))``. Equal weights give
+    the unweighted projector.
+    """
+    design = design - weights @ design
+    norms = np.sqrt(weights @ (design * design))
+    keep = norms > 1e-12 * max(1.0, float(norms.max()))
+    basis = design[:, keep] / norms[keep]
+    for _ in range(2):
+        eigenvalues, eigenvectors = np.linalg.eigh(basis.T @ (weights[:, None] * basis))
+        keep = eigenvalues > 1e-12 * eigenvalues.max()
+        basis = basis @ (eigenvectors[:, keep] / np.sqrt(eigenvalues[keep]))
+
+    def project(targets: np.ndarray) -> np.ndarray:
+        means = weights @ targets
+        return means + basis @ (basis.T @ (weights[:, None] * (targets - means)))
+
+    return project, basis.shape[1] + 1
+
+
+def _bin_projector(
+    values: np.ndarray, bins: int, weights: np.ndarray | None = None
+) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+    """Projector onto bin indicators (bin means) and the number of bins actually used.
+
+    With normalised ``weights`` (all positive) the bins hold equal weight
+    instead of equal counts and the bin means are weighted means.
+    """
+    if weights is not None:
+        return _weighted_bin_projector(values, bins, weights)
     draws = values.size
     levels = np.unique(values)
     if levels.size <= max(bins, _DISCRETE_MAX_LEVELS):
@@ -464,6 +662,40 @@ def _bin_projector(values: np.ndarray, bins: int) -> tuple[Callable[[np.ndarray]
     return project, used
 
 
+def _weighted_bin_projector(
+    values: np.ndarray, bins: int, weights: np.ndarray
+) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+    """Weighted bin means over bins of equal weight (one bin per value for a few distinct values).
+
+    A draw falls in bin ``floor(bins * m)``, ``m`` the middle of its step of
+    the weighted CDF. With equal weights that is the unweighted equal-count
+    split except where ``b * n / bins`` is exactly half-way between two whole
+    numbers (NumPy rounds such an edge to even, this rule down). A draw
+    heavier than ``1 / bins`` can leave a bin empty: empty bins are dropped
+    and not counted.
+    """
+    levels = np.unique(values)
+    if levels.size <= max(bins, _DISCRETE_MAX_LEVELS):
+        labels = np.searchsorted(levels, values)
+    else:
+        order = np.argsort(values, kind="stable")
+        sorted_weights = weights[order]
+        middle = np.cumsum(sorted_weights) - sorted_weights / 2.0
+        labels = np.empty(values.size, dtype=np.int64)
+        labels[order] = np.minimum(np.floor(middle * bins).astype(np.int64), bins - 1)
+        labels = np.unique(labels, return_inverse=True)[1]
+    used = int(labels.max()) + 1
+    totals = np.bincount(labels, weights=weights, minlength=used)
+
+    def project(targets: np.ndarray) -> np.ndarray:
+        sums = np.column_stack(
+            [np.bincount(labels, weights=weights * column, minlength=used) for column in targets.T]
+        )
+        return (sums / totals[:, None])[labels]
+
+    return project, used
+
+
 # ----------------------------------------------------------------------------- EVPPI
 
 
@@ -475,15 +707,18 @@ def _default_knots(draws: int, columns: list[tuple[str, np.ndarray]]) -> int:
     return knots
 
 
-def _too_few_draws(draws: int, coefficients: int, what: str, caller: str) -> ValueError:
+def _too_few_draws(
+    draws: int, coefficients: int, what: str, caller: str, *, weighted: bool = False
+) -> ValueError:
+    kind = "effective draws (Kish, from the importance weights)" if weighted else "draws"
     return ValueError(
         _described(
             "net_benefit",
             caller,
             f"drawn at least {_DRAWS_PER_COEFFICIENT} times per regression coefficient "
-            f"({coefficients} coefficients with {what}, so {_DRAWS_PER_COEFFICIENT * coefficients} draws); "
-            "use more draws or fewer knots",
-            f"{draws} draws",
+            f"({coefficients} coefficients with {what}, so {_DRAWS_PER_COEFFICIENT * coefficients} "
+            f"{kind}); use more draws or fewer knots",
+            f"{draws} {kind}",
         )
     )
 
@@ -506,18 +741,28 @@ def evppi(
     estimate of ``E[NB_d | theta]`` in each draw),
     ``EVPPI = mean_i max_d g_d(theta_i) - max_d mean_i g_d(theta_i)``.
 
+    Updated results (:func:`nhsrisk.update`) are used with their importance
+    weights: the regression becomes weighted least squares, so ``g_d``
+    estimates the updated (posterior) conditional mean, and both means over
+    draws are weighted (see Notes).
+
     Parameters
     ----------
     net_benefit : xarray.DataArray
         Net benefit of each option in each draw, GBP, as for :func:`evpi`:
         ``option_dim`` (at least 2 options), ``draw_dim``, finite, common
-        random numbers across options; other dimensions are kept.
+        random numbers across options; other dimensions are kept. A
+        ``weight`` coordinate on ``draw_dim`` (importance weights, as from
+        :func:`nhsrisk.update`) makes the fit and the expectations weighted.
     parameters : DataArray, list or tuple of DataArray, Dataset or dict of str to DataArray
         The parameter, or the group of parameters learnt together (a
         Dataset's data variables form the group). Each must have the single
         dimension ``draw_dim``, the same draws as ``net_benefit`` (same size
         and, if both have one, the same ``draw_dim`` coordinate), be finite and
-        vary across draws.
+        vary across draws (across the draws of positive weight, when
+        weighted). A parameter may carry a ``weight`` coordinate only if it
+        equals that of ``net_benefit``: the weights are read from
+        ``net_benefit``.
     option_dim : str, default="option"
         Dimension of the decision options.
     draw_dim : str, default="draw"
@@ -544,6 +789,7 @@ def evppi(
         ``max(2, round(draws ** (1 / 3)))``, which makes the upward bias from
         noisy bin means and the downward bias from coarse bins both shrink
         like ``draws ** (-2/3)``, faster than the Monte Carlo error.
+        Weighted, ``draws`` in these rules is Kish's effective sample size.
 
     Returns
     -------
@@ -556,8 +802,10 @@ def evppi(
         net benefit does not vary). Other dimensions of ``net_benefit`` are
         kept. ``attrs`` record ``method``, ``parameters``, ``knots`` (spline)
         or ``bins`` (binning), ``coefficients``, ``discrete_parameters``,
-        ``terms``, and ``warning`` when the estimate exceeds EVPI by more than
-        ``evppi_mcse``.
+        ``terms``, ``option_dim``, ``draws``, and ``warning`` when the estimate
+        exceeds EVPI by more than ``evppi_mcse``; weighted, also
+        ``effective_sample_size`` (Kish) and ``weighted_draws`` (the draws of
+        positive weight).
 
     Raises
     ------
@@ -566,8 +814,11 @@ def evppi(
     ValueError
         If a dimension is missing, there are fewer than 2 options, an input is
         not finite, a parameter does not vary or has other draws, ``method``
-        is unknown, ``"binning"`` gets more than one parameter, or there are
-        fewer than 10 draws per regression coefficient.
+        is unknown, ``"binning"`` gets more than one parameter, there are
+        fewer than 10 draws (effective draws, when weighted) per regression
+        coefficient, or the ``weight`` coordinate is malformed (not on
+        ``draw_dim`` alone, negative, not finite, all 0) or differs between
+        ``net_benefit`` and a parameter.
 
     Notes
     -----
@@ -577,6 +828,22 @@ def evppi(
     too smooth to follow ``E[NB_d | theta]`` (too few knots, interactions
     left out) makes it too small. The two biases are reported neither in
     ``evppi_mcse`` nor in ``evppi``; compare ``knots`` settings to see them.
+
+    With importance weights ``w`` (normalised; draws of weight 0 are dropped
+    first), ``g_d`` minimises ``sum_i w_i (NB_di - g_d(theta_i))^2`` (weighted
+    least squares, which targets the conditional mean under the weighted
+    distribution), the spline knots sit at weighted quantiles of each
+    parameter (NumPy's linear method with each draw at the middle of its step
+    of the weighted CDF), bins hold equal weight, and
+    ``EVPPI = sum_i w_i max_d g_d(theta_i) - max_d sum_i w_i NB_di``. The
+    standard error is the same delta method with the weighted variance over
+    Kish's effective sample size ``n_eff`` and a regression term
+    ``sum_i w_i^2 (P c_d)_i (P c_e)_i Sigma_de``, ``Sigma`` the weighted
+    residual covariance times ``n_eff / (n_eff - coefficients)``; it assumes
+    the residual spread does not change with the weight, and like every
+    importance-sampling error it is only as good as ``n_eff`` is large.
+    Equal weights give the unweighted results (to rounding, and up to the
+    placing of a bin edge that falls exactly half-way between two draws).
 
     Examples
     --------
@@ -601,8 +868,34 @@ def evppi(
     if method not in _METHODS:
         raise ValueError(_message("method", caller, f"one of {_METHODS}", method))
     values, per_slice, per_option = _net_benefit_values(net_benefit, option_dim, draw_dim, caller)
+    weights = _draw_weights(net_benefit, draw_dim, "net_benefit", caller)
+    for _, parameter in _parameter_list(parameters, caller):
+        parameter_weights = _draw_weights(parameter, draw_dim, "parameters", caller)
+        _same_weights(weights, parameter_weights, "parameters", "net_benefit", caller)
     columns = _parameter_columns(parameters, net_benefit, draw_dim, caller)
+    draws_in_run = values.shape[-1]
+    if weights is not None:
+        # Draws of weight 0 take no part in any weighted mean or weighted fit: drop them first, so
+        # that the knots, the bins and the discreteness of a parameter are those of the draws that count.
+        carried = weights > 0
+        if not carried.all():
+            values = values[..., carried]
+            weights = weights[carried] / weights[carried].sum()
+            columns = [(name, column[carried]) for name, column in columns]
+        for name, column in columns:
+            if column.min() == column.max():
+                raise ValueError(
+                    _described(
+                        "parameters",
+                        caller,
+                        "uncertain across the draws that carry weight; a fixed input has no value of "
+                        "information",
+                        f"{name!r} constant at {float(column[0])!r} wherever the weight is positive",
+                    )
+                )
     slices, options, draws = values.shape
+    # The regression's budget of coefficients counts effective draws when the draws are weighted.
+    budget = draws if weights is None else _effective_draws(weights)
     names = [name for name, _ in columns]
     discrete = [name for name, column in columns if _is_discrete(column)]
     attrs: dict[str, Any] = {"method": method, "parameters": names, "discrete_parameters": discrete}
@@ -618,23 +911,25 @@ def evppi(
                 )
             )
         bins = (
-            max(2, round(draws ** (1 / 3)))
+            max(2, round(budget ** (1 / 3)))
             if knots is None
             else check_count(knots, "knots", caller, minimum=2)
         )
-        if draws < _DRAWS_PER_COEFFICIENT * bins:
-            raise _too_few_draws(draws, bins, f"{bins} bins", caller)
-        project, coefficients = _bin_projector(columns[0][1], bins)
+        if budget < _DRAWS_PER_COEFFICIENT * bins:
+            raise _too_few_draws(budget, bins, f"{bins} bins", caller, weighted=weights is not None)
+        project, coefficients = _bin_projector(columns[0][1], bins, weights)
         attrs.update(bins=coefficients, terms="bin means of net benefit")
     else:
         if knots is None:
-            knots = _default_knots(draws, columns)
+            knots = _default_knots(budget, columns)
         else:
             knots = check_count(knots, "knots", caller, minimum=_MIN_KNOTS)
         needed = _coefficient_count(columns, knots)
-        if draws < _DRAWS_PER_COEFFICIENT * needed:
-            raise _too_few_draws(draws, needed, f"{knots} knots per parameter", caller)
-        project, coefficients = _spline_projector(columns, knots)
+        if budget < _DRAWS_PER_COEFFICIENT * needed:
+            raise _too_few_draws(
+                budget, needed, f"{knots} knots per parameter", caller, weighted=weights is not None
+            )
+        project, coefficients = _spline_projector(columns, knots, weights)
         terms = {1: "natural cubic spline", 2: "natural cubic splines and their tensor product"}
         attrs.update(
             knots=knots, terms=terms.get(len(columns), "additive natural cubic splines, no interactions")
@@ -648,31 +943,56 @@ def evppi(
     fitted = fitted.reshape(draws, slices, options).transpose(1, 2, 0)
     residuals = residuals.reshape(draws, slices, options).transpose(1, 2, 0)
 
-    full = _evpi_core(values)
+    full = _evpi_core(values, weights)
     best = full["best"]
     fitted_best = np.take_along_axis(fitted, best[:, None, None], axis=1)[:, 0, :]
     partial_regret = fitted.max(axis=1) - fitted_best
-    estimate = partial_regret.mean(axis=-1)
-    outer_variance = partial_regret.var(axis=-1, ddof=1) / draws
+    if weights is None:
+        estimate = partial_regret.mean(axis=-1)
+        outer_variance = partial_regret.var(axis=-1, ddof=1) / draws
+    else:
+        estimate = partial_regret @ weights
+        outer_variance = _weighted_variance(partial_regret, weights) / budget
 
     # Delta method for the regression error (the linearised form of Strong et al.'s
     # resampling of the coefficients): with P the projection onto the design and
     # c_d = 1[d is best in the draw] - 1[d is best on average], the variance is
     # sum_de Sigma_de (P c_d).(P c_e) / n^2, Sigma the residual covariance between options.
+    # Weighted, the estimate is sum_d c_d' W P_w y_d, so each draw's term carries w_i^2 in place
+    # of 1 / n^2 and Sigma is the weighted residual covariance, corrected by n_eff / (n_eff - p).
     chosen = fitted.argmax(axis=1)
     gradient = (np.arange(options)[None, :, None] == chosen[:, None, :]).astype(np.float64)
     gradient -= (np.arange(options)[None, :] == best[:, None]).astype(np.float64)[:, :, None]
     projected = project(gradient.transpose(2, 0, 1).reshape(draws, slices * options))
     projected = projected.reshape(draws, slices, options).transpose(1, 2, 0)
-    residual_covariance = np.einsum("sdi,sei->sde", residuals, residuals) / max(draws - coefficients, 1)
-    regression_variance = np.einsum("sdi,sde,sei->s", projected, residual_covariance, projected) / draws**2
+    if weights is None:
+        residual_covariance = np.einsum("sdi,sei->sde", residuals, residuals) / max(draws - coefficients, 1)
+        regression_variance = (
+            np.einsum("sdi,sde,sei->s", projected, residual_covariance, projected) / draws**2
+        )
+    else:
+        residual_covariance = (
+            np.einsum("sdi,sei,i->sde", residuals, residuals, weights)
+            * budget
+            / max(budget - coefficients, 1)
+        )
+        regression_variance = np.einsum(
+            "sdi,sde,sei,i->s", projected, residual_covariance, projected, weights * weights
+        )
     mcse = np.sqrt(outer_variance + regression_variance)
 
-    centred = values - values.mean(axis=-1, keepdims=True)
-    total_sum_squares = (centred**2).sum(axis=-1)
-    residual_sum_squares = (residuals**2).sum(axis=-1)
+    if weights is None:
+        centred = values - values.mean(axis=-1, keepdims=True)
+        total_sum_squares = (centred**2).sum(axis=-1)
+        residual_sum_squares = (residuals**2).sum(axis=-1)
+    else:
+        centred = values - (values @ weights)[..., None]
+        total_sum_squares = (centred**2) @ weights
+        residual_sum_squares = (residuals**2) @ weights
     r_squared = np.ones_like(total_sum_squares)
-    varies = total_sum_squares > 0
+    # Not ``total_sum_squares > 0``: the mean of a constant can round, leaving a sum of squares
+    # of order 1e-30 that would make R squared any number at all.
+    varies = values.max(axis=-1) > values.min(axis=-1)
     r_squared[varies] = 1.0 - residual_sum_squares[varies] / total_sum_squares[varies]
 
     evpi_value = full["evpi"]
@@ -697,5 +1017,7 @@ def evppi(
             per_option, r_squared, "R squared of the regression of net benefit on the parameters", "1"
         ),
     }
-    attrs.update(option_dim=option_dim, draws=int(draws))
+    attrs.update(option_dim=option_dim, draws=int(draws_in_run))
+    if weights is not None:
+        attrs.update(effective_sample_size=effective_sample_size(weights), weighted_draws=int(draws))
     return xr.Dataset(data_vars, attrs=attrs)
