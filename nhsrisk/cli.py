@@ -39,7 +39,7 @@ from nhsrisk.report import REPORT_FILE, WATERFALL_DRAWS, write_report
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
 from nhsrisk.stats import cap_binding, minimum_draws, summary
 from nhsrisk.tables import TABLE_FORMATS, write_tables
-from nhsrisk.update import MIN_EFFECTIVE_SHARE, load_observations, update
+from nhsrisk.update import MIN_EFFECTIVE_SHARE, OBSERVATION_SETS, load_observations, update
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -210,7 +210,11 @@ def _parser() -> argparse.ArgumentParser:
         "plots do not use weights (issue 17).",
     )
     updated.add_argument("results", help="an `nhsrisk run` output folder, or a results file (.nc or .zarr)")
-    updated.add_argument("observations", help="a TOML file of [[observations]] tables")
+    updated.add_argument(
+        "observations",
+        help="a TOML file of [[observations]] tables, or a set shipped with nhsrisk: "
+        + ", ".join(OBSERVATION_SETS),
+    )
     updated.add_argument(
         "--out", default=None, help="output folder (default: RESULTS/updated, or RESULTS-updated for a file)"
     )

@@ -34,7 +34,7 @@ import numpy as np
 import xarray as xr
 
 from nhsrisk._format import FIGURE_RESOLUTION, money_unit, ordinal, percent, significant
-from nhsrisk._validate import _message
+from nhsrisk._validate import _message, refuse_weighted
 from nhsrisk._version import __version__
 from nhsrisk.experiments import tornado as compute_tornado
 from nhsrisk.experiments import waterfall as compute_waterfall
@@ -168,6 +168,12 @@ def render_report(
     caller = "render_report"
     if not isinstance(ds, xr.Dataset):
         raise TypeError(_message("ds", caller, "an xarray Dataset of nhsrisk results", type(ds).__name__))
+    refuse_weighted(
+        ds,
+        caller,
+        "its waterfall and tornado re-simulate the scenario, so they would set the forecast before the "
+        "update beside weighted headline figures; `nhsrisk update` writes the updated summary and figures",
+    )
     if not isinstance(ds.attrs.get("scenario"), str) or "seed" not in ds.attrs:
         raise ValueError(
             _message(

@@ -24,6 +24,7 @@ observation), which the message says.
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import math
 import numbers
@@ -40,7 +41,13 @@ import xarray as xr
 from nhsrisk._validate import WEIGHT, _message
 from nhsrisk.stats import effective_sample_size
 
-__all__ = ["WEIGHT", "Observation", "load_observations", "update"]
+__all__ = ["OBSERVATION_SETS", "WEIGHT", "Observation", "load_observations", "update"]
+
+#: Observation sets shipped with nhsrisk (``nhsrisk/data/observations/<name>.toml``), by name.
+OBSERVATION_SETS: dict[str, str] = {
+    "2025-26": "What 2025/26 delivered: spend (no in-year cut reported) and staff-technology uptake "
+    "(GPs' AI scribes), each with its derivation and source",
+}
 
 #: Default smallest effective sample size :func:`update` accepts, as a share of the draws.
 MIN_EFFECTIVE_SHARE = 0.1
@@ -170,8 +177,22 @@ class Observation:
 def load_observations(path: str | Path) -> list[Observation]:
     """Read observations from a TOML file: one ``[[observations]]`` table each.
 
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A TOML file, or the name of a set shipped with nhsrisk (a key of
+        :data:`OBSERVATION_SETS`, such as ``"2025-26"``: what 2025/26 delivered,
+        each observation with its derivation and source).
+
+    Returns
+    -------
+    list of Observation
+
     Examples
     --------
+    >>> [o.output for o in load_observations("2025-26")]
+    ['spend', 'uptake']
+
     >>> import tempfile, pathlib
     >>> text = '''
     ... [[observations]]
@@ -187,8 +208,12 @@ def load_observations(path: str | Path) -> list[Observation]:
     ...     [o.output for o in load_observations(file)]
     ['spend']
     """
-    with open(path, "rb") as stream:
-        data = tomllib.load(stream)
+    if isinstance(path, str) and path in OBSERVATION_SETS and not Path(path).exists():
+        resource = importlib.resources.files("nhsrisk") / "data" / "observations" / f"{path}.toml"
+        data = tomllib.loads(resource.read_text(encoding="utf-8"))
+    else:
+        with open(path, "rb") as stream:
+            data = tomllib.load(stream)
     entries = data.get("observations")
     if not isinstance(entries, list) or not entries:
         allowed = "a TOML file with at least one [[observations]] table"

@@ -173,7 +173,7 @@ def test_observations_load_from_toml(tmp_path) -> None:
         load_observations(path)
 
 
-def test_functions_that_do_not_use_weights_yet_refuse_updated_results() -> None:
+def test_what_cannot_use_weights_refuses_updated_results_and_what_can_uses_them() -> None:
     from nhsrisk import plot
 
     ds = nhsrisk.simulate(draws=2_000, seed=5, progress=False)
@@ -182,10 +182,17 @@ def test_functions_that_do_not_use_weights_yet_refuse_updated_results() -> None:
     assert post.weight.dims == ("draw",)
     # the weights travel with every variable taken from the results
     assert "weight" in post["npv"].coords
-    with pytest.raises(NotImplementedError, match="does not yet use importance weights"):
-        plot.fan(post)
-    with pytest.raises(NotImplementedError, match="does not yet use importance weights"):
-        nhsrisk.payback(post)
+    # pairs of draws of two runs cannot carry one run's weights: refused, with the reason
+    with pytest.raises(NotImplementedError, match="in pairs"):
+        nhsrisk.budget_change_effect(post, ds)
+    with pytest.raises(NotImplementedError, match="does not use importance weights"):
+        plot.compare({"updated": post, "prior": ds})
+    # payback uses them: its probabilities are shares of the weight, not of the draws
+    weighted = nhsrisk.payback(post).payback_probability.values
+    cumulative = post.cumulative_value.transpose("year", "draw").values
+    costs = (post.spend + post.running_cost).sum("programme").cumsum("year").transpose("year", "draw").values
+    first = np.maximum.accumulate(cumulative >= costs, axis=0)
+    np.testing.assert_allclose(weighted, first.astype(float) @ post.weight.values, rtol=1e-12)
     # the unweighted results still work, and are unchanged
     assert "weight" not in ds.coords
     plot.fan(ds)
@@ -207,8 +214,9 @@ def test_the_report_of_weighted_results_is_refused_in_one_line_and_writes_nothin
     out = tmp_path / "report"
     assert cli.main(["report", str(results), "--out", str(out)]) == 2
     error = capsys.readouterr().err.strip()
-    # the summary is weighted now; the figures are not yet, and they refuse
-    assert re.match(r"nhsrisk report: [\w.()]+ does not yet use importance weights", error), error
+    # the waterfall and tornado re-simulate the prior: the report says so rather than mix the two
+    refused = r"nhsrisk report: render_report does not use importance weights: its waterfall"
+    assert re.match(refused, error), error
     assert "\n" not in error
     assert not out.exists() or not any(out.iterdir())
 
@@ -322,3 +330,22 @@ def test_nhsrisk_update_writes_the_weighted_summary_beside_the_run(tmp_path, cap
     error = capsys.readouterr().err.strip().splitlines()
     assert error[-1].startswith("nhsrisk update: ") and "outputs of the results" in error[-1]
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_shipped_2025_26_observations_load_with_their_sources_and_update_the_default() -> None:
+    from nhsrisk.update import OBSERVATION_SETS
+
+    assert "2025-26" in OBSERVATION_SETS
+    observations = load_observations("2025-26")
+    assert [o.output for o in observations] == ["spend", "uptake"]
+    for observation in observations:
+        # each says where it comes from and how it was derived, in words a reader can check
+        assert len(observation.source) > 200
+        assert re.search(r"20(25|26)", observation.source)
+    ds = nhsrisk.simulate(draws=4_000, seed=11, progress=False)
+    post = update(ds, observations)
+    share = post.attrs["effective_sample_size"] / ds.sizes["draw"]
+    assert 0.1 < share < 0.9  # informative, and far from degenerate
+    # the uptake observation (0.05) is above the prior's median for the strand: it moves the mean up
+    uptake = ds.uptake.sel(year="2025/26", programme="staff_technology")
+    assert float(post.weight @ uptake) > float(uptake.mean())
