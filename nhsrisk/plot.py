@@ -45,7 +45,8 @@ Conventions shared by every figure:
   the share of the weight at or above each level, and probabilities of
   payback as shares of the weight, their errors from Kish's effective number
   of draws. A last line of the title then says so, in the words of the
-  printed summary: ``"Weighted by 2 observations (1,234 effective draws)"``. :func:`compare` and :func:`heatmap` refuse weighted results
+  printed summary: ``"Weighted by 2 observations (1,234 effective
+  draws)"``. :func:`compare` and :func:`heatmap` refuse weighted results
   (``NotImplementedError``, saying why); the other figures take the output
   of an experiment, which re-simulates the scenario and has no weights.
 - Inputs are named by their labels from the scenario
