@@ -32,7 +32,7 @@ from nhsrisk.scenario import (
 from nhsrisk.simulation import simulate
 from nhsrisk.sobol import sobol_indices
 from nhsrisk.stats import budget_change_effect, describe, draws_needed, payback, running_mean, summary
-from nhsrisk.update import Observation, load_observations, update
+from nhsrisk.update import Observation, load_observations, observation_effects, update
 from nhsrisk.voi import evpi, evppi
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "load_history",
     "load_observations",
     "load_scenario",
+    "observation_effects",
     "open_results",
     "payback",
     "running_mean",

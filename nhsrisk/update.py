@@ -39,9 +39,9 @@ import scipy.special
 import xarray as xr
 
 from nhsrisk._validate import WEIGHT, _message
-from nhsrisk.stats import effective_sample_size
+from nhsrisk.stats import effective_sample_size, summary
 
-__all__ = ["OBSERVATION_SETS", "WEIGHT", "Observation", "load_observations", "update"]
+__all__ = ["OBSERVATION_SETS", "WEIGHT", "Observation", "load_observations", "observation_effects", "update"]
 
 #: Observation sets shipped with nhsrisk (``nhsrisk/data/observations/<name>.toml``), by name.
 OBSERVATION_SETS: dict[str, str] = {
@@ -346,3 +346,99 @@ def update(
     )
     out.attrs = {**ds.attrs, "observations": json.dumps(records), "effective_sample_size": ess}
     return out
+
+
+def _case_label(observation: Observation) -> str:
+    where = ", ".join(observation.where.values())
+    return f"{observation.output} {where}".strip() if where else observation.output
+
+
+def observation_effects(
+    ds: xr.Dataset,
+    observations: Observation | Iterable[Observation],
+    *,
+    min_effective_share: float = MIN_EFFECTIVE_SHARE,
+) -> xr.Dataset:
+    """Measure what each observation does to the headline: before, each alone, and all together.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Results of :func:`nhsrisk.simulate` with the headline outputs
+        (``cumulative_value``, ``npv``, ``bcr``), not yet updated.
+    observations : Observation or iterable of Observation
+        As for :func:`update`.
+    min_effective_share : float, default 0.1
+        As for :func:`update`; every case must pass it.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over the dimension ``case`` (``"before"``, then one case per
+        observation labelled by its output and ``where`` labels, then
+        ``"all together"`` when there are several), from the weighted
+        :func:`nhsrisk.summary` of each: ``effective_sample_size`` (draws);
+        ``p_target`` (P(cumulative value by the target year >= the claim))
+        with ``p_target_mcse`` and ``p_target_upper_95`` (one-sided 95%
+        bound, useful when it is 0); ``claim_value_median`` (GBP) with its 95%
+        interval ``claim_value_median_low``/``_high``; ``bcr_median`` with
+        ``bcr_median_low``/``_high``; ``p_bcr_below_1`` with
+        ``p_bcr_below_1_mcse``; ``npv_mean`` (GBP) with ``npv_mean_mcse``.
+        Attributes ``target`` (GBP) and ``target_year``.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> ds = nhsrisk.simulate(draws=4_000, seed=2)
+    >>> effects = observation_effects(ds, load_observations("2025-26"))
+    >>> [str(case) for case in effects.case.values]
+    ['before', 'spend 2025/26', 'uptake 2025/26, staff_technology', 'all together']
+    >>> bool(effects.bcr_median.sel(case="all together") > effects.bcr_median.sel(case="before"))
+    True
+    """
+    caller = "observation_effects"
+    if isinstance(ds, xr.Dataset) and WEIGHT in ds.coords:
+        allowed = "results not yet updated (the effects are measured from the prior)"
+        raise ValueError(_message("ds", caller, allowed, "results with a 'weight' coordinate"))
+    items = [observations] if isinstance(observations, Observation) else list(observations)
+    cases: list[tuple[str, xr.Dataset]] = [("before", ds)]
+    cases += [(_case_label(o), update(ds, o, min_effective_share=min_effective_share)) for o in items]
+    if len(items) > 1:
+        cases.append(("all together", update(ds, items, min_effective_share=min_effective_share)))
+    labels = [label for label, _ in cases]
+    if len(set(labels)) != len(labels):  # two observations of the same slice: number them
+        labels = [labels[0], *(f"{i}: {label}" for i, label in enumerate(labels[1:], 1))]
+    columns: dict[str, list[float]] = {}
+    target = target_year = None
+    for _, case in cases:
+        table = summary(case)
+        claim = next(str(o) for o in table.output.values if str(o).startswith("cumulative_value["))
+        target, target_year = float(table.target), str(table.attrs["target_year"])
+        median = {"quantile": 0.5}
+        row = {
+            "effective_sample_size": float(case.attrs.get("effective_sample_size", case.sizes["draw"])),
+            "p_target": float(table.p_target),
+            "p_target_mcse": float(table.p_target_mcse),
+            "p_target_upper_95": float(table.p_target_upper_95),
+            "claim_value_median": float(table.quantile_estimate.sel(output=claim, **median)),
+            "claim_value_median_low": float(table.quantile_low.sel(output=claim, **median)),
+            "claim_value_median_high": float(table.quantile_high.sel(output=claim, **median)),
+            "bcr_median": float(table.quantile_estimate.sel(output="bcr", **median)),
+            "bcr_median_low": float(table.quantile_low.sel(output="bcr", **median)),
+            "bcr_median_high": float(table.quantile_high.sel(output="bcr", **median)),
+            "p_bcr_below_1": float(table.p_bcr_below_1),
+            "p_bcr_below_1_mcse": float(table.p_bcr_below_1_mcse),
+            "npv_mean": float(table["mean"].sel(output="npv")),
+            "npv_mean_mcse": float(table.mcse.sel(output="npv")),
+        }
+        for key, value in row.items():
+            columns.setdefault(key, []).append(value)
+    units = {"claim_value": "GBP", "npv": "GBP", "effective": "draws"}
+    return xr.Dataset(
+        {
+            key: ("case", values, {"units": next((u for k, u in units.items() if key.startswith(k)), "1")})
+            for key, values in columns.items()
+        },
+        coords={"case": labels},
+        attrs={"target": target, "target_year": target_year, "n_draws": int(ds.sizes["draw"])},
+    )

@@ -349,3 +349,35 @@ def test_the_shipped_2025_26_observations_load_with_their_sources_and_update_the
     # the uptake observation (0.05) is above the prior's median for the strand: it moves the mean up
     uptake = ds.uptake.sel(year="2025/26", programme="staff_technology")
     assert float(post.weight @ uptake) > float(uptake.mean())
+
+
+def test_observation_effects_are_the_weighted_summaries_of_each_case() -> None:
+    from nhsrisk.update import observation_effects
+
+    ds = nhsrisk.simulate(draws=4_000, seed=12, progress=False)
+    observations = load_observations("2025-26")
+    effects = observation_effects(ds, observations)
+    assert [str(c) for c in effects.case.values] == [
+        "before",
+        "spend 2025/26",
+        "uptake 2025/26, staff_technology",
+        "all together",
+    ]
+    before = nhsrisk.summary(ds)
+    assert float(effects.bcr_median.sel(case="before")) == float(
+        before.quantile_estimate.sel(output="bcr", quantile=0.5)
+    )
+    assert float(effects.effective_sample_size.sel(case="before")) == 4_000
+    both = update(ds, observations)
+    assert (
+        float(effects.effective_sample_size.sel(case="all together")) == both.attrs["effective_sample_size"]
+    )
+    assert float(effects.npv_mean.sel(case="all together")) == pytest.approx(
+        float(both.weight @ both.npv), rel=1e-12
+    )
+    alone = update(ds, observations[1])
+    assert float(effects.p_bcr_below_1.sel(case="uptake 2025/26, staff_technology")) == pytest.approx(
+        float(alone.weight @ (alone.bcr < 1)), rel=1e-12
+    )
+    with pytest.raises(ValueError, match="not yet updated"):
+        observation_effects(both, observations)
