@@ -238,10 +238,13 @@ CLAIM_OUTPUT = "cumulative_value"
 APPRAISAL_OUTPUTS = ("npv", "bcr")
 
 #: Outputs that ``simulate(keep="headline")`` holds (with every sampled input): what a summary,
-#: the fan chart, the exceedance curve and a comparison against a baseline read. Per draw they
-#: take about a fifth of the bytes of every output; ``nhsrisk run`` writes these by default.
+#: the fan chart, the exceedance curve, a comparison against a baseline and an update by observed
+#: delivery read. Per draw they take about a third of the bytes of every output; ``nhsrisk run``
+#: writes these by default.
 HEADLINE_OUTPUTS = (
     "spend",
+    # uptake is what delivery is observed by (nhsrisk.update of a saved run: 240 bytes a draw)
+    "uptake",
     "hours_capped",
     "cumulative_value",
     *(name for name, out in OUTPUTS.items() if not out.dims),

@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from nhsrisk._engine import check_result_size, result_bytes
-from nhsrisk._format import money_unit, significant
+from nhsrisk._format import money_unit, percent, significant
 from nhsrisk._model import HEADLINE_OUTPUTS
 from nhsrisk._optional import require
 from nhsrisk._plan import build_plan
-from nhsrisk._validate import resolve_seed
+from nhsrisk._validate import WEIGHT, _message, resolve_seed
 from nhsrisk._version import __version__
 from nhsrisk.experiments import waterfall
 from nhsrisk.io import open_results, run_results_file, save_results, write_folder_atomically
@@ -39,7 +39,13 @@ from nhsrisk.report import REPORT_FILE, WATERFALL_DRAWS, write_report
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
 from nhsrisk.stats import cap_binding, minimum_draws, summary
 from nhsrisk.tables import TABLE_FORMATS, write_tables
-from nhsrisk.update import MIN_EFFECTIVE_SHARE, OBSERVATION_SETS, load_observations, update
+from nhsrisk.update import (
+    MIN_EFFECTIVE_SHARE,
+    OBSERVATION_SETS,
+    load_observations,
+    observation_effects,
+    update,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -142,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=("headline", "all"),
         default="headline",
         help="draws written to results.nc: headline (default: every sampled input and the outputs the "
-        "summary and figures read, about a quarter of the bytes) or all (every output of every draw)",
+        "summary, figures and updates read, about a third of the bytes) or all (every output of every draw)",
     )
     run.add_argument(
         "--timings",
@@ -203,11 +209,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--force", action="store_true", help="overwrite an existing report")
     updated = commands.add_parser(
         "update",
-        help="reweight a run by observed delivery (a TOML of [[observations]]); write its weighted summary",
+        help="reweight a run by observed delivery (TOML [[observations]]); write its summary and figures",
         description="Reweight the draws of a run by what has been observed (spend outturn, uptake...), "
-        "stated in a TOML file of [[observations]] tables (see nhsrisk.Observation), and write the "
-        "updated summary and the weighted results beside the original. Figures are not written yet: the "
-        "plots do not use weights (issue 17).",
+        "stated in a TOML file of [[observations]] tables (see nhsrisk.Observation) or a set shipped with "
+        "nhsrisk, and write beside the original: the updated summary with what each observation changes "
+        "(summary.txt), the fan chart before and after (fan.png), the updated exceedance curve "
+        "(exceedance.png) and the weighted results (results.nc).",
     )
     updated.add_argument("results", help="an `nhsrisk run` output folder, or a results file (.nc or .zarr)")
     updated.add_argument(
@@ -245,15 +252,25 @@ def update_run(args: argparse.Namespace) -> int:
             print(f"nhsrisk update: {refused}", file=sys.stderr)
             return 2
         with open_results(results_file, chunks=None) as stored:
-            post = update(stored.load(), observations, min_effective_share=args.min_effective_share)
-        printed = repr(summary(post))
+            prior = stored.load()
+        if WEIGHT in prior.coords:
+            # observation_effects measures each observation from the prior; an updated run is
+            # updated again by applying both sets to the original run
+            allowed = "a run not yet updated (apply every observation to the original run at once)"
+            raise ValueError(_message("results", "nhsrisk update", allowed, "updated results"))
+        post = update(prior, observations, min_effective_share=args.min_effective_share)
+        effects = observation_effects(prior, observations, min_effective_share=args.min_effective_share)
+        printed = f"{summary(post)!r}\n\n{effects_table(effects)}"
     except (ValueError, TypeError, OSError, NotImplementedError) as err:
         print(f"nhsrisk update: {' '.join(str(err).splitlines())}", file=sys.stderr)
         return 2
+    from nhsrisk import plot
 
     def fill(folder: Path) -> None:
         (folder / SUMMARY_FILE).write_text(printed + "\n", encoding="utf-8")
         save_results(post, folder / "results.nc", compression=0)
+        _figure(lambda ax: plot.fan(post, before=prior, ax=ax), folder / "fan.png")
+        _figure(lambda ax: plot.exceedance(post, ax=ax), folder / "exceedance.png")
         _write_manifest(
             folder,
             {"command": "update", "results": str(results_file), "observations": str(args.observations)},
@@ -262,11 +279,87 @@ def update_run(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     write_folder_atomically(out, fill)  # --force was checked above
     print(printed)
-    print(
-        f"\nWrote {out / SUMMARY_FILE}, {out / 'results.nc'}, {out / MANIFEST}. Figures are not written: "
-        "the plots do not use importance weights yet."
-    )
+    names = [SUMMARY_FILE, "results.nc", "fan.png", "exceedance.png", MANIFEST]
+    print(f"\nWrote {', '.join(str(out / name) for name in names)}")
     return 0
+
+
+def effects_table(effects: xr.Dataset) -> str:
+    """Plain-text table of :func:`nhsrisk.observation_effects`: the headline before, per observation, after.
+
+    Parameters
+    ----------
+    effects : xarray.Dataset
+        Output of :func:`nhsrisk.observation_effects`.
+
+    Returns
+    -------
+    str
+        One row per case: effective draws, P(reaching the claim) (its
+        one-sided 95% bound when no draw reaches it), the median claim-window
+        value (GBP bn, m or k from the largest shown), the median BCR, P(BCR < 1)
+        and the mean NPV, each with its Monte Carlo standard error or 95%
+        interval.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> ds = nhsrisk.simulate(draws=4_000, seed=2)
+    >>> effects = nhsrisk.observation_effects(ds, nhsrisk.load_observations("2025-26"))
+    >>> print(effects_table(effects))  # doctest: +ELLIPSIS
+    What each observation changes (4,000 draws; 95% intervals in brackets, ± one MCSE)
+    case ...
+    before ...
+    all together ...
+    """
+    year = effects.attrs["target_year"]
+    money = money_unit(effects["claim_value_median"].values, effects["npv_mean"].values)
+    claim = money.amount(float(effects.attrs["target"]), code=True)
+    header = (
+        "case",
+        "effective draws",
+        f"P(>= {claim} by {year})",
+        f"median value by {year} ({money.code})",
+        "median BCR",
+        "P(BCR < 1)",
+        f"mean NPV ({money.code})",
+    )
+    rows = []
+    for case in effects.case.values:
+        row = effects.sel(case=case)
+
+        def interval(row: xr.Dataset, name: str, scale: float = 1.0) -> str:
+            value, low, high = (float(row[f"{name}{end}"]) / scale for end in ("", "_low", "_high"))
+            return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+        p_target = float(row.p_target)
+        reach = (
+            f"{percent(p_target)} ± {percent(float(row.p_target_mcse), 2)}"
+            if p_target > 0
+            else f"0 (bound {percent(float(row.p_target_upper_95), 2)})"
+        )
+        rows.append(
+            (
+                str(case),
+                f"{float(row.effective_sample_size):,.0f}",
+                reach,
+                interval(row, "claim_value_median", money.divisor),
+                interval(row, "bcr_median"),
+                f"{percent(float(row.p_bcr_below_1))} ± {percent(float(row.p_bcr_below_1_mcse), 2)}",
+                f"{float(row.npv_mean) / money.divisor:.3f} ± "
+                f"{significant(float(row.npv_mean_mcse) / money.divisor, 2)}",
+            )
+        )
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    lines = [
+        f"What each observation changes ({int(effects.attrs['n_draws']):,} draws; "
+        "95% intervals in brackets, ± one MCSE)"
+    ]
+    for r in (header, *rows):
+        lines.append(
+            "  ".join([r[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True))])
+        )
+    return "\n".join(lines)
 
 
 def summary_table(ds: xr.Dataset) -> str:

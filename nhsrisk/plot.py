@@ -717,6 +717,7 @@ def fan(
     variable: str = "cumulative_value",
     *,
     target: bool | float = True,
+    before: xr.Dataset | None = None,
     ax: Axes | None = None,
     footer: bool = True,
     **kwargs: Any,
@@ -743,6 +744,10 @@ def fan(
         (``ds["claimed_return"]``, GBP, to be reached by
         ``ds.attrs["target_year"]``) for ``cumulative_value`` and nothing for
         other outputs; a number marks that level (output units); ``False`` none.
+    before : xarray.Dataset, optional
+        The run before an update (:func:`nhsrisk.update`), with the same
+        years: its 5-95% band and median are drawn as grey lines behind the
+        updated fan, so the figure shows what the observations changed.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default a new 7 x 4.5 inch figure.
     footer : bool, default=True
@@ -754,8 +759,10 @@ def fan(
     Returns
     -------
     matplotlib.axes.Axes
-        Legend entries ``"5-95%"``, ``"25-75%"``, ``"median"`` and the target's
-        (``"claimed return"``); money in GBP bn (GBP m below GBP 1bn).
+        Legend entries ``"5-95%"``, ``"25-75%"``, ``"median"``, the target's
+        (``"claimed return"``) and, with ``before``, ``"before the update:
+        5-95%"`` and ``"before the update: median"``; money in GBP bn (GBP m
+        below GBP 1bn).
 
     Raises
     ------
@@ -777,6 +784,15 @@ def fan(
     >>> [label.get_text() for label in ax.get_xticklabels()][:2]
     ['2025/26', '2026/27']
     >>> plt.close(ax.figure)
+
+    Before and after an update:
+
+    >>> prior = nhsrisk.simulate(draws=2_000, seed=1)
+    >>> posterior = nhsrisk.update(prior, nhsrisk.load_observations("2025-26"))
+    >>> ax = nhsrisk.plot.fan(posterior, before=prior)
+    >>> [t.get_text() for t in ax.get_legend().get_texts()][3:5]
+    ['before the update: 5-95%', 'before the update: median']
+    >>> plt.close(ax.figure)
     """
     caller = "fan"
     _check_ax(ax, caller)
@@ -796,7 +812,17 @@ def fan(
     reference = _reference(ds, variable, target, caller)
     described = _describe(da.transpose("year", "draw"), _FAN_QUANTILES, caller)
     bands = described["quantile_estimate"].transpose("year", "quantile").values
-    scale, unit_label = _scale(units, bands, None if reference is None else reference[0])
+    earlier: np.ndarray | None = None
+    if before is not None:
+        before = _check_results(before, caller, "before")
+        if _years(before) != _years(ds):
+            allowed = f"the run before the update, with the same years {_years(ds)}"
+            raise ValueError(_refuse("before", caller, allowed, f"years {_years(before)}"))
+        before_da = _summed(before, variable, caller, weighted=True)[0]
+        described_before = _describe(before_da.transpose("year", "draw"), _FAN_QUANTILES, caller)
+        earlier = described_before["quantile_estimate"].transpose("year", "quantile").values
+    reference_level = None if reference is None else reference[0]
+    scale, unit_label = _scale(units, bands, earlier, reference_level)
     bands = bands / scale
     ax = _new_axes(ax)
     x = _year_axis(ax, _years(ds))
@@ -805,6 +831,12 @@ def fan(
     ax.fill_between(x, bands[:, 1], bands[:, 3], color=blue, alpha=0.4, linewidth=0, label="25-75%")
     median_style: dict[str, Any] = {"color": blue, "linewidth": 2.0, "label": "median", **kwargs}
     ax.plot(x, bands[:, 2], **median_style)
+    if earlier is not None:
+        earlier = earlier / scale
+        grey: dict[str, Any] = {"color": "0.35", "linewidth": 1.3}
+        ax.plot(x, earlier[:, 0], linestyle="--", label="before the update: 5-95%", **grey)
+        ax.plot(x, earlier[:, 4], linestyle="--", **grey)
+        ax.plot(x, earlier[:, 2], linestyle=":", label="before the update: median", **grey)
     if reference is not None:
         level, name = float(reference[0]) / scale, reference[1]
         target_year = ds.attrs.get("target_year") if variable == "cumulative_value" else None

@@ -102,9 +102,10 @@ def simulate(
         for every draw: about 5 kB a draw for the default scenario.
         ``"headline"`` keeps every sampled input and the outputs that
         :func:`~nhsrisk.summary`, the fan chart, the exceedance curve and
-        :func:`~nhsrisk.budget_change_effect` read (:data:`HEADLINE_OUTPUTS`:
-        the per-draw totals such as ``npv`` and ``bcr``, ``cumulative_value``,
-        ``spend`` and ``hours_capped``), about a quarter of the bytes; the draws
+        :func:`~nhsrisk.budget_change_effect` read, and ``uptake``, which
+        :func:`~nhsrisk.update` observes (:data:`HEADLINE_OUTPUTS`: the
+        per-draw totals such as ``npv`` and ``bcr``, ``cumulative_value``,
+        ``spend``, ``uptake`` and ``hours_capped``), about a third of the bytes; the draws
         run in slices through scratch arrays, and the values are those of
         ``"all"`` bit for bit.
         ``"summary"`` keeps no draws: summary statistics of ``cumulative_value``,

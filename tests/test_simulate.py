@@ -750,7 +750,7 @@ def test_keep_headline_holds_what_the_summary_and_the_comparison_read():
     )
 
 
-def test_keep_headline_estimates_and_holds_about_a_quarter_of_the_bytes():
+def test_keep_headline_estimates_and_holds_about_a_third_of_the_bytes():
     from nhsrisk._engine import KEPT_SLICE, result_bytes
 
     plan = build_plan(nhsrisk.load_scenario())
@@ -765,4 +765,5 @@ def test_keep_headline_estimates_and_holds_about_a_quarter_of_the_bytes():
     # what is kept for every draw, and scratch arrays of every output for one slice of draws
     scratch = result_bytes(plan, KEPT_SLICE)
     assert result_bytes(plan, draws, outputs=_model.HEADLINE_OUTPUTS) == per_draw_bytes(headline) + scratch
-    assert per_draw_bytes(headline) < 0.3 * per_draw_bytes(every)
+    # a third: the inputs (every one kept) and uptake, observed by nhsrisk.update, are most of it
+    assert per_draw_bytes(headline) < 0.35 * per_draw_bytes(every)

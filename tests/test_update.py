@@ -319,10 +319,25 @@ def test_nhsrisk_update_writes_the_weighted_summary_beside_the_run(tmp_path, cap
     printed = capsys.readouterr().out
     assert "weighted by 1 observation" in printed.splitlines()[0]
     folder = run / "updated"
-    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "results.nc", "summary.txt"]
-    assert (folder / "summary.txt").read_text(encoding="utf-8").startswith(printed.splitlines()[0])
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "exceedance.png",
+        "fan.png",
+        "manifest.json",
+        "results.nc",
+        "summary.txt",
+    ]
+    assert (folder / "fan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    written = (folder / "summary.txt").read_text(encoding="utf-8")
+    assert written.startswith(printed.splitlines()[0])
+    # what the observation changes: the run before, then with it
+    assert "What each observation changes (3,000 draws" in written
+    assert re.search(r"^before +3,000 ", written, flags=re.M)
+    assert re.search(r"^spend 2025/26 +\d", written, flags=re.M)
     with nhsrisk.open_results(folder / "results.nc", chunks=None) as back:
         assert "weight" in back.coords and back.attrs["effective_sample_size"] > 300
+    # the shipped 2025/26 set observes uptake, which a default run keeps
+    assert cli.main(["update", str(run), "2025-26", "--out", str(tmp_path / "2025-26")]) == 0
+    assert "weighted by 2 observations" in capsys.readouterr().out.splitlines()[0]
     # a second time needs --force; a bad observations file is one line, exit 2, nothing written
     assert cli.main(["update", str(run), str(observed)]) == 2
     observed.write_text('[[observations]]\noutput = "nothing"\nvalue = 1.0\nsd = 1.0\n', encoding="utf-8")
