@@ -42,6 +42,10 @@ TOP_LEVEL = [
     "waterfall",
     "evpi",
     "evppi",
+    "update",
+    "Observation",
+    "load_observations",
+    "observation_effects",
 ]
 MODULES = [
     "nhsrisk",
