@@ -26,8 +26,13 @@ pytest.importorskip(
 )
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-NOTEBOOKS = ("01-quickstart.ipynb", "02-sensitivity-study.ipynb", "03-your-own-scenario.ipynb")
-QUICKSTART, SENSITIVITY, OWN_SCENARIO = NOTEBOOKS
+NOTEBOOKS = (
+    "01-quickstart.ipynb",
+    "02-sensitivity-study.ipynb",
+    "03-your-own-scenario.ipynb",
+    "04-monitoring-2025-26.ipynb",
+)
+QUICKSTART, SENSITIVITY, OWN_SCENARIO, MONITORING = NOTEBOOKS
 
 # Test code run in each notebook's kernel after its last cell (it is not part of the notebook): it reads
 # the notebook's own variables and prints, as JSON, every figure that the notebook's prose reports, in
@@ -240,6 +245,47 @@ _figures = {
     "median BCR, national": _national["median"],
     "P(BCR >= 1), local": _local["P(BCR >= 1)"],
     "P(BCR >= 1), national": _national["P(BCR >= 1)"],
+}
+print(_json.dumps(_figures))
+""",
+    MONITORING: r"""
+import json as _json
+
+_case = lambda name, case: float(effects[name].sel(case=case))
+_figures = {
+    "effective draws": float(effective),
+    "P(reach the claim) upper bound, before": _case("p_target_upper_95", "before"),
+    "P(reach the claim), after": _case("p_target", "all together"),
+    "median value by the target year, before (GBP bn)": _case("claim_value_median", "before") / 1e9,
+    "median value by the target year, after (GBP bn)": _case("claim_value_median", "all together") / 1e9,
+    "median BCR, before": _case("bcr_median", "before"),
+    "median BCR, after": _case("bcr_median", "all together"),
+    "P(BCR < 1), before": _case("p_bcr_below_1", "before"),
+    "P(BCR < 1), after": _case("p_bcr_below_1", "all together"),
+    "median BCR, uptake alone": _case("bcr_median", "uptake 2025/26, staff_technology"),
+    "median BCR: spend alone minus before": (
+        _case("bcr_median", "spend 2025/26") - _case("bcr_median", "before")
+    ),
+    "mean NPV: spend alone minus before (GBP bn)": (
+        _case("npv_mean", "spend 2025/26") - _case("npv_mean", "before")
+    ) / 1e9,
+    "raid in 2025/26, before": float(moved.loc["raid in 2025/26 (share of draws)", "mean before"]),
+    "raid in 2025/26, after": float(moved.loc["raid in 2025/26 (share of draws)", "mean after"]),
+    "raid probability, before": float(moved.loc["risks.raid_probability", "mean before"]),
+    "raid probability, after": float(moved.loc["risks.raid_probability", "mean after"]),
+    "staff-technology delay, before (years)": float(
+        moved.loc["programmes.staff_technology.delivery_delay", "mean before"]
+    ),
+    "staff-technology delay, after (years)": float(
+        moved.loc["programmes.staff_technology.delivery_delay", "mean after"]
+    ),
+    "staff-technology midpoint: after minus before (years)": float(
+        moved.loc["programmes.staff_technology.uptake_midpoint", "mean after"]
+        - moved.loc["programmes.staff_technology.uptake_midpoint", "mean before"]
+    ),
+    "staff capacity: after minus before": float(
+        moved.loc["risks.staff_capacity", "mean after"] - moved.loc["risks.staff_capacity", "mean before"]
+    ),
 }
 print(_json.dumps(_figures))
 """,
@@ -457,6 +503,17 @@ def test_your_own_scenario(executed):
     assert "correlated inputs" in text_of(tagged(nb, "correlations"))
     assert "paired s.e." in text_of(tagged(nb, "with_values"))
     assert "national default" in text_of(tagged(nb, "national"))
+
+
+def test_monitoring(executed):
+    nb = executed(MONITORING)
+    assert_no_errors(nb)
+    assert_plots_drawn(nb)
+    assert "spend" in text_of(tagged(nb, "observations"))
+    assert "effective sample size" in text_of(tagged(nb, "update"))
+    effects = text_of(tagged(nb, "effects"))
+    assert "all together" in effects and "uptake 2025/26, staff_technology" in effects
+    assert "weighted by 2 observations" in text_of(tagged(nb, "summary"))
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -910,6 +967,33 @@ OWN_SCENARIO_CLAIMS = [
     ("about half of its draws break even", Simple(1, 2), "P(BCR >= 1), local"),
     ("against about one in five nationally", Simple(1, 5), "P(BCR >= 1), national"),
 ]
+
+MONITORING_CLAIMS = [
+    ("leave about 23,000 effective draws of the 50,000", N("23,000"), "effective draws"),
+    ("is under one in ten thousand", Below(1e-4), "P(reach the claim) upper bound, before"),
+    ("after it, still none does", Exactly(0.0), "P(reach the claim), after"),
+    ("rises from about £1.37bn to about £1.58bn", N("1.37"),
+     "median value by the target year, before (GBP bn)"),
+    ("rises from about £1.37bn to about £1.58bn", N("1.58"),
+     "median value by the target year, after (GBP bn)"),
+    ("from about 0.77 to about 0.82", N("0.77"), "median BCR, before"),
+    ("from about 0.77 to about 0.82", N("0.82"), "median BCR, after"),
+    ("falls from about 78% to about 74%", N("78", per=100), "P(BCR < 1), before"),
+    ("falls from about 78% to about 74%", N("74", per=100), "P(BCR < 1), after"),
+    ("on its own it lifts the median ratio to about 0.82", N("0.82"), "median BCR, uptake alone"),
+    ("the spend observation on its own lifts it by about 0.01", N("0.01"),
+     "median BCR: spend alone minus before"),
+    ("on its own it lowers the mean NPV a little", Below(0), "mean NPV: spend alone minus before (GBP bn)"),
+    ("falls from about 37% to almost none", N("37", per=100), "raid in 2025/26, before"),
+    ("falls from about 37% to almost none", Below(0.001), "raid in 2025/26, after"),
+    ("moves only from about 0.37 to 0.36", N("0.37"), "raid probability, before"),
+    ("moves only from about 0.37 to 0.36", N("0.36"), "raid probability, after"),
+    ("delay shortens from about 0.47 to 0.41 years", N("0.47"), "staff-technology delay, before (years)"),
+    ("delay shortens from about 0.47 to 0.41 years", N("0.41"), "staff-technology delay, after (years)"),
+    ("its midpoint comes a little earlier", Below(0),
+     "staff-technology midpoint: after minus before (years)"),
+    ("staff capacity hardly moves", Below(0.01), "staff capacity: after minus before"),
+]
 # fmt: on
 
 CLAIMS = [
@@ -918,6 +1002,7 @@ CLAIMS = [
         (QUICKSTART, QUICKSTART_CLAIMS),
         (SENSITIVITY, SENSITIVITY_CLAIMS),
         (OWN_SCENARIO, OWN_SCENARIO_CLAIMS),
+        (MONITORING, MONITORING_CLAIMS),
     )
     for row in rows
 ]
