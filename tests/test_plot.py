@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pytest
 import scipy.stats
@@ -36,17 +35,8 @@ TORNADO_INPUTS = [
 CLOSE = {"rtol": 1e-12, "atol": 1e-12}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def agg_backend():
-    matplotlib.use("Agg")
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
+# the Agg backend, and every figure closed after each test (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("figures_closed")
 
 
 @pytest.fixture(scope="module")

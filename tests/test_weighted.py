@@ -31,7 +31,6 @@ import json
 import math
 import re
 
-import matplotlib
 import numpy as np
 import pytest
 import xarray as xr
@@ -44,17 +43,8 @@ CLOSE = {"rtol": 1e-12, "atol": 1e-12}
 FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def agg_backend():
-    matplotlib.use("Agg")
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
+# the Agg backend, and every figure closed after each test (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("figures_closed")
 
 
 @pytest.fixture(scope="module")
