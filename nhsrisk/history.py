@@ -353,6 +353,7 @@ def uptake_prior_check(scenario: Scenario | str | None = None) -> pd.DataFrame:
         probability is between 5% and 95%, and ``below the prior's 90%
         range`` or ``above the prior's 90% range`` otherwise; for a lower
         bound, ``consistent`` unless the prior puts more than 5% below it.
+        ``attrs["scenario"]`` names the scenario.
 
     Examples
     --------
@@ -380,4 +381,6 @@ def uptake_prior_check(scenario: Scenario | str | None = None) -> pd.DataFrame:
             verdict.append(
                 "within" if inside else ("below" if share < 0.05 else "above") + " the prior's 90% range"
             )
-    return evidence.assign(prior_5=low, prior_95=high, prior_share_below=below, verdict=verdict)
+    checked = evidence.assign(prior_5=low, prior_95=high, prior_share_below=below, verdict=verdict)
+    checked.attrs["scenario"] = scenario.name
+    return checked

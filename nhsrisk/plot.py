@@ -96,7 +96,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from nhsrisk import stats
+from nhsrisk import history, stats
 from nhsrisk._format import FIGURE_RESOLUTION, money_unit, ordinal, percent, significant
 from nhsrisk._validate import _message, check_count, refuse_weighted
 from nhsrisk.simulation import OUTPUTS
@@ -118,6 +118,7 @@ __all__ = [
     "sobol",
     "spider",
     "tornado",
+    "uptake_priors",
     "waterfall",
 ]
 
@@ -236,12 +237,12 @@ def render_png(draw: Callable[[Axes], Any], *, height: float = _FIGURE_SIZE[1], 
     return buffer.getvalue()
 
 
-def _new_axes(ax: Axes | None, height: float = _FIGURE_SIZE[1]) -> Axes:
+def _new_axes(ax: Axes | None, height: float = _FIGURE_SIZE[1], width: float = _FIGURE_SIZE[0]) -> Axes:
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt
 
-    _, new = plt.subplots(figsize=(_FIGURE_SIZE[0], height), layout="constrained")
+    _, new = plt.subplots(figsize=(width, height), layout="constrained")
     return new
 
 
@@ -2217,6 +2218,89 @@ def _claimed_returns(options: xr.Dataset, target: bool | float, variable: str) -
         label: Scenario.from_toml(str(text)).target.claimed_return.distribution.mean()
         for label, text in texts.items()
     }
+
+
+def uptake_priors(scenario: Scenario | str | None = None, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Uptake-steepness priors against the rates the delivery record implies.
+
+    One row per piece of evidence from :func:`nhsrisk.history.uptake_prior_check`:
+    the 5-95% range of the prior of the parameter it bears on (a grey bar,
+    per year) and the rate from the record (per year): a fit of the logistic
+    curve with its 95% interval (circle), a two-point rate (square) or a lower
+    bound from the growth of use (triangle pointing to where the rate may lie).
+
+    Parameters
+    ----------
+    scenario : Scenario or str, optional
+        Whose priors to draw; the default scenario when omitted.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; default a new figure sized to the rows.
+    **kwargs
+        Passed to ``ax.plot`` for the evidence markers.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Legend entries ``"prior, 5-95%"``, ``"fit (95% CI)"``, ``"two-point
+        rate"`` and ``"lower bound"``; x axis in logistic rate per year.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import nhsrisk.plot
+    >>> ax = nhsrisk.plot.uptake_priors()
+    >>> ax.get_xlabel()
+    'Logistic rate of uptake (per year)'
+    >>> len(ax.get_yticklabels())
+    6
+    >>> plt.close(ax.figure)
+    """
+    caller = "uptake_priors"
+    _check_ax(ax, caller)
+    check = history.uptake_prior_check(scenario)
+    # the verdict is on the label's last line: the rows stay readable at the default width
+    ticks = [
+        f"{row.evidence}, {row.period}\n{row.programme}.{row.parameter}: {row.verdict}"
+        for row in check.itertuples()
+    ]
+    # wider than the default: the labels name the evidence, its period and the parameter
+    ax = _new_axes(ax, _rows_height(ticks, 0.55, extra_rows=1.5), width=9.5)
+    y = np.arange(len(check))[::-1]
+    grey, blue = "0.75", OKABE_ITO["blue"]
+    ax.hlines(y, check.prior_5, check.prior_95, color=grey, linewidth=9, label="prior, 5-95%")
+    styles = {
+        "fit": ("o", "fit (95% CI)"),
+        "two-point": ("s", "two-point rate"),
+        "lower bound": (">", "lower bound"),
+    }
+    labelled: set[str] = set()
+    right = float(max(check.prior_95.max(), check.rate.max(), np.nanmax(check.high)))
+    for at, row in zip(y, check.itertuples(), strict=True):
+        marker, name = styles[str(row.kind)]
+        label = None if name in labelled else name
+        labelled.add(name)
+        if row.kind == "fit":
+            ax.hlines(at, max(float(row.low), 0.0), float(row.high), color=blue, linewidth=1.5)
+        if row.kind == "lower bound":
+            ax.annotate(
+                "",
+                xy=(float(row.rate) + 0.12 * right, at),
+                xytext=(float(row.rate), at),
+                arrowprops={"arrowstyle": "->", "color": blue, "linewidth": 1.5},
+            )
+        style: dict[str, Any] = {"color": blue, "marker": marker, "markersize": 8, "linestyle": "none"}
+        ax.plot([float(row.rate)], [at], label=label, **{**style, **kwargs})
+    ax.set_xlim(0.0, right * 1.15)
+    ax.set_yticks(y, ticks)
+    ax.set_ylim(-0.7, len(check) - 0.3)
+    _xlabel(ax, "Logistic rate of uptake (per year)")
+    title = "Uptake steepness: the priors against the delivery record"
+    _set_title(ax, f"{title}\nscenario {check.attrs['scenario']}")
+    _tidy(ax)
+    # below the axis: every row of the plot area holds data
+    _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize="small")
+    return ax
 
 
 # --------------------------------------------------------------------------------------------------

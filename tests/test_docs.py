@@ -73,6 +73,7 @@ PLOTS = [
     "sobol",
     "heatmap",
     "compare",
+    "uptake_priors",
 ]
 
 pytestmark = pytest.mark.skipif(

@@ -159,3 +159,27 @@ def test_the_docs_table_is_what_the_check_prints():
             f"{row.prior_share_below:.0%} | {row.verdict} |"
         )
         assert cells in page, cells
+
+
+def test_the_priors_figure_draws_each_prior_range_and_rate(figures_closed) -> None:
+    import nhsrisk.plot
+
+    check = uptake_prior_check()
+    ax = nhsrisk.plot.uptake_priors()
+    bars = ax.collections[0].get_segments()
+    assert len(bars) == len(check)
+    # rows run from the top: the first evidence at the highest y
+    for segment, row in zip(bars, check.itertuples(), strict=True):
+        (low, _), (high, _) = segment
+        assert (low, high) == pytest.approx((row.prior_5, row.prior_95), rel=1e-12)
+    points = [line.get_xdata()[0] for line in ax.lines]
+    np.testing.assert_allclose(points, check.rate, rtol=1e-12)
+    labels = [label.get_text() for label in ax.get_yticklabels()]
+    assert all(row.verdict in label for row, label in zip(check.itertuples(), labels, strict=True))
+    assert ax.get_xlabel() == "Logistic rate of uptake (per year)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "prior, 5-95%",
+        "two-point rate",
+        "fit (95% CI)",
+        "lower bound",
+    ]
