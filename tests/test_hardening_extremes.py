@@ -647,7 +647,8 @@ def test_an_inclusion_programme_at_full_additional_uptake_reaching_everyone_ends
         "risks.staff_capacity": 1.0,
         "risks.raid_probability": 0.0,
         "programmes.it_modernisation.uptake_ceiling": 1.0,
-        "programmes.it_modernisation.uptake_midpoint": -100.0,
+        # far enough in the past that S = 1 exactly at the slowest steepness of the prior (0.3 a year)
+        "programmes.it_modernisation.uptake_midpoint": -1000.0,
         "programmes.it_modernisation.delivery_delay": 0.0,
         "programmes.it_modernisation.do_minimum_ceiling": 0.0,
         "programmes.it_modernisation.cost_overrun": 1.0,
