@@ -353,7 +353,7 @@ def uptake_prior_check(scenario: Scenario | str | None = None) -> pd.DataFrame:
         probability is between 5% and 95%, and ``below the prior's 90%
         range`` or ``above the prior's 90% range`` otherwise; for a lower
         bound, ``consistent`` unless the prior puts more than 5% below it.
-        ``attrs["scenario"]`` names the scenario.
+        ``attrs["scenario"]`` names the scenario and ``attrs["price_base"]`` gives its prices.
 
     Examples
     --------
@@ -383,4 +383,5 @@ def uptake_prior_check(scenario: Scenario | str | None = None) -> pd.DataFrame:
             )
     checked = evidence.assign(prior_5=low, prior_95=high, prior_share_below=below, verdict=verdict)
     checked.attrs["scenario"] = scenario.name
+    checked.attrs["price_base"] = scenario.price_base
     return checked

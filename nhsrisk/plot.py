@@ -99,6 +99,8 @@ import xarray as xr
 from nhsrisk import history, stats
 from nhsrisk._format import FIGURE_RESOLUTION, money_unit, ordinal, percent, significant
 from nhsrisk._validate import _message, check_count, refuse_weighted
+from nhsrisk._version import __version__
+from nhsrisk.scenario import scenario_from_attrs
 from nhsrisk.simulation import OUTPUTS
 
 if TYPE_CHECKING:
@@ -2220,7 +2222,13 @@ def _claimed_returns(options: xr.Dataset, target: bool | float, variable: str) -
     }
 
 
-def uptake_priors(scenario: Scenario | str | None = None, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+def uptake_priors(
+    scenario: Scenario | str | xr.Dataset | None = None,
+    *,
+    ax: Axes | None = None,
+    footer: bool = True,
+    **kwargs: Any,
+) -> Axes:
     """Uptake-steepness priors against the rates the delivery record implies.
 
     One row per piece of evidence from :func:`nhsrisk.history.uptake_prior_check`:
@@ -2231,10 +2239,14 @@ def uptake_priors(scenario: Scenario | str | None = None, *, ax: Axes | None = N
 
     Parameters
     ----------
-    scenario : Scenario or str, optional
-        Whose priors to draw; the default scenario when omitted.
+    scenario : Scenario, str or xarray.Dataset, optional
+        Whose priors to draw: a scenario, its name or path, or the results of
+        a run (the scenario it was made from); the default scenario when omitted.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default a new figure sized to the rows.
+    footer : bool, default=True
+        Write under the figure the run's draws and seed (given results), the
+        price base and the nhsrisk version.
     **kwargs
         Passed to ``ax.plot`` for the evidence markers.
 
@@ -2243,6 +2255,13 @@ def uptake_priors(scenario: Scenario | str | None = None, *, ax: Axes | None = N
     matplotlib.axes.Axes
         Legend entries ``"prior, 5-95%"``, ``"fit (95% CI)"``, ``"two-point
         rate"`` and ``"lower bound"``; x axis in logistic rate per year.
+
+    Raises
+    ------
+    TypeError
+        If ``ax`` is not a matplotlib Axes.
+    nhsrisk.ScenarioError
+        If ``scenario`` names no scenario or is not a valid one.
 
     Examples
     --------
@@ -2258,6 +2277,11 @@ def uptake_priors(scenario: Scenario | str | None = None, *, ax: Axes | None = N
     """
     caller = "uptake_priors"
     _check_ax(ax, caller)
+    footer = _check_flag(footer, "footer", caller)
+    run: Mapping[str, Any] = {}
+    if isinstance(scenario, xr.Dataset):
+        run = scenario.attrs
+        scenario = scenario_from_attrs(run)
     check = history.uptake_prior_check(scenario)
     # the verdict is on the label's last line: the rows stay readable at the default width
     ticks = [
@@ -2300,6 +2324,8 @@ def uptake_priors(scenario: Scenario | str | None = None, *, ax: Axes | None = N
     _tidy(ax)
     # below the axis: every row of the plot area holds data
     _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize="small")
+    attrs = run or {"price_base": check.attrs["price_base"], "nhsrisk_version": __version__}
+    _footer(ax, attrs, footer)
     return ax
 
 
@@ -2613,6 +2639,31 @@ class PlotAccessor:
         >>> plt.close(ax.figure)
         """
         return heatmap(self._ds, variable, statistic=statistic, year=year, annotate=annotate, ax=ax, **kwargs)
+
+    def uptake_priors(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Call :func:`nhsrisk.plot.uptake_priors` on this run's scenario: its priors against the record.
+
+        Parameters
+        ----------
+        ax, **kwargs
+            As in :func:`nhsrisk.plot.uptake_priors`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The priors of the scenario the run was made from, against the delivery record.
+
+        Examples
+        --------
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> import nhsrisk
+        >>> ax = nhsrisk.simulate(draws=500, seed=1).nhsrisk.plot.uptake_priors()
+        >>> ax.get_title().splitlines()[-1]
+        'scenario as-announced'
+        >>> plt.close(ax.figure)
+        """
+        return uptake_priors(self._ds, ax=ax, **kwargs)
 
     def compare(
         self,

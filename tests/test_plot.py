@@ -881,6 +881,7 @@ PLOTS = [
     ("sobol", "sobol_result", {"top": 4}),
     ("heatmap", "sweep_result", {"statistic": "median"}),
     ("compare", "options", {"variable": "bcr"}),
+    ("uptake_priors", "ds", {}),
 ]
 
 
