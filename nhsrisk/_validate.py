@@ -6,11 +6,22 @@ Messages follow ``The 'name' parameter of caller must be <allowed>. Got <value> 
 from __future__ import annotations
 
 import numbers
-from typing import Any, SupportsInt, cast
+from typing import TYPE_CHECKING, Any, SupportsInt, cast
 
 import numpy as np
 
-__all__ = ["WEIGHT", "check_count", "check_seed_int", "refuse_weighted", "resolve_seed"]
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = [
+    "WEIGHT",
+    "check_count",
+    "check_seed_int",
+    "draw_weights",
+    "refuse_weighted",
+    "resolve_seed",
+    "same_weights",
+]
 
 #: Name of the coordinate (on ``draw``) that holds the importance weights of updated results
 #: (:func:`nhsrisk.update`); it travels with every variable taken from them.
@@ -19,6 +30,11 @@ WEIGHT = "weight"
 
 def _message(name: str, caller: str, allowed: str, value: Any) -> str:
     return f"The {name!r} parameter of {caller} must be {allowed}. Got {value!r} instead."
+
+
+def _described(name: str, caller: str, allowed: str, got: str) -> str:
+    """Format the project's message for a ``got`` that describes the value rather than being it."""
+    return f"The {name!r} parameter of {caller} must be {allowed}. Got {got} instead."
 
 
 def check_count(value: Any, name: str, caller: str, *, minimum: int = 1) -> int:
@@ -81,4 +97,70 @@ def refuse_weighted(data: Any, caller: str, reason: str = "it has no weighted ve
             f"coordinate, from nhsrisk.update), so its figures would be the prior's, not the updated ones. "
             f"Give it the results from before the update, or read the weighted draws directly, e.g. "
             f"(ds.weight * ds.npv).sum() for the posterior mean."
+        )
+
+
+def draw_weights(
+    data: xr.Dataset | xr.DataArray, draw_dim: str, parameter: str, caller: str
+) -> np.ndarray | None:
+    """Return the normalised importance weights of ``data`` (its ``weight`` coordinate), or None.
+
+    The coordinate must lie on ``draw_dim`` alone and be finite, non-negative
+    and not all 0, as :func:`nhsrisk.update` makes it; anything else is
+    refused with a message naming ``parameter``.
+    """
+    if WEIGHT not in data.coords:
+        return None
+    coordinate = data.coords[WEIGHT]
+    if coordinate.dims != (draw_dim,):
+        raise ValueError(
+            _described(
+                parameter,
+                caller,
+                f"weighted (if at all) by a {WEIGHT!r} coordinate on the {draw_dim!r} dimension alone",
+                f"a {WEIGHT!r} coordinate with dims {coordinate.dims}",
+            )
+        )
+    if not (np.issubdtype(coordinate.dtype, np.number) or coordinate.dtype == bool):
+        raise TypeError(
+            _described(parameter, caller, f"weighted by a numeric {WEIGHT!r}", f"dtype {coordinate.dtype}")
+        )
+    weights = np.asarray(coordinate.values, dtype=np.float64)
+    problems = []
+    if not np.isfinite(weights).all():
+        problems.append(f"{int((~np.isfinite(weights)).sum())} NaN or infinite")
+    elif (weights < 0).any():
+        problems.append(f"{int((weights < 0).sum())} negative")
+    elif weights.sum() <= 0.0:
+        problems.append("all 0")
+    if problems:
+        raise ValueError(
+            _described(
+                parameter,
+                caller,
+                f"weighted by a {WEIGHT!r} coordinate that is finite, non-negative and not all 0 "
+                "(as nhsrisk.update makes it)",
+                f"{WEIGHT!r} values that are {problems[0]}",
+            )
+        )
+    return weights / weights.sum()
+
+
+def same_weights(
+    reference: np.ndarray | None, other: np.ndarray | None, parameter: str, owner: str, caller: str
+) -> None:
+    """Refuse an auxiliary array whose weights differ from those of the main input (``owner``)."""
+    if other is None:
+        return
+    if reference is None or not np.allclose(other, reference, rtol=1e-12, atol=0.0):
+        got = "different importance weights" if reference is not None else "importance weights"
+        raise ValueError(
+            _described(
+                parameter,
+                caller,
+                f"unweighted or weighted exactly as {owner} (the weights are read from {owner}; "
+                f"assign them there, e.g. {owner}.assign_coords({WEIGHT}=...))",
+                f"{got} (a {WEIGHT!r} coordinate) where {owner} has "
+                + ("other ones" if reference is not None else "none"),
+            )
         )

@@ -195,11 +195,13 @@ def fit_s_curve(times: ArrayLike, values: ArrayLike, *, ceiling: float | None = 
             raise ValueError(_message("values", caller, "at least 2 points with a fixed ceiling", values))
         # logit(y / ceiling) = steepness * t - steepness * midpoint: a straight line
         z = scipy.special.logit(y / ceiling)
-        slope, intercept = (float(c) for c in np.polyfit(t, z, 1))
+        # one least-squares line gives the slope, the intercept and (with 3+ points) its error
+        line = scipy.stats.linregress(t, z)
+        slope, intercept = float(line.slope), float(line.intercept)
         dof = t.size - 2
         low = high = math.nan
         if dof > 0:
-            half = float(scipy.stats.t.ppf(0.975, dof)) * float(scipy.stats.linregress(t, z).stderr)
+            half = float(scipy.stats.t.ppf(0.975, dof)) * float(line.stderr)
             low, high = slope - half, slope + half
         return SCurveFit(float(ceiling), -intercept / slope, slope, low, high, int(t.size))
     if t.size < 4:

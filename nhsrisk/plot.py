@@ -98,7 +98,7 @@ import xarray as xr
 
 from nhsrisk import history, stats
 from nhsrisk._format import FIGURE_RESOLUTION, money_unit, ordinal, percent, significant
-from nhsrisk._validate import _message, check_count, refuse_weighted
+from nhsrisk._validate import _described, _message, check_count, refuse_weighted
 from nhsrisk._version import __version__
 from nhsrisk.scenario import scenario_from_attrs
 from nhsrisk.simulation import OUTPUTS
@@ -275,13 +275,8 @@ def _check_finite(values: np.ndarray, name: str, caller: str, what: str) -> None
     bad = values.size - int(np.isfinite(values).sum())
     if bad:
         raise ValueError(
-            _refuse(name, caller, f"a Dataset whose {what} is finite", f"{bad} NaN or infinite values")
+            _described(name, caller, f"a Dataset whose {what} is finite", f"{bad} NaN or infinite values")
         )
-
-
-def _refuse(name: str, caller: str, allowed: str, got: str) -> str:
-    """Format the project's message for a ``got`` that describes the value rather than being it."""
-    return f"The {name!r} parameter of {caller} must be {allowed}. Got {got} instead."
 
 
 def _check_top(top: Any, caller: str) -> int:
@@ -303,7 +298,7 @@ def _check_results(ds: Any, caller: str, name: str = "ds") -> xr.Dataset:
     kind = "a results Dataset from nhsrisk.simulate (with a 'draw' dimension)"
     ds = _check_dataset(ds, name, caller, kind)
     if "draw" not in ds.dims:
-        raise ValueError(_refuse(name, caller, kind, _describe_dataset(ds)))
+        raise ValueError(_described(name, caller, kind, _describe_dataset(ds)))
     return ds
 
 
@@ -337,7 +332,7 @@ def _summed(
     allowed = [d for d in extra if d in _SUMMABLE_DIMS]
     if extra and (allowed != extra or units not in _AMOUNT_UNITS):
         raise ValueError(
-            _refuse(
+            _described(
                 "variable",
                 caller,
                 "an output that has only 'year' and 'draw' dimensions, or an amount (GBP, GBP/year, "
@@ -805,7 +800,7 @@ def fan(
     da, label, units = _summed(ds, variable, caller, weighted=True)
     if "year" not in da.dims:
         raise ValueError(
-            _refuse(
+            _described(
                 "variable",
                 caller,
                 "a per-year output (with a 'year' dimension), such as 'cumulative_value', 'value' or 'spend'",
@@ -820,7 +815,7 @@ def fan(
         before = _check_results(before, caller, "before")
         if _years(before) != _years(ds):
             allowed = f"the run before the update, with the same years {_years(ds)}"
-            raise ValueError(_refuse("before", caller, allowed, f"years {_years(before)}"))
+            raise ValueError(_described("before", caller, allowed, f"years {_years(before)}"))
         before_da = _summed(before, variable, caller, weighted=True)[0]
         described_before = _describe(before_da.transpose("year", "draw"), _FAN_QUANTILES, caller)
         earlier = described_before["quantile_estimate"].transpose("year", "quantile").values
@@ -975,7 +970,7 @@ def distribution(
     if weights is not None and "weights" in kwargs:
         allowed = "left out for updated results, which are weighted by their importance weights"
         raise ValueError(
-            _refuse("weights", caller, allowed, "weights for a Dataset with a 'weight' coordinate")
+            _described("weights", caller, allowed, "weights for a Dataset with a 'weight' coordinate")
         )
     reference = _reference(ds, variable, target, caller)
     quantiles = tuple(sorted({*marked, 0.5}))
@@ -1245,7 +1240,7 @@ def payback(p_or_ds: xr.Dataset, *, ax: Axes | None = None, footer: bool = True,
     elif "draw" in source.dims:
         result = stats.payback(source)
     else:
-        raise ValueError(_refuse("p_or_ds", caller, kind, _describe_dataset(source)))
+        raise ValueError(_described("p_or_ds", caller, kind, _describe_dataset(source)))
     p = np.asarray(result["payback_probability"].values, dtype=float)
     se = np.asarray(result["payback_probability_mcse"].values, dtype=float)
     upper_95 = np.asarray(result["payback_probability_upper_95"].values, dtype=float)
@@ -1361,7 +1356,7 @@ def waterfall(wf: xr.Dataset, *, ax: Axes | None = None, footer: bool = True, **
     wf = _check_dataset(wf, "wf", caller, kind)
     _require(wf, "wf", caller, kind, {"level": ("step",), "change": ("step",)})
     if "kind" not in wf.coords or wf["kind"].dims != ("step",):
-        raise ValueError(_refuse("wf", caller, kind, _describe_dataset(wf)))
+        raise ValueError(_described("wf", caller, kind, _describe_dataset(wf)))
     steps = [str(step) for step in wf["step"].values]
     kinds = [str(k) for k in wf["kind"].values]
     if len(steps) < 2 or kinds[0] != "total" or kinds[-1] != "total" or set(kinds) - set(_WATERFALL_KINDS):
@@ -1936,7 +1931,7 @@ def heatmap(
     )
     swept = list(sw.attrs.get("swept", []))
     if len(swept) != 2 or not all(key in sw.dims for key in swept):
-        raise ValueError(_refuse("sw", caller, kind, f"{_describe_dataset(sw)} swept over {swept}"))
+        raise ValueError(_described("sw", caller, kind, f"{_describe_dataset(sw)} swept over {swept}"))
     if statistic not in _HEATMAP_STATISTICS:
         raise ValueError(_message("statistic", caller, f"one of {list(_HEATMAP_STATISTICS)}", statistic))
     if not isinstance(annotate, bool):
@@ -2175,12 +2170,12 @@ def _runs(runs: Any, caller: str) -> dict[str, xr.Dataset]:
     kind = "a mapping of at least two labels to results of nhsrisk.simulate, or a compare_options Dataset"
     if isinstance(runs, xr.Dataset):
         if "option" not in runs.dims or runs.sizes["option"] < 2 or "draw" not in runs.dims:
-            raise ValueError(_refuse("runs", caller, kind, _describe_dataset(runs)))
+            raise ValueError(_described("runs", caller, kind, _describe_dataset(runs)))
         return {str(option): runs.isel(option=i, drop=True) for i, option in enumerate(runs["option"].values)}
     if not isinstance(runs, Mapping):
         raise TypeError(_message("runs", caller, kind, type(runs).__name__))
     if len(runs) < 2:
-        raise ValueError(_refuse("runs", caller, kind, f"a mapping of {len(runs)} run(s)"))
+        raise ValueError(_described("runs", caller, kind, f"a mapping of {len(runs)} run(s)"))
     for label, run in runs.items():
         if not isinstance(run, xr.Dataset) or "draw" not in run.dims:
             got = (
@@ -2189,7 +2184,7 @@ def _runs(runs: Any, caller: str) -> dict[str, xr.Dataset]:
                 else f"a value of type {type(run).__name__}"
             )
             error = ValueError if isinstance(run, xr.Dataset) else TypeError
-            raise error(_refuse("runs", caller, kind, f"{got} for {label!r}"))
+            raise error(_described("runs", caller, kind, f"{got} for {label!r}"))
     named = {str(label): run for label, run in runs.items()}
     if len(named) < len(runs):
         raise ValueError(_message("runs", caller, "a mapping with distinct labels", list(runs)))

@@ -36,9 +36,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from nhsrisk._validate import WEIGHT, _message
+from nhsrisk._validate import WEIGHT, _described, _message, draw_weights, same_weights
 from nhsrisk.stats import _effective_draws, _probability, effective_sample_size
-from nhsrisk.voi import _draw_weights, _same_weights
 
 __all__ = ["prcc", "rank_correlation"]
 
@@ -55,11 +54,6 @@ _SINGULAR = 1e-10
 #: An input takes part in a (near-)linear dependence when its weight in a null-space eigenvector exceeds
 #: this; the weights of uninvolved inputs are of the order of rounding error.
 _NULL_WEIGHT = 1e-6
-
-
-def _refusal(name: str, caller: str, allowed: str, got: str) -> str:
-    """Return the project's message for a value better described in words than shown with ``repr``."""
-    return f"The {name!r} parameter of {caller} must be {allowed}. Got {got} instead."
 
 
 @dataclass(frozen=True)
@@ -358,7 +352,7 @@ def _prepare(
     """Check every argument, resolve the output and inputs, then rank them (the heavy step, done last)."""
     if not isinstance(ds, xr.Dataset) or "draw" not in ds.dims:
         raise TypeError(
-            _refusal("ds", caller, "an xarray.Dataset with a 'draw' dimension", f"a {type(ds).__name__}")
+            _described("ds", caller, "an xarray.Dataset with a 'draw' dimension", f"a {type(ds).__name__}")
         )
     confidence = _probability(confidence, "confidence", caller)
     resolved_output = _resolve_output(ds, output, year, caller)
@@ -369,9 +363,9 @@ def _prepare(
             _message("output", caller, "a model output, not one of the sampled inputs", resolved_output.name)
         )
 
-    weights = _draw_weights(ds, "draw", "ds", caller)
+    weights = draw_weights(ds, "draw", "ds", caller)
     if isinstance(output, xr.DataArray):
-        _same_weights(weights, _draw_weights(output, "draw", "output", caller), "output", "ds", caller)
+        same_weights(weights, draw_weights(output, "draw", "output", caller), "output", "ds", caller)
 
     n = resolved_output.values.size
     # The t test has n - 2 - (k - 1) degrees of freedom and the interval divides by n - 3 - (k - 1);
@@ -389,7 +383,7 @@ def _prepare(
         kept = resolved_output.values[carried]
         if kept.min() == kept.max():
             raise ValueError(
-                _refusal(
+                _described(
                     "output",
                     caller,
                     "varying across the draws that carry weight",
@@ -454,7 +448,7 @@ def _resolve_output(ds: xr.Dataset, output: Any, year: Any, caller: str) -> _Out
     elif isinstance(output, xr.DataArray):
         if "draw" not in output.dims:
             raise ValueError(
-                _refusal("output", caller, "a DataArray with a 'draw' dimension", f"dims {output.dims}")
+                _described("output", caller, "a DataArray with a 'draw' dimension", f"dims {output.dims}")
             )
         array = output
         name = str(output.name) if output.name is not None else "output"
@@ -464,7 +458,7 @@ def _resolve_output(ds: xr.Dataset, output: Any, year: Any, caller: str) -> _Out
             )
     else:
         raise TypeError(
-            _refusal(
+            _described(
                 "output", caller, "a variable name (str) or an xarray.DataArray", f"a {type(output).__name__}"
             )
         )
@@ -497,7 +491,7 @@ def _resolve_output(ds: xr.Dataset, output: Any, year: Any, caller: str) -> _Out
     if array.dims != ("draw",):
         others = [dim for dim in array.dims if dim != "draw"]
         raise ValueError(
-            _refusal(
+            _described(
                 "output",
                 caller,
                 f"reducible to one value per draw; reduce {others} first, e.g. "
@@ -510,13 +504,15 @@ def _resolve_output(ds: xr.Dataset, output: Any, year: Any, caller: str) -> _Out
         and "draw" in ds.coords
         and not np.array_equal(array["draw"].values, ds["draw"].values)
     ):
-        raise ValueError(_refusal("output", caller, "defined on the draws of ds", f"{name!r} on other draws"))
+        raise ValueError(
+            _described("output", caller, "defined on the draws of ds", f"{name!r} on other draws")
+        )
 
     values = np.asarray(array.values, dtype=float)
     finite = np.isfinite(values)
     if not finite.all():
         raise ValueError(
-            _refusal(
+            _described(
                 "output",
                 caller,
                 "finite in every draw",
@@ -525,7 +521,7 @@ def _resolve_output(ds: xr.Dataset, output: Any, year: Any, caller: str) -> _Out
         )
     if values.size and values.min() == values.max():
         raise ValueError(
-            _refusal("output", caller, "varying across draws", f"{name!r}, constant at {values[0]!r}")
+            _described("output", caller, "varying across draws", f"{name!r}, constant at {values[0]!r}")
         )
     return _Output(
         name=name,
@@ -678,7 +674,7 @@ def _check_not_collinear(correlation: np.ndarray, labels: list[str], caller: str
     involved = np.flatnonzero(np.abs(eigenvectors[:, null]).max(axis=1) > _NULL_WEIGHT)
     names = [labels[i] + (" (the output)" if i == len(labels) - 1 else "") for i in involved]
     raise ValueError(
-        _refusal(
+        _described(
             "inputs",
             caller,
             "inputs whose ranks are not linearly dependent on each other or on the output (drop one of "

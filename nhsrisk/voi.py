@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from nhsrisk._validate import WEIGHT, _message, check_count
+from nhsrisk._validate import _described, _message, check_count, draw_weights, same_weights
 from nhsrisk.stats import _effective_draws, effective_sample_size
 
 __all__ = ["evpi", "evppi"]
@@ -45,77 +45,6 @@ ParameterInput = xr.DataArray | xr.Dataset | Mapping[Any, xr.DataArray] | Sequen
 
 
 # ----------------------------------------------------------------------------- validation
-
-
-def _described(name: str, caller: str, allowed: str, got: str) -> str:
-    """Format a message in the project's form when the offending value is described, not shown."""
-    return f"The {name!r} parameter of {caller} must be {allowed}. Got {got} instead."
-
-
-def _draw_weights(
-    data: xr.Dataset | xr.DataArray, draw_dim: str, parameter: str, caller: str
-) -> np.ndarray | None:
-    """Return the normalised importance weights of ``data`` (its ``weight`` coordinate), or None.
-
-    The coordinate must lie on ``draw_dim`` alone and be finite, non-negative
-    and not all 0, as :func:`nhsrisk.update` makes it; anything else is
-    refused with a message naming ``parameter``.
-    """
-    if WEIGHT not in data.coords:
-        return None
-    coordinate = data.coords[WEIGHT]
-    if coordinate.dims != (draw_dim,):
-        raise ValueError(
-            _described(
-                parameter,
-                caller,
-                f"weighted (if at all) by a {WEIGHT!r} coordinate on the {draw_dim!r} dimension alone",
-                f"a {WEIGHT!r} coordinate with dims {coordinate.dims}",
-            )
-        )
-    if not (np.issubdtype(coordinate.dtype, np.number) or coordinate.dtype == bool):
-        raise TypeError(
-            _described(parameter, caller, f"weighted by a numeric {WEIGHT!r}", f"dtype {coordinate.dtype}")
-        )
-    weights = np.asarray(coordinate.values, dtype=np.float64)
-    problems = []
-    if not np.isfinite(weights).all():
-        problems.append(f"{int((~np.isfinite(weights)).sum())} NaN or infinite")
-    elif (weights < 0).any():
-        problems.append(f"{int((weights < 0).sum())} negative")
-    elif weights.sum() <= 0.0:
-        problems.append("all 0")
-    if problems:
-        raise ValueError(
-            _described(
-                parameter,
-                caller,
-                f"weighted by a {WEIGHT!r} coordinate that is finite, non-negative and not all 0 "
-                "(as nhsrisk.update makes it)",
-                f"{WEIGHT!r} values that are {problems[0]}",
-            )
-        )
-    return weights / weights.sum()
-
-
-def _same_weights(
-    reference: np.ndarray | None, other: np.ndarray | None, parameter: str, owner: str, caller: str
-) -> None:
-    """Refuse an auxiliary array whose weights differ from those of the main input (``owner``)."""
-    if other is None:
-        return
-    if reference is None or not np.allclose(other, reference, rtol=1e-12, atol=0.0):
-        got = "different importance weights" if reference is not None else "importance weights"
-        raise ValueError(
-            _described(
-                parameter,
-                caller,
-                f"unweighted or weighted exactly as {owner} (the weights are read from {owner}; "
-                f"assign them there, e.g. {owner}.assign_coords({WEIGHT}=...))",
-                f"{got} (a {WEIGHT!r} coordinate) where {owner} has "
-                + ("other ones" if reference is not None else "none"),
-            )
-        )
 
 
 def _check_dim_name(value: Any, name: str, caller: str) -> str:
@@ -464,7 +393,7 @@ def evpi(net_benefit: xr.DataArray, *, option_dim: str = "option", draw_dim: str
     """
     caller = "evpi"
     values, per_slice, per_option = _net_benefit_values(net_benefit, option_dim, draw_dim, caller)
-    weights = _draw_weights(net_benefit, draw_dim, "net_benefit", caller)
+    weights = draw_weights(net_benefit, draw_dim, "net_benefit", caller)
     if weights is not None and _effective_draws(weights) < 2:
         raise _too_few_effective_draws(weights, 2, "a standard error", caller)
     core = _evpi_core(values, weights)
@@ -868,10 +797,10 @@ def evppi(
     if method not in _METHODS:
         raise ValueError(_message("method", caller, f"one of {_METHODS}", method))
     values, per_slice, per_option = _net_benefit_values(net_benefit, option_dim, draw_dim, caller)
-    weights = _draw_weights(net_benefit, draw_dim, "net_benefit", caller)
+    weights = draw_weights(net_benefit, draw_dim, "net_benefit", caller)
     for _, parameter in _parameter_list(parameters, caller):
-        parameter_weights = _draw_weights(parameter, draw_dim, "parameters", caller)
-        _same_weights(weights, parameter_weights, "parameters", "net_benefit", caller)
+        parameter_weights = draw_weights(parameter, draw_dim, "parameters", caller)
+        same_weights(weights, parameter_weights, "parameters", "net_benefit", caller)
     columns = _parameter_columns(parameters, net_benefit, draw_dim, caller)
     draws_in_run = values.shape[-1]
     if weights is not None:
