@@ -71,6 +71,8 @@ def output_sizes(plan: Plan) -> dict[str, int]:
         "year": plan.planned_spend.shape[1],
         "programme": plan.planned_spend.shape[0],
         "staff_group": plan.group_idx.shape[0],
+        "quintile": len(plan.segments.quintiles),
+        "age_band": len(plan.segments.age_bands),
     }
 
 
@@ -465,6 +467,12 @@ def to_dataset(scenario: Scenario, plan: Plan, arrays: dict[str, Any], seed: int
         "year": ("year", years, {"long_name": "Financial year (April to March)"}),
         "programme": ("programme", list(scenario.programmes), {"long_name": "Programme"}),
         "staff_group": ("staff_group", list(scenario.staff_groups), {"long_name": "Staff group"}),
+        "quintile": (
+            "quintile",
+            list(plan.segments.quintiles),
+            {"long_name": "Deprivation quintile (IMD), most deprived first"},
+        ),
+        "age_band": ("age_band", list(plan.segments.age_bands), {"long_name": "Age band (years)"}),
         "programme_label": (
             "programme",
             [p.label for p in scenario.programmes.values()],

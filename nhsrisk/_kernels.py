@@ -76,14 +76,21 @@ def block_scratch(model):
     """
     group_idx = model[4]
     planned_spend = model[5]
+    segment_quintile, segment_age = model[11], model[12]
     n_prog, n_year = planned_spend.shape
     n_group = group_idx.shape[0]
+    n_segment = segment_quintile.shape[0]
+    n_margin = segment_quintile.max() + 1 + segment_age.max() + 1
     return (
         np.empty((_N_VECTORS, BLOCK)),
         np.empty((n_prog, n_group, BLOCK)),
         np.empty((n_group, BLOCK)),
-        np.empty((2, n_year, BLOCK)),
-        np.empty((n_prog, BLOCK)),
+        np.empty((n_year, BLOCK)),
+        np.empty((2, n_prog, BLOCK)),
+        # digital exclusion by segment: before inclusion, and in the year being valued
+        np.empty((2, n_segment, BLOCK)),
+        # present values by quintile then age band: patient benefits, dual running
+        np.empty((2, n_margin, BLOCK)),
     )
 
 
@@ -106,6 +113,7 @@ _VECTORS = (
     "need_factor",
     "total",
     "hours_scale",
+    "contact_exclusion",
     "cumulative",
     "pv_capital",
     "pv_running",
@@ -113,6 +121,7 @@ _VECTORS = (
     "pv_redeployed",
     "pv_patient",
     "pv_residual",
+    "pv_dual_running",
 )
 _N_VECTORS = len(_VECTORS)
 _CAPITAL = _VECTORS.index("capital")
@@ -139,6 +148,8 @@ _PV_CASH = _VECTORS.index("pv_cash")
 _PV_REDEPLOYED = _VECTORS.index("pv_redeployed")
 _PV_PATIENT = _VECTORS.index("pv_patient")
 _PV_RESIDUAL = _VECTORS.index("pv_residual")
+_PV_DUAL_RUNNING = _VECTORS.index("pv_dual_running")
+_CONTACT_EXCLUSION = _VECTORS.index("contact_exclusion")
 
 
 #: Largest exp(-z) of an S-curve carried by the year-to-year recurrence (see evaluate_block).
@@ -190,9 +201,7 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
     additional_out = outputs[M.OUT_ADDITIONAL_UPTAKE]
     n_prog, n_year = planned_spend.shape
     n_group = group_idx.shape[0]
-    vectors, full_uptake_hours, releasable, per_year, staff_value = scratch
-    year_cut = per_year[0]
-    exclusion = per_year[1]
+    vectors, full_uptake_hours, releasable, year_cut, per_programme, by_segment, by_margin = scratch
     capital = vectors[_CAPITAL]
     in_use = vectors[_IN_USE]
     base_level = vectors[_BASE_LEVEL]
@@ -346,18 +355,22 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
                     if t < end:
                         running_row[lo + j] = _running_cost(level, base, running_share[j] * in_use[j])
 
-    # Digital exclusion in each year, lowered by inclusion programmes as they spread.
+    # Digital exclusion by segment before inclusion: the headline itself without a population
+    # table, else the profile shifted to the headline, interpolated in its table (nhsrisk._segments).
     excluded = x[risk_idx[M.DIGITAL_EXCLUSION]]
-    for t in range(n_year):
+    exclusion_table = model[13]
+    segment_base = by_segment[0]
+    if exclusion_table.shape[0] == 0:
+        copy_draws(excluded, segment_base[0], count)
+    else:
+        last = exclusion_table.shape[0] - 1
         for j in range(count):
-            exclusion[t, j] = 1.0
-        for p in range(n_prog):
-            reach = x[prog_idx[p, M.EXCLUDED_SHARE_REACHED]]
-            for j in range(count):
-                exclusion[t, j] -= reach[j] * additional_out[t, p, lo + j]
-        for j in range(count):
-            share = exclusion[t, j]
-            exclusion[t, j] = excluded[j] * share if share > 0.0 else 0.0
+            position = excluded[j] * last
+            k = min(int(position), last - 1)
+            fraction = position - k
+            for s in range(segment_base.shape[0]):
+                low = exclusion_table[k, s]
+                segment_base[s, j] = low + (exclusion_table[k + 1, s] - low) * fraction
 
     # Year-independent factors, once per block: hours a programme releases at full
     # uptake, FTE x hours x addressable x recovered, and each group's releasable time.
@@ -378,20 +391,79 @@ def evaluate_block(lo, count, x, model, scratch, outputs):
                 full_uptake_hours[p, g, j] = fte[j] * hours[j] * addressable[j] * recovered[j]
 
     _value_and_appraisal(
-        lo, count, x, model, vectors, full_uptake_hours, releasable, exclusion, staff_value, outputs
+        lo,
+        count,
+        x,
+        model,
+        vectors,
+        full_uptake_hours,
+        releasable,
+        per_programme,
+        by_segment,
+        by_margin,
+        outputs,
     )
 
 
 @numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
+def _exclusion_this_year(t, lo, count, x, model, by_segment, contact_exclusion, outputs):
+    """Exclusion by segment in year ``t``, after inclusion programmes, and its contact-weighted mean.
+
+    Each inclusion programme brings online its reach x additional uptake of the excluded in the
+    segments it targets; the contact-weighted mean weights segments by their NHS contacts.
+    """
+    prog_idx, segment_weight, inclusion_mask = model[2], model[10], model[14]
+    additional_out = outputs[M.OUT_ADDITIONAL_UPTAKE]
+    segment_base, segment_now = by_segment[0], by_segment[1]
+    n_segment = segment_base.shape[0]
+    n_prog = inclusion_mask.shape[0]
+    for s in range(n_segment):
+        for j in range(count):
+            segment_now[s, j] = 1.0
+    for p in range(n_prog):
+        if prog_idx[p, M.EXCLUDED_SHARE_REACHED] == 0:
+            continue  # no inclusion table: its reach is the constant zero
+        reach = x[prog_idx[p, M.EXCLUDED_SHARE_REACHED]]
+        for s in range(n_segment):
+            targeted = inclusion_mask[p, s]
+            if targeted == 0.0:
+                continue
+            for j in range(count):
+                segment_now[s, j] -= targeted * reach[j] * additional_out[t, p, lo + j]
+    zero_draws(contact_exclusion, count)
+    for s in range(n_segment):
+        weight = segment_weight[s]
+        for j in range(count):
+            share = segment_now[s, j]
+            level = segment_base[s, j] * share if share > 0.0 else 0.0
+            segment_now[s, j] = level
+            contact_exclusion[j] += weight * level
+    out = outputs[M.OUT_CONTACT_WEIGHTED_EXCLUSION]
+    for j in range(count):
+        out[t, lo + j] = contact_exclusion[j]
+
+
+@numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
 def _value_and_appraisal(
-    lo, count, x, model, vectors, full_uptake_hours, releasable, exclusion, staff_value, outputs
+    lo, count, x, model, vectors, full_uptake_hours, releasable, per_programme, by_segment, by_margin, outputs
 ):
     """Hours released (capped per staff group), value by kind, present values, NPV and BCR.
 
-    ``staff_value`` is scratch, (programme, BLOCK): a year's released hours at their cost.
+    ``per_programme[0]`` is scratch, (programme, BLOCK): a year's released hours at their cost;
+    ``per_programme[1]`` the additional uptake that reaches patients who are online, for the
+    share of a programme's savings that needs them (``online_dependent_share``).
     """
     risk_idx, prog_idx, group_idx = model[0], model[2], model[4]
     discount_factor, residual_annuity = model[8], model[9]
+    segment_weight, segment_quintile, segment_age = model[10], model[11], model[12]
+    distributional_uplift = model[15][0]
+    staff_value, added_online = per_programme[0], per_programme[1]
+    segment_now = by_segment[1]
+    n_segment = segment_now.shape[0]
+    patient_margin, dual_margin = by_margin[0], by_margin[1]
+    n_margin = patient_margin.shape[0]
+    first_age = n_margin - (segment_age.max() + 1)
+    dual_out = outputs[M.OUT_DUAL_RUNNING_COST]
     spend_out = outputs[M.OUT_SPEND]
     running_out = outputs[M.OUT_RUNNING_COST]
     additional_out = outputs[M.OUT_ADDITIONAL_UPTAKE]
@@ -414,11 +486,24 @@ def _value_and_appraisal(
     pv_redeployed = vectors[_PV_REDEPLOYED]
     pv_patient = vectors[_PV_PATIENT]
     pv_residual = vectors[_PV_RESIDUAL]
+    pv_dual = vectors[_PV_DUAL_RUNNING]
+    contact_exclusion = vectors[_CONTACT_EXCLUSION]
     used = x[risk_idx[M.RELEASED_TIME_USED]]
     leakage = x[risk_idx[M.SOCIAL_CARE_LEAKAGE]]
     for v in range(_FIRST_SUM, _N_VECTORS):
         zero_draws(vectors[v], count)
+    for m in range(n_margin):
+        zero_draws(patient_margin[m], count)
+        zero_draws(dual_margin[m], count)
     for t in range(n_year):
+        _exclusion_this_year(t, lo, count, x, model, by_segment, contact_exclusion, outputs)
+        # Savings that need patients online reach only the contact-weighted included share
+        # (1 - 0 * x is 1: a programme that needs no one online keeps its uptake exactly).
+        for p in range(n_prog):
+            online = x[prog_idx[p, M.ONLINE_DEPENDENT_SHARE]]
+            row = added_online[p]
+            for j in range(count):
+                row[j] = additional_out[t, p, lo + j] * (1.0 - online[j] * contact_exclusion[j])
         # Hours by group, scaled down where they exceed the group's releasable time, and their
         # value by programme, in one pass: the hours are written once and never read back.
         for p in range(n_prog):
@@ -428,7 +513,7 @@ def _value_and_appraisal(
             zero_draws(total, count)
             for p in range(n_prog):
                 for j in range(count):
-                    total[j] += full_uptake_hours[p, g, j] * additional_out[t, p, lo + j]
+                    total[j] += full_uptake_hours[p, g, j] * added_online[p, j]
             for j in range(count):
                 available = releasable[g, j]
                 binding = total[j] > available
@@ -438,7 +523,7 @@ def _value_and_appraisal(
             for p in range(n_prog):
                 value_row = staff_value[p]
                 for j in range(count):
-                    h = full_uptake_hours[p, g, j] * additional_out[t, p, lo + j] * scale[j]
+                    h = full_uptake_hours[p, g, j] * added_online[p, j] * scale[j]
                     hours_out[t, p, g, lo + j] = h
                     value_row[j] += h * cost[j]
         last_year = t == n_year - 1
@@ -446,6 +531,8 @@ def _value_and_appraisal(
         for p in range(n_prog):
             contacts = x[prog_idx[p, M.CONTACTS_PER_YEAR]]
             per_contact = x[prog_idx[p, M.VALUE_PER_CONTACT]]
+            induced = x[prog_idx[p, M.INDUCED_DEMAND_COST]]
+            dual_cost = x[prog_idx[p, M.DUAL_RUNNING_COST]]
             care_share = x[prog_idx[p, M.SOCIAL_CARE_SHARE]]
             cashed_share = x[prog_idx[p, M.CASHED_SHARE]]
             savings = x[prog_idx[p, M.NON_STAFF_SAVINGS]]
@@ -456,9 +543,12 @@ def _value_and_appraisal(
                 added = additional_out[t, p, lo + j]
                 time_value = time_worth[j] * used[j] * kept
                 cashed = time_value * cashed_share[j]
-                cash = cashed + savings[j] * added
+                cash = cashed + savings[j] * added_online[p, j]
                 redeployed = time_value - cashed
-                patient = contacts[j] * (1.0 - exclusion[t, j]) * added * per_contact[j] * kept
+                patient = (
+                    contacts[j] * (1.0 - contact_exclusion[j]) * added * (per_contact[j] - induced[j]) * kept
+                )
+                dual = contacts[j] * added * contact_exclusion[j] * dual_cost[j]
                 value = cash + redeployed + patient
                 spend = spend_out[t, p, lo + j]
                 running = running_out[t, p, lo + j]
@@ -466,16 +556,36 @@ def _value_and_appraisal(
                 cash_out[t, p, lo + j] = cash
                 redeployed_out[t, p, lo + j] = redeployed
                 patient_out[t, p, lo + j] = patient
-                net_out[t, p, lo + j] = value - spend - running
+                dual_out[t, p, lo + j] = dual
+                net_out[t, p, lo + j] = value - spend - running - dual
                 cumulative[j] += value
                 pv_capital[j] += spend * discount
                 pv_running[j] += running * discount
                 pv_cash[j] += cash * discount
                 pv_redeployed[j] += redeployed * discount
                 pv_patient[j] += patient * discount
-                if last_year and annuity > 0.0 and value > running:
+                pv_dual[j] += dual * discount
+                if last_year and annuity > 0.0 and value > running + dual:
                     # the last year's net flow continues for the assets' remaining life
-                    pv_residual[j] += (value - running) * annuity
+                    pv_residual[j] += (value - running - dual) * annuity
+            if prog_idx[p, M.CONTACTS_PER_YEAR] == 0:
+                continue  # no patients table: nothing to share out by segment
+            # Patient benefits and dual running by the segment of the patients concerned: a
+            # segment's share of contacts, included (benefits) or excluded (dual running).
+            for s in range(n_segment):
+                weight = segment_weight[s]
+                quintile = segment_quintile[s]
+                age = first_age + segment_age[s]
+                for j in range(count):
+                    level = segment_now[s, j]
+                    flow = contacts[j] * weight * additional_out[t, p, lo + j] * discount
+                    kept = 1.0 - care_share[j] * leakage[j]
+                    benefit = flow * (1.0 - level) * (per_contact[j] - induced[j]) * kept
+                    cost = flow * level * dual_cost[j]
+                    patient_margin[quintile, j] += benefit
+                    patient_margin[age, j] += benefit
+                    dual_margin[quintile, j] += cost
+                    dual_margin[age, j] += cost
         for j in range(count):
             cumulative_out[t, lo + j] = cumulative[j]
     pv_capital_out = outputs[M.OUT_PV_CAPITAL_COST]
@@ -488,9 +598,27 @@ def _value_and_appraisal(
     pv_costs_out = outputs[M.OUT_PV_COSTS]
     npv_out = outputs[M.OUT_NPV]
     bcr_out = outputs[M.OUT_BCR]
+    pv_dual_out = outputs[M.OUT_PV_DUAL_RUNNING_COST]
+    distributional_out = outputs[M.OUT_NPV_DISTRIBUTIONAL]
+    margins = (
+        (outputs[M.OUT_PV_PATIENT_BY_QUINTILE], patient_margin, 0),
+        (outputs[M.OUT_PV_PATIENT_BY_AGE_BAND], patient_margin, first_age),
+        (outputs[M.OUT_PV_DUAL_RUNNING_BY_QUINTILE], dual_margin, 0),
+        (outputs[M.OUT_PV_DUAL_RUNNING_BY_AGE_BAND], dual_margin, first_age),
+    )
+    for out, margin, first in margins:
+        for m in range(out.shape[0]):
+            for j in range(count):
+                out[m, lo + j] = margin[first + m, j]
     for j in range(count):
         benefits = pv_cash[j] + pv_redeployed[j] + pv_patient[j] + pv_residual[j]
-        costs = pv_capital[j] + pv_running[j]
+        costs = pv_capital[j] + pv_running[j] + pv_dual[j]
+        pv_dual_out[lo + j] = pv_dual[j]
+        # staff time freed for care, shared by quintile as NHS contacts are, carries the Green Book
+        # weights (an uplift of 0 without weights: the NPV itself)
+        distributional_out[lo + j] = (benefits - costs) + distributional_uplift * (
+            pv_redeployed[j] + pv_patient[j]
+        )
         pv_capital_out[lo + j] = pv_capital[j]
         pv_running_out[lo + j] = pv_running[j]
         pv_cash_out[lo + j] = pv_cash[j]
@@ -638,7 +766,7 @@ def simulate_span(
     """
     sampler, design_size, design, design_rows, copula_rows, mixing = sampling
     x, scores, mixed = work[0], work[1], work[2]
-    scratch = (work[3], work[4], work[5], work[6], work[7])
+    scratch = (work[3], work[4], work[5], work[6], work[7], work[8], work[9])
     offset, n = span
     n_inputs = codes.shape[0]
     n_stored = inputs_out.shape[0]

@@ -56,7 +56,14 @@ PROGRAMME_INPUTS = (
     "non_staff_savings",
     "social_care_share",
 )
-PATIENT_INPUTS = ("contacts_per_year", "value_per_contact")
+#: Optional patient keys left out of a scenario read zero, like an absent table.
+PATIENT_INPUTS = (
+    "contacts_per_year",
+    "value_per_contact",
+    "online_dependent_share",
+    "dual_running_cost",
+    "induced_demand_cost",
+)
 INCLUSION_INPUTS = ("excluded_share_reached",)
 PROGRAMME_SLOTS = PROGRAMME_INPUTS + PATIENT_INPUTS + INCLUSION_INPUTS
 #: The optional tables of a programme and the slots they fill (zero when a table is absent).
@@ -98,6 +105,9 @@ NON_STAFF_SAVINGS = PROGRAMME_SLOTS.index("non_staff_savings")
 SOCIAL_CARE_SHARE = PROGRAMME_SLOTS.index("social_care_share")
 CONTACTS_PER_YEAR = PROGRAMME_SLOTS.index("contacts_per_year")
 VALUE_PER_CONTACT = PROGRAMME_SLOTS.index("value_per_contact")
+ONLINE_DEPENDENT_SHARE = PROGRAMME_SLOTS.index("online_dependent_share")
+DUAL_RUNNING_COST = PROGRAMME_SLOTS.index("dual_running_cost")
+INDUCED_DEMAND_COST = PROGRAMME_SLOTS.index("induced_demand_cost")
 EXCLUDED_SHARE_REACHED = PROGRAMME_SLOTS.index("excluded_share_reached")
 
 ADDRESSABLE_SHARE = PAIR_INPUTS.index("addressable_share")
@@ -120,6 +130,15 @@ MODEL_ARRAYS = (
     "last_funded",
     "discount_factor",
     "residual_annuity",
+    # population segments (nhsrisk._segments): contact weight, quintile and age band of each
+    # segment, digital exclusion by segment on a grid of the headline, the segments each
+    # inclusion programme reaches (programme, segment), and the distributional uplift
+    "segment_weight",
+    "segment_quintile",
+    "segment_age",
+    "exclusion_table",
+    "inclusion_mask",
+    "distributional_uplift",
 )
 
 
@@ -198,10 +217,55 @@ OUTPUTS: dict[str, Output] = {
     "pv_benefits": Output(
         (), "Present value of all benefits, with residual value", "GBP", horizon="appraisal"
     ),
-    "pv_costs": Output((), "Present value of all costs: capital and running", "GBP", horizon="appraisal"),
+    "pv_costs": Output(
+        (), "Present value of all costs: capital, running and dual running", "GBP", horizon="appraisal"
+    ),
     "npv": Output((), "Net present value over the appraisal period", "GBP", horizon="appraisal"),
     "bcr": Output(
         (), "Benefit-cost ratio: PV of benefits over PV of costs, appraisal period", "1", horizon="appraisal"
+    ),
+    "contact_weighted_exclusion": Output(
+        ("year",), "Digital exclusion weighted by NHS contacts (mid-year, after inclusion)", "1"
+    ),
+    "dual_running_cost": Output(
+        ("year", "programme"),
+        "Cost of keeping non-digital routes open for excluded patients' eligible contacts",
+        "GBP/year",
+    ),
+    "pv_dual_running_cost": Output(
+        (), "Present value of the cost of keeping non-digital routes open", "GBP", horizon="appraisal"
+    ),
+    "pv_patient_by_quintile": Output(
+        ("quintile",),
+        "Present value of patient-facing benefits, by deprivation quintile of the patients whose "
+        "contacts moved online",
+        "GBP",
+        horizon="appraisal",
+    ),
+    "pv_patient_by_age_band": Output(
+        ("age_band",),
+        "Present value of patient-facing benefits, by age band of the patients whose contacts moved online",
+        "GBP",
+        horizon="appraisal",
+    ),
+    "pv_dual_running_by_quintile": Output(
+        ("quintile",),
+        "Present value of the cost of keeping non-digital routes open, by deprivation quintile served",
+        "GBP",
+        horizon="appraisal",
+    ),
+    "pv_dual_running_by_age_band": Output(
+        ("age_band",),
+        "Present value of the cost of keeping non-digital routes open, by age band served",
+        "GBP",
+        horizon="appraisal",
+    ),
+    "npv_distributional": Output(
+        (),
+        "NPV with Green Book distributional weights on the staff time freed for care "
+        "(shared by quintile as NHS contacts are)",
+        "GBP",
+        horizon="appraisal",
     ),
 }
 
@@ -232,6 +296,14 @@ OUT_PV_BENEFITS = OUTPUT_NAMES.index("pv_benefits")
 OUT_PV_COSTS = OUTPUT_NAMES.index("pv_costs")
 OUT_NPV = OUTPUT_NAMES.index("npv")
 OUT_BCR = OUTPUT_NAMES.index("bcr")
+OUT_CONTACT_WEIGHTED_EXCLUSION = OUTPUT_NAMES.index("contact_weighted_exclusion")
+OUT_DUAL_RUNNING_COST = OUTPUT_NAMES.index("dual_running_cost")
+OUT_PV_DUAL_RUNNING_COST = OUTPUT_NAMES.index("pv_dual_running_cost")
+OUT_PV_PATIENT_BY_QUINTILE = OUTPUT_NAMES.index("pv_patient_by_quintile")
+OUT_PV_PATIENT_BY_AGE_BAND = OUTPUT_NAMES.index("pv_patient_by_age_band")
+OUT_PV_DUAL_RUNNING_BY_QUINTILE = OUTPUT_NAMES.index("pv_dual_running_by_quintile")
+OUT_PV_DUAL_RUNNING_BY_AGE_BAND = OUTPUT_NAMES.index("pv_dual_running_by_age_band")
+OUT_NPV_DISTRIBUTIONAL = OUTPUT_NAMES.index("npv_distributional")
 
 #: Outputs that summaries, the CLI and plots treat as the headline of each horizon.
 CLAIM_OUTPUT = "cumulative_value"

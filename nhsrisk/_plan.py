@@ -14,6 +14,7 @@ import numpy as np
 
 from nhsrisk import _model as M
 from nhsrisk._rng import stream_key
+from nhsrisk._segments import Segments, build_segments
 from nhsrisk._sampling import FIXED, N_PARAMS
 from nhsrisk.distributions import Distribution, Fixed, Uniform
 from nhsrisk.scenario import (
@@ -66,6 +67,13 @@ class Plan:
     last_funded: np.ndarray
     discount_factor: np.ndarray
     residual_annuity: np.ndarray
+    segment_weight: np.ndarray
+    segment_quintile: np.ndarray
+    segment_age: np.ndarray
+    exclusion_table: np.ndarray
+    inclusion_mask: np.ndarray
+    distributional_uplift: np.ndarray
+    segments: Segments
     design_rows: np.ndarray
     copula_rows: np.ndarray
     copula_mixing: np.ndarray
@@ -171,8 +179,11 @@ def build_plan(scenario: Scenario) -> Plan:
             if table is None:
                 continue
             for name in slots:
+                quantity = getattr(table, name)
+                if quantity is None:  # an optional key left out: the slot reads zero
+                    continue
                 prog_idx[p, M.PROGRAMME_SLOTS.index(name)] = b.add_quantity(
-                    f"{prefix}.{table_name}.{name}", getattr(table, name), record_type, name
+                    f"{prefix}.{table_name}.{name}", quantity, record_type, name
                 )
         for gid, effect in programme.staff.items():
             g = group_position[gid]
@@ -194,6 +205,18 @@ def build_plan(scenario: Scenario) -> Plan:
     residual_annuity = np.array(
         [after[: int(p.residual_life.distribution.mean())].sum() for _, p in programmes], dtype=float
     )
+
+    segments = build_segments(scenario.population)
+    inclusion_mask = np.ones((len(programmes), segments.contact_weight.size))
+    for p, (_, programme) in enumerate(programmes):
+        inclusion = programme.inclusion
+        if inclusion is None or scenario.population is None:
+            continue
+        ages = inclusion.target_age_bands or segments.age_bands
+        quintiles = inclusion.target_quintiles or segments.quintiles
+        in_age = np.isin(np.asarray(segments.age_bands)[segments.age], ages)
+        in_quintile = np.isin(np.asarray(segments.quintiles)[segments.quintile], quintiles)
+        inclusion_mask[p] = (in_age & in_quintile).astype(float)
 
     n_inputs = len(b.names)
     codes = np.array([spec[0] for spec in b.specs], dtype=np.int64)
@@ -231,6 +254,13 @@ def build_plan(scenario: Scenario) -> Plan:
         last_funded=last_funded,
         discount_factor=discount_factor,
         residual_annuity=residual_annuity,
+        segment_weight=segments.contact_weight,
+        segment_quintile=segments.quintile,
+        segment_age=segments.age,
+        exclusion_table=segments.exclusion_table,
+        inclusion_mask=inclusion_mask,
+        distributional_uplift=segments.distributional_uplift,
+        segments=segments,
         design_rows=design_rows,
         copula_rows=copula_rows,
         copula_mixing=copula_mixing,

@@ -125,23 +125,63 @@ def _q(
     doc: str,
     label: str,
     open_low: bool = False,
+    optional: bool = False,
+    fixed: bool = False,
 ) -> Any:
     """Field holding a Quantity whose support must lie in [low, high] (``(low`` if open_low).
 
     ``doc`` says what the figure is; ``label`` names it in a few words, for figures and tables
-    (:meth:`Scenario.input_label`).
+    (:meth:`Scenario.input_label`). An ``optional`` quantity may be left out (None: the model
+    reads zero); a ``fixed`` one must be a value, not a distribution.
     """
+    metadata = {
+        "kind": "quantity",
+        "low": low,
+        "high": high,
+        "open_low": open_low,
+        "unit": unit,
+        "doc": doc,
+        "label": label,
+        "fixed": fixed,
+    }
+    if optional:
+        return field(default=None, metadata={**metadata, "optional": True})
+    return field(metadata=metadata)
+
+
+def _p(
+    axis: str,
+    low: float | None,
+    high: float | None,
+    *,
+    unit: str,
+    doc: str,
+    open_low: bool = False,
+    open_high: bool = False,
+    sums_to_one: bool = False,
+) -> Any:
+    """Field holding a :class:`Profile`: one fixed value per label of ``axis`` (age band or quintile)."""
     return field(
         metadata={
-            "kind": "quantity",
+            "kind": "profile",
+            "axis": axis,
             "low": low,
             "high": high,
             "open_low": open_low,
+            "open_high": open_high,
+            "sums_to_one": sums_to_one,
             "unit": unit,
             "doc": doc,
-            "label": label,
         }
     )
+
+
+def _labels(doc: str, *, optional: bool = False) -> Any:
+    """Field holding a list of distinct labels (age bands, quintiles, or a subset of them)."""
+    metadata = {"kind": "labels", "doc": doc}
+    if optional:
+        return field(default=None, metadata={**metadata, "optional": True})
+    return field(metadata=metadata)
 
 
 def _s(doc: str, *, optional: bool = False, default: Any = None, free_text: bool = False) -> Any:
@@ -167,6 +207,29 @@ class Spend:
     def total(self) -> float:
         """Total planned spend [GBP]."""
         return math.fsum(self.values)
+
+    def to_dict(self) -> dict[str, Any]:  # noqa: D102
+        table: dict[str, Any] = {"values": list(self.values), "source": self.source}
+        if self.note is not None:
+            table["note"] = self.note
+        return table
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Fixed values by age band or by deprivation quintile, with where they come from."""
+
+    values: tuple[float, ...]
+    source: str
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", tuple(float(v) for v in self.values))
+
+    @property
+    def is_assumption(self) -> bool:
+        """True when the source declares the figures an assumption."""
+        return self.source.strip().lower().startswith("assumption")
 
     def to_dict(self) -> dict[str, Any]:  # noqa: D102
         table: dict[str, Any] = {"values": list(self.values), "source": self.source}
@@ -232,6 +295,33 @@ class PatientChannel:
         label="value of a contact moved online",
         doc="value of a contact moved online (negative if it adds work)",
     )
+    online_dependent_share: Quantity | None = _q(
+        0,
+        1,
+        unit="1",
+        label="share of staff and cash savings that need patients online",
+        doc="share of the programme's staff-time and non-staff savings that depend on patients being "
+        "online (digital-first triage, online consultations, app messages): reduced by the "
+        "contact-weighted digital exclusion",
+        optional=True,
+    )
+    dual_running_cost: Quantity | None = _q(
+        0,
+        None,
+        unit="GBP/contact",
+        label="cost of keeping non-digital routes open",
+        doc="extra cost per excluded eligible contact, at full additional uptake, of keeping phone, "
+        "letter and face-to-face routes open beside the digital one",
+        optional=True,
+    )
+    induced_demand_cost: Quantity | None = _q(
+        0,
+        None,
+        unit="GBP/contact",
+        label="cost of demand that digital access adds",
+        doc="staff time added per contact moved online by the extra demand easier access brings",
+        optional=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -243,7 +333,15 @@ class InclusionEffect:
         1,
         unit="1",
         label="share of excluded people brought online",
-        doc="share of the digitally excluded brought online at full additional uptake",
+        doc="share of the digitally excluded in the targeted segments brought online at full additional "
+        "uptake",
+    )
+    target_age_bands: tuple[str, ...] | None = _labels(
+        "age bands the programme reaches (default: all); needs a [population] table", optional=True
+    )
+    target_quintiles: tuple[str, ...] | None = _labels(
+        "deprivation quintiles the programme reaches (default: all); needs a [population] table",
+        optional=True,
     )
 
 
@@ -712,6 +810,78 @@ def _parse_correlations(value: Any, quantities: Mapping[str, Quantity], file: st
 
 
 @dataclass(frozen=True)
+class Population:
+    """The population by age band and deprivation quintile: who uses the NHS and who is online.
+
+    Segments are the cross product of the age bands and the quintiles, each
+    with a share of the population (``age_share`` x ``quintile_share``) and a
+    contact rate (``contacts_by_age`` plus ``contact_gradient`` scaled from
+    the least to the most deprived quintile). Digital exclusion by segment
+    keeps the shape of ``exclusion_profile_by_age`` and
+    ``exclusion_odds_ratio_deprivation`` on the log-odds scale and is shifted,
+    draw by draw, so that its population-weighted mean is
+    ``risks.digital_exclusion`` (see docs/model.md).
+    """
+
+    age_bands: tuple[str, ...] = _labels("age bands, youngest first")
+    quintiles: tuple[str, ...] = _labels("deprivation quintiles, most deprived first")
+    people: Quantity = _q(
+        0, None, unit="persons", label="population", doc="people served", open_low=True, fixed=True
+    )
+    age_share: Profile = _p("age_bands", 0, 1, unit="1", doc="share of the population", sums_to_one=True)
+    quintile_share: Profile = _p("quintiles", 0, 1, unit="1", doc="share of the population", sums_to_one=True)
+    contacts_by_age: Profile = _p(
+        "age_bands",
+        0,
+        None,
+        unit="contacts/person/year",
+        doc="NHS contacts per person per year in the least deprived quintile",
+    )
+    exclusion_profile_by_age: Profile = _p(
+        "age_bands",
+        0,
+        1,
+        unit="1",
+        doc="shape of digital exclusion by age: shifted on the log-odds scale to the sampled headline",
+        open_low=True,
+        open_high=True,
+    )
+    income_ratio_by_quintile: Profile = _p(
+        "quintiles",
+        0,
+        None,
+        unit="1",
+        doc="income relative to the median, for Green Book distributional weights",
+        open_low=True,
+    )
+    contact_gradient: Quantity = _q(
+        None,
+        None,
+        unit="contacts/person/year",
+        label="extra contacts in the most deprived quintile",
+        doc="contacts per person-year more in the most deprived quintile than in the least (linear between)",
+        fixed=True,
+    )
+    exclusion_odds_ratio_deprivation: Quantity = _q(
+        0,
+        None,
+        unit="1",
+        label="odds of exclusion, most vs least deprived",
+        doc="odds ratio of digital exclusion, most vs least deprived quintile (log-linear between)",
+        open_low=True,
+        fixed=True,
+    )
+    inequality_aversion: Quantity = _q(
+        0,
+        None,
+        unit="1",
+        label="elasticity of marginal utility of income",
+        doc="elasticity of the marginal utility of income for distributional weights (0: no weights)",
+        fixed=True,
+    )
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A complete scenario: years, programmes, staff groups, risks and the target.
 
@@ -750,6 +920,7 @@ class Scenario:
     budget_changes: tuple[BudgetChange, ...] = ()
     baseline: str | None = None
     changes: tuple[str, ...] = ()
+    population: Population | None = None
 
     def __post_init__(self) -> None:
         _freeze(self)
@@ -775,6 +946,7 @@ class Scenario:
             "risks": _record_to_dict(self.risks),
             "staff_groups": {k: _record_to_dict(v) for k, v in self.staff_groups.items()},
             "programmes": {k: _record_to_dict(v) for k, v in self.programmes.items()},
+            **({"population": _record_to_dict(self.population)} if self.population is not None else {}),
             **({"budget_changes": [c.to_dict() for c in self.budget_changes]} if self.budget_changes else {}),
             **({"correlations": self.correlations.to_dict()} if self.correlations is not None else {}),
         }
@@ -1078,6 +1250,8 @@ class Scenario:
             _collect(group, f"staff_groups.{gid}", found)
         for pid, programme in self.programmes.items():
             _collect(programme, f"programmes.{pid}", found)
+        if self.population is not None:
+            _collect(self.population, "population", found)
         return found
 
     def _horizon_rows(self) -> list[tuple[str, str, str]]:
@@ -1327,7 +1501,11 @@ def _collect(record: Any, prefix: str, found: dict[str, Quantity]) -> None:
         elif isinstance(value, Mapping):
             for key, sub in value.items():
                 _collect(sub, f"{prefix}.{f.name}.{key}", found)
-        elif value is not None and hasattr(value, "__dataclass_fields__") and not isinstance(value, Spend):
+        elif (
+            value is not None
+            and hasattr(value, "__dataclass_fields__")
+            and not isinstance(value, Spend | Profile)
+        ):
             _collect(value, f"{prefix}.{f.name}", found)
 
 
@@ -1421,8 +1599,10 @@ def _record_to_dict(record: Any) -> dict[str, Any]:
         value = getattr(record, f.name)
         if value is None:
             continue
-        if isinstance(value, Quantity | Spend):
+        if isinstance(value, Quantity | Spend | Profile):
             table[f.name] = value.to_dict()
+        elif isinstance(value, tuple):
+            table[f.name] = list(value)
         elif isinstance(value, Mapping):
             table[f.name] = {k: _record_to_dict(v) for k, v in value.items()}
         elif hasattr(value, "__dataclass_fields__"):
@@ -1628,6 +1808,10 @@ def _parse_record(cls: type, table: Any, path: str, file: str | None) -> Any:
             kwargs[name] = _text(value, sub, file, free_text=f.metadata.get("free_text", False))
         elif kind == "spend":
             kwargs[name] = _parse_spend(value, sub, file)
+        elif kind == "labels":
+            kwargs[name] = _parse_labels(value, sub, file)
+        elif kind == "profile":
+            kwargs[name] = _parse_profile(value, f.metadata, sub, file)
         elif kind == "table":
             kwargs[name] = _parse_record(f.metadata["of"], value, sub, file)
         elif kind == "table_of":
@@ -1661,6 +1845,78 @@ def _parse_spend(value: Any, path: str, file: str | None) -> Spend:
     return Spend(tuple(numbers), source, note)
 
 
+def _parse_labels(value: Any, path: str, file: str | None) -> tuple[str, ...]:
+    items = _expect(value, list, path, file, 'an array of labels such as ["65-74", "75+"]')
+    labels = tuple(_text(item, f"{path}[{j}]", file) for j, item in enumerate(items))
+    if not labels or any(not label.strip() for label in labels) or len(set(labels)) != len(labels):
+        raise ScenarioError(path, f"must list distinct, non-empty labels, got {list(labels)}", file)
+    return labels
+
+
+def _parse_profile(value: Any, meta: Mapping[str, Any], path: str, file: str | None) -> Profile:
+    table = _expect(value, dict, path, file, 'a table { values = [...], source = "..." }')
+    _check_keys(table, {"values", "source", "note"}, {"values", "source"}, path, file)
+    items = _expect(table["values"], list, f"{path}.values", file, f"an array of numbers [{meta['unit']}]")
+    low, high = meta["low"], meta["high"]
+    numbers = []
+    for j, element in enumerate(items):
+        number = float(_number(element, f"{path}.values[{j}]", file, f"a number [{meta['unit']}]"))
+        below = low is not None and (number <= low if meta["open_low"] else number < low)
+        above = high is not None and (number >= high if meta["open_high"] else number > high)
+        if not math.isfinite(number) or below or above:
+            lower = "" if low is None else ("> " if meta["open_low"] else ">= ") + f"{low:g}"
+            upper = "" if high is None else ("< " if meta["open_high"] else "<= ") + f"{high:g}"
+            allowed = " and ".join(part for part in (lower, upper) if part) or "finite"
+            raise ScenarioError(f"{path}.values[{j}]", f"must be {allowed}, got {element!r}", file)
+        numbers.append(number)
+    if meta["sums_to_one"] and abs(math.fsum(numbers) - 1.0) > 1e-6:
+        raise ScenarioError(
+            f"{path}.values", f"shares must add up to 1 (within 1e-6), got {math.fsum(numbers):.9g}", file
+        )
+    source, note = _parse_source_and_note(table, path, file)
+    return Profile(tuple(numbers), source, note)
+
+
+def _parse_population(value: Any, file: str | None) -> Population:
+    population: Population = _parse_record(Population, value, "population", file)
+    for f in fields(Population):
+        if f.metadata["kind"] != "profile":
+            continue
+        labels = getattr(population, f.metadata["axis"])
+        profile = getattr(population, f.name)
+        if len(profile.values) != len(labels):
+            raise ScenarioError(
+                f"population.{f.name}.values",
+                f"must have one value per label of population.{f.metadata['axis']} ({len(labels)}: "
+                f"{list(labels)}), got {len(profile.values)}",
+                file,
+            )
+    return population
+
+
+def _check_inclusion_targets(
+    programmes: Mapping[str, Programme], population: Population | None, file: str | None
+) -> None:
+    """Inclusion targets must name the population's own age bands and quintiles."""
+    for pid, programme in programmes.items():
+        inclusion = programme.inclusion
+        if inclusion is None:
+            continue
+        for key, axis in (("target_age_bands", "age_bands"), ("target_quintiles", "quintiles")):
+            chosen = getattr(inclusion, key)
+            if chosen is None:
+                continue
+            path = f"programmes.{pid}.inclusion.{key}"
+            if population is None:
+                raise ScenarioError(path, "needs a [population] table that defines the segments", file)
+            known = getattr(population, axis)
+            unknown = [label for label in chosen if label not in known]
+            if unknown:
+                raise ScenarioError(
+                    path, f"unknown labels {unknown}; population.{axis} is {list(known)}", file
+                )
+
+
 def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
     top = {
         "schema_version",
@@ -1677,7 +1933,8 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
         "staff_groups",
         "programmes",
     }
-    _check_keys(data, top | {"correlations", "budget_changes", "baseline", "changes"}, top, "", file)
+    optional = {"correlations", "budget_changes", "baseline", "changes", "population"}
+    _check_keys(data, top | optional, top, "", file)
     version = data["schema_version"]
     if type(version) is not int or version != SCHEMA_VERSION:
         hint = (
@@ -1772,6 +2029,8 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
         programmes[pid] = programme
     budget_changes = _parse_budget_changes(data.get("budget_changes", []), years, programmes, file)
     changes = _parse_changes(data.get("changes", []), file)
+    population = _parse_population(data["population"], file) if "population" in data else None
+    _check_inclusion_targets(programmes, population, file)
     scenario = object.__new__(Scenario)
     for name, value in (
         ("name", data["name"]),
@@ -1791,6 +2050,7 @@ def _parse_scenario(data: Mapping[str, Any], file: str | None) -> Scenario:
         ("budget_changes", budget_changes),
         ("baseline", baseline),
         ("changes", changes),
+        ("population", population),
     ):
         object.__setattr__(scenario, name, value)
     _freeze(scenario)
