@@ -14,8 +14,8 @@ import numpy as np
 
 from nhsrisk import _model as M
 from nhsrisk._rng import stream_key
-from nhsrisk._segments import Segments, build_segments
 from nhsrisk._sampling import FIXED, N_PARAMS
+from nhsrisk._segments import Segments, build_segments
 from nhsrisk.distributions import Distribution, Fixed, Uniform
 from nhsrisk.scenario import (
     InclusionEffect,

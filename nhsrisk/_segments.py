@@ -7,13 +7,14 @@ quintiles (``[population]``), in the order age band major, quintile minor
     x_s = logistic(logit(profile[a]) + g_q * ln(odds_ratio) + delta(x)),
 
 with ``g_q`` running from 1 (most deprived) to 0 (least deprived) and
-``delta(x)`` the shift that makes the population-weighted mean equal the
-sampled headline ``x`` (``risks.digital_exclusion``). The profile is fixed, so
+``delta(x)`` the shift that makes the population-weighted mean over the age
+bands the headline describes (``headline_age_bands``: its surveys are of
+adults) equal the sampled headline ``x`` (``risks.digital_exclusion``). The profile is fixed, so
 ``x_s`` is a function of ``x`` alone: it is tabulated here on a grid of
 :data:`GRID` headline values, and the kernel interpolates linearly between
-rows. Every row meets the population constraint, and a linear interpolation of
-rows that do is one that does, so the population-weighted exclusion equals the
-headline to rounding in every draw.
+rows. Every row meets that constraint, and a linear interpolation of rows that
+do is one that does, so the population-weighted exclusion of those bands equals
+the headline to rounding in every draw.
 
 A scenario without ``[population]`` has one segment, ``"all"``, and an empty
 table: the kernel then uses the headline itself (the model before segments,
@@ -116,15 +117,25 @@ def build_segments(population: Population | None) -> Segments:
     profile = np.asarray(population.exclusion_profile_by_age.values)
     odds_ratio = population.exclusion_odds_ratio_deprivation.distribution.mean()
     base_logit = np.log(profile / (1.0 - profile))[age] + deprivation * math.log(odds_ratio)
+    # the headline describes the age bands its surveys cover (adults): the shift makes their
+    # population-weighted exclusion equal it, and the other bands follow the profile
+    covered = population.headline_age_bands or population.age_bands
+    in_headline = np.isin(np.asarray(population.age_bands)[age], covered)
+    calibration = np.where(in_headline, share, 0.0)
+    calibration = calibration / calibration.sum()
     headline = np.linspace(0.0, 1.0, GRID)
     table = np.empty((GRID, n_age * n_q))
     table[0] = 0.0
     table[-1] = 1.0
     inner = headline[1:-1]
-    table[1:-1] = _expit(base_logit[None, :] + _shift(base_logit, share, inner)[:, None])
+    table[1:-1] = _expit(base_logit[None, :] + _shift(base_logit, calibration, inner)[:, None])
     income = np.asarray(population.income_ratio_by_quintile.values)
     eta = population.inequality_aversion.distribution.mean()
+    # Weights relative to the population's mean weight: a benefit spread evenly per head is
+    # weighted 1 (unnormalised, the convexity of (median / income) ** eta would add about a fifth
+    # to any benefit, whoever gets it)
     quintile_weight = income**-eta if eta > 0.0 else np.ones(n_q)
+    quintile_weight = quintile_weight / np.dot(np.asarray(population.quintile_share.values), quintile_weight)
     quintile_contacts = np.bincount(quintile, weights=weight, minlength=n_q)
     uplift = float(np.sum((quintile_weight - 1.0) * quintile_contacts))
     return Segments(

@@ -879,6 +879,10 @@ class Population:
         doc="elasticity of the marginal utility of income for distributional weights (0: no weights)",
         fixed=True,
     )
+    headline_age_bands: tuple[str, ...] | None = _labels(
+        "age bands the headline risks.digital_exclusion describes (its surveys are of adults; default: all)",
+        optional=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -1879,6 +1883,14 @@ def _parse_profile(value: Any, meta: Mapping[str, Any], path: str, file: str | N
 
 def _parse_population(value: Any, file: str | None) -> Population:
     population: Population = _parse_record(Population, value, "population", file)
+    headline = population.headline_age_bands or ()
+    unknown = [band for band in headline if band not in population.age_bands]
+    if unknown:
+        raise ScenarioError(
+            "population.headline_age_bands",
+            f"unknown labels {unknown}; population.age_bands is {list(population.age_bands)}",
+            file,
+        )
     for f in fields(Population):
         if f.metadata["kind"] != "profile":
             continue
