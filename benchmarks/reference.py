@@ -54,23 +54,38 @@ real):
   supported, the running cost counts only the additional share of the systems
   in use: running_cost in_use (u - u0) / u if u > u0, none if u <= u0 and
   u0 > 0, all of it if neither path has uptake.
-- x_t = digital_exclusion max(0, 1 - sum_p excluded_share_reached_p a[p,t]).
+- Segments s (age band a x quintile q; one segment "all" without [population]):
+  share pi_s = age_share[a] quintile_share[q]; contacts c_s = contacts_by_age[a]
+  + contact_gradient g_q, g_q = (n_q - 1 - q)/(n_q - 1); contact weight w_s =
+  pi_s c_s / sum pi c. Exclusion before inclusion x_s = logistic(logit(profile[a])
+  + g_q ln(odds_ratio) + delta), delta making the mean over the headline age bands
+  (weights pi_s) equal digital_exclusion: solved on a grid of 1,025 headline values
+  (0 to 1) and interpolated linearly; without [population], x_s = digital_exclusion.
+- x_{s,t} = x_s max(0, 1 - sum_p mask[p,s] excluded_share_reached_p a[p,t]), mask 1 on
+  the segments an inclusion programme targets; X_t = sum_s w_s x_{s,t}.
+- Savings that need patients online use a[p,t] (1 - online_dependent_share_p X_t).
 - H[t,p,g] = fte hours addressable recovered a[t,p], scaled down per (t, g)
   to at most fte hours max_release_share.
 - kept = 1 - social_care_share leakage; time = sum_g H cost_per_hour
   released_time_used kept; cash = time cashed_share + non_staff_savings a;
-  non-cash = time - time cashed_share; patient = contacts (1 - x_t) a
-  value_per_contact kept.
+  non-cash = time - time cashed_share; patient = contacts (1 - X_t) a
+  (value_per_contact - induced_demand_cost) kept; dual running = contacts a X_t
+  dual_running_cost (a cost); by quintile and age band, the same with w_s (1 -
+  x_{s,t}) and w_s x_{s,t} in place of (1 - X_t) and X_t.
+- Distributional NPV = NPV + U (PV non-cash + PV patient), U = sum_q (W_q - 1)
+  sum_{s in q} w_s, W_q = income_ratio_q ** -eta normalised to a population mean of 1.
 - Present values with the Green Book factors; residual value = sum_p
   max(0, value - running in the last year) x annuity_p.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
+import scipy.optimize
 import scipy.special
 
 from nhsrisk import _model as M
@@ -124,7 +139,9 @@ def input_names(scenario: Scenario) -> dict[str, Distribution]:
             table = getattr(programme, table_name)
             if table is not None:
                 for name in fields:
-                    names[f"programmes.{pid}.{table_name}.{name}"] = getattr(table, name).distribution
+                    quantity = getattr(table, name)
+                    if quantity is not None:  # an optional key left out reads zero
+                        names[f"programmes.{pid}.{table_name}.{name}"] = quantity.distribution
         for gid, effect in programme.staff.items():
             for name in M.PAIR_INPUTS:
                 names[f"programmes.{pid}.staff.{gid}.{name}"] = getattr(effect, name).distribution
@@ -179,6 +196,89 @@ def model_arrays(scenario: Scenario) -> dict[str, np.ndarray]:
         "last_funded": last_funded,
         "discount_factor": discount,
         "residual_annuity": annuity,
+        **_segment_arrays(scenario),
+    }
+
+
+#: Headline values at which the exclusion by segment is tabulated (0 to 1 in steps of 1/1024).
+EXCLUSION_GRID = 1025
+
+
+def _segment_arrays(scenario: Scenario) -> dict[str, np.ndarray]:
+    """Segment weights, exclusion table, inclusion targets and the distributional uplift."""
+    population = scenario.population
+    n_prog = len(scenario.programmes)
+    if population is None:
+        return {
+            "segment_weight": np.ones(1),
+            "segment_quintile": np.zeros(1, dtype=np.int64),
+            "segment_age": np.zeros(1, dtype=np.int64),
+            "exclusion_table": np.empty((0, 1)),
+            "inclusion_mask": np.ones((n_prog, 1)),
+            "distributional_uplift": np.zeros(1),
+        }
+    ages, quintiles = list(population.age_bands), list(population.quintiles)
+    rows = [(a, q) for a in range(len(ages)) for q in range(len(quintiles))]
+    gradient = [(len(quintiles) - 1 - q) / (len(quintiles) - 1) for _, q in rows]
+    pi = np.array([population.age_share.values[a] * population.quintile_share.values[q] for a, q in rows])
+    pi = pi / pi.sum()
+    contacts = np.array(
+        [
+            population.contacts_by_age.values[a] + population.contact_gradient.distribution.mean() * g
+            for (a, _), g in zip(rows, gradient, strict=True)
+        ]
+    )
+    weight = pi * contacts / np.sum(pi * contacts)
+    odds = math.log(population.exclusion_odds_ratio_deprivation.distribution.mean())
+    base = np.array(
+        [
+            math.log(
+                population.exclusion_profile_by_age.values[a]
+                / (1 - population.exclusion_profile_by_age.values[a])
+            )
+            + g * odds
+            for (a, _), g in zip(rows, gradient, strict=True)
+        ]
+    )
+    covered = population.headline_age_bands or population.age_bands
+    calibration = np.array([pi[s] if ages[a] in covered else 0.0 for s, (a, _) in enumerate(rows)])
+    calibration = calibration / calibration.sum()
+    table = np.zeros((EXCLUSION_GRID, len(rows)))
+    table[-1] = 1.0
+    for k in range(1, EXCLUSION_GRID - 1):
+        target = k / (EXCLUSION_GRID - 1)
+        delta = scipy.optimize.brentq(
+            lambda d, target=target: float(np.sum(calibration * scipy.special.expit(base + d))) - target,
+            -80.0,
+            80.0,
+            xtol=1e-15,
+            rtol=8.9e-16,
+            maxiter=500,
+        )
+        table[k] = scipy.special.expit(base + delta)
+    mask = np.ones((n_prog, len(rows)))
+    for p, programme in enumerate(scenario.programmes.values()):
+        inclusion = programme.inclusion
+        if inclusion is None:
+            continue
+        for s, (a, q) in enumerate(rows):
+            in_age = inclusion.target_age_bands is None or ages[a] in inclusion.target_age_bands
+            in_q = inclusion.target_quintiles is None or quintiles[q] in inclusion.target_quintiles
+            mask[p, s] = 1.0 if in_age and in_q else 0.0
+    eta = population.inequality_aversion.distribution.mean()
+    income = np.asarray(population.income_ratio_by_quintile.values)
+    welfare = income**-eta if eta > 0 else np.ones_like(income)
+    welfare = welfare / np.dot(population.quintile_share.values, welfare)
+    by_quintile = np.array(
+        [weight[[s for s, (_, q) in enumerate(rows) if q == i]].sum() for i in range(len(quintiles))]
+    )
+    return {
+        "segment_weight": weight,
+        "segment_quintile": np.array([q for _, q in rows], dtype=np.int64),
+        "segment_age": np.array([a for a, _ in rows], dtype=np.int64),
+        "exclusion_table": table,
+        "inclusion_mask": mask,
+        "distributional_uplift": np.array([float(np.sum((welfare - 1.0) * by_quintile))]),
     }
 
 
@@ -374,8 +474,8 @@ def evaluate_reference(
             table = table_of.get(field)
             if table is None:
                 columns.append(col(f"programmes.{pid}.{field}"))
-            elif getattr(programme, table) is None:
-                columns.append(np.zeros(n))
+            elif getattr(programme, table) is None or getattr(getattr(programme, table), field) is None:
+                columns.append(np.zeros(n))  # the table, or this optional key of it, is absent
             else:
                 columns.append(col(f"programmes.{pid}.{table}.{field}"))
         return np.stack(columns, axis=-1)
@@ -443,12 +543,27 @@ def evaluate_reference(
         extra = np.where(uptake > base, all_running * ((uptake - base) / uptake), 0.0)
     running = np.where(supported, np.where((uptake <= base) & (base <= 0.0), all_running, extra), 0.0)
 
-    # --- digital exclusion, lowered by inclusion programmes as they spread -----------------
-    share = np.ones((n, n_year))
+    # --- digital exclusion by segment, lowered by inclusion programmes as they spread ------
+    headline = risk("digital_exclusion")
+    table = structure["exclusion_table"]
+    if table.shape[0] == 0:
+        before_inclusion = headline[:, None]  # (n, S): the one segment, the headline itself
+    else:
+        position = headline * (table.shape[0] - 1)
+        k = np.minimum(position.astype(np.int64), table.shape[0] - 2)
+        fraction = (position - k)[:, None]
+        before_inclusion = table[k] + (table[k + 1] - table[k]) * fraction
+    mask = structure["inclusion_mask"]  # (P, S)
     reach = per_programme("excluded_share_reached")
+    share = np.ones((n, n_year, mask.shape[1]))
     for p in range(n_prog):
-        share = share - reach[:, None, p] * additional[:, :, p]
-    exclusion = np.where(share > 0.0, risk("digital_exclusion")[:, None] * share, 0.0)  # (n, T)
+        share = share - mask[p][None, None, :] * reach[:, None, p, None] * additional[:, :, p, None]
+    by_segment = np.where(share > 0.0, before_inclusion[:, None, :] * share, 0.0)  # (n, T, S)
+    segment_weight = structure["segment_weight"]
+    exclusion = np.zeros((n, n_year))  # contact-weighted, added segment by segment as the kernel does
+    for s in range(segment_weight.size):
+        exclusion = exclusion + segment_weight[s] * by_segment[:, :, s]
+    online = additional * (1.0 - per_programme("online_dependent_share")[:, None, :] * exclusion[:, :, None])
 
     # --- staff hours released, capped per staff group --------------------------------------
     fte_hours = per_group("fte") * per_group("hours_per_fte")  # (n, G)
@@ -463,7 +578,7 @@ def evaluate_reference(
                 * col(pair + M.PAIR_INPUTS[M.ADDRESSABLE_SHARE])
                 * col(pair + M.PAIR_INPUTS[M.RECOVERED_FRACTION])
             )
-    hours = full[:, None, :, :] * additional[:, :, :, None]  # (n, T, P, G)
+    hours = full[:, None, :, :] * online[:, :, :, None]  # (n, T, P, G)
     total = np.zeros((n, n_year, n_group))  # summed programme by programme, as the kernel does
     for p in range(n_prog):
         total += hours[:, :, p, :]
@@ -481,17 +596,14 @@ def evaluate_reference(
     kept = (1.0 - per_programme("social_care_share") * risk("social_care_leakage")[:, None])[:, None, :]
     time_value = staff_value * risk("released_time_used")[:, None, None] * kept
     cashed = time_value * per_programme("cashed_share")[:, None, :]
-    cash = cashed + per_programme("non_staff_savings")[:, None, :] * additional
+    cash = cashed + per_programme("non_staff_savings")[:, None, :] * online
     redeployed = time_value - cashed
-    patient = (
-        per_programme("contacts_per_year")[:, None, :]
-        * (1.0 - exclusion)[:, :, None]
-        * additional
-        * per_programme("value_per_contact")[:, None, :]
-        * kept
-    )
+    contacts = per_programme("contacts_per_year")[:, None, :]
+    per_contact = (per_programme("value_per_contact") - per_programme("induced_demand_cost"))[:, None, :]
+    patient = contacts * (1.0 - exclusion)[:, :, None] * additional * per_contact * kept
+    dual = contacts * additional * exclusion[:, :, None] * per_programme("dual_running_cost")[:, None, :]
     value = cash + redeployed + patient
-    net = value - spend - running
+    net = value - spend - running - dual
 
     # --- totals: added year by year, programme by programme, as the kernel adds them --------
     def flat(a: np.ndarray) -> np.ndarray:
@@ -508,19 +620,30 @@ def evaluate_reference(
     pv_cash = present(cash)
     pv_redeployed = present(redeployed)
     pv_patient = present(patient)
+    pv_dual = present(dual)
     # the last year's net flow continues for the assets' remaining life
     annuity = structure["residual_annuity"]
-    last_net = value[:, -1, :] - running[:, -1, :]
-    residual = np.where(
-        (annuity[None, :] > 0.0) & (value[:, -1, :] > running[:, -1, :]), last_net * annuity[None, :], 0.0
-    )
+    last_net = value[:, -1, :] - running[:, -1, :] - dual[:, -1, :]
+    residual = np.where((annuity[None, :] > 0.0) & (last_net > 0.0), last_net * annuity[None, :], 0.0)
     pv_residual = np.zeros(n)
     for p in range(n_prog):
         pv_residual = pv_residual + residual[:, p]
     pv_benefits = pv_cash + pv_redeployed + pv_patient + pv_residual
-    pv_costs = pv_capital + pv_running
+    pv_costs = pv_capital + pv_running + pv_dual
     npv = pv_benefits - pv_costs
     bcr = np.divide(pv_benefits, pv_costs, out=np.zeros(n), where=pv_costs > 0.0)
+    npv_distributional = npv + structure["distributional_uplift"][0] * (pv_redeployed + pv_patient)
+
+    # --- patient benefits and dual running by the segment of the patients concerned -----------
+    quintile_of, age_of = structure["segment_quintile"], structure["segment_age"]
+    n_quintile, n_age = int(quintile_of.max()) + 1, int(age_of.max()) + 1
+    flows = contacts * additional * discount  # (n, T, P); zero for a programme without patients
+    patient_by = np.einsum("ntp,nts->ns", flows * per_contact * kept, segment_weight * (1.0 - by_segment))
+    dual_cost = per_programme("dual_running_cost")[:, None, :]
+    dual_by = np.einsum("ntp,nts->ns", flows * dual_cost, segment_weight * by_segment)
+
+    def margin(values: np.ndarray, of: np.ndarray, size: int) -> np.ndarray:
+        return np.stack([values[:, of == i].sum(axis=1) for i in range(size)], axis=1)
 
     results = {
         "raid": raid,
@@ -547,8 +670,17 @@ def evaluate_reference(
         "pv_costs": pv_costs,
         "npv": npv,
         "bcr": bcr,
+        "contact_weighted_exclusion": exclusion,
+        "dual_running_cost": dual,
+        "pv_dual_running_cost": pv_dual,
+        "pv_patient_by_quintile": margin(patient_by, quintile_of, n_quintile),
+        "pv_patient_by_age_band": margin(patient_by, age_of, n_age),
+        "pv_dual_running_by_quintile": margin(dual_by, quintile_of, n_quintile),
+        "pv_dual_running_by_age_band": margin(dual_by, age_of, n_age),
+        "npv_distributional": npv_distributional,
     }
-    _check_declared(results, {"year": n_year, "programme": n_prog, "staff_group": n_group}, n)
+    sizes = {"year": n_year, "programme": n_prog, "staff_group": n_group, "quintile": n_quintile}
+    _check_declared(results, {**sizes, "age_band": n_age}, n)
     return {name: results[name] for name in M.OUTPUTS}
 
 

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import scipy.optimize
 import scipy.stats
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -318,10 +319,29 @@ def _by_hand(s: Scenario) -> dict[str, Any]:
             out[name][p] = values
 
     reach = {p: q.get(f"programmes.{p}.inclusion.excluded_share_reached", 0.0) for p in pids}
-    excluded = [
-        r["digital_exclusion"] * max(0.0, 1 - sum(reach[p] * out["added"][p][t] for p in pids))
+    segments = _segments_by_hand(s, r["digital_exclusion"])
+    by_segment = [
+        [
+            before * max(0.0, 1 - sum(segments["mask"][p][k] * reach[p] * out["added"][p][t] for p in pids))
+            for k, before in enumerate(segments["before"])
+        ]
         for t in range(n_year)
     ]
+    excluded = []  # contact-weighted, segment by segment
+    for t in range(n_year):
+        total = 0.0
+        for k, weight in enumerate(segments["weight"]):
+            total += weight * by_segment[t][k]
+        excluded.append(total)
+    needs_online = {p: q.get(f"programmes.{p}.patients.online_dependent_share", 0.0) for p in pids}
+    online = {
+        p: [
+            out["added"][p][t]
+            * (1 - q.get(f"programmes.{p}.patients.online_dependent_share", 0.0) * excluded[t])
+            for t in range(n_year)
+        ]
+        for p in pids
+    }
     hours: dict[tuple[str, str], list[float]] = {}
     for p in pids:
         for g in gids:
@@ -332,7 +352,7 @@ def _by_hand(s: Scenario) -> dict[str, Any]:
                 * q.get(pair + "addressable_share", 0.0)
                 * q.get(pair + "recovered_fraction", 0.0)
             )
-            hours[p, g] = [full * out["added"][p][t] for t in range(n_year)]
+            hours[p, g] = [full * online[p][t] for t in range(n_year)]
     capped = {}
     for g in gids:
         cap = (
@@ -348,28 +368,32 @@ def _by_hand(s: Scenario) -> dict[str, Any]:
                 for p in pids:
                     hours[p, g][t] *= cap / total
 
-    lines = {name: {} for name in ("value", "cash", "non_cash", "patient")}
-    pv = dict.fromkeys(("capital", "running", "cash", "non_cash", "patient", "residual"), 0.0)
+    lines = {name: {} for name in ("value", "cash", "non_cash", "patient", "dual")}
+    pv = dict.fromkeys(("capital", "running", "cash", "non_cash", "patient", "residual", "dual"), 0.0)
+    n_quintile, n_age = len(segments["quintiles"]), len(segments["ages"])
+    patient_by = {"quintile": [0.0] * n_quintile, "age": [0.0] * n_age}
+    dual_by = {"quintile": [0.0] * n_quintile, "age": [0.0] * n_age}
     life = {p: int(s.programmes[p].residual_life.distribution.mean()) for p in pids}
     for p in pids:
         pre = f"programmes.{p}."
         kept = 1 - q[pre + "social_care_share"] * r["social_care_leakage"]
+        contacts = q.get(pre + "patients.contacts_per_year", 0.0)
+        per_contact = q.get(pre + "patients.value_per_contact", 0.0) - q.get(
+            pre + "patients.induced_demand_cost", 0.0
+        )
+        dual_cost = q.get(pre + "patients.dual_running_cost", 0.0)
         for name in lines:
             lines[name][p] = []
         for t in range(n_year):
             a = out["added"][p][t]
             staff = sum(hours[p, g][t] * q[f"staff_groups.{g}.cost_per_hour"] for g in gids)
             used = staff * r["released_time_used"] * kept
-            cash = used * q[pre + "cashed_share"] + q[pre + "non_staff_savings"] * a
+            cash = used * q[pre + "cashed_share"] + q[pre + "non_staff_savings"] * online[p][t]
             non_cash = used * (1 - q[pre + "cashed_share"])
-            patient = (
-                q.get(pre + "patients.contacts_per_year", 0.0)
-                * (1 - excluded[t])
-                * a
-                * q.get(pre + "patients.value_per_contact", 0.0)
-                * kept
-            )
-            for name, value in zip(lines, (cash + non_cash + patient, cash, non_cash, patient), strict=True):
+            patient = contacts * (1 - excluded[t]) * a * per_contact * kept
+            dual = contacts * a * excluded[t] * dual_cost
+            values = (cash + non_cash + patient, cash, non_cash, patient, dual)
+            for name, value in zip(lines, values, strict=True):
                 lines[name][p].append(value)
             d = factor(t)
             pv["capital"] += out["spend"][p][t] * d
@@ -377,10 +401,18 @@ def _by_hand(s: Scenario) -> dict[str, Any]:
             pv["cash"] += cash * d
             pv["non_cash"] += non_cash * d
             pv["patient"] += patient * d
+            pv["dual"] += dual * d
+            for k, weight in enumerate(segments["weight"]):
+                level = by_segment[t][k]
+                flow = contacts * weight * a * d
+                for margin, position in (("quintile", segments["quintile"][k]), ("age", segments["age"][k])):
+                    patient_by[margin][position] += flow * (1 - level) * per_contact * kept
+                    dual_by[margin][position] += flow * level * dual_cost
         annuity = sum(factor(t) for t in range(n_year, n_year + life[p]))
-        pv["residual"] += max(0.0, lines["value"][p][-1] - out["running"][p][-1]) * annuity
+        last_net = lines["value"][p][-1] - out["running"][p][-1] - lines["dual"][p][-1]
+        pv["residual"] += max(0.0, last_net) * annuity
     benefits = pv["cash"] + pv["non_cash"] + pv["patient"] + pv["residual"]
-    costs = pv["capital"] + pv["running"]
+    costs = pv["capital"] + pv["running"] + pv["dual"]
 
     def by_year(table: dict[str, list[float]]) -> np.ndarray:
         return np.array([[table[p][t] for p in pids] for t in range(n_year)])
@@ -399,7 +431,7 @@ def _by_hand(s: Scenario) -> dict[str, Any]:
         "cash_releasing_value": by_year(lines["cash"]),
         "non_cash_releasing_value": by_year(lines["non_cash"]),
         "patient_value": by_year(lines["patient"]),
-        "net_benefit": value - by_year(out["spend"]) - by_year(out["running"]),
+        "net_benefit": value - by_year(out["spend"]) - by_year(out["running"]) - by_year(lines["dual"]),
         "cumulative_value": np.cumsum(value.sum(axis=1)),
         "pv_capital_cost": pv["capital"],
         "pv_running_cost": pv["running"],
@@ -411,6 +443,106 @@ def _by_hand(s: Scenario) -> dict[str, Any]:
         "pv_costs": costs,
         "npv": benefits - costs,
         "bcr": benefits / costs,
+        "contact_weighted_exclusion": np.array(excluded),
+        "dual_running_cost": by_year(lines["dual"]),
+        "pv_dual_running_cost": pv["dual"],
+        "pv_patient_by_quintile": np.array(patient_by["quintile"]),
+        "pv_patient_by_age_band": np.array(patient_by["age"]),
+        "pv_dual_running_by_quintile": np.array(dual_by["quintile"]),
+        "pv_dual_running_by_age_band": np.array(dual_by["age"]),
+        "npv_distributional": benefits - costs + segments["uplift"] * (pv["non_cash"] + pv["patient"]),
+    }
+
+
+def _segments_by_hand(s: Scenario, headline: float) -> dict[str, Any]:
+    """Segments of the population with scalars: weights, exclusion before inclusion, targets, uplift.
+
+    From docs/model.md: contact weights from shares and contact rates, exclusion shifted on the
+    log-odds scale so that its mean over the headline's age bands is the headline (on a grid of
+    1,025 headline values, interpolated linearly), the inclusion programmes' target segments.
+    """
+    pop = s.population
+    pids = list(s.programmes)
+    if pop is None:
+        return {
+            "weight": [1.0],
+            "before": [headline],
+            "quintile": [0],
+            "age": [0],
+            "quintiles": ["all"],
+            "ages": ["all"],
+            "mask": {p: [1.0] for p in pids},
+            "uplift": 0.0,
+        }
+    ages, quintiles = list(pop.age_bands), list(pop.quintiles)
+    rows = [(a, k) for a in range(len(ages)) for k in range(len(quintiles))]
+    deprivation = [(len(quintiles) - 1 - k) / (len(quintiles) - 1) for _, k in rows]
+    share = [pop.age_share.values[a] * pop.quintile_share.values[k] for a, k in rows]
+    share = [x / sum(share) for x in share]
+    rate = [
+        pop.contacts_by_age.values[a] + pop.contact_gradient.distribution.mean() * g
+        for (a, _), g in zip(rows, deprivation, strict=True)
+    ]
+    weight = [
+        x * c / sum(y * d for y, d in zip(share, rate, strict=True)) for x, c in zip(share, rate, strict=True)
+    ]
+    odds = math.log(pop.exclusion_odds_ratio_deprivation.distribution.mean())
+    profile = pop.exclusion_profile_by_age.values
+    logit = [
+        math.log(pop.exclusion_profile_by_age.values[a] / (1 - pop.exclusion_profile_by_age.values[a]))
+        + g * odds
+        for (a, _), g in zip(rows, deprivation, strict=True)
+    ]
+    covered = pop.headline_age_bands or pop.age_bands
+    calibration = [x if ages[a] in covered else 0.0 for x, (a, _) in zip(share, rows, strict=True)]
+    calibration = [x / sum(calibration) for x in calibration]
+
+    def row_at(level: float) -> list[float]:
+        if level <= 0.0:
+            return [0.0] * len(rows)
+        if level >= 1.0:
+            return [1.0] * len(rows)
+        shift = scipy.optimize.brentq(
+            lambda d: sum(c * _logistic(z + d) for c, z in zip(calibration, logit, strict=True)) - level,
+            -80.0,
+            80.0,
+            xtol=1e-15,
+            rtol=8.9e-16,
+            maxiter=500,
+        )
+        return [_logistic(z + shift) for z in logit]
+
+    position = headline * 1024
+    k = min(int(position), 1023)
+    low, high = row_at(k / 1024), row_at((k + 1) / 1024)
+    before = [lo + (hi - lo) * (position - k) for lo, hi in zip(low, high, strict=True)]
+    mask = {}
+    for p in pids:
+        inclusion = s.programmes[p].inclusion
+        mask[p] = [
+            1.0
+            if inclusion is None
+            or (
+                (inclusion.target_age_bands is None or ages[a] in inclusion.target_age_bands)
+                and (inclusion.target_quintiles is None or quintiles[k] in inclusion.target_quintiles)
+            )
+            else 0.0
+            for a, k in rows
+        ]
+    eta = pop.inequality_aversion.distribution.mean()
+    welfare = [x**-eta if eta > 0 else 1.0 for x in pop.income_ratio_by_quintile.values]
+    mean = sum(x * w for x, w in zip(pop.quintile_share.values, welfare, strict=True))
+    welfare = [w / mean for w in welfare]
+    uplift = sum((welfare[k] - 1) * w for w, (_, k) in zip(weight, rows, strict=True))
+    return {
+        "weight": weight,
+        "before": before,
+        "quintile": [k for _, k in rows],
+        "age": [a for a, _ in rows],
+        "quintiles": quintiles,
+        "ages": ages,
+        "mask": mask,
+        "uplift": uplift,
     }
 
 
