@@ -333,7 +333,6 @@ def _by_hand(s: Scenario) -> dict[str, Any]:
         for k, weight in enumerate(segments["weight"]):
             total += weight * by_segment[t][k]
         excluded.append(total)
-    needs_online = {p: q.get(f"programmes.{p}.patients.online_dependent_share", 0.0) for p in pids}
     online = {
         p: [
             out["added"][p][t]
@@ -487,7 +486,6 @@ def _segments_by_hand(s: Scenario, headline: float) -> dict[str, Any]:
         x * c / sum(y * d for y, d in zip(share, rate, strict=True)) for x, c in zip(share, rate, strict=True)
     ]
     odds = math.log(pop.exclusion_odds_ratio_deprivation.distribution.mean())
-    profile = pop.exclusion_profile_by_age.values
     logit = [
         math.log(pop.exclusion_profile_by_age.values[a] / (1 - pop.exclusion_profile_by_age.values[a]))
         + g * odds
