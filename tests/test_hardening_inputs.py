@@ -48,6 +48,7 @@ from nhsrisk.distributions import Beta, Normal, Triangular, TruncatedNormal
 from nhsrisk.scenario import (
     InclusionEffect,
     PatientChannel,
+    Population,
     Programme,
     Risks,
     StaffEffect,
@@ -162,7 +163,7 @@ KNOWN_NAMES = frozenset(
 #: Distribution parameters with a default, so that removing one is not an error.
 OPTIONAL_PARAMETERS = {("pert", "lambda"), ("beta", "low"), ("beta", "high")}
 #: Optional top-level keys: the rest is required.
-TOP_OPTIONAL = {"correlations", "budget_changes", "baseline"}
+TOP_OPTIONAL = {"correlations", "budget_changes", "baseline", "population"}
 TOP_REQUIRED = {k for k in DOC if k not in TOP_OPTIONAL}
 #: Fixed top-level quantities: (low, high) of each.
 TOP_QUANTITIES = {("discount_rate",): (0.0, 1.0), ("long_term_discount_rate",): (0.0, 1.0)}
@@ -220,6 +221,8 @@ def is_quantity(path: KeyPath, node: Any) -> bool:
         and path[-1:] != ("spend",)
         and path not in (("correlations",), ("deflator",))
         and path[:1] != ("budget_changes",)
+        # a population profile holds values by label, not a quantity
+        and not (path[:1] == ("population",) and "values" in node)
     )
 
 
@@ -239,6 +242,8 @@ def record_class(path: KeyPath) -> type | None:
         return PatientChannel
     if len(path) == 3 and path[0] == "programmes" and path[2] == "inclusion":
         return InclusionEffect
+    if path == ("population",):
+        return Population
     return None
 
 
