@@ -699,7 +699,16 @@ def _workspace(arguments: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
     """
     codes, model, sampling = arguments[2], arguments[8], arguments[1]
     n_copula = sampling[4].shape[0]
-    key = (codes.shape[0], n_copula, model[4].shape[0], *model[5].shape)
+    # every shape block_scratch reads: inputs, copula, groups, (programme, year), segments and margins
+    key = (
+        codes.shape[0],
+        n_copula,
+        model[4].shape[0],
+        *model[5].shape,
+        model[11].shape[0],
+        int(model[11].max()),
+        int(model[12].max()),
+    )
     kept = getattr(_WORKSPACES, "arrays", None)
     if kept is None or kept[0] != key:
         work = (np.empty((codes.shape[0], BLOCK)), np.empty((n_copula, RUN)), np.empty((n_copula, RUN)))

@@ -1157,6 +1157,8 @@ class Scenario:
             return _field_meta(Risks if parts[0] == "risks" else Target, parts[1], parts[0].capitalize())
         if len(parts) == 3 and parts[0] == "staff_groups":
             return _field_meta(StaffGroup, parts[2], self._short_name("staff_groups", parts[1]))
+        if len(parts) == 2 and parts[0] == "population":
+            return _field_meta(Population, parts[1], "Population")
         if len(parts) < 3 or parts[0] != "programmes":
             return None
         owner = self._short_name("programmes", parts[1])
@@ -1361,6 +1363,7 @@ class Scenario:
             "",
             f"Source: {_cell(self.deflator.source)}",
             "",
+            *self._population_lines(),
             "## Every figure",
             "",
             "| key path | on figures | distribution | mean | source |",
@@ -1372,6 +1375,35 @@ class Scenario:
                 f"| {quantity.distribution.mean():.6g} | {_cell(quantity.source)} |"
             )
         return "\n".join(lines) + "\n"
+
+    def _population_lines(self) -> list[str]:
+        """Return the population profiles by age band and quintile, for :meth:`to_markdown` (or none)."""
+        population = self.population
+        if population is None:
+            return []
+        lines = [
+            "## Population by age band and deprivation quintile",
+            "",
+            "Segments are age band x quintile; digital exclusion by segment keeps the shape of the "
+            "profile and the deprivation odds ratio and is shifted, draw by draw, to the headline "
+            "`risks.digital_exclusion` over the headline's age bands"
+            + (f" ({', '.join(population.headline_age_bands)})" if population.headline_age_bands else "")
+            + " (docs/model.md). The single figures are listed with every other figure below.",
+            "",
+            "| key path | values | unit | source |",
+            "| --- | --- | --- | --- |",
+        ]
+        for f in fields(Population):
+            if f.metadata["kind"] != "profile":
+                continue
+            profile = getattr(population, f.name)
+            labels = getattr(population, f.metadata["axis"])
+            values = ", ".join(
+                f"{label} {value:.4g}" for label, value in zip(labels, profile.values, strict=True)
+            )
+            unit, source = f.metadata["unit"], _cell(profile.source)
+            lines.append(f"| `population.{f.name}` | {_cell(values)} | {unit} | {source} |")
+        return [*lines, ""]
 
     def _repr_html_(self) -> str:
         """Notebook display: horizons, programmes with their spend, budget changes, deflator, every figure."""

@@ -227,8 +227,9 @@ def test_default_every_number_has_a_source(default: Scenario) -> None:
     assert "long_term_discount_rate" in quantities
     assert "programmes.staff_technology.cost_overrun" in quantities
     # discount rates, target, 7 risks, 4 per staff group, 19 per programme (claimed return
-    # included), 2 per staff effect (6 + 6 + 2) and the 2 of the patient channel
-    assert len(quantities) == 2 + 1 + 7 + 6 * 4 + 3 * 19 + 2 * (6 + 6 + 2) + 2
+    # included), 2 per staff effect (6 + 6 + 2), the 5 of the patient channel and the 4 single
+    # figures of the population (its profiles are not quantities)
+    assert len(quantities) == 2 + 1 + 7 + 6 * 4 + 3 * 19 + 2 * (6 + 6 + 2) + 5 + 4
     for path, quantity in quantities.items():
         assert isinstance(quantity, Quantity), path
         assert isinstance(quantity.source, str) and quantity.source.strip(), path

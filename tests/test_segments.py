@@ -1,0 +1,209 @@
+"""Digital exclusion by population segment (issue 15): identities, the segment table and the schema."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import nhsrisk
+from nhsrisk._segments import GRID, build_segments, exclusion_by_segment
+from nhsrisk.scenario import Scenario, ScenarioError, dumps_toml
+
+DRAWS = 2_000
+
+
+def _from_dict(data: dict[str, Any]) -> Scenario:
+    return Scenario.from_toml(dumps_toml(data))
+
+
+def _edited(name: str, change) -> Scenario:
+    data = copy.deepcopy(nhsrisk.load_scenario(name).to_dict())
+    change(data)
+    return _from_dict(data)
+
+
+@pytest.fixture(scope="module")
+def default_run() -> xr.Dataset:
+    return nhsrisk.simulate(draws=DRAWS, seed=7, progress=False)
+
+
+def test_segment_sums_equal_the_totals(default_run: xr.Dataset) -> None:
+    ds = default_run
+    for margin in ("quintile", "age_band"):
+        np.testing.assert_allclose(ds[f"pv_patient_by_{margin}"].sum(margin), ds.pv_patient, rtol=1e-12)
+        np.testing.assert_allclose(
+            ds[f"pv_dual_running_by_{margin}"].sum(margin), ds.pv_dual_running_cost, rtol=1e-12
+        )
+    assert ds.sizes["quintile"] == 5 and ds.sizes["age_band"] == 5
+    # dual running is a cost: it is in the PV of costs and out of the NPV
+    np.testing.assert_allclose(
+        ds.pv_costs, ds.pv_capital_cost + ds.pv_running_cost + ds.pv_dual_running_cost, rtol=1e-12
+    )
+    assert float(ds.pv_dual_running_cost.min()) >= 0.0 and float(ds.pv_dual_running_cost.max()) > 0.0
+
+
+def test_equal_exclusion_in_every_segment_is_the_population_share_model() -> None:
+    """A flat profile (same exclusion everywhere) gives the model without segments, draw by draw."""
+
+    def flatten(data: dict[str, Any]) -> None:
+        population = data["population"]
+        population["exclusion_profile_by_age"]["values"] = [0.2] * len(population["age_bands"])
+        population["exclusion_odds_ratio_deprivation"] = {"value": 1.0, "source": "test: flat"}
+        population.pop("headline_age_bands")
+
+    def remove(data: dict[str, Any]) -> None:
+        del data["population"]
+
+    flat = nhsrisk.simulate(_edited("as-announced", flatten), draws=DRAWS, seed=3, progress=False)
+    whole = nhsrisk.simulate(_edited("as-announced", remove), draws=DRAWS, seed=3, progress=False)
+    np.testing.assert_allclose(
+        flat.contact_weighted_exclusion.isel(year=0), flat["risks.digital_exclusion"], rtol=1e-14
+    )
+    for name in ("value", "patient_value", "dual_running_cost", "hours_released", "npv", "bcr", "pv_costs"):
+        np.testing.assert_allclose(flat[name], whole[name], rtol=1e-12, atol=1e-6, err_msg=name)
+    # without a population table there is one segment, "all"
+    assert whole.quintile.values.tolist() == ["all"] and whole.age_band.values.tolist() == ["all"]
+
+
+def test_weights_switched_off_give_the_unweighted_npv() -> None:
+    def switch_off(data: dict[str, Any]) -> None:
+        data["population"]["inequality_aversion"] = {"value": 0.0, "source": "test: no weights"}
+
+    ds = nhsrisk.simulate(_edited("as-announced", switch_off), draws=DRAWS, seed=3, progress=False)
+    np.testing.assert_array_equal(ds.npv_distributional, ds.npv)
+
+
+def test_with_weights_the_deprived_count_more(default_run: xr.Dataset) -> None:
+    segments = build_segments(nhsrisk.load_scenario().population)
+    weights = segments.quintile_weight
+    assert np.all(np.diff(weights) < 0)  # most deprived first
+    share = np.asarray(nhsrisk.load_scenario().population.quintile_share.values)
+    assert float(np.dot(share, weights)) == pytest.approx(1.0, rel=1e-12)  # a mean of 1 per head
+    ds = default_run
+    uplift = float(segments.distributional_uplift[0])
+    assert uplift > 0  # the deprived make more contacts, so freed care leans their way
+    np.testing.assert_allclose(
+        ds.npv_distributional, ds.npv + uplift * (ds.pv_non_cash_releasing + ds.pv_patient), rtol=1e-12
+    )
+
+
+def test_the_headline_is_the_mean_exclusion_of_the_bands_it_describes(default_run: xr.Dataset) -> None:
+    population = nhsrisk.load_scenario().population
+    segments = build_segments(population)
+    headline = default_run["risks.digital_exclusion"].values
+    by_segment = exclusion_by_segment(segments, headline)
+    adult = np.isin(np.asarray(segments.age_bands)[segments.age], population.headline_age_bands)
+    weights = np.where(adult, segments.population_share, 0.0)
+    np.testing.assert_allclose(weights @ by_segment / weights.sum(), headline, rtol=1e-13)
+    # what the kernel used: its contact-weighted exclusion in the first year (no inclusion there)
+    np.testing.assert_allclose(
+        default_run.contact_weighted_exclusion.isel(year=0), segments.contact_weight @ by_segment, rtol=1e-14
+    )
+    # the people who use the NHS most are the least online: contacts weigh exclusion up
+    assert np.all(segments.contact_weight @ by_segment > headline)
+
+
+def test_the_exclusion_table_is_monotone_and_ordered_by_age_and_deprivation() -> None:
+    segments = build_segments(nhsrisk.load_scenario().population)
+    table = segments.exclusion_table
+    assert table.shape == (GRID, 25)
+    assert np.all(np.diff(table, axis=0) >= 0)
+    assert table[0].max() == 0.0 and table[-1].min() == 1.0
+    middle = table[GRID // 4].reshape(5, 5)  # age band x quintile, at a headline of 0.25
+    assert np.all(np.diff(middle[1:], axis=0) > 0)  # older, more excluded (0-15 share the 16-44 profile)
+    assert np.all(np.diff(middle, axis=1) < 0)  # less deprived, less excluded
+
+
+def test_an_inclusion_programme_changes_only_the_segments_it_targets() -> None:
+    announced = nhsrisk.simulate("as-announced", draws=DRAWS, seed=5, progress=False)
+    inclusion = nhsrisk.simulate("plus-digital-inclusion", draws=DRAWS, seed=5, progress=False)
+    targets = nhsrisk.load_scenario("plus-digital-inclusion").programmes["digital_inclusion"].inclusion
+    assert targets.target_quintiles and targets.target_age_bands
+    untargeted = [q for q in announced.quintile.values if q not in targets.target_quintiles]
+    for quintile in untargeted:
+        np.testing.assert_array_equal(
+            inclusion.pv_patient_by_quintile.sel(quintile=quintile),
+            announced.pv_patient_by_quintile.sel(quintile=quintile),
+        )
+    gained = inclusion.pv_patient_by_quintile - announced.pv_patient_by_quintile
+    for quintile in targets.target_quintiles:
+        assert float(gained.sel(quintile=quintile).mean()) > 0
+    later = inclusion.contact_weighted_exclusion.isel(year=-1) - announced.contact_weighted_exclusion.isel(
+        year=-1
+    )
+    assert float(later.max()) <= 0.0 and float(later.mean()) < 0.0
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "words"),
+    [
+        (
+            lambda p: p["age_share"].update(values=[0.5, 0.5]),
+            "population.age_share.values",
+            "one value per label",
+        ),
+        (
+            lambda p: p["quintile_share"].update(values=[0.3, 0.3, 0.3, 0.3, 0.3]),
+            "population.quintile_share.values",
+            "add up to 1",
+        ),
+        (
+            lambda p: p["exclusion_profile_by_age"].update(values=[0.0, 0.1, 0.1, 0.2, 0.5]),
+            "population.exclusion_profile_by_age.values[0]",
+            "> 0",
+        ),
+        (lambda p: p.update(headline_age_bands=["16-44", "90+"]), "population.headline_age_bands", "90+"),
+        (lambda p: p.update(quintiles=["a", "a", "b", "c", "d"]), "population.quintiles", "distinct"),
+        (
+            lambda p: p.update(contact_gradient={"dist": "uniform", "low": 0.0, "high": 1.0, "source": "x"}),
+            "population.contact_gradient",
+            "fixed value",
+        ),
+    ],
+)
+def test_a_bad_population_is_refused_naming_the_key(change, path: str, words: str) -> None:
+    data = copy.deepcopy(nhsrisk.load_scenario().to_dict())
+    change(data["population"])
+    with pytest.raises(ScenarioError, match=words) as info:
+        _from_dict(data)
+    assert info.value.path == path
+
+
+def test_inclusion_targets_must_name_segments_of_a_population() -> None:
+    data = copy.deepcopy(nhsrisk.load_scenario("plus-digital-inclusion").to_dict())
+    data["programmes"]["digital_inclusion"]["inclusion"]["target_quintiles"] = ["richest"]
+    with pytest.raises(ScenarioError, match="richest") as info:
+        _from_dict(data)
+    assert info.value.path == "programmes.digital_inclusion.inclusion.target_quintiles"
+    data = copy.deepcopy(nhsrisk.load_scenario("plus-digital-inclusion").to_dict())
+    del data["population"]
+    with pytest.raises(ScenarioError, match="needs a \\[population\\] table"):
+        _from_dict(data)
+
+
+def test_describe_lists_the_population_with_its_sources() -> None:
+    text = nhsrisk.load_scenario().to_markdown()
+    population = nhsrisk.load_scenario().population
+    for key in (
+        "age_share",
+        "quintile_share",
+        "contacts_by_age",
+        "exclusion_profile_by_age",
+        "income_ratio_by_quintile",
+    ):
+        assert f"`population.{key}`" in text
+        assert getattr(population, key).source.split(";")[0][:40] in text
+    for key in ("contact_gradient", "exclusion_odds_ratio_deprivation", "inequality_aversion", "people"):
+        assert f"population.{key}" in text
+    for key in ("online_dependent_share", "dual_running_cost", "induced_demand_cost"):
+        assert f"programmes.patient_services.patients.{key}" in text
+
+
+def test_a_scenario_round_trips_through_toml_with_its_population() -> None:
+    for name in nhsrisk.BUILTIN_SCENARIOS:
+        scenario = nhsrisk.load_scenario(name)
+        assert Scenario.from_toml(scenario.to_toml()) == scenario
