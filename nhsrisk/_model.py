@@ -317,6 +317,12 @@ HEADLINE_OUTPUTS = (
     "spend",
     # uptake is what delivery is observed by (nhsrisk.update of a saved run: 240 bytes a draw)
     "uptake",
+    # who gains and who is left out (issue 15): 10 years and 20 segment margins, 240 bytes a draw
+    "contact_weighted_exclusion",
+    "pv_patient_by_quintile",
+    "pv_patient_by_age_band",
+    "pv_dual_running_by_quintile",
+    "pv_dual_running_by_age_band",
     "hours_capped",
     "cumulative_value",
     *(name for name, out in OUTPUTS.items() if not out.dims),

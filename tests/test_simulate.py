@@ -427,7 +427,12 @@ def test_turning_erosion_off_never_lowers_value(default_run):
     assert default_run["raid"].any()
     assert (ring_fenced["funding_adequacy"] >= default_run["funding_adequacy"]).all()
     lower = ring_fenced["cumulative_value"] < default_run["cumulative_value"] * (1 - 1e-12)
-    assert not lower.any()
+    # more uptake is more value, except where online access adds more work than it saves (the
+    # patient channel's net value per contact below 0: issue 15's induced demand)
+    patients = "programmes.patient_services.patients."
+    adds_work = default_run[patients + "value_per_contact"] < default_run[patients + "induced_demand_cost"]
+    assert not (lower & ~adds_work).any()
+    assert adds_work.any() and not adds_work.all()
     assert (ring_fenced["spend"] >= default_run["spend"]).all()
 
 
@@ -436,12 +441,24 @@ def test_results_are_finite_and_capped(default_run):
     for name in OUTPUTS:
         assert np.isfinite(ds[name].values.astype(float)).all(), name
     assert_hours_within_cap(ds, nhsrisk.load_scenario(), rtol=1e-12)
-    assert (ds["cumulative_value"].diff("year") >= 0).all()
-    for name in ("funding_adequacy", "uptake", "additional_uptake"):
+    # value is never negative where no line can be: staff time and cash lines; the patient line is
+    # negative where induced demand outweighs the time saved per contact (issue 15)
+    non_patient = ds["cash_releasing_value"] + ds["non_cash_releasing_value"]
+    assert (non_patient >= 0).all()
+    net_per_contact = (
+        ds["programmes.patient_services.patients.value_per_contact"]
+        - ds["programmes.patient_services.patients.induced_demand_cost"]
+    )
+    assert ((ds["patient_value"].sel(programme="patient_services") < 0) <= (net_per_contact < 0)).all()
+    assert (ds["cumulative_value"].diff("year").where(net_per_contact >= 0, 0.0) >= 0).all()
+    for name in ("contact_weighted_exclusion", "funding_adequacy", "uptake", "additional_uptake"):
         assert ((ds[name] >= 0) & (ds[name] <= 1)).all(), name
     assert (ds["additional_uptake"] <= ds["uptake"]).all()
     np.testing.assert_allclose(
-        ds["net_benefit"], ds["value"] - ds["spend"] - ds["running_cost"], rtol=1e-12, atol=1e-3
+        ds["net_benefit"],
+        ds["value"] - ds["spend"] - ds["running_cost"] - ds["dual_running_cost"],
+        rtol=1e-12,
+        atol=1e-3,
     )
     np.testing.assert_allclose(
         ds["value"],
@@ -482,11 +499,12 @@ def test_npv_is_discounted_value_minus_discounted_costs(default_run):
         dims="programme",
         coords={"programme": ds["programme"]},
     )
-    last = (ds["value"] - ds["running_cost"]).isel(year=-1)
+    last = (ds["value"] - ds["running_cost"] - ds["dual_running_cost"]).isel(year=-1)
     residual = (last.clip(min=0) * annuity).sum("programme")
     np.testing.assert_allclose(ds["pv_residual_value"], residual, rtol=1e-12, atol=1e-3)
+    np.testing.assert_allclose(ds["pv_dual_running_cost"], pv("dual_running_cost"), rtol=1e-12, atol=1e-3)
     benefits = pv("value") + residual
-    costs = pv("spend") + pv("running_cost")
+    costs = pv("spend") + pv("running_cost") + pv("dual_running_cost")
     np.testing.assert_allclose(ds["pv_benefits"], benefits, rtol=1e-12, atol=1e-3)
     np.testing.assert_allclose(ds["pv_costs"], costs, rtol=1e-12, atol=1e-3)
     np.testing.assert_allclose(ds["npv"], benefits - costs, rtol=1e-12, atol=1e-3)
@@ -496,7 +514,14 @@ def test_npv_is_discounted_value_minus_discounted_costs(default_run):
 def test_dataset_layout_and_attrs(default_run):
     ds = default_run
     scenario = nhsrisk.load_scenario()
-    assert dict(ds.sizes) == {"draw": 4_000, "year": 10, "programme": 3, "staff_group": 6}
+    assert dict(ds.sizes) == {
+        "draw": 4_000,
+        "year": 10,
+        "programme": 3,
+        "staff_group": 6,
+        "quintile": 5,
+        "age_band": 5,
+    }
     assert list(ds["year"].values) == list(scenario.years)
     assert ds["year"].values[0] == "2025/26" and ds["year"].values[-1] == "2034/35"
     assert ds["spend"].dims == ("year", "programme", "draw")
