@@ -482,6 +482,9 @@ import numpy as np
 import nhsrisk
 from nhsrisk.io import open_results, save_results
 
+# a scenario with a population table has a long repr; hypothesis warns when it shows one
+pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
+
 scenario = nhsrisk.load_scenario("plus-digital-inclusion").with_correlations(
     ["programmes.it_modernisation.cost_overrun", "risks.staff_capacity"], [[1.0, -0.4], [-0.4, 1.0]],
     source="assumption: x",

@@ -29,6 +29,9 @@ import nhsrisk
 from nhsrisk.distributions import PERT, Fixed, Uniform
 from nhsrisk.scenario import Scenario, _parse_scenario
 
+# a scenario with a population table has a long repr; hypothesis warns when it shows one
+pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
+
 # ---------------------------------------------------------------------------------
 # Tiny scenarios with every input fixed
 # ---------------------------------------------------------------------------------

@@ -20,6 +20,9 @@ from nhsrisk.distributions import PERT, Fixed, Uniform
 from nhsrisk.simulation import OUTPUTS
 from nhsrisk.testing import assert_hours_within_cap
 
+# a scenario with a population table has a long repr; hypothesis warns when it shows one
+pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
+
 DEFAULT = nhsrisk.load_scenario()
 # Generated values replace the strands' overruns and delays, which the default correlates; an
 # example keeps the correlations only when it draws those inputs as uncertain (see scenarios()).
