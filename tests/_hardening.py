@@ -212,3 +212,30 @@ def assert_matches_model(ds: Any, scenario: Scenario, rtol: float = 1e-12) -> No
         else:
             scale = float(np.max(np.abs(wanted), initial=0.0))
             np.testing.assert_allclose(kernel, wanted, rtol=rtol, atol=rtol * scale, err_msg=name)
+
+
+def adds_work(ds: Any) -> Any:
+    """Draws in which moving a contact online adds more staff work than it saves, in some programme.
+
+    There (issue 15: ``induced_demand_cost`` above ``value_per_contact``) more uptake, less
+    exclusion or more money lower the patient line, so value can fall as a risk eases: the
+    monotone properties hold in the other draws. A boolean DataArray over ``draw``.
+    """
+    import xarray as xr
+
+    from nhsrisk.scenario import scenario_from_attrs
+
+    scenario = scenario_from_attrs(ds.attrs)
+    added = xr.zeros_like(ds["npv"], dtype=bool)
+    for pid, programme in scenario.programmes.items():
+        patients = programme.patients
+        if patients is None or patients.induced_demand_cost is None:
+            continue
+
+        def value(key: str, quantity: Any, pid: str = pid) -> Any:
+            name = f"programmes.{pid}.patients.{key}"  # stored when uncertain, else its fixed value
+            return ds[name] if name in ds else quantity.distribution.mean()
+
+        saved = value("value_per_contact", patients.value_per_contact)
+        added = added | (saved < value("induced_demand_cost", patients.induced_demand_cost))
+    return added
