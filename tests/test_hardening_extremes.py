@@ -134,7 +134,14 @@ def test_one_draw_is_a_whole_run_of_the_model(sampler: str) -> None:
     # Expected: a Dataset with one draw over the ten-year appraisal period whose every output is the
     # model at that draw's inputs.
     ds = simulate(draws=1, seed=2**64 + 3, sampler=sampler)
-    assert dict(ds.sizes) == {"draw": 1, "year": 10, "programme": 3, "staff_group": 6}
+    assert dict(ds.sizes) == {
+        "draw": 1,
+        "year": 10,
+        "programme": 3,
+        "staff_group": 6,
+        "quintile": 5,
+        "age_band": 5,
+    }
     assert ds.attrs["n_draws"] == 1 and ds.attrs["sampler"] == sampler
     assert_matches_model(ds, BASE)
     for name, quantity in BASE.quantities().items():
