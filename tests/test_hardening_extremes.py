@@ -292,6 +292,15 @@ def test_one_programme_one_group_one_year_by_hand() -> None:
         "pv_costs": spend + running,
         "npv": value + residual - spend - running,
         "bcr": (value + residual) / (spend + running),
+        # no [population] table and no dual-running key: one segment, "all", and no dual running
+        "contact_weighted_exclusion": exclusion,
+        "dual_running_cost": 0.0,
+        "pv_dual_running_cost": 0.0,
+        "pv_patient_by_quintile": patient,
+        "pv_patient_by_age_band": patient,
+        "pv_dual_running_by_quintile": 0.0,
+        "pv_dual_running_by_age_band": 0.0,
+        "npv_distributional": value + residual - spend - running,
     }
     assert set(expected) == set(OUTPUTS) - {"raid", "hours_capped"}
     for name, number in expected.items():
@@ -599,10 +608,20 @@ def test_a_do_minimum_at_or_above_the_investments_path_adds_no_benefit() -> None
 # ---------------------------------------------------------------------------------
 
 
+#: The patient channel with no savings that need patients online and no dual running: the
+#: channel's own line is then all that exclusion touches (issue 15 adds the other two).
+CHANNEL_ONLY = BASE.with_values(
+    {
+        "programmes.patient_services.patients.online_dependent_share": 0.0,
+        "programmes.patient_services.patients.dual_running_cost": 0.0,
+    }
+)
+
+
 def test_exclusion_of_one_leaves_exactly_the_staff_value() -> None:
     # Expected: with everyone excluded, value is bit for bit that of the same scenario without a
     # patient channel at all (the other inputs are drawn identically: streams are keyed by name).
-    excluded = BASE.with_values({"risks.digital_exclusion": 1.0})
+    excluded = CHANNEL_ONLY.with_values({"risks.digital_exclusion": 1.0})
     data = excluded.to_dict()
     del data["programmes"]["patient_services"]["patients"]
     no_channel = Scenario.from_toml(dumps_toml(data))
@@ -625,7 +644,8 @@ def test_exclusion_of_zero_adds_the_whole_patient_channel() -> None:
     # contact x the share kept from social-care leakage, draw by draw; released staff hours and the
     # other programmes' value do not change at all.
     runs = {
-        e: simulate(BASE.with_values({"risks.digital_exclusion": e}), draws=400, seed=9) for e in (0.0, 1.0)
+        e: simulate(CHANNEL_ONLY.with_values({"risks.digital_exclusion": e}), draws=400, seed=9)
+        for e in (0.0, 1.0)
     }
     included, excluded = runs[0.0], runs[1.0]
     pid = "patient_services"
@@ -633,7 +653,10 @@ def test_exclusion_of_zero_adds_the_whole_patient_channel() -> None:
     channel = (
         included[f"programmes.{pid}.patients.contacts_per_year"]
         * included["additional_uptake"].sel(programme=pid)
-        * included[f"programmes.{pid}.patients.value_per_contact"]
+        * (
+            included[f"programmes.{pid}.patients.value_per_contact"]
+            - included[f"programmes.{pid}.patients.induced_demand_cost"]
+        )
         * kept
     )
     difference = included["value"].sel(programme=pid) - excluded["value"].sel(programme=pid)
