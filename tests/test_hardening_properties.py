@@ -258,16 +258,20 @@ def check_invariants(ds: xr.Dataset, scenario: Scenario) -> None:
     end = last + 1 + np.floor(per_programme(ds, scenario, "support_years"))
     t = xr.DataArray(np.arange(ds.sizes["year"]), dims="year", coords={"year": ds["year"]})
     assert (ds["running_cost"].where(t >= end, 0.0) == 0).all()
-    # Value: never negative here (every value per contact >= 0), the sum of its kinds, cumulated exactly.
-    assert (ds["value"] >= 0).all()
+    # Value: never negative where a contact moved online saves at least the work it adds (issue 15),
+    # the sum of its kinds, cumulated exactly.
+    saves = ~adds_work(ds)
+    assert (ds["value"].where(saves, 0.0) >= 0).all()
     kinds = ds["cash_releasing_value"] + ds["non_cash_releasing_value"] + ds["patient_value"]
     xr.testing.assert_allclose(ds["value"], kinds.transpose(*ds["value"].dims), rtol=1e-15)
-    assert (ds["cumulative_value"].diff("year") >= 0).all()
+    assert (ds["cumulative_value"].diff("year").where(saves, 0.0) >= 0).all()
     running = ds["value"].sum("programme").cumsum("year")
     xr.testing.assert_allclose(
         ds["cumulative_value"], running.transpose(*ds["cumulative_value"].dims), rtol=1e-12
     )
-    xr.testing.assert_equal(ds["net_benefit"], ds["value"] - ds["spend"] - ds["running_cost"])
+    xr.testing.assert_equal(
+        ds["net_benefit"], ds["value"] - ds["spend"] - ds["running_cost"] - ds["dual_running_cost"]
+    )
     # The appraisal: each PV its flow discounted; residual value from the last year's net flow.
     factor = xr.DataArray(discount_factors(ds), dims="year", coords={"year": ds["year"]})
     flows = {
@@ -276,6 +280,7 @@ def check_invariants(ds: xr.Dataset, scenario: Scenario) -> None:
         "pv_cash_releasing": "cash_releasing_value",
         "pv_non_cash_releasing": "non_cash_releasing_value",
         "pv_patient": "patient_value",
+        "pv_dual_running_cost": "dual_running_cost",
     }
     for pv, flow in flows.items():
         xr.testing.assert_allclose(ds[pv], (ds[flow].sum("programme") * factor).sum("year"), rtol=1e-12)
@@ -283,14 +288,16 @@ def check_invariants(ds: xr.Dataset, scenario: Scenario) -> None:
     lives = {pid: int(p.residual_life.distribution.mean()) for pid, p in scenario.programmes.items()}
     after = discount_factors(ds, n_year + max(lives.values()))[n_year:]
     annuity = xr.DataArray([after[:life].sum() for life in lives.values()], dims="programme")
-    net_last = (ds["value"] - ds["running_cost"]).isel(year=-1, drop=True)
+    net_last = (ds["value"] - ds["running_cost"] - ds["dual_running_cost"]).isel(year=-1, drop=True)
     residual = (np.maximum(net_last, 0.0) * annuity.assign_coords(programme=ds["programme"])).sum("programme")
     xr.testing.assert_allclose(ds["pv_residual_value"], residual, rtol=1e-12)
     benefits = (
         ds["pv_cash_releasing"] + ds["pv_non_cash_releasing"] + ds["pv_patient"] + ds["pv_residual_value"]
     )
     xr.testing.assert_equal(ds["pv_benefits"], benefits)
-    xr.testing.assert_equal(ds["pv_costs"], ds["pv_capital_cost"] + ds["pv_running_cost"])
+    xr.testing.assert_equal(
+        ds["pv_costs"], ds["pv_capital_cost"] + ds["pv_running_cost"] + ds["pv_dual_running_cost"]
+    )
     # NPV = PV(benefits) - PV(costs), to 1e-12 of PV(benefits) + PV(costs): NPV itself can be near 0, so
     # the rounding it may carry is relative to the sums it is the difference of.
     assert (
