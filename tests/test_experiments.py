@@ -31,7 +31,7 @@ import nhsrisk
 from nhsrisk import experiments
 from nhsrisk.distributions import PERT, U_RESOLUTION, Beta, Distribution, Uniform
 from nhsrisk.experiments import SWITCHING_RANGE, compare_options, sobol_analysis, spider, sweep, tornado
-from nhsrisk.scenario import Scenario, ScenarioError, load_scenario
+from nhsrisk.scenario import Scenario, ScenarioError, dumps_toml, load_scenario
 from nhsrisk.simulation import OUTPUTS
 
 BASE = load_scenario()
@@ -98,7 +98,7 @@ def fixed_run(scenario: Scenario, values: tuple[tuple[str, float], ...]) -> dict
     """The outputs the tests read from one run (cached: many references repeat the medians)."""
     fixed = scenario.without_correlations().with_values(dict(values))
     ds = nhsrisk.simulate(fixed, draws=1, seed=0, threads=ONE_THREAD)
-    return {output: read(ds, output) for output in (*SCALAR_OUTPUTS, "pv_costs")} | {
+    return {output: read(ds, output) for output in (*SCALAR_OUTPUTS, "pv_costs", "pv_dual_running_cost")} | {
         "staff_cap_binding": float(ds["hours_capped"].values.any())
     }
 
@@ -155,11 +155,14 @@ def near_break_even() -> tuple[Scenario, float]:
     switch its sign. Returns the scenario and that present value of benefits [GBP].
     """
     pv_value = reference(BASE, "pv_benefits")
-    factor = 0.9 * pv_value / reference(BASE, "pv_costs")
+    dual = reference(BASE, "pv_dual_running_cost")  # keeping routes open: not a share of the capital
+    factor = (0.9 * pv_value - dual) / (reference(BASE, "pv_costs") - dual)
     scenario = BASE.with_values(scaled_spend(BASE, factor))
     npv = reference(scenario, "npv")
     assert 0.05 * pv_value < npv < 0.15 * pv_value
-    assert reference(scenario, "pv_costs") == pytest.approx(factor * reference(BASE, "pv_costs"), rel=1e-12)
+    capital_and_running = reference(scenario, "pv_costs") - reference(scenario, "pv_dual_running_cost")
+    assert capital_and_running == pytest.approx(factor * (reference(BASE, "pv_costs") - dual), rel=1e-12)
+    assert reference(scenario, "pv_dual_running_cost") == pytest.approx(dual, rel=1e-12)
     return scenario, pv_value
 
 
@@ -506,21 +509,30 @@ def test_spider_at_the_median_is_the_base_and_input_values_are_the_ppf():
 def test_spider_of_digital_exclusion_is_the_model_and_affine_decreasing():
     name = "risks.digital_exclusion"
     grid = np.array([0.02, 0.05, 0.3, 0.5, 0.77, 0.95, 0.98])
-    result = spider(BASE, "npv", percentiles=grid, inputs=[name], threads=ONE_THREAD)
+    # With segments, exclusion by segment is the profile shifted on the log-odds scale: NPV still
+    # falls as the headline rises, but not on a line.
+    segmented = spider(BASE, "npv", percentiles=grid, inputs=[name], threads=ONE_THREAD)
+    assert np.all(np.diff(segmented["output"].sel(input=name).values) < 0)
+    # Without segments the headline itself is every contact's exclusion.
+    data = BASE.to_dict()
+    del data["population"]
+    whole = Scenario.from_toml(dumps_toml(data))
+    result = spider(whole, "npv", percentiles=grid, inputs=[name], threads=ONE_THREAD)
     trace = result["output"].sel(input=name).values
-    law = BASE.risks.digital_exclusion.distribution
+    law = whole.risks.digital_exclusion.distribution
     kernel_values = law.kernel_ppf(grid)
     for q, got in zip(grid, trace, strict=True):
-        assert got == reference(BASE, "npv", {name: q}, kernel=True), q
-    # Exclusion scales the patient channel's value by (1 - exclusion) and enters nothing else
-    # (no inclusion programme, the staff cap is not involved, and the residual value's last-year
-    # net benefit stays positive): NPV is affine and decreasing in it.
+        assert got == reference(whole, "npv", {name: q}, kernel=True), q
+    # Exclusion scales the patient channel's value by (1 - exclusion), the savings that need patients
+    # online by (1 - share x exclusion) and dual running by exclusion, all linear (no inclusion
+    # programme, the staff cap is not involved, and the residual value's last-year net benefit stays
+    # positive): NPV is affine and decreasing in it.
     assert np.all(np.diff(trace) < 0)
     line = trace[0] + (trace[-1] - trace[0]) * (kernel_values - kernel_values[0]) / (
         kernel_values[-1] - kernel_values[0]
     )
     # rounding: a few dozen ulps of the present values of benefits and spend that NPV nets
-    pv_scale = reference(BASE, "pv_benefits") + reference(BASE, "pv_costs")
+    pv_scale = reference(whole, "pv_benefits") + reference(whole, "pv_costs")
     np.testing.assert_allclose(trace, line, rtol=0, atol=64 * EPS * pv_scale)
 
 
