@@ -5,7 +5,7 @@ Examples
 >>> import nhsrisk
 >>> ds = nhsrisk.simulate("as-announced", draws=1_000, seed=1)
 >>> sorted(ds.sizes)
-['draw', 'programme', 'staff_group', 'year']
+['age_band', 'draw', 'programme', 'quintile', 'staff_group', 'year']
 """
 
 import os as _os

@@ -236,7 +236,7 @@ class NhsriskDatasetAccessor:
         >>> import nhsrisk
         >>> ds = nhsrisk.simulate(draws=1_000, seed=1)
         >>> str(ds.nhsrisk.prcc("cumulative_value")["input"][0].values)
-        'risks.staff_capacity'
+        'programmes.it_modernisation.black_swan'
         """
         from nhsrisk.sensitivity import prcc
 
