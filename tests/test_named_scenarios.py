@@ -23,6 +23,7 @@ import nhsrisk
 from nhsrisk import cli
 from nhsrisk._format import money_unit
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO
+from tests._hardening import adds_work
 
 VARIANTS = ("after-the-cut", "ring-fenced", "plus-digital-inclusion")
 #: Key paths (of Scenario.to_dict()) where each variant may differ from as-announced, beyond its
@@ -217,15 +218,26 @@ def test_ring_fenced_spends_exactly_the_plan(runs):
     assert bool((ring["spend"] >= default["spend"]).all())  # nothing is taken that the default keeps
 
 
-def test_plus_digital_inclusion_only_adds_patient_value(runs):
-    # Same inputs for the other programmes, so their spend and staff value are bitwise the same;
-    # fewer people excluded can only add patient value (value per contact is never negative here).
+def test_plus_digital_inclusion_only_adds_value_where_online_saves_work(runs):
+    # Same inputs for the other programmes, so their spend and uptake are bitwise the same. Fewer
+    # people excluded adds the patient channel's value, and the savings that need patients online
+    # (hours and cash of the patient strand), in every draw where a contact moved online saves more
+    # than it adds; the other strands need no one online and do not move at all.
     plus, default = runs["plus-digital-inclusion"], runs["as-announced"]
     old = {"programme": default["programme"].values}
-    for name in ("spend", "running_cost", "additional_uptake", "hours_released", "cash_releasing_value"):
+    for name in ("spend", "running_cost", "additional_uptake"):
         np.testing.assert_array_equal(plus[name].sel(old), default[name], err_msg=name)
-    gained = plus["patient_value"].sel(old) - default["patient_value"]
+    others = {"programme": ["it_modernisation", "staff_technology"]}
+    for name in ("hours_released", "cash_releasing_value", "value"):
+        np.testing.assert_array_equal(plus[name].sel(others), default[name].sel(others), err_msg=name)
+    saves = ~adds_work(default)
+    gained = (plus["patient_value"].sel(old) - default["patient_value"]).where(saves, 0.0)
     assert bool((gained >= 0).all()) and float(gained.sum()) > 0
+    hours = plus["hours_released"].sel(programme="patient_services") - default["hours_released"].sel(
+        programme="patient_services"
+    )
+    assert bool((hours >= 0).all()) and float(hours.sum()) > 0
+    assert (plus["contact_weighted_exclusion"] <= default["contact_weighted_exclusion"]).all()
     np.testing.assert_array_equal(plus["value"].sel(programme="digital_inclusion"), 0.0)
 
 
