@@ -253,7 +253,12 @@ def patient_value_only(level: float) -> Scenario:
     for p in PROGRAMMES:
         values[f"programmes.{p}.non_staff_savings"] = 0.0
         values[f"programmes.{p}.social_care_share"] = 1.0
-    return INDEPENDENT.with_values(values)
+    values["programmes.patient_services.patients.induced_demand_cost"] = 0.0
+    # one segment: every contact's exclusion is the headline (with segments the contact-weighted
+    # exclusion differs from it, and the two groups would no longer be symmetric)
+    data = INDEPENDENT.to_dict()
+    del data["population"]
+    return Scenario.from_toml(dumps_toml(data)).with_values(values)
 
 
 def test_symmetric_groups_get_equal_shapley_values():
