@@ -840,11 +840,13 @@ APPRAISAL_SUMMARY: tuple[tuple[str, str], ...] = (
     ("pv_costs", "PV of costs"),
     ("pv_capital_cost", "  capital"),
     ("pv_running_cost", "  running"),
+    ("pv_dual_running_cost", "  dual running"),
     ("pv_benefits", "PV of benefits"),
     ("pv_cash_releasing", "  cash-releasing"),
     ("pv_non_cash_releasing", "  non-cash-releasing"),
     ("pv_patient", "  patient"),
     ("pv_residual_value", "  residual value"),
+    ("npv_distributional", "NPV, distributionally weighted"),
 )
 
 
@@ -1830,7 +1832,7 @@ def draws_table(ds: xr.Dataset) -> pd.DataFrame:
     >>> import nhsrisk
     >>> table = draws_table(nhsrisk.simulate(draws=500, seed=1))
     >>> table.shape, table.columns[:3].tolist(), table.attrs["units"]["npv"]
-    ((500, 11), ['cumulative_value[2029/30]', 'npv', 'bcr'], 'GBP')
+    ((500, 13), ['cumulative_value[2029/30]', 'npv', 'bcr'], 'GBP')
     """
     import pandas as pd
 

@@ -227,11 +227,13 @@ APPRAISAL_OUTPUTS = [
     "pv_costs",
     "pv_capital_cost",
     "pv_running_cost",
+    "pv_dual_running_cost",
     "pv_benefits",
     "pv_cash_releasing",
     "pv_non_cash_releasing",
     "pv_patient",
     "pv_residual_value",
+    "npv_distributional",
 ]
 
 
@@ -241,7 +243,7 @@ def test_summary_of_a_simulation_has_the_documented_structure(run):
     claim = ["cumulative_value[2029/30]", "shortfall[2029/30]"]
     assert result["output"].values.tolist() == [*claim, *APPRAISAL_OUTPUTS]
     assert [name for name, _ in APPRAISAL_SUMMARY] == APPRAISAL_OUTPUTS
-    assert result["output_horizon"].values.tolist() == ["claim window"] * 2 + ["appraisal period"] * 10
+    assert result["output_horizon"].values.tolist() == ["claim window"] * 2 + ["appraisal period"] * 12
     assert result["output_units"].values.tolist() == ["GBP", "GBP", "GBP", "1", *["GBP"] * 8]
     assert dict(result.sizes) == {"output": 12, "quantile": 3}
     # the shortfall is the claim less the value, draw by draw: its quantiles mirror the value's
@@ -279,7 +281,11 @@ def test_summary_of_a_simulation_has_the_documented_structure(run):
     assert result.attrs["target_year"] == "2029/30" and result.attrs["n_draws"] == 2_000
     # The components add up to their totals, draw by draw, so their means do too.
     mean = result["mean"]
-    costs = float(mean.sel(output="pv_capital_cost") + mean.sel(output="pv_running_cost"))
+    costs = float(
+        mean.sel(output="pv_capital_cost")
+        + mean.sel(output="pv_running_cost")
+        + mean.sel(output="pv_dual_running_cost")
+    )
     assert costs == pytest.approx(float(mean.sel(output="pv_costs")), rel=1e-12)
     kinds = ["pv_cash_releasing", "pv_non_cash_releasing", "pv_patient", "pv_residual_value"]
     benefits = float(mean.sel(output=kinds).sum())
@@ -317,9 +323,9 @@ def test_summary_prints_one_section_per_horizon_and_an_escaped_html_table(run):
     for _, label in APPRAISAL_SUMMARY:
         assert f"\n{label} " in appraisal_section, label
     assert "P(benefit-cost ratio < 1)" in appraisal_section and "ratio" in appraisal_section
-    # every row of both sections has the same columns, so the numbers line up (2 headers, 12 outputs)
+    # every row of both sections has the same columns, so the numbers line up (2 headers, 14 outputs)
     rows = [line for line in text.splitlines() if line.endswith("]") and "±" in line]
-    assert len(rows) == 14 and len({len(line) for line in rows}) == 1
+    assert len(rows) == 16 and len({len(line) for line in rows}) == 1
     page = result._repr_html_()
     assert page.startswith("<div") and "<table" in page and "<script" not in page
     assert "Claim window 2025/26 to 2029/30" in page and "&gt;= £7.00bn" in page
