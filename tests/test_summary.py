@@ -245,7 +245,7 @@ def test_summary_of_a_simulation_has_the_documented_structure(run):
     assert [name for name, _ in APPRAISAL_SUMMARY] == APPRAISAL_OUTPUTS
     assert result["output_horizon"].values.tolist() == ["claim window"] * 2 + ["appraisal period"] * 12
     assert result["output_units"].values.tolist() == ["GBP", "GBP", "GBP", "1", *["GBP"] * 10]
-    assert dict(result.sizes) == {"output": 12, "quantile": 3}
+    assert dict(result.sizes) == {"output": 14, "quantile": 3}
     # the shortfall is the claim less the value, draw by draw: its quantiles mirror the value's
     value = run["cumulative_value"].sel(year="2029/30").values
     claim_value = float(run["claimed_return"])
