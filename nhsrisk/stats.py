@@ -846,7 +846,7 @@ APPRAISAL_SUMMARY: tuple[tuple[str, str], ...] = (
     ("pv_non_cash_releasing", "  non-cash-releasing"),
     ("pv_patient", "  patient"),
     ("pv_residual_value", "  residual value"),
-    ("npv_distributional", "NPV, distributionally weighted"),
+    ("npv_distributional", "NPV, equity-weighted"),
 )
 
 
