@@ -63,7 +63,7 @@ def compact(ds: xr.Dataset) -> xr.Dataset:
         name
         for name, variable in ds.data_vars.items()
         if str(name).startswith("pv_")
-        or name in ("npv", "bcr", *COMPACT)
+        or name in ("npv", "bcr", "npv_distributional", *COMPACT)
         or variable.attrs.get("sampled_input") == 1
     ]
     return ds[names]
