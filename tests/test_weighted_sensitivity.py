@@ -294,7 +294,10 @@ def net_benefit_of(run: xr.Dataset) -> xr.DataArray:
     """Three options from one run, GBP: NPV as planned, a cheaper safer variant, and doing nothing."""
     npv = run["npv"]
     delay = run[DELAY]
-    safer = 0.7 * npv + 0.15 * float(npv.std()) * (1.0 - delay / float(delay.max()))
+    # better than nothing when the delay is short, worse when it is long, whatever the NPV's level:
+    # knowing the delay changes the choice, so its EVPPI is positive
+    mean = float(npv.mean())
+    safer = 0.7 * npv + 0.3 * mean + 0.15 * float(npv.std()) * (0.5 - delay / float(delay.max()))
     return xr.concat([npv, safer, 0.0 * npv + float(npv.mean())], dim="option").assign_coords(
         option=["as planned", "safer", "nothing"]
     )
