@@ -525,6 +525,16 @@ def to_dataset(scenario: Scenario, plan: Plan, arrays: dict[str, Any], seed: int
             "units": "GBP/year",
         },
     )
+    population = scenario.population
+    if population is not None:
+        # who the segment outputs are about, for benefit per head (nhsrisk.stats.equity)
+        people = population.people.distribution.mean()
+        for dim, shares in (("quintile", population.quintile_share), ("age_band", population.age_share)):
+            data_vars[f"people_by_{dim}"] = (
+                (dim,),
+                people * np.asarray(shares.values) / sum(shares.values),
+                {"long_name": f"People in each {dim.replace('_', ' ')}", "units": "persons"},
+            )
     data_vars["claimed_return"] = (
         (),
         scenario.target.claimed_return.distribution.mean(),

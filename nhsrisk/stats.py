@@ -2078,6 +2078,98 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
     )
 
 
+def equity(ds: xr.Dataset) -> xr.Dataset:
+    """Who gains: patient-channel benefit per head by deprivation quintile and age band, and its gap.
+
+    The present value of the patient channel (GBP, appraisal period) is shared
+    out by the segment of the patients whose contacts moved online
+    (``pv_patient_by_quintile``, ``pv_patient_by_age_band``) and divided by the
+    people in each (``people_by_quintile``, ``people_by_age_band``, from the
+    scenario's ``[population]`` table). The gap between the most and the least
+    deprived is the ratio of their mean benefits per head, with its Monte Carlo
+    standard error by the delta method.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Results of :func:`nhsrisk.simulate` from a scenario with a ``[population]`` table.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``per_head_by_quintile`` and ``per_head_by_age_band`` (GBP per person) with
+        ``statistic`` ``mean``, ``mcse``, ``5%``, ``50%``, ``95%``; ``most_to_least_deprived``,
+        the ratio of the mean benefit per head in the first quintile to that in the
+        last, and ``most_to_least_deprived_mcse``.
+
+    Raises
+    ------
+    ValueError
+        If the results have no segment outputs or no population (a scenario without
+        ``[population]``), or carry importance weights.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> table = equity(nhsrisk.simulate(draws=2_000, seed=1))
+    >>> table["per_head_by_quintile"].sizes["quintile"]
+    5
+    >>> bool(table["most_to_least_deprived"] > 0)
+    True
+    """
+    caller = "equity"
+    ds = _check_dataset(ds, caller)
+    refuse_weighted(ds, caller, "its ratio of means is not yet weighted")
+    needed = ["pv_patient_by_quintile", "pv_patient_by_age_band", "people_by_quintile", "people_by_age_band"]
+    missing = [name for name in needed if name not in ds]
+    if missing:
+        allowed = "results of a scenario with a [population] table (its segment outputs and people)"
+        raise ValueError(_message("ds", caller, allowed, f"results without {missing}"))
+    out: dict[str, Any] = {}
+    for dim in ("quintile", "age_band"):
+        per_head = ds[f"pv_patient_by_{dim}"] / ds[f"people_by_{dim}"]
+        draws = _finite_draws(per_head.transpose(dim, "draw"), "draw", caller, parameter="ds")
+        n = draws.shape[-1]
+        quantiles = np.quantile(draws, [0.05, 0.5, 0.95], axis=-1)
+        table = np.stack(
+            [draws.mean(axis=-1), draws.std(axis=-1, ddof=1) / math.sqrt(n), *quantiles], axis=-1
+        )
+        out[f"per_head_by_{dim}"] = (
+            (dim, "statistic"),
+            table,
+            {
+                "long_name": f"Patient-channel benefit per head by {dim.replace('_', ' ')}",
+                "units": "GBP/person",
+            },
+        )
+        if dim == "quintile":
+            most, least = draws[0], draws[-1]
+            ratio = most.mean() / least.mean()
+            variance = most.var(ddof=1) + ratio**2 * least.var(ddof=1) - 2 * ratio * np.cov(most, least)[0, 1]
+            out["most_to_least_deprived"] = (
+                (),
+                ratio,
+                {"long_name": "Mean benefit per head, most over least deprived quintile", "units": "1"},
+            )
+            out["most_to_least_deprived_mcse"] = (
+                (),
+                math.sqrt(max(variance, 0.0) / n) / abs(least.mean()),
+                {
+                    "long_name": "Monte Carlo standard error of most_to_least_deprived (delta method)",
+                    "units": "1",
+                },
+            )
+    return xr.Dataset(
+        out,
+        coords={
+            "quintile": ds["quintile"].values,
+            "age_band": ds["age_band"].values,
+            "statistic": ["mean", "mcse", "5%", "50%", "95%"],
+        },
+        attrs={"n_draws": int(ds.sizes["draw"]), **{k: ds.attrs[k] for k in _RUN_IDENTITY if k in ds.attrs}},
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # xarray layer: a scenario against its baseline
 # --------------------------------------------------------------------------------------------------

@@ -207,3 +207,38 @@ def test_a_scenario_round_trips_through_toml_with_its_population() -> None:
     for name in nhsrisk.BUILTIN_SCENARIOS:
         scenario = nhsrisk.load_scenario(name)
         assert Scenario.from_toml(scenario.to_toml()) == scenario
+
+
+def test_equity_is_benefit_per_head_and_the_gap_between_the_ends(default_run: xr.Dataset) -> None:
+    from nhsrisk.stats import equity
+
+    table = equity(default_run)
+    per_head = default_run.pv_patient_by_quintile / default_run.people_by_quintile
+    np.testing.assert_allclose(
+        table.per_head_by_quintile.sel(statistic="mean"), per_head.mean("draw"), rtol=1e-12
+    )
+    # people x benefit per head gives back the patient channel's present value
+    total = (
+        default_run.people_by_age_band * default_run.pv_patient_by_age_band / default_run.people_by_age_band
+    )
+    np.testing.assert_allclose(total.sum("age_band"), default_run.pv_patient, rtol=1e-12)
+    people = nhsrisk.load_scenario().population.people.distribution.mean()
+    assert float(default_run.people_by_quintile.sum()) == pytest.approx(people, rel=1e-12)
+    means = per_head.mean("draw").values
+    assert float(table.most_to_least_deprived) == pytest.approx(means[0] / means[-1], rel=1e-12)
+    # the delta-method error against the spread of the ratio over independent halves of the run
+    halves = [default_run.isel(draw=slice(0, DRAWS // 2)), default_run.isel(draw=slice(DRAWS // 2, None))]
+    ratios = [float(equity(half).most_to_least_deprived) for half in halves]
+    # each half's error is sqrt(2) x the whole run's, their difference's 2 x: within 6 of those
+    assert abs(ratios[0] - ratios[1]) < 12 * float(table.most_to_least_deprived_mcse)
+
+
+def test_equity_needs_a_population() -> None:
+    from nhsrisk.stats import equity
+
+    def remove(data: dict[str, Any]) -> None:
+        del data["population"]
+
+    ds = nhsrisk.simulate(_edited("as-announced", remove), draws=500, seed=1, progress=False)
+    with pytest.raises(ValueError, match="population"):
+        equity(ds)
