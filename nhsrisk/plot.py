@@ -113,6 +113,7 @@ __all__ = [
     "PlotAccessor",
     "compare",
     "distribution",
+    "equity",
     "exceedance",
     "fan",
     "heatmap",
@@ -2217,6 +2218,93 @@ def _claimed_returns(options: xr.Dataset, target: bool | float, variable: str) -
     }
 
 
+def equity(
+    ds: xr.Dataset, by: str = "quintile", *, ax: Axes | None = None, footer: bool = True, **kwargs: Any
+) -> Axes:
+    """Patient-channel benefit per head by deprivation quintile or age band, with its spread.
+
+    Bars are the mean present value per person (GBP, appraisal period) of the
+    patient channel's benefit, shared out by the segment of the patients whose
+    contacts moved online (:func:`nhsrisk.stats.equity`); whiskers run from
+    the 5th to the 95th percentile over the draws. The title gives the ratio of
+    the most to the least deprived quintile's mean, with its Monte Carlo error.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Results of a scenario with a ``[population]`` table.
+    by : {"quintile", "age_band"}, default="quintile"
+        Which margin to draw.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; default a new 7 x 4.5 inch figure.
+    footer : bool, default=True
+        Write the draws, seed, price base and nhsrisk version under the figure.
+    **kwargs
+        Passed to ``ax.bar``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One bar per quintile (most deprived first) or age band; y axis in GBP per person.
+
+    Raises
+    ------
+    TypeError
+        If ``ax`` is not an Axes.
+    ValueError
+        If ``by`` is not ``"quintile"`` or ``"age_band"``, or the results have no
+        population (see :func:`nhsrisk.stats.equity`).
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> import nhsrisk
+    >>> import nhsrisk.plot
+    >>> ax = nhsrisk.plot.equity(nhsrisk.simulate(draws=2_000, seed=1))
+    >>> [label.get_text() for label in ax.get_xticklabels()][:2]
+    ['most deprived', '2nd']
+    >>> plt.close(ax.figure)
+    """
+    caller = "equity"
+    _check_ax(ax, caller)
+    footer = _check_flag(footer, "footer", caller)
+    if by not in ("quintile", "age_band"):
+        raise ValueError(_refuse("by", caller, "'quintile' or 'age_band'", repr(by)))
+    ds = _check_results(ds, caller)
+    table = stats.equity(ds)
+    values = table[f"per_head_by_{by}"]
+    mean = values.sel(statistic="mean").values
+    low, high = values.sel(statistic="5%").values, values.sel(statistic="95%").values
+    labels = [str(label) for label in values[by].values]
+    ax = _new_axes(ax)
+    x = np.arange(len(labels))
+    style: dict[str, Any] = {"color": OKABE_ITO["blue"], "alpha": 0.85, **kwargs}
+    ax.bar(x, mean, label="mean", **style)
+    ax.errorbar(
+        x,
+        mean,
+        yerr=[mean - low, high - mean],
+        fmt="none",
+        ecolor="0.25",
+        capsize=4,
+        linewidth=1.2,
+        label="5-95% of draws",
+    )
+    ax.axhline(0.0, color="0.5", linewidth=0.8)
+    ax.set_xticks(x, labels)
+    _xlabel(ax, "Deprivation quintile (IMD), most deprived first" if by == "quintile" else "Age band (years)")
+    _ylabel(ax, "Patient-channel benefit per head (GBP per person, PV)")
+    ratio = float(table["most_to_least_deprived"])
+    error = float(table["most_to_least_deprived_mcse"])
+    gap = f"most deprived get {ratio:.3g} ± {significant(error, 1)} of what the least deprived get, per head"
+    _set_title(ax, _title(ds, f"who gains from the patient channel, by {by.replace('_', ' ')}", gap))
+    _tidy(ax)
+    _legend(ax, loc="upper left")
+    _footer(ax, ds.attrs, footer)
+    return ax
+
+
 def uptake_priors(
     scenario: Scenario | str | xr.Dataset | None = None,
     *,
@@ -2462,6 +2550,32 @@ class PlotAccessor:
         >>> plt.close(ax.figure)
         """
         return exceedance(self._ds, variable, year=year, target=target, ax=ax, **kwargs)
+
+    def equity(self, by: str = "quintile", *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Call :func:`nhsrisk.plot.equity` on this Dataset.
+
+        Parameters
+        ----------
+        by, ax, **kwargs
+            As in :func:`nhsrisk.plot.equity`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            Benefit per head by quintile or age band.
+
+        Examples
+        --------
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> import nhsrisk
+        >>> from nhsrisk.plot import PlotAccessor
+        >>> ax = PlotAccessor(nhsrisk.simulate(draws=500, seed=1)).equity("age_band")
+        >>> ax.get_xlabel()
+        'Age band (years)'
+        >>> plt.close(ax.figure)
+        """
+        return equity(self._ds, by, ax=ax, **kwargs)
 
     def payback(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """Call :func:`nhsrisk.plot.payback` on this Dataset.

@@ -74,6 +74,7 @@ PLOTS = [
     "heatmap",
     "compare",
     "uptake_priors",
+    "equity",
 ]
 
 pytestmark = pytest.mark.skipif(

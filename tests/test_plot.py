@@ -882,6 +882,7 @@ PLOTS = [
     ("heatmap", "sweep_result", {"statistic": "median"}),
     ("compare", "options", {"variable": "bcr"}),
     ("uptake_priors", "ds", {}),
+    ("equity", "ds", {"by": "age_band"}),
 ]
 
 

@@ -759,7 +759,13 @@ def test_keep_headline_holds_the_same_bits_as_keep_all(sampler, draws, start, th
     outputs = [name for name in OUTPUTS if name in headline.data_vars]
     assert outputs == [name for name in OUTPUTS if name in _model.HEADLINE_OUTPUTS]
     inputs = [name for name in every.data_vars if every[name].attrs.get("sampled_input")]
-    structure = {"planned_spend", "budget_change", "claimed_return", "people_by_quintile", "people_by_age_band"}
+    structure = {
+        "planned_spend",
+        "budget_change",
+        "claimed_return",
+        "people_by_quintile",
+        "people_by_age_band",
+    }
     assert set(headline.data_vars) == {*outputs, *inputs, *structure}
     xr.testing.assert_identical(headline, every[list(headline.data_vars)])
     assert headline.attrs == every.attrs
