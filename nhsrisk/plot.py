@@ -2270,7 +2270,7 @@ def equity(
     _check_ax(ax, caller)
     footer = _check_flag(footer, "footer", caller)
     if by not in ("quintile", "age_band"):
-        raise ValueError(_refuse("by", caller, "'quintile' or 'age_band'", repr(by)))
+        raise ValueError(_described("by", caller, "'quintile' or 'age_band'", repr(by)))
     ds = _check_results(ds, caller)
     table = stats.equity(ds)
     values = table[f"per_head_by_{by}"]
