@@ -29,6 +29,12 @@ A change is undone in one of three ways, said in the row:
   ``git worktree add ../v1 58e49aa``, or ``--v1-path``) in a subprocess, on its
   own default scenario.
 
+The rows describe model v2 as it was merged (commit 0a168bc), before the
+population segments of issue 15: every run uses :func:`without_segments` of the
+default scenario (no ``[population]`` table and none of the patient channel's
+exclusion-dependent lines), which gives the results of that commit bitwise.
+``python -m benchmarks.effects_population`` measures what the segments add.
+
 Outputs per row: median cumulative value over the claim window (2025/26 to
 2029/30), P(reaching the claimed £7bn), median appraisal-period BCR, P(BCR < 1)
 and median NPV. The Markdown table printed at the end is the one in
@@ -38,6 +44,7 @@ and median NPV. The Markdown table printed at the end is the one in
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -107,6 +114,22 @@ def headline_of_run(ds) -> Headline:
     claim = ds["cumulative_value"].sel(year=ds.attrs["target_year"]).values
     claimed = float(np.asarray(ds["claimed_return"]))
     return Headline.of(claim, claimed, ds["bcr"].values, ds["npv"].values)
+
+
+def without_segments(s):
+    """The scenario as model v2 had it: no population table, no exclusion-dependent patient lines."""
+    programmes = {}
+    for pid, programme in s.programmes.items():
+        patients = programme.patients
+        if patients is not None:
+            patients = dataclasses.replace(
+                patients, online_dependent_share=None, dual_running_cost=None, induced_demand_cost=None
+            )
+        inclusion = programme.inclusion
+        if inclusion is not None:
+            inclusion = dataclasses.replace(inclusion, target_age_bands=None, target_quintiles=None)
+        programmes[pid] = dataclasses.replace(programme, patients=patients, inclusion=inclusion)
+    return dataclasses.replace(s, population=None, programmes=programmes)
 
 
 # ---------------------------------------------------------------------------------
@@ -666,7 +689,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    scenario = nhsrisk.load_scenario()
+    scenario = without_segments(nhsrisk.load_scenario())
     base = nhsrisk.simulate(scenario, draws=args.draws, seed=args.seed)
     baseline = headline_of_run(base)
     claimed = float(np.asarray(base["claimed_return"]))

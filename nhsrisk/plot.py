@@ -2219,7 +2219,13 @@ def _claimed_returns(options: xr.Dataset, target: bool | float, variable: str) -
 
 
 def equity(
-    ds: xr.Dataset, by: str = "quintile", *, ax: Axes | None = None, footer: bool = True, **kwargs: Any
+    ds: xr.Dataset,
+    by: str = "quintile",
+    *,
+    baseline_ds: xr.Dataset | None = None,
+    ax: Axes | None = None,
+    footer: bool = True,
+    **kwargs: Any,
 ) -> Axes:
     """Patient-channel benefit per head by deprivation quintile or age band, with its spread.
 
@@ -2228,6 +2234,9 @@ def equity(
     contacts moved online (:func:`nhsrisk.stats.equity`); whiskers run from
     the 5th to the 95th percentile over the draws. The title gives the ratio of
     the most to the least deprived quintile's mean, with its Monte Carlo error.
+    With ``baseline_ds`` the bars are the change against the baseline, draw by
+    draw (who gains from what the scenario adds), and the title gives the
+    difference between the most and the least deprived quintile's mean change.
 
     Parameters
     ----------
@@ -2235,6 +2244,8 @@ def equity(
         Results of a scenario with a ``[population]`` table.
     by : {"quintile", "age_band"}, default="quintile"
         Which margin to draw.
+    baseline_ds : xarray.Dataset, optional
+        Results of the baseline scenario on the same draws (same seed and number of draws).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default a new 7 x 4.5 inch figure.
     footer : bool, default=True
@@ -2265,6 +2276,12 @@ def equity(
     >>> [label.get_text() for label in ax.get_xticklabels()][:2]
     ['most deprived', '2nd']
     >>> plt.close(ax.figure)
+    >>> base = nhsrisk.simulate("as-announced", draws=2_000, seed=1)
+    >>> plus = nhsrisk.simulate("plus-digital-inclusion", draws=2_000, seed=1)
+    >>> ax = nhsrisk.plot.equity(plus, "age_band", baseline_ds=base)
+    >>> " ".join(ax.get_ylabel().split())  # wrapped to the figure's height
+    'Change in patient-channel benefit per head (GBP per person, PV)'
+    >>> plt.close(ax.figure)
     """
     caller = "equity"
     _check_ax(ax, caller)
@@ -2272,7 +2289,9 @@ def equity(
     if by not in ("quintile", "age_band"):
         raise ValueError(_described("by", caller, "'quintile' or 'age_band'", repr(by)))
     ds = _check_results(ds, caller)
-    table = stats.equity(ds)
+    if baseline_ds is not None:
+        baseline_ds = _check_results(baseline_ds, caller)
+    table = stats.equity(ds, baseline_ds)
     values = table[f"per_head_by_{by}"]
     mean = values.sel(statistic="mean").values
     low, high = values.sel(statistic="5%").values, values.sel(statistic="95%").values
@@ -2292,15 +2311,32 @@ def equity(
         label="5-95% of draws",
     )
     ax.axhline(0.0, color="0.5", linewidth=0.8)
+    # headroom above the highest whisker for the legend, which would otherwise sit on a whisker
+    bottom, top = min(0.0, float(low.min())), max(0.0, float(high.max()))
+    ax.set_ylim(bottom - 0.05 * (top - bottom), top + 0.22 * (top - bottom))
     ax.set_xticks(x, labels)
     _xlabel(ax, "Deprivation quintile (IMD), most deprived first" if by == "quintile" else "Age band (years)")
-    _ylabel(ax, "Patient-channel benefit per head (GBP per person, PV)")
-    ratio = float(table["most_to_least_deprived"])
-    error = float(table["most_to_least_deprived_mcse"])
-    gap = f"most deprived get {ratio:.3g} ± {significant(error, 1)} of what the least deprived get, per head"
-    _set_title(ax, _title(ds, f"who gains from the patient channel, by {by.replace('_', ' ')}", gap))
+    margin = by.replace("_", " ")
+    if baseline_ds is None:
+        _ylabel(ax, "Patient-channel benefit per head (GBP per person, PV)")
+        ratio = float(table["most_to_least_deprived"])
+        error = float(table["most_to_least_deprived_mcse"])
+        share = f"{ratio:.3g} ± {significant(error, 1)}"
+        gap = f"most deprived get {share} of what the least deprived get, per head"
+        what = f"who gains from the patient channel, by {margin}"
+    else:
+        _ylabel(ax, "Change in patient-channel benefit per head (GBP per person, PV)")
+        difference = float(table["most_minus_least_deprived"])
+        error = float(table["most_minus_least_deprived_mcse"])
+        unit = money_unit(difference, error)
+        gap = (
+            f"most deprived gain {unit.amount(difference)} ± {unit.amount(error, 1)} per head "
+            "more than the least deprived"
+        )
+        what = f"who gains, against {baseline_ds.attrs.get('scenario_name', 'the baseline')}, by {margin}"
+    _set_title(ax, _title(ds, what, gap))
     _tidy(ax)
-    _legend(ax, loc="upper left")
+    _legend(ax, loc="upper center", ncol=2)
     _footer(ax, ds.attrs, footer)
     return ax
 
@@ -2551,12 +2587,19 @@ class PlotAccessor:
         """
         return exceedance(self._ds, variable, year=year, target=target, ax=ax, **kwargs)
 
-    def equity(self, by: str = "quintile", *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    def equity(
+        self,
+        by: str = "quintile",
+        *,
+        baseline_ds: xr.Dataset | None = None,
+        ax: Axes | None = None,
+        **kwargs: Any,
+    ) -> Axes:
         """Call :func:`nhsrisk.plot.equity` on this Dataset.
 
         Parameters
         ----------
-        by, ax, **kwargs
+        by, baseline_ds, ax, **kwargs
             As in :func:`nhsrisk.plot.equity`.
 
         Returns
@@ -2575,7 +2618,7 @@ class PlotAccessor:
         'Age band (years)'
         >>> plt.close(ax.figure)
         """
-        return equity(self._ds, by, ax=ax, **kwargs)
+        return equity(self._ds, by, baseline_ds=baseline_ds, ax=ax, **kwargs)
 
     def payback(self, *, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """Call :func:`nhsrisk.plot.payback` on this Dataset.

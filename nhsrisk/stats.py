@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 from nhsrisk._format import MoneyUnit, money_unit, percent, significant
 from nhsrisk._order import interval_ranks, interval_ranks_exist
-from nhsrisk._validate import WEIGHT, _message, check_count, refuse_weighted
+from nhsrisk._validate import WEIGHT, _described, _message, check_count, refuse_weighted
 
 __all__ = [
     "SummaryDataset",
@@ -2078,7 +2078,7 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
     )
 
 
-def equity(ds: xr.Dataset) -> xr.Dataset:
+def equity(ds: xr.Dataset, baseline_ds: xr.Dataset | None = None) -> xr.Dataset:
     """Who gains: patient-channel benefit per head by deprivation quintile and age band, and its gap.
 
     The present value of the patient channel (GBP, appraisal period) is shared
@@ -2086,27 +2086,41 @@ def equity(ds: xr.Dataset) -> xr.Dataset:
     (``pv_patient_by_quintile``, ``pv_patient_by_age_band``) and divided by the
     people in each (``people_by_quintile``, ``people_by_age_band``, from the
     scenario's ``[population]`` table). The gap between the most and the least
-    deprived is the ratio of their mean benefits per head, with its Monte Carlo
-    standard error by the delta method.
+    deprived is the ratio of their mean benefits per head and their
+    difference, each with its Monte Carlo standard error.
+
+    With ``baseline_ds``, every figure is the change against the baseline,
+    draw by draw (the runs must share their draws: same seed and number of
+    draws, common random numbers): who gains from what the scenario adds, such
+    as an inclusion programme aimed at some segments. The ratio is then left
+    out, since a segment the scenario does not touch gains about nothing.
 
     Parameters
     ----------
     ds : xarray.Dataset
         Results of :func:`nhsrisk.simulate` from a scenario with a ``[population]`` table.
+    baseline_ds : xarray.Dataset, optional
+        Results of the baseline scenario on the same draws, with the same population.
 
     Returns
     -------
     xarray.Dataset
         ``per_head_by_quintile`` and ``per_head_by_age_band`` (GBP per person) with
-        ``statistic`` ``mean``, ``mcse``, ``5%``, ``50%``, ``95%``; ``most_to_least_deprived``,
-        the ratio of the mean benefit per head in the first quintile to that in the
-        last, and ``most_to_least_deprived_mcse``.
+        ``statistic`` ``mean``, ``mcse``, ``5%``, ``50%``, ``95%`` (percentiles over the
+        draws); ``most_minus_least_deprived`` (GBP per person), the mean benefit per head
+        in the first quintile less that in the last, and ``most_minus_least_deprived_mcse``;
+        without a baseline also ``most_to_least_deprived``, the ratio of the two means, and
+        ``most_to_least_deprived_mcse`` (delta method). Attribute ``baseline_name`` when
+        compared with a baseline.
 
     Raises
     ------
+    TypeError
+        If ``baseline_ds`` is given and is not a Dataset.
     ValueError
         If the results have no segment outputs or no population (a scenario without
-        ``[population]``), or carry importance weights.
+        ``[population]``), or carry importance weights, or the baseline does not share the
+        run's draws, segments and population.
 
     Examples
     --------
@@ -2116,19 +2130,66 @@ def equity(ds: xr.Dataset) -> xr.Dataset:
     5
     >>> bool(table["most_to_least_deprived"] > 0)
     True
+    >>> base = nhsrisk.simulate("as-announced", draws=2_000, seed=1)
+    >>> plus = nhsrisk.simulate("plus-digital-inclusion", draws=2_000, seed=1)
+    >>> gain = equity(plus, base)["per_head_by_age_band"].sel(statistic="mean")
+    >>> bool(gain.sel(age_band="75+") > gain.sel(age_band="16-44"))  # the programme is aimed at 65+
+    True
     """
     caller = "equity"
     ds = _check_dataset(ds, caller)
     refuse_weighted(ds, caller, "its ratio of means is not yet weighted")
     needed = ["pv_patient_by_quintile", "pv_patient_by_age_band", "people_by_quintile", "people_by_age_band"]
-    missing = [name for name in needed if name not in ds]
-    if missing:
-        allowed = "results of a scenario with a [population] table (its segment outputs and people)"
-        raise ValueError(_message("ds", caller, allowed, f"results without {missing}"))
+
+    def per_head(run: xr.Dataset, parameter: str) -> dict[str, np.ndarray]:
+        missing = [name for name in needed if name not in run]
+        if missing:
+            allowed = "results of a scenario with a [population] table (its segment outputs and people)"
+            raise ValueError(_message(parameter, caller, allowed, f"results without {missing}"))
+        return {
+            dim: _finite_draws(
+                (run[f"pv_patient_by_{dim}"] / run[f"people_by_{dim}"]).transpose(dim, "draw"),
+                "draw",
+                caller,
+                parameter=parameter,
+            )
+            for dim in ("quintile", "age_band")
+        }
+
+    values = per_head(ds, "ds")
+    attrs: dict[str, Any] = {
+        "n_draws": int(ds.sizes["draw"]),
+        **{k: ds.attrs[k] for k in _RUN_IDENTITY if k in ds.attrs},
+    }
+    if baseline_ds is not None:
+        if not isinstance(baseline_ds, xr.Dataset):
+            raise TypeError(
+                _message(
+                    "baseline_ds",
+                    caller,
+                    "an xarray.Dataset from nhsrisk.simulate",
+                    type(baseline_ds).__name__,
+                )
+            )
+        refuse_weighted(baseline_ds, caller, "its paired differences are not yet weighted")
+        same = ds.sizes["draw"] == baseline_ds.sizes.get("draw") and np.array_equal(
+            ds["draw"].values, baseline_ds["draw"].values
+        )
+        for name in ("quintile", "age_band", "people_by_quintile", "people_by_age_band"):
+            same = same and name in baseline_ds and np.array_equal(ds[name].values, baseline_ds[name].values)
+        if not same:
+            allowed = "results on the same draws (seed and number of draws) and the same population as ds"
+            raise ValueError(_described("baseline_ds", caller, allowed, "a run that differs"))
+        base = per_head(baseline_ds, "baseline_ds")
+        values = {dim: values[dim] - base[dim] for dim in values}
+        attrs["baseline_name"] = str(baseline_ds.attrs.get("scenario_name", ""))
     out: dict[str, Any] = {}
-    for dim in ("quintile", "age_band"):
-        per_head = ds[f"pv_patient_by_{dim}"] / ds[f"people_by_{dim}"]
-        draws = _finite_draws(per_head.transpose(dim, "draw"), "draw", caller, parameter="ds")
+    what = (
+        "Change in patient-channel benefit per head"
+        if baseline_ds is not None
+        else "Patient-channel benefit per head"
+    )
+    for dim, draws in values.items():
         n = draws.shape[-1]
         quantiles = np.quantile(draws, [0.05, 0.5, 0.95], axis=-1)
         table = np.stack(
@@ -2137,28 +2198,36 @@ def equity(ds: xr.Dataset) -> xr.Dataset:
         out[f"per_head_by_{dim}"] = (
             (dim, "statistic"),
             table,
+            {"long_name": f"{what} by {dim.replace('_', ' ')}", "units": "GBP/person"},
+        )
+    most, least = values["quintile"][0], values["quintile"][-1]
+    n = most.size
+    out["most_minus_least_deprived"] = (
+        (),
+        float(most.mean() - least.mean()),
+        {"long_name": f"{what}, most less least deprived quintile", "units": "GBP/person"},
+    )
+    out["most_minus_least_deprived_mcse"] = (
+        (),
+        float((most - least).std(ddof=1) / math.sqrt(n)),
+        {"long_name": "Monte Carlo standard error of most_minus_least_deprived", "units": "GBP/person"},
+    )
+    if baseline_ds is None:
+        ratio = most.mean() / least.mean()
+        variance = most.var(ddof=1) + ratio**2 * least.var(ddof=1) - 2 * ratio * np.cov(most, least)[0, 1]
+        out["most_to_least_deprived"] = (
+            (),
+            ratio,
+            {"long_name": "Mean benefit per head, most over least deprived quintile", "units": "1"},
+        )
+        out["most_to_least_deprived_mcse"] = (
+            (),
+            math.sqrt(max(variance, 0.0) / n) / abs(least.mean()),
             {
-                "long_name": f"Patient-channel benefit per head by {dim.replace('_', ' ')}",
-                "units": "GBP/person",
+                "long_name": "Monte Carlo standard error of most_to_least_deprived (delta method)",
+                "units": "1",
             },
         )
-        if dim == "quintile":
-            most, least = draws[0], draws[-1]
-            ratio = most.mean() / least.mean()
-            variance = most.var(ddof=1) + ratio**2 * least.var(ddof=1) - 2 * ratio * np.cov(most, least)[0, 1]
-            out["most_to_least_deprived"] = (
-                (),
-                ratio,
-                {"long_name": "Mean benefit per head, most over least deprived quintile", "units": "1"},
-            )
-            out["most_to_least_deprived_mcse"] = (
-                (),
-                math.sqrt(max(variance, 0.0) / n) / abs(least.mean()),
-                {
-                    "long_name": "Monte Carlo standard error of most_to_least_deprived (delta method)",
-                    "units": "1",
-                },
-            )
     return xr.Dataset(
         out,
         coords={
@@ -2166,7 +2235,7 @@ def equity(ds: xr.Dataset) -> xr.Dataset:
             "age_band": ds["age_band"].values,
             "statistic": ["mean", "mcse", "5%", "50%", "95%"],
         },
-        attrs={"n_draws": int(ds.sizes["draw"]), **{k: ds.attrs[k] for k in _RUN_IDENTITY if k in ds.attrs}},
+        attrs=attrs,
     )
 
 

@@ -242,3 +242,104 @@ def test_equity_needs_a_population() -> None:
     ds = nhsrisk.simulate(_edited("as-announced", remove), draws=500, seed=1, progress=False)
     with pytest.raises(ValueError, match="population"):
         equity(ds)
+
+
+@pytest.fixture(scope="module")
+def inclusion_pair() -> tuple[xr.Dataset, xr.Dataset]:
+    base = nhsrisk.simulate("as-announced", draws=DRAWS, seed=11, progress=False)
+    plus = nhsrisk.simulate("plus-digital-inclusion", draws=DRAWS, seed=11, progress=False)
+    return plus, base
+
+
+def test_equity_against_a_baseline_is_the_paired_change(inclusion_pair) -> None:
+    from nhsrisk.stats import equity
+
+    plus, base = inclusion_pair
+    table = equity(plus, base)
+    change = plus.pv_patient_by_age_band / plus.people_by_age_band - base.pv_patient_by_age_band / (
+        base.people_by_age_band
+    )
+    np.testing.assert_allclose(
+        table.per_head_by_age_band.sel(statistic="mean"), change.mean("draw"), rtol=1e-12, atol=1e-15
+    )
+    np.testing.assert_allclose(
+        table.per_head_by_age_band.sel(statistic="mcse"),
+        change.std("draw", ddof=1) / np.sqrt(DRAWS),
+        rtol=1e-12,
+        atol=1e-15,
+    )
+    # the programme reaches 65+ in the two most deprived quintiles: nobody else's benefit moves, in any draw
+    untouched = [band for band in plus.age_band.values if band not in ("65-74", "75+")]
+    np.testing.assert_array_equal(change.sel(age_band=untouched), 0.0)
+    by_quintile = plus.pv_patient_by_quintile - base.pv_patient_by_quintile
+    np.testing.assert_array_equal(by_quintile.sel(quintile=["3rd", "4th", "least deprived"]), 0.0)
+    assert float(table.per_head_by_age_band.sel(age_band="75+", statistic="mean")) > 0
+    assert table.attrs["baseline_name"] == "as-announced"
+    assert "most_to_least_deprived" not in table  # the least deprived gain nothing: no ratio
+    difference = (plus.pv_patient_by_quintile / plus.people_by_quintile).isel(quintile=0) - (
+        base.pv_patient_by_quintile / base.people_by_quintile
+    ).isel(quintile=0)
+    assert float(table.most_minus_least_deprived) == pytest.approx(float(difference.mean()), rel=1e-12)
+
+
+def test_equity_refuses_a_baseline_on_other_draws(inclusion_pair) -> None:
+    from nhsrisk.stats import equity
+
+    plus, _ = inclusion_pair
+    other = nhsrisk.simulate("as-announced", draws=DRAWS // 2, seed=11, progress=False)
+    with pytest.raises(ValueError, match="'baseline_ds' parameter of equity.*same draws"):
+        equity(plus, other)
+    with pytest.raises(TypeError, match="'baseline_ds' parameter of equity"):
+        equity(plus, "as-announced")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("by", ["quintile", "age_band"])
+def test_plot_equity_draws_the_table(default_run: xr.Dataset, inclusion_pair, by: str) -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
+
+    import nhsrisk.plot
+    from nhsrisk.stats import equity
+
+    plus, base = inclusion_pair
+    for ds, baseline in ((default_run, None), (plus, base)):
+        ax = nhsrisk.plot.equity(ds, by, baseline_ds=baseline)
+        table = equity(ds, baseline)[f"per_head_by_{by}"]
+        heights = [bar.get_height() for bar in ax.patches]
+        np.testing.assert_allclose(heights, table.sel(statistic="mean"), rtol=1e-12, atol=1e-15)
+        # the whiskers: one vertical segment per bar, from the 5th to the 95th percentile
+        (whiskers,) = [c for c in ax.collections if isinstance(c, LineCollection) and c.get_segments()]
+        ends = np.array([[seg[:, 1].min(), seg[:, 1].max()] for seg in whiskers.get_segments()])
+        np.testing.assert_allclose(ends[:, 0], table.sel(statistic="5%"), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(ends[:, 1], table.sel(statistic="95%"), rtol=1e-12, atol=1e-15)
+        labels = [label.get_text() for label in ax.get_xticklabels()]
+        assert labels == [str(v) for v in ds[by].values]
+        low, high = ax.get_ylim()
+        assert low <= float(table.sel(statistic="5%").min()) and high >= float(
+            table.sel(statistic="95%").max()
+        )
+        title = " ".join(ax.get_title().split())  # titles are wrapped to the axes' width
+        if baseline is None:
+            assert "per head" in title and f"{float(equity(ds).most_to_least_deprived):.3g}" in title
+            assert " ".join(ax.get_ylabel().split()).startswith("Patient-channel benefit per head (GBP")
+        else:
+            assert "against as-announced" in title and "more than the least deprived" in title
+            assert " ".join(ax.get_ylabel().split()).startswith("Change in patient-channel benefit per head (GBP")
+        plt.close(ax.figure)
+
+
+@pytest.mark.slow
+def test_the_ratio_error_matches_the_spread_over_independent_runs() -> None:
+    """The delta-method MCSE of most/least deprived against the sd of the ratio over 60 seeds."""
+    from scipy import stats as scipy_stats
+
+    from nhsrisk.stats import equity
+
+    runs = [equity(nhsrisk.simulate(draws=DRAWS, seed=100 + k, progress=False)) for k in range(60)]
+    ratios = np.array([float(run.most_to_least_deprived) for run in runs])
+    errors = np.array([float(run.most_to_least_deprived_mcse) for run in runs])
+    # (k - 1) s^2 / sigma^2 is chi-square with k - 1 degrees of freedom: a two-sided 99.9% interval
+    k = ratios.size
+    statistic = (k - 1) * ratios.var(ddof=1) / np.mean(errors) ** 2
+    low, high = scipy_stats.chi2.ppf([0.0005, 0.9995], k - 1)
+    assert low < statistic < high
