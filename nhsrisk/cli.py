@@ -37,7 +37,7 @@ from nhsrisk.experiments import waterfall
 from nhsrisk.io import open_results, run_results_file, save_results, write_folder_atomically
 from nhsrisk.report import REPORT_FILE, WATERFALL_DRAWS, write_report
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
-from nhsrisk.stats import cap_binding, minimum_draws, summary
+from nhsrisk.stats import cap_binding, equity, minimum_draws, summary
 from nhsrisk.tables import TABLE_FORMATS, write_tables
 from nhsrisk.update import (
     MIN_EFFECTIVE_SHARE,
@@ -391,7 +391,85 @@ def summary_table(ds: xr.Dataset) -> str:
     ...
     Staff-time cap binding: never (in no draw, year or staff group)
     """
-    return f"{summary(ds)!r}\n\nStaff-time cap binding: {cap_binding(ds)}"
+    text = f"{summary(ds)!r}\n\n"
+    if _segmented(ds):
+        text += f"{equity_table(ds)}\n\n"
+    return f"{text}Staff-time cap binding: {cap_binding(ds)}"
+
+
+def _segmented(ds: xr.Dataset) -> bool:
+    """Tell whether results are unweighted and have population segments (beyond ``"all"``)."""
+    needed = ("contact_weighted_exclusion", "pv_patient_by_quintile", "people_by_quintile")
+    return all(name in ds for name in needed) and ds.sizes.get("quintile", 0) > 1 and WEIGHT not in ds
+
+
+def equity_table(ds: xr.Dataset) -> str:
+    """Plain-text block of digital exclusion and who gains, for results with population segments.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`nhsrisk.simulate` for a scenario with a ``[population]`` table.
+
+    Returns
+    -------
+    str
+        The contact-weighted digital exclusion (mean over the appraisal period,
+        per draw) against the headline share it is calibrated to; the
+        patient-channel benefit per head (GBP, present value) in the most and
+        least deprived quintiles and in the oldest age band, as mean ± MCSE with
+        the 5th and 95th percentiles of the draws; and the most to least deprived
+        ratio of the means with its Monte Carlo error (:func:`nhsrisk.stats.equity`).
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> print(equity_table(nhsrisk.simulate(draws=2_000, seed=3)))  # doctest: +ELLIPSIS
+    Digital exclusion and who gains (population segments)
+    Contact-weighted digital exclusion ...
+    """
+    table = equity(ds)
+    n = ds.sizes["draw"]
+    exclusion = ds["contact_weighted_exclusion"].mean("year").values
+    headline = float(ds["risks.digital_exclusion"].mean()) if "risks.digital_exclusion" in ds else None
+    against = f", against a headline of {percent(headline)} of adults" if headline is not None else ""
+    lines = [
+        "Digital exclusion and who gains (population segments)",
+        "Contact-weighted digital exclusion (appraisal-period mean)  "
+        f"{percent(exclusion.mean())} ± {percent(exclusion.std(ddof=1) / n**0.5, 2)}{against}",
+    ]
+    quintiles, bands = [str(q) for q in ds["quintile"].values], [str(a) for a in ds["age_band"].values]
+    rows = [
+        (f"{quintiles[0]} quintile", table["per_head_by_quintile"].sel(quintile=quintiles[0])),
+        (f"{quintiles[-1]} quintile", table["per_head_by_quintile"].sel(quintile=quintiles[-1])),
+        (f"aged {bands[-1]}", table["per_head_by_age_band"].sel(age_band=bands[-1])),
+    ]
+    unit = money_unit(*(float(abs(row.sel(statistic=s))) for _, row in rows for s in ("5%", "95%")))
+    cells = [
+        (
+            f"  {label}",
+            unit.symbol,
+            f"{significant(unit.scaled(row.sel(statistic='mean')), 3)} ± "
+            f"{significant(unit.scaled(row.sel(statistic='mcse')), 2)}",
+            significant(unit.scaled(row.sel(statistic="5%")), 3),
+            significant(unit.scaled(row.sel(statistic="95%")), 3),
+        )
+        for label, row in rows
+    ]
+    header = ("Patient-channel benefit per head (PV)", "units", "mean ± MCSE", "5%", "95%")
+    widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]
+    for row in [header, *cells]:
+        lines.append(
+            "  ".join(
+                [row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))]
+            )
+        )
+    ratio, error = float(table["most_to_least_deprived"]), float(table["most_to_least_deprived_mcse"])
+    lines.append(
+        f"Per head, the {quintiles[0]} quintile gets {significant(ratio, 3)} ± {significant(error, 2)} "
+        f"of what the {quintiles[-1]} gets"
+    )
+    return "\n".join(lines)
 
 
 def comparison_table(effect: xr.Dataset) -> str:

@@ -415,3 +415,36 @@ def test_readme_sample_output_is_what_nhsrisk_run_prints(tmp_path, capsys, monke
     assert cli.main(["run", "--seed", "2024", "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert printed.splitlines() == block.group(1).rstrip("\n").splitlines()
+
+
+def test_the_summary_shows_exclusion_and_who_gains_when_the_scenario_has_segments():
+    import copy
+
+    from nhsrisk.scenario import Scenario, dumps_toml
+    from nhsrisk.stats import equity
+
+    ds = nhsrisk.simulate(draws=2_000, seed=5, progress=False)
+    text = cli.summary_table(ds)
+    block = text.split("Digital exclusion and who gains (population segments)\n")[1].split("\n\n")[0]
+    lines = block.splitlines()
+    exclusion = ds["contact_weighted_exclusion"].mean("year")
+    assert lines[0].startswith("Contact-weighted digital exclusion (appraisal-period mean)")
+    assert f"{100 * float(exclusion.mean()):.3g}% ± " in lines[0]
+    assert f"a headline of {100 * float(ds['risks.digital_exclusion'].mean()):.3g}% of adults" in lines[0]
+    table = equity(ds)
+    rows = {line.split("£")[0].strip(): line.split("£")[1].split() for line in lines[2:5]}
+    most = table["per_head_by_quintile"].sel(quintile="most deprived")
+    assert float(rows["most deprived quintile"][0]) == pytest.approx(
+        float(most.sel(statistic="mean")), abs=0.005
+    )
+    assert float(rows["most deprived quintile"][-1]) == pytest.approx(
+        float(most.sel(statistic="95%")), rel=0.005
+    )
+    oldest = table["per_head_by_age_band"].sel(age_band="75+", statistic="mean")
+    assert float(rows["aged 75+"][0]) == pytest.approx(float(oldest), abs=0.005)
+    assert f"gets {float(table['most_to_least_deprived']):.3g} ± " in lines[5]
+    # a scenario without a population table has one segment and no such block
+    data = copy.deepcopy(nhsrisk.load_scenario().to_dict())
+    del data["population"]
+    whole = nhsrisk.simulate(Scenario.from_toml(dumps_toml(data)), draws=500, seed=5, progress=False)
+    assert "who gains" not in cli.summary_table(whole)
