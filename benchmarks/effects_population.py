@@ -111,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     scenario = nhsrisk.load_scenario()
     lines = [
-        "| undone (everything else as in the default) | contact-weighted exclusion, mean | claim-window value, "
-        "median (GBP bn) | BCR, median | P(BCR < 1) | NPV, median (GBP bn) | NPV equity-weighted, median (GBP bn) |",
+        "| undone (everything else as in the default) | contact-weighted exclusion, mean "
+        "| claim-window value, median (GBP bn) | BCR, median | P(BCR < 1) | NPV, median (GBP bn) "
+        "| NPV equity-weighted, median (GBP bn) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     base = nhsrisk.simulate(scenario, draws=args.draws, seed=args.seed, progress=False)

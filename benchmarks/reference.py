@@ -215,7 +215,7 @@ def _segment_arrays(scenario: Scenario) -> dict[str, np.ndarray]:
             "segment_age": np.zeros(1, dtype=np.int64),
             "exclusion_table": np.empty((0, 1)),
             "inclusion_mask": np.ones((n_prog, 1)),
-            "distributional_uplift": np.zeros(1),
+            "distributional_uplift": np.zeros(2),
         }
     ages, quintiles = list(population.age_bands), list(population.quintiles)
     rows = [(a, q) for a in range(len(ages)) for q in range(len(quintiles))]
@@ -278,7 +278,7 @@ def _segment_arrays(scenario: Scenario) -> dict[str, np.ndarray]:
         "segment_age": np.array([a for a, _ in rows], dtype=np.int64),
         "exclusion_table": table,
         "inclusion_mask": mask,
-        "distributional_uplift": np.array([float(np.sum((welfare - 1.0) * by_quintile))]),
+        "distributional_uplift": np.array([float(np.sum((welfare - 1.0) * by_quintile)), *(welfare - 1.0)]),
     }
 
 
@@ -632,8 +632,6 @@ def evaluate_reference(
     pv_costs = pv_capital + pv_running + pv_dual
     npv = pv_benefits - pv_costs
     bcr = np.divide(pv_benefits, pv_costs, out=np.zeros(n), where=pv_costs > 0.0)
-    npv_distributional = npv + structure["distributional_uplift"][0] * (pv_redeployed + pv_patient)
-
     # --- patient benefits and dual running by the segment of the patients concerned -----------
     quintile_of, age_of = structure["segment_quintile"], structure["segment_age"]
     n_quintile, n_age = int(quintile_of.max()) + 1, int(age_of.max()) + 1
@@ -644,6 +642,11 @@ def evaluate_reference(
 
     def margin(values: np.ndarray, of: np.ndarray, size: int) -> np.ndarray:
         return np.stack([values[:, of == i].sum(axis=1) for i in range(size)], axis=1)
+
+    # Green Book weights: freed staff time shared by contacts, the patient channel where it falls
+    premium = structure["distributional_uplift"]
+    patient_by_quintile = margin(patient_by, quintile_of, n_quintile)
+    npv_distributional = npv + premium[0] * pv_redeployed + patient_by_quintile @ premium[1:]
 
     results = {
         "raid": raid,

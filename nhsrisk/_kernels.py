@@ -456,7 +456,7 @@ def _value_and_appraisal(
     risk_idx, prog_idx, group_idx = model[0], model[2], model[4]
     discount_factor, residual_annuity = model[8], model[9]
     segment_weight, segment_quintile, segment_age = model[10], model[11], model[12]
-    distributional_uplift = model[15][0]
+    distributional_uplift = model[15]
     staff_value, added_online = per_programme[0], per_programme[1]
     segment_now = by_segment[1]
     n_segment = segment_now.shape[0]
@@ -614,11 +614,13 @@ def _value_and_appraisal(
         benefits = pv_cash[j] + pv_redeployed[j] + pv_patient[j] + pv_residual[j]
         costs = pv_capital[j] + pv_running[j] + pv_dual[j]
         pv_dual_out[lo + j] = pv_dual[j]
-        # staff time freed for care, shared by quintile as NHS contacts are, carries the Green Book
-        # weights (an uplift of 0 without weights: the NPV itself)
-        distributional_out[lo + j] = (benefits - costs) + distributional_uplift * (
-            pv_redeployed[j] + pv_patient[j]
-        )
+        # Green Book weights (a premium of 0 without them: the NPV itself): staff time freed for
+        # care is shared by quintile as NHS contacts are; the patient channel falls where its
+        # segments say, so each quintile's share carries that quintile's weight
+        weighted = distributional_uplift[0] * pv_redeployed[j]
+        for q in range(distributional_uplift.shape[0] - 1):
+            weighted += distributional_uplift[1 + q] * patient_margin[q, j]
+        distributional_out[lo + j] = (benefits - costs) + weighted
         pv_capital_out[lo + j] = pv_capital[j]
         pv_running_out[lo + j] = pv_running[j]
         pv_cash_out[lo + j] = pv_cash[j]

@@ -51,7 +51,9 @@ class Segments:
     quintile: np.ndarray  # (segment,), index of the quintile
     exclusion_table: np.ndarray  # (GRID, segment), or (0, 1) without a population table
     quintile_weight: np.ndarray  # (quintile,), Green Book distributional weight
-    distributional_uplift: np.ndarray  # (1,), sum over quintiles of (weight - 1) x contact share
+    # (1 + quintile,): [0] the premium on freed staff time, sum over quintiles of (weight - 1) x
+    # contact share; [1 + q] the premium on a benefit that falls in quintile q, weight - 1
+    distributional_uplift: np.ndarray
     people: float  # population size (persons), 0 without a population table
 
     @property
@@ -95,7 +97,7 @@ def build_segments(population: Population | None) -> Segments:
             quintile=np.zeros(1, dtype=np.int64),
             exclusion_table=np.empty((0, 1)),
             quintile_weight=np.ones(1),
-            distributional_uplift=np.zeros(1),
+            distributional_uplift=np.zeros(2),
             people=0.0,
         )
     n_age, n_q = len(population.age_bands), len(population.quintiles)
@@ -148,7 +150,7 @@ def build_segments(population: Population | None) -> Segments:
         quintile=quintile,
         exclusion_table=table,
         quintile_weight=quintile_weight,
-        distributional_uplift=np.array([uplift]),
+        distributional_uplift=np.array([uplift, *(quintile_weight - 1.0)]),
         people=float(population.people.distribution.mean()),
     )
 

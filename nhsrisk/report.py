@@ -40,7 +40,7 @@ from nhsrisk.experiments import tornado as compute_tornado
 from nhsrisk.experiments import waterfall as compute_waterfall
 from nhsrisk.io import open_results, run_results_file, write_atomically
 from nhsrisk.scenario import LONG_TERM_FROM_YEAR, Scenario, scenario_from_attrs
-from nhsrisk.stats import SummaryDataset, _probability_text, cap_binding, summary
+from nhsrisk.stats import SummaryDataset, _probability_text, cap_binding, equity, summary
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -122,8 +122,12 @@ def render_report(
         :func:`nhsrisk.open_results`. It needs the per-draw outputs ``npv``,
         ``bcr`` (and reports the ``pv_*`` present values it holds),
         ``cumulative_value`` (year, draw; GBP), ``claimed_return`` (GBP) and
-        the scenario stored in ``attrs["scenario"]``; the other variables are
-        not read, so a results file holding only these is enough.
+        the scenario stored in ``attrs["scenario"]``; for a scenario with
+        population segments also ``contact_weighted_exclusion``,
+        ``pv_patient_by_quintile``, ``pv_patient_by_age_band``,
+        ``people_by_quintile`` and ``people_by_age_band`` when present (a fifth
+        figure: who gains). The other variables are not read, so a results
+        file holding only these is enough.
     waterfall : xarray.Dataset, optional
         Output of :func:`nhsrisk.waterfall` for the same scenario. Default:
         computed from the scenario stored in ``ds`` with the run's seed and
@@ -140,7 +144,8 @@ def render_report(
     Returns
     -------
     str
-        The HTML document (UTF-8 text), about 0.6 MB with its four images.
+        The HTML document (UTF-8 text), about 0.6 MB with its four images (five for a
+        scenario with population segments: who gains, by deprivation quintile).
 
     Raises
     ------
@@ -162,8 +167,8 @@ def render_report(
     >>> ds = nhsrisk.simulate(draws=500, seed=1)
     >>> wf = nhsrisk.waterfall(draws=500, seed=1, groups=["budget raids"], progress=False)
     >>> page = render_report(ds, waterfall=wf)
-    >>> page.startswith("<!DOCTYPE html>"), page.count("<img "), "http" in page
-    (True, 4, False)
+    >>> page.startswith("<!DOCTYPE html>"), page.count("<img "), "http" in page  # with who gains
+    (True, 5, False)
     """
     caller = "render_report"
     if not isinstance(ds, xr.Dataset):
@@ -670,7 +675,7 @@ def _comparison_sentence(effect: xr.Dataset) -> str:
 def _figures(
     ds: xr.Dataset, table: SummaryDataset, waterfall: xr.Dataset, tornado: xr.Dataset
 ) -> list[tuple[str, str, str, str]]:
-    """(file-like name, PNG data URI, alt text, caption) of the four figures."""
+    """(file-like name, PNG data URI, alt text, caption) of the figures: four, and who gains with segments."""
     from nhsrisk import plot
 
     claim = _claim_name(table)
@@ -727,7 +732,31 @@ def _figures(
             f"(the vertical line; the {shown} largest of {int(tornado.sizes.get('input', 0))} inputs).",
         ),
     ]
+    if _segmented(ds):
+        gap = equity(ds)
+        ratio = significant(float(gap["most_to_least_deprived"]), 3)
+        error = significant(float(gap["most_to_least_deprived_mcse"]), 1)
+        exclusion = percent(float(ds["contact_weighted_exclusion"].mean()))
+        drawings.append(
+            (
+                "equity",
+                lambda ax: plot.equity(ds, ax=ax),
+                4.5,
+                "Bar chart: patient-channel benefit per head by deprivation quintile, most deprived first, "
+                f"with 5-95% whiskers; the most deprived get {ratio} of what the least deprived get.",
+                f"Who gains: the patient channel's present value per person by deprivation quintile. "
+                f"{exclusion} of the contacts it could move online are made by digitally excluded people, "
+                f"who are older and more deprived than average, so the most deprived fifth gets {ratio} "
+                f"(± {error}) of what the least deprived fifth gets per head.",
+            )
+        )
     return [(name, _png(draw, height), alt, caption) for name, draw, height, alt, caption in drawings]
+
+
+def _segmented(ds: xr.Dataset) -> bool:
+    """Tell whether the results have population segments (a scenario with a ``[population]`` table)."""
+    needed = ("contact_weighted_exclusion", "pv_patient_by_quintile", "people_by_quintile")
+    return all(name in ds for name in needed) and ds.sizes.get("quintile", 0) > 1
 
 
 def _png(draw: Callable[[Axes], Any], height: float) -> str:
@@ -785,17 +814,37 @@ def _method(
         f"{ordinal(float(tornado.attrs.get('low', 0.1)))} to its "
         f"{ordinal(float(tornado.attrs.get('high', 0.9)))} percentile with the others at their "
         "medians (no draws; correlations not applied).",
-        "<b>Left out.</b> Each would change the figures, most of them downward: the do-minimum's own "
-        "costs, staff training and backfill, dual running of non-digital routes, go-live dips, social "
-        "care beyond a haircut on NHS benefits, health effects (QALYs) and patients' own time, and "
-        "decommissioning after the appraisal period. Distributional weights are not applied. The "
-        "nhsrisk documentation (The model: Green Book conformance, What the model leaves out) gives "
-        "the equations and the detail.",
+        _left_out(scenario.population is not None),
     ]
     items = "".join(f"<li>{note}</li>" for note in notes)
     return (
         '<section class="method" aria-labelledby="method-title">'
         f'<h2 id="method-title">How these figures were made</h2><ul>{items}</ul></section>\n'
+    )
+
+
+def _left_out(segmented: bool) -> str:
+    """Write the method note on what the model leaves out, with or without population segments."""
+    if segmented:
+        kept = (
+            "the do-minimum's own costs, staff training and backfill, go-live dips, social care beyond a "
+            "haircut on NHS benefits, health effects (QALYs) and patients' own time, harm from digital "
+            "exclusion beyond the benefit it forgoes, segments other than age and deprivation, and "
+            "decommissioning after the appraisal period. Dual running of non-digital routes is a cost "
+            "line, and the equity-weighted NPV applies the Green Book's distributional weights "
+            "(elasticity 1.3) to IMD quintiles, which are areas, not incomes: the weights are approximate."
+        )
+    else:
+        kept = (
+            "the do-minimum's own costs, staff training and backfill, dual running of non-digital routes, "
+            "go-live dips, social care beyond a haircut on NHS benefits, health effects (QALYs) and "
+            "patients' own time, and decommissioning after the appraisal period. Distributional weights "
+            "are not applied: the scenario has no population table."
+        )
+    return (
+        f"<b>Left out.</b> Each would change the figures, most of them downward: {kept} The nhsrisk "
+        "documentation (The model: Green Book conformance, What the model leaves out) gives the "
+        "equations and the detail."
     )
 
 

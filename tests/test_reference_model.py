@@ -449,7 +449,13 @@ def _by_hand(s: Scenario) -> dict[str, Any]:
         "pv_patient_by_age_band": np.array(patient_by["age"]),
         "pv_dual_running_by_quintile": np.array(dual_by["quintile"]),
         "pv_dual_running_by_age_band": np.array(dual_by["age"]),
-        "npv_distributional": benefits - costs + segments["uplift"] * (pv["non_cash"] + pv["patient"]),
+        "npv_distributional": benefits
+        - costs
+        + segments["uplift"] * pv["non_cash"]
+        + sum(
+            (segments["welfare"][k] - 1.0) * patient_by["quintile"][k]
+            for k in range(len(segments["quintiles"]))
+        ),
     }
 
 
@@ -472,6 +478,7 @@ def _segments_by_hand(s: Scenario, headline: float) -> dict[str, Any]:
             "ages": ["all"],
             "mask": {p: [1.0] for p in pids},
             "uplift": 0.0,
+            "welfare": [1.0],
         }
     ages, quintiles = list(pop.age_bands), list(pop.quintiles)
     rows = [(a, k) for a in range(len(ages)) for k in range(len(quintiles))]
@@ -541,6 +548,7 @@ def _segments_by_hand(s: Scenario, headline: float) -> dict[str, Any]:
         "ages": ages,
         "mask": mask,
         "uplift": uplift,
+        "welfare": welfare,
     }
 
 

@@ -49,7 +49,18 @@ DRAWS = 2_000
 SEED = 3
 # The compact results that `nhsrisk run` may keep: per-draw outputs, the per-year value, spend and
 # cap flags, the sampled inputs and the scenario's fixed arrays (plus every attribute).
-COMPACT = ("cumulative_value", "spend", "hours_capped", "planned_spend", "budget_change", "claimed_return")
+COMPACT = (
+    "cumulative_value",
+    "spend",
+    "hours_capped",
+    "planned_spend",
+    "budget_change",
+    "claimed_return",
+    # who gains, for a scenario with population segments (with the pv_patient_by_* margins)
+    "contact_weighted_exclusion",
+    "people_by_quintile",
+    "people_by_age_band",
+)
 
 
 def _browser() -> tuple[str, str] | None:
@@ -94,13 +105,13 @@ def test_the_page_is_self_contained(page: str) -> None:
     assert not re.search(r"(?:https?|ftp)://|//[a-z0-9.-]+\.[a-z]{2,}/", page, flags=re.I)
     assert "<script" not in page and "<link" not in page and "@import" not in page and "url(" not in page
     sources = re.findall(r'<img [^>]*src="([^"]+)"', page)
-    assert len(sources) == 4
+    assert len(sources) == 5  # the default scenario has population segments: who gains is the fifth
     for source in sources:
         assert source.startswith("data:image/png;base64,")
         assert base64.b64decode(source.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     # every image says what it shows, and has a caption
-    assert len(re.findall(r'<img [^>]*alt="[^"]{40,}"', page)) == 4
-    assert page.count("<figcaption>") == 4
+    assert len(re.findall(r'<img [^>]*alt="[^"]{40,}"', page)) == 5
+    assert page.count("<figcaption>") == 5
     assert "@media print" in page
 
 
@@ -265,7 +276,8 @@ def test_nhsrisk_run_report_adds_report_html_to_the_folder(tmp_path: Path) -> No
     argv = ["run", "--scenario", "after-the-cut", "--draws", "500", "--seed", "1", "--out", str(out)]
     assert main([*argv, "--report"]) == 0
     page = (out / REPORT_FILE).read_text(encoding="utf-8")
-    assert page.count("<img ") == 4
+    # the four figures, and who gains: the scenario has population segments
+    assert page.count("<img ") == 5 and 'id="figure-equity"' in page
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert REPORT_FILE in manifest["files"]
     # a run beside its baseline reports the change against it, as budget_change_effect computes it
@@ -359,7 +371,7 @@ def test_the_report_renders_in_chromium_without_errors(
         "return Array.from(document.images, i => [i.complete, i.naturalWidth, i.naturalHeight, "
         "i.getBoundingClientRect().width, i.alt])"
     )
-    assert len(images) == 4
+    assert len(images) == 5
     for complete, natural_width, natural_height, shown_width, alt in images:
         assert complete and natural_width > 0 and natural_height > 0, alt
         # on a laptop screen each figure is at least 500 px wide: readable, two to a row
@@ -454,3 +466,37 @@ def _script(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(_script())
+
+
+def test_a_run_with_population_segments_reports_who_gains(run: xr.Dataset, bridge: xr.Dataset) -> None:
+    from nhsrisk.stats import equity
+
+    page = render_report(run, waterfall=bridge)
+    assert page.count("<img ") == 5
+    figure = page.split('<figure id="figure-equity">')[1].split("</figure>")[0]
+    ratio = float(equity(run)["most_to_least_deprived"])
+    assert f"the most deprived fifth gets {ratio:.3g} " in " ".join(figure.split())
+    exclusion = float(run["contact_weighted_exclusion"].mean())
+    assert f"{100 * exclusion:.3g}% of the contacts" in figure
+    # what the model leaves out says what this run counts: dual running, and approximate weights
+    method = page.split('id="method-title"')[1]
+    assert "Dual running of non-digital routes is a cost line" in method
+    assert "Distributional weights are not applied" not in method
+
+
+def test_a_scenario_without_a_population_says_weights_are_not_applied() -> None:
+    import copy
+
+    from nhsrisk.scenario import Scenario, dumps_toml
+
+    data = copy.deepcopy(nhsrisk.load_scenario().to_dict())
+    del data["population"]
+    scenario = Scenario.from_toml(dumps_toml(data))
+    whole = nhsrisk.simulate(scenario, draws=500, seed=SEED, progress=False)
+    bridge = nhsrisk.waterfall(scenario, draws=500, seed=SEED, groups=["budget raids"], progress=False)
+    page = render_report(whole, waterfall=bridge)
+    assert page.count("<img ") == 4
+    method = page.split('id="method-title"')[1]
+    assert (
+        "dual running of non-digital routes," in method and "Distributional weights are not applied" in method
+    )

@@ -86,9 +86,15 @@ def test_with_weights_the_deprived_count_more(default_run: xr.Dataset) -> None:
     ds = default_run
     uplift = float(segments.distributional_uplift[0])
     assert uplift > 0  # the deprived make more contacts, so freed care leans their way
+    np.testing.assert_allclose(segments.distributional_uplift[1:], weights - 1.0, rtol=1e-15)
+    # freed staff time is shared by contacts; the patient channel carries the weight of where it falls
+    patient = (ds.pv_patient_by_quintile * xr.DataArray(weights - 1.0, dims="quintile")).sum("quintile")
     np.testing.assert_allclose(
-        ds.npv_distributional, ds.npv + uplift * (ds.pv_non_cash_releasing + ds.pv_patient), rtol=1e-12
+        ds.npv_distributional, ds.npv + uplift * ds.pv_non_cash_releasing + patient, rtol=1e-12
     )
+    # the patient channel leans to the less deprived (more of the deprived are offline): its premium
+    # is negative, though the contact-shared premium on freed time is positive
+    assert float(patient.mean()) < 0
 
 
 def test_the_headline_is_the_mean_exclusion_of_the_bands_it_describes(default_run: xr.Dataset) -> None:
@@ -324,7 +330,9 @@ def test_plot_equity_draws_the_table(default_run: xr.Dataset, inclusion_pair, by
             assert " ".join(ax.get_ylabel().split()).startswith("Patient-channel benefit per head (GBP")
         else:
             assert "against as-announced" in title and "more than the least deprived" in title
-            assert " ".join(ax.get_ylabel().split()).startswith("Change in patient-channel benefit per head (GBP")
+            assert " ".join(ax.get_ylabel().split()).startswith(
+                "Change in patient-channel benefit per head (GBP"
+            )
         plt.close(ax.figure)
 
 
