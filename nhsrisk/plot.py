@@ -2233,8 +2233,9 @@ def equity(
     patient channel's benefit, shared out by the segment of the patients whose
     contacts moved online (:func:`nhsrisk.stats.equity`); whiskers run from
     the 5th to the 95th percentile over the draws. The title gives the ratio of
-    the most to the least deprived quintile's mean, with its Monte Carlo error.
-    With ``baseline_ds`` the bars are the change against the baseline, draw by
+    the most to the least deprived quintile's mean (by quintile) or of the oldest
+    band's mean to that of the band that gets the most (by age band), with its
+    Monte Carlo error. With ``baseline_ds`` the bars are the change against the baseline, draw by
     draw (who gains from what the scenario adds), and the title gives the
     difference between the most and the least deprived quintile's mean change.
 
@@ -2319,10 +2320,18 @@ def equity(
     margin = by.replace("_", " ")
     if baseline_ds is None:
         _ylabel(ax, "Patient-channel benefit per head (GBP per person, PV)")
-        ratio = float(table["most_to_least_deprived"])
-        error = float(table["most_to_least_deprived_mcse"])
-        share = f"{ratio:.3g} ± {significant(error, 1)}"
-        gap = f"most deprived get {share} of what the least deprived get, per head"
+        if by == "quintile":
+            ratio = float(table["most_to_least_deprived"])
+            error = float(table["most_to_least_deprived_mcse"])
+            share = f"{ratio:.3g} ± {significant(error, 1)}"
+            gap = f"most deprived get {share} of what the least deprived get, per head"
+        else:
+            ratios = table["to_highest_age_band"]
+            oldest, top = labels[-1], labels[int(np.argmax(ratios.values))]
+            ratio = float(ratios.sel(age_band=oldest))
+            error = float(table["to_highest_age_band_mcse"].sel(age_band=oldest))
+            share = f"{ratio:.3g} ± {significant(error, 1)}"
+            gap = f"aged {oldest} get {share} of what those aged {top} get, per head"
         what = f"who gains from the patient channel, by {margin}"
     else:
         _ylabel(ax, "Change in patient-channel benefit per head (GBP per person, PV)")

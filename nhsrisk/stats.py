@@ -2078,6 +2078,17 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
     )
 
 
+def _ratio_of_means(numerator: np.ndarray, denominator: np.ndarray) -> tuple[float, float]:
+    """Ratio of the means of paired draws and its Monte Carlo standard error (delta method)."""
+    ratio = float(numerator.mean() / denominator.mean())
+    variance = (
+        numerator.var(ddof=1)
+        + ratio**2 * denominator.var(ddof=1)
+        - 2 * ratio * np.cov(numerator, denominator)[0, 1]
+    )
+    return ratio, math.sqrt(max(variance, 0.0) / numerator.size) / abs(float(denominator.mean()))
+
+
 def equity(ds: xr.Dataset, baseline_ds: xr.Dataset | None = None) -> xr.Dataset:
     """Who gains: patient-channel benefit per head by deprivation quintile and age band, and its gap.
 
@@ -2110,8 +2121,9 @@ def equity(ds: xr.Dataset, baseline_ds: xr.Dataset | None = None) -> xr.Dataset:
         draws); ``most_minus_least_deprived`` (GBP per person), the mean benefit per head
         in the first quintile less that in the last, and ``most_minus_least_deprived_mcse``;
         without a baseline also ``most_to_least_deprived``, the ratio of the two means, and
-        ``most_to_least_deprived_mcse`` (delta method). Attribute ``baseline_name`` when
-        compared with a baseline.
+        ``most_to_least_deprived_mcse`` (delta method), and ``to_highest_age_band`` (by
+        ``age_band``), each band's mean over the mean of the band that gets the most, with
+        ``to_highest_age_band_mcse``. Attribute ``baseline_name`` when compared with a baseline.
 
     Raises
     ------
@@ -2213,8 +2225,7 @@ def equity(ds: xr.Dataset, baseline_ds: xr.Dataset | None = None) -> xr.Dataset:
         {"long_name": "Monte Carlo standard error of most_minus_least_deprived", "units": "GBP/person"},
     )
     if baseline_ds is None:
-        ratio = most.mean() / least.mean()
-        variance = most.var(ddof=1) + ratio**2 * least.var(ddof=1) - 2 * ratio * np.cov(most, least)[0, 1]
+        ratio, error = _ratio_of_means(most, least)
         out["most_to_least_deprived"] = (
             (),
             ratio,
@@ -2222,11 +2233,27 @@ def equity(ds: xr.Dataset, baseline_ds: xr.Dataset | None = None) -> xr.Dataset:
         )
         out["most_to_least_deprived_mcse"] = (
             (),
-            math.sqrt(max(variance, 0.0) / n) / abs(least.mean()),
+            error,
             {
                 "long_name": "Monte Carlo standard error of most_to_least_deprived (delta method)",
                 "units": "1",
             },
+        )
+        bands = values["age_band"]
+        top = bands[int(np.argmax(bands.mean(axis=-1)))]
+        ratios = np.array([_ratio_of_means(band, top) for band in bands])
+        out["to_highest_age_band"] = (
+            ("age_band",),
+            ratios[:, 0],
+            {
+                "long_name": "Mean benefit per head, over that of the age band that gets the most",
+                "units": "1",
+            },
+        )
+        out["to_highest_age_band_mcse"] = (
+            ("age_band",),
+            ratios[:, 1],
+            {"long_name": "Monte Carlo standard error of to_highest_age_band (delta method)", "units": "1"},
         )
     return xr.Dataset(
         out,

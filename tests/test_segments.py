@@ -232,6 +232,12 @@ def test_equity_is_benefit_per_head_and_the_gap_between_the_ends(default_run: xr
     assert float(default_run.people_by_quintile.sum()) == pytest.approx(people, rel=1e-12)
     means = per_head.mean("draw").values
     assert float(table.most_to_least_deprived) == pytest.approx(means[0] / means[-1], rel=1e-12)
+    bands = (default_run.pv_patient_by_age_band / default_run.people_by_age_band).mean("draw").values
+    np.testing.assert_allclose(table.to_highest_age_band, bands / bands.max(), rtol=1e-12)
+    assert (
+        float(table.to_highest_age_band_mcse.max()) > 0.0
+        and float(table.to_highest_age_band_mcse.min()) == 0.0
+    )
     # the delta-method error against the spread of the ratio over independent halves of the run
     halves = [default_run.isel(draw=slice(0, DRAWS // 2)), default_run.isel(draw=slice(DRAWS // 2, None))]
     ratios = [float(equity(half).most_to_least_deprived) for half in halves]
@@ -325,8 +331,14 @@ def test_plot_equity_draws_the_table(default_run: xr.Dataset, inclusion_pair, by
             table.sel(statistic="95%").max()
         )
         title = " ".join(ax.get_title().split())  # titles are wrapped to the axes' width
+        if baseline is None and by == "quintile":
+            assert "Most deprived get" in title and f"{float(equity(ds).most_to_least_deprived):.3g}" in title
+        elif baseline is None:
+            # the oldest band against the band that gets the most per head (45-64 in the default)
+            ratio = equity(ds).to_highest_age_band
+            assert f"Aged 75+ get {float(ratio.sel(age_band='75+')):.3g} " in title
+            assert "of what those aged 45-64 get" in title and float(ratio.sel(age_band="45-64")) == 1.0
         if baseline is None:
-            assert "per head" in title and f"{float(equity(ds).most_to_least_deprived):.3g}" in title
             assert " ".join(ax.get_ylabel().split()).startswith("Patient-channel benefit per head (GBP")
         else:
             assert "against as-announced" in title and "more than the least deprived" in title
