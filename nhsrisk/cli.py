@@ -449,10 +449,10 @@ def equity_table(ds: xr.Dataset) -> str:
         (
             f"  {label}",
             unit.symbol,
-            f"{significant(unit.scaled(row.sel(statistic='mean')), 3)} ± "
-            f"{significant(unit.scaled(row.sel(statistic='mcse')), 2)}",
-            significant(unit.scaled(row.sel(statistic="5%")), 3),
-            significant(unit.scaled(row.sel(statistic="95%")), 3),
+            f"{significant(unit.scaled(float(row.sel(statistic='mean'))), 3)} ± "
+            f"{significant(unit.scaled(float(row.sel(statistic='mcse'))), 2)}",
+            significant(unit.scaled(float(row.sel(statistic="5%"))), 3),
+            significant(unit.scaled(float(row.sel(statistic="95%"))), 3),
         )
         for label, row in rows
     ]

@@ -2327,11 +2327,11 @@ def equity(
             gap = f"most deprived get {share} of what the least deprived get, per head"
         else:
             ratios = table["to_highest_age_band"]
-            oldest, top = labels[-1], labels[int(np.argmax(ratios.values))]
+            oldest, leader = labels[-1], labels[int(np.argmax(ratios.values))]
             ratio = float(ratios.sel(age_band=oldest))
             error = float(table["to_highest_age_band_mcse"].sel(age_band=oldest))
             share = f"{ratio:.3g} ± {significant(error, 1)}"
-            gap = f"aged {oldest} get {share} of what those aged {top} get, per head"
+            gap = f"aged {oldest} get {share} of what those aged {leader} get, per head"
         what = f"who gains from the patient channel, by {margin}"
     else:
         _ylabel(ax, "Change in patient-channel benefit per head (GBP per person, PV)")
