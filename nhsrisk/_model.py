@@ -263,7 +263,7 @@ OUTPUTS: dict[str, Output] = {
     "npv_distributional": Output(
         (),
         "NPV with Green Book distributional weights on the staff time freed for care "
-        "(shared by quintile as NHS contacts are)",
+        "(shared by quintile as NHS contacts are) and on the patient channel (in the quintiles it reaches)",
         "GBP",
         horizon="appraisal",
     ),
