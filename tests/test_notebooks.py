@@ -114,9 +114,8 @@ _figures.update({
     "median PV of dual running cost (GBP bn)": _stat("quantile_estimate", "pv_dual_running_cost", 0.5) / 1e9,
     "median equity-weighted NPV (GBP bn)": _stat("quantile_estimate", "npv_distributional", 0.5) / 1e9,
     "equity weights: change in the mean NPV (GBP m)": float(premium.mean()) / 1e6,
-    "equity weights: change in the mean NPV / mean PV of the benefits weighted": float(
-        premium.mean() / weighted_benefits.mean()
-    ),
+    "patient channel: share of its PV, most deprived": float(patient_share.sel(quintile="most deprived")),
+    "patient channel: share of its PV, least deprived": float(patient_share.sel(quintile="least deprived")),
 })
 print(_json.dumps(_figures))
 """,
@@ -846,12 +845,13 @@ QUICKSTART_CLAIMS = [
     ("against about 23% for the headline share of adults", N("23", per=100),
      "mean digital exclusion, headline"),
     # equity weights
-    ("Its median is about −£1.20bn against −£1.22bn unweighted", N("−1.20"),
+    ("Its median is about −£1.21bn against −£1.22bn unweighted", N("−1.21"),
      "median equity-weighted NPV (GBP bn)"),
-    ("Its median is about −£1.20bn against −£1.22bn unweighted", N("−1.22"), "median NPV (GBP bn)"),
-    ("the weights add about £27m to the mean NPV", N("27"), "equity weights: change in the mean NPV (GBP m)"),
-    ("about 1.2% of the benefits they weight", N("1.2", per=100),
-     "equity weights: change in the mean NPV / mean PV of the benefits weighted"),
+    ("Its median is about −£1.21bn against −£1.22bn unweighted", N("−1.22"), "median NPV (GBP bn)"),
+    ("the weights add about £16m to the mean NPV", N("16"), "equity weights: change in the mean NPV (GBP m)"),
+    ("the most deprived quintile gets about 18% of it", N("18", per=100),
+     "patient channel: share of its PV, most deprived"),
+    ("the least deprived about 21%", N("21", per=100), "patient channel: share of its PV, least deprived"),
 ]
 
 SENSITIVITY_CLAIMS = [
