@@ -193,31 +193,8 @@ def _s(doc: str, *, optional: bool = False, default: Any = None, free_text: bool
 
 
 @dataclass(frozen=True)
-class Spend:
-    """Planned spend by financial year [GBP], one value per scenario year."""
-
-    values: tuple[float, ...]
-    source: str
-    note: str | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "values", tuple(float(v) for v in self.values))
-
-    @property
-    def total(self) -> float:
-        """Total planned spend [GBP]."""
-        return math.fsum(self.values)
-
-    def to_dict(self) -> dict[str, Any]:  # noqa: D102
-        table: dict[str, Any] = {"values": list(self.values), "source": self.source}
-        if self.note is not None:
-            table["note"] = self.note
-        return table
-
-
-@dataclass(frozen=True)
-class Profile:
-    """Fixed values by age band or by deprivation quintile, with where they come from."""
+class _SourcedValues:
+    """Fixed values with where they come from: a spend profile, or figures by age band or quintile."""
 
     values: tuple[float, ...]
     source: str
@@ -236,6 +213,21 @@ class Profile:
         if self.note is not None:
             table["note"] = self.note
         return table
+
+
+@dataclass(frozen=True)
+class Spend(_SourcedValues):
+    """Planned spend by financial year [GBP], one value per scenario year."""
+
+    @property
+    def total(self) -> float:
+        """Total planned spend [GBP]."""
+        return math.fsum(self.values)
+
+
+@dataclass(frozen=True)
+class Profile(_SourcedValues):
+    """Fixed values by age band or by deprivation quintile, with where they come from."""
 
 
 @dataclass(frozen=True)
