@@ -110,13 +110,14 @@ def test_run_timings_name_every_phase_on_stderr(tmp_path, capsys):
 
 
 def test_the_command_line_prints_the_summary_object(tmp_path, capsys):
-    # One summary: nhsrisk run prints repr(nhsrisk.summary(ds)) of its own results, then the cap line.
+    # One summary: nhsrisk run prints repr(nhsrisk.summary(ds)) of its own results, then (the default
+    # scenario has population segments) who gains, then the cap line.
     run(["--draws", "3000", "--seed", "11", "--out", str(tmp_path)])
     text = capsys.readouterr().out
     ds = nhsrisk.simulate(draws=3000, seed=11)
-    expected = repr(nhsrisk.summary(ds))
-    assert text.startswith(expected + "\n\nStaff-time cap binding: ")
-    assert cli.summary_table(ds) == f"{expected}\n\nStaff-time cap binding: {nhsrisk.stats.cap_binding(ds)}"
+    expected = f"{nhsrisk.summary(ds)!r}\n\n{cli.equity_table(ds)}\n\nStaff-time cap binding: "
+    assert text.startswith(expected)
+    assert cli.summary_table(ds) == f"{expected}{nhsrisk.stats.cap_binding(ds)}"
 
 
 @pytest.mark.parametrize(
