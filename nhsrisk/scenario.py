@@ -64,7 +64,6 @@ SCENARIO_ALIASES: Mapping[str, str] = types.MappingProxyType({"spring-budget-202
 LONG_TERM_FROM_YEAR = 31
 _YEAR = re.compile(r"^(\d{4})/(\d{2})$")
 #: The smallest and largest uniforms the kernel can draw: (k + 1/2) / 2**52.
-_EXTREME_UNIFORMS = np.array([0.5 * 2.0**-52, 1.0 - 0.5 * 2.0**-52])
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 #: Longest ``short_label`` of a programme or staff group: it prefixes input labels on figure axes.
 SHORT_LABEL_MAX = 32
@@ -1781,8 +1780,8 @@ def _parse_quantity(value: Any, meta: Mapping[str, Any], path: str, file: str | 
             f"got {float(distribution.mean())!r}",
             file,
         )
-    extremes = distribution.kernel_ppf(_EXTREME_UNIFORMS)
-    if not np.isfinite(extremes).all():
+    extremes = distribution.kernel_extremes()
+    if extremes is not None and not np.isfinite(extremes).all():
         raise ScenarioError(
             path,
             f"{distribution.describe()} reaches {extremes.min()!r}..{extremes.max()!r} at the most extreme "

@@ -843,3 +843,51 @@ def test_sample_validates_its_arguments(kwargs: dict[str, Any], error: type[Exce
     draws_ = kwargs.pop("draws")
     with pytest.raises(error):
         Uniform(0.0, 1.0).sample(draws_, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "distribution",
+    [
+        # far from overflow: decided without the kernel
+        LogNormal(0.0, 0.2),
+        LogNormal(-700.0, 50.0),
+        Normal(1e298, 1e297),
+        # near or past it: the kernel's own quantiles decide
+        LogNormal(0.0, 690.8 / 8.3 + 0.01),
+        LogNormal(0.0, 709.0 / 8.2095),
+        LogNormal(0.0, 709.9 / 8.2095),
+        LogNormal(700.0, 2.0),
+        Normal(0.0, 1e306),
+        Normal(-1.7e308, 1.0),
+        TruncatedNormal(0.0, 1e307, -1e308, 0.0),
+        # bounded supports within +-1e150 never overflow; wider ones may (a width of 2e308 does)
+        PERT(0.0, 1.0, 4.0),
+        Triangular(-1e150, 0.0, 1e150),
+        Uniform(-1e308, 1e308),
+        Triangular(-1e200, 0.0, 1e200),
+    ],
+    ids=repr,
+)
+def test_kernel_extremes_say_none_only_when_the_kernel_is_finite(distribution) -> None:
+    from nhsrisk.distributions import EXTREME_UNIFORMS
+
+    exact = distribution.kernel_ppf(EXTREME_UNIFORMS)
+    shown = distribution.kernel_extremes()
+    if shown is None:
+        assert np.isfinite(exact).all()
+    else:
+        np.testing.assert_array_equal(shown, exact)
+
+
+def test_loading_a_scenario_does_not_load_the_numba_inverse_cdf() -> None:
+    # Checking a scenario's extremes used to load the compiled inverse CDF (about 0.25 s in a fresh
+    # process); the bounded and normal-based distributions of the default are decided without it.
+    import subprocess
+    import sys
+
+    code = (
+        "import nhsrisk; from nhsrisk import _sampling; nhsrisk.load_scenario(); "
+        "print(len(_sampling._inverse_cdf_many.signatures))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0"
