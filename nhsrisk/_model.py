@@ -309,16 +309,23 @@ OUT_NPV_DISTRIBUTIONAL = OUTPUT_NAMES.index("npv_distributional")
 CLAIM_OUTPUT = "cumulative_value"
 APPRAISAL_OUTPUTS = ("npv", "bcr")
 
-#: Outputs that ``simulate(keep="headline")`` holds (with every sampled input): what a summary,
-#: the fan chart, the exceedance curve, a comparison against a baseline and an update by observed
-#: delivery read. Per draw they take about a third of the bytes of every output; ``nhsrisk run``
-#: writes these by default.
+#: Outputs that a run holds by default (``simulate(keep="headline")``, with every sampled input):
+#: what a summary, payback, the fan chart, the exceedance curve, rank correlations (raid events
+#: are inputs), a comparison against a baseline and an update by observed delivery read. Per draw
+#: they take about 40% of the bytes of every output; the rest (hours by staff group, value by kind,
+#: adequacy, additional uptake, net benefit) is computed on request: ``simulate(outputs=[...])``,
+#: ``keep="all"`` or ``ds.nhsrisk.with_outputs(...)`` on a run, bit for bit the same draws.
 HEADLINE_OUTPUTS = (
+    "raid",
     "spend",
+    # running and dual-running costs are what payback and the net flow by year read
+    "running_cost",
     # uptake is what delivery is observed by (nhsrisk.update of a saved run: 240 bytes a draw)
     "uptake",
+    "value",
     # who gains and who is left out (issue 15): 10 years and 20 segment margins, 240 bytes a draw
     "contact_weighted_exclusion",
+    "dual_running_cost",
     "pv_patient_by_quintile",
     "pv_patient_by_age_band",
     "pv_dual_running_by_quintile",

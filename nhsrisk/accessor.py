@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from nhsrisk import stats
+from nhsrisk.simulation import with_outputs
 
 __all__ = ["NhsriskDataArrayAccessor", "NhsriskDatasetAccessor"]
 
@@ -86,6 +87,28 @@ class NhsriskDatasetAccessor:
         from nhsrisk.plot import PlotAccessor
 
         return PlotAccessor(self._ds)
+
+    def with_outputs(self, outputs: Sequence[str]) -> xr.Dataset:
+        """Call :func:`nhsrisk.simulation.with_outputs` on this Dataset: outputs the run did not keep.
+
+        Parameters
+        ----------
+        outputs : sequence of str
+            Output names, such as ``["hours_released"]``.
+
+        Returns
+        -------
+        xarray.Dataset
+            This Dataset with the outputs added, recomputed for its own draws bit for bit.
+
+        Examples
+        --------
+        >>> import nhsrisk
+        >>> ds = nhsrisk.simulate(draws=1_000, seed=1).nhsrisk.with_outputs(["net_benefit"])
+        >>> ds["net_benefit"].dims
+        ('year', 'programme', 'draw')
+        """
+        return with_outputs(self._ds, outputs)
 
     def summary(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -19,10 +20,10 @@ from nhsrisk._model import HEADLINE_OUTPUTS, OUTPUTS
 from nhsrisk._plan import Plan, build_plan
 from nhsrisk._progress import check_progress
 from nhsrisk._validate import check_count, resolve_seed
-from nhsrisk.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
+from nhsrisk.scenario import DEFAULT_SCENARIO, Scenario, load_scenario, scenario_from_attrs
 from nhsrisk.streaming import DEFAULT_CHUNK, lazy_results, streaming_summary
 
-__all__ = ["HEADLINE_OUTPUTS", "OUTPUTS", "SAMPLERS", "simulate"]
+__all__ = ["HEADLINE_OUTPUTS", "OUTPUTS", "SAMPLERS", "simulate", "with_outputs"]
 
 #: Sampling designs accepted by ``simulate(..., sampler=...)``.
 SAMPLERS = ("random", "lhs", "sobol")
@@ -41,7 +42,8 @@ def simulate(
     max_draws: int = 10_000_000,
     progress: bool | None = None,
     chunks: int | None = None,
-    keep: str = "all",
+    keep: str = "headline",
+    outputs: Sequence[str] | None = None,
     client: Any = None,
     memory_limit: float | None = None,
 ) -> xr.Dataset:
@@ -97,23 +99,28 @@ def simulate(
         for bit to the unchunked run (needs dask: ``pip install 'nhsrisk[scale]'``,
         else an ImportError saying so). With ``keep="summary"``: draws per step
         (default 2**17).
-    keep : {"all", "headline", "summary"}, default="all"
-        ``"all"`` keeps every output (:data:`OUTPUTS`) and every sampled input
-        for every draw: about 5 kB a draw for the default scenario.
-        ``"headline"`` keeps every sampled input and the outputs that
-        :func:`~nhsrisk.summary`, the fan chart, the exceedance curve and
-        :func:`~nhsrisk.budget_change_effect` read, and ``uptake``, which
-        :func:`~nhsrisk.update` observes (:data:`HEADLINE_OUTPUTS`: the
-        per-draw totals such as ``npv`` and ``bcr``, ``cumulative_value``,
-        ``spend``, ``uptake`` and ``hours_capped``), about a third of the bytes; the draws
-        run in slices through scratch arrays, and the values are those of
-        ``"all"`` bit for bit.
+    keep : {"headline", "all", "summary"}, default="headline"
+        ``"headline"`` keeps every sampled input and the outputs that summaries,
+        payback, the fan chart, the exceedance curve, rank correlations,
+        :func:`~nhsrisk.budget_change_effect` and :func:`~nhsrisk.update` read
+        (:data:`HEADLINE_OUTPUTS`: the per-draw totals such as ``npv`` and
+        ``bcr``, ``cumulative_value``, and by year and programme ``spend``,
+        ``running_cost``, ``dual_running_cost``, ``uptake`` and ``value``), about
+        2.5 kB a draw for the default scenario; the draws run in slices through
+        scratch arrays, so fresh memory is touched once, and the values are
+        those of ``"all"`` bit for bit. ``"all"`` keeps every output
+        (:data:`OUTPUTS`), about 5.5 kB a draw: hours released by staff group,
+        value by kind, funding adequacy, additional uptake and net benefit besides.
         ``"summary"`` keeps no draws: summary statistics of ``cumulative_value``,
         ``npv`` and ``bcr`` are computed chunk by chunk in bounded memory (exact
         mean and variance, KLL-sketch quantiles with their stated rank error,
         exact probabilities); see :func:`nhsrisk.streaming.streaming_summary`.
         For runs too big to hold, such as 10**8 draws. Needs Apache DataSketches
         (``pip install 'nhsrisk[scale]'``, else an ImportError saying so).
+    outputs : sequence of str, optional
+        Outputs to keep besides the headline ones (names from :data:`OUTPUTS`),
+        such as ``["hours_released"]``. A run can add them later, bit for bit,
+        with ``ds.nhsrisk.with_outputs(...)``.
     client : dask.distributed.Client, optional
         With ``keep="summary"``, run the chunks as tasks on this cluster.
     memory_limit : float, optional
@@ -187,7 +194,8 @@ def simulate(
                 f"Got {max_draws!r} instead."
             )
     progress = check_progress(progress, "simulate")
-    keep = _check_choice(keep, "keep", ("all", "headline", "summary"))
+    keep = _check_choice(keep, "keep", ("headline", "all", "summary"))
+    extra = _check_outputs(outputs, keep)
     if chunks is not None:
         chunks = check_count(chunks, "chunks", "simulate")
         if sampler == "sobol" and (chunks & (chunks - 1) or draws % chunks or start % chunks):
@@ -225,8 +233,9 @@ def simulate(
     plan = build_plan(scenario)
     # A Sobol' design is one block of the run's own positions, so it cannot be run in slices:
     # such a run computes every output and keeps the headline ones.
-    sliced = keep == "headline" and chunks is None and precision is None and sampler != "sobol"
-    kept = HEADLINE_OUTPUTS if sliced else None
+    kept_names = None if keep == "all" else tuple(n for n in OUTPUTS if n in HEADLINE_OUTPUTS or n in extra)
+    sliced = kept_names is not None and chunks is None and precision is None and sampler != "sobol"
+    kept = kept_names if sliced else None
     if chunks is None:
         check_result_size(result_bytes(plan, draws, sampler, kept), draws, "simulate", memory_limit)
     if chunks is not None:
@@ -234,7 +243,7 @@ def simulate(
         ds.attrs["sampler"] = sampler
         if plan.copula_rows.size and scenario.correlations is not None:  # rows only come from correlations
             ds.attrs["correlated_inputs"] = list(scenario.correlations.inputs)
-        return _headline(ds) if keep == "headline" else ds
+        return _keeping(ds, kept_names)
     if precision is None:
         sampling = _sampling(plan, sampler, seed, start, draws)
         arrays = _run(plan, seed, start, draws, threads, sampling=sampling, progress=progress, outputs=kept)
@@ -257,12 +266,37 @@ def simulate(
     ds.attrs["sampler"] = sampler
     if plan.copula_rows.size and scenario.correlations is not None:  # rows only come from correlations
         ds.attrs["correlated_inputs"] = list(scenario.correlations.inputs)
-    return _headline(ds) if keep == "headline" else ds
+    return _keeping(ds, kept_names)
 
 
-def _headline(ds: xr.Dataset) -> xr.Dataset:
-    """Drop the outputs that ``keep="headline"`` leaves out (inputs and the rest kept)."""
-    return ds.drop_vars([name for name in OUTPUTS if name not in HEADLINE_OUTPUTS and name in ds])
+def _keeping(ds: xr.Dataset, kept: tuple[str, ...] | None) -> xr.Dataset:
+    """Drop the outputs not in ``kept`` (None: keep every output); inputs are always kept."""
+    if kept is None:
+        return ds
+    return ds.drop_vars([name for name in OUTPUTS if name not in kept and name in ds])
+
+
+def _check_outputs(outputs: Any, keep: str, caller: str = "simulate") -> tuple[str, ...]:
+    """Check the names of the outputs asked for besides the headline ones, and return them."""
+    if outputs is None:
+        return ()
+    if isinstance(outputs, str) or not isinstance(outputs, Sequence):
+        raise TypeError(
+            f"The 'outputs' parameter of {caller} must be a sequence of output names, such as "
+            f"['hours_released']. Got {outputs!r} instead."
+        )
+    unknown = [name for name in outputs if name not in OUTPUTS]
+    if unknown:
+        raise ValueError(
+            f"The 'outputs' parameter of {caller} must name outputs from {list(OUTPUTS)}. "
+            f"Got {unknown!r}, which are not outputs."
+        )
+    if keep == "summary":
+        raise ValueError(
+            "The 'outputs' parameter of simulate cannot be used with keep='summary', which keeps no draws. "
+            f"Got outputs={list(outputs)!r}."
+        )
+    return tuple(outputs)
 
 
 def _check_choice(value: Any, name: str, allowed: tuple[str, ...]) -> str:
@@ -353,3 +387,89 @@ def _run_to_precision(
             stacklevel=3,
         )
     return ds
+
+
+def with_outputs(ds: xr.Dataset, outputs: Sequence[str]) -> xr.Dataset:
+    """Add outputs a run did not keep, recomputed for its own draws, bit for bit.
+
+    A run keeps the headline outputs by default (:data:`HEADLINE_OUTPUTS`). Every
+    draw is a pure function of the seed and its index, so the others (hours
+    released by staff group, value by kind, funding adequacy, net benefit ...)
+    can be computed again for exactly the same draws: the run is repeated from
+    the scenario, seed, first draw and sampler stored in its attrs, and only
+    the asked-for outputs are kept and added.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Results of :func:`simulate` (or reopened with :func:`nhsrisk.open_results`),
+        possibly a selection of its draws.
+    outputs : sequence of str
+        Names from :data:`OUTPUTS`; those already in ``ds`` are left as they are.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with the outputs added (a new Dataset; ``ds`` is not changed).
+
+    Raises
+    ------
+    TypeError
+        If ``ds`` is not a Dataset or ``outputs`` is not a sequence of names.
+    ValueError
+        If an output name is unknown, or ``ds`` does not hold the run's scenario,
+        seed, first draw, number of draws and sampler in its attrs, or draws outside
+        that run.
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> ds = nhsrisk.simulate(draws=1_000, seed=1)
+    >>> "hours_released" in ds
+    False
+    >>> full = with_outputs(ds, ["hours_released"])
+    >>> full["hours_released"].dims
+    ('year', 'programme', 'staff_group', 'draw')
+    >>> every = nhsrisk.simulate(draws=1_000, seed=1, keep="all")
+    >>> bool((full["hours_released"] == every["hours_released"]).all())
+    True
+    """
+    caller = "with_outputs"
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(
+            f"The 'ds' parameter of {caller} must be an xarray.Dataset of nhsrisk results. "
+            f"Got {type(ds).__name__} instead."
+        )
+    names = _check_outputs(outputs, "headline", caller)
+    missing = [name for name in OUTPUTS if name in names and name not in ds.data_vars]
+    if not missing:
+        return ds
+    needed = ("scenario", "seed", "start", "n_draws", "sampler")
+    absent = [key for key in needed if key not in ds.attrs]
+    if absent or "draw" not in ds.coords:
+        raise ValueError(
+            f"The 'ds' parameter of {caller} must be results of nhsrisk.simulate, whose attrs hold "
+            f"{list(needed)} and whose draws are labelled. Got a Dataset without {absent or ['draw']}."
+        )
+    start, draws = int(ds.attrs["start"]), int(ds.attrs["n_draws"])
+    labels = np.asarray(ds["draw"].values)
+    if labels.size and (labels.min() < start or labels.max() >= start + draws):
+        raise ValueError(
+            f"The 'ds' parameter of {caller} must hold draws of the run it records "
+            f"({start} to {start + draws - 1}). Got draws {int(labels.min())} to {int(labels.max())}."
+        )
+    sampler = str(ds.attrs["sampler"])
+    if sampler == "random" and labels.size:
+        # a random draw depends on its index alone: repeat only the span the selection covers
+        start, draws = int(labels.min()), int(labels.max() - labels.min() + 1)
+    again = simulate(
+        scenario_from_attrs(ds.attrs),
+        draws=draws,
+        seed=int(ds.attrs["seed"]),
+        start=start,
+        sampler=sampler,
+        outputs=missing,
+        progress=False,
+    )
+    added = again[missing].sel(draw=labels)
+    return ds.assign({name: added[name].variable for name in missing})

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from nhsrisk._format import MoneyUnit, money_unit, percent, significant
+from nhsrisk._model import OUTPUTS
 from nhsrisk._order import interval_ranks, interval_ranks_exist
 from nhsrisk._validate import WEIGHT, _described, _message, check_count, refuse_weighted
 
@@ -415,6 +416,13 @@ def _variable(
     allowed = "one of the Dataset's variables with a 'draw' dimension: " + ", ".join(map(repr, outputs))
     if inputs:
         allowed += f" or one of its {inputs} sampled inputs (attrs['sampled_input'] == 1)"
+    if name in OUTPUTS and "n_draws" in ds.attrs:
+        # an output this run did not keep (the default keeps the headline ones)
+        raise ValueError(
+            _message(parameter, caller, allowed, name)
+            + f" {name!r} is an output this run did not keep: add it, for the same draws, with "
+            f"ds.nhsrisk.with_outputs([{name!r}]), or run simulate(..., outputs=[{name!r}])"
+        )
     close = difflib.get_close_matches(name, [str(key) for key in ds.data_vars], n=1)
     hint = f" (did you mean {close[0]!r}?)" if close and close[0] != name else ""
     raise ValueError(_message(parameter, caller, allowed, name) + hint)
