@@ -82,7 +82,9 @@ def result_bytes(
     """Bytes a run of ``draws`` draws holds: its outputs, its kept inputs and, for LHS or Sobol', its design.
 
     ``outputs`` names the outputs kept (None: all of them); a run that keeps some holds
-    scratch arrays of every output for :data:`KEPT_SLICE` draws besides.
+    scratch arrays of every output for :data:`KEPT_SLICE` draws besides, and a run of
+    at most :data:`KEPT_SLICE` draws computes every output at once (so holds them all
+    until it drops the others).
 
     Examples
     --------
@@ -99,6 +101,8 @@ def result_bytes(
             for name in names
         )
 
+    if outputs is not None and draws <= KEPT_SLICE:
+        outputs = None  # a run this small computes every output at once and drops the others
     per_draw = output_bytes(OUTPUTS if outputs is None else outputs)
     per_draw += 8 * len(plan.stored)
     if sampler != "random":

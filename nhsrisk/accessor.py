@@ -200,7 +200,7 @@ class NhsriskDatasetAccessor:
         -------
         xarray.Dataset
             Probability of payback (first crossing of cumulative value over
-            cumulative spend) by each year, and the payback-year distribution
+            cumulative cost) by each year, and the payback-year distribution
             (weighted for updated results).
 
         Examples

@@ -1173,7 +1173,7 @@ def payback(p_or_ds: xr.Dataset, *, ax: Axes | None = None, footer: bool = True,
     """Probability of payback by each financial year, with its Monte Carlo error.
 
     The probabilities are those of :func:`nhsrisk.stats.payback` (first
-    year with cumulative value at least cumulative spend). Error bars are 95%
+    year with cumulative value at least cumulative cost). Error bars are 95%
     intervals ``p ± 1.96 MCSE`` clipped to [0, 100]%; where no draw has paid
     back (``p = 0``, MCSE 0) the bar reaches the one-sided 95%
     Clopper-Pearson upper bound ``payback_probability_upper_95`` instead.
@@ -1269,7 +1269,7 @@ def payback(p_or_ds: xr.Dataset, *, ax: Axes | None = None, footer: bool = True,
         )
     ax.set_ylim(-2.0, 102.0)
     _ylabel(ax, "Probability of payback by the year (%)")
-    what = "probability of payback (cumulative value reaching cumulative spend)"
+    what = "probability of payback (cumulative value reaching cumulative cost)"
     _set_title(ax, _title(source, what, _weighting(result.attrs, source.attrs)))
     _tidy(ax)
     _legend(ax, loc="center left")

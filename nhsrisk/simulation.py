@@ -11,8 +11,8 @@ import numba
 import numpy as np
 import xarray as xr
 
+from nhsrisk._engine import KEPT_SLICE, check_result_size, result_bytes
 from nhsrisk._engine import check_finite as _check_finite
-from nhsrisk._engine import check_result_size, result_bytes
 from nhsrisk._engine import run as _run
 from nhsrisk._engine import sampler_arguments as _sampling
 from nhsrisk._engine import to_dataset as _to_dataset
@@ -234,7 +234,15 @@ def simulate(
     # A Sobol' design is one block of the run's own positions, so it cannot be run in slices:
     # such a run computes every output and keeps the headline ones.
     kept_names = None if keep == "all" else tuple(n for n in OUTPUTS if n in HEADLINE_OUTPUTS or n in extra)
-    sliced = kept_names is not None and chunks is None and precision is None and sampler != "sobol"
+    # Slices through scratch arrays pay off only beyond one slice; a smaller run computes every
+    # output at once and drops the others.
+    sliced = (
+        kept_names is not None
+        and draws > KEPT_SLICE
+        and chunks is None
+        and precision is None
+        and sampler != "sobol"
+    )
     kept = kept_names if sliced else None
     if chunks is None:
         check_result_size(result_bytes(plan, draws, sampler, kept), draws, "simulate", memory_limit)

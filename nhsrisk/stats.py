@@ -1881,7 +1881,8 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
     A draw's payback year is the first year in which its cumulative
     undiscounted value (``cumulative_value``, GBP) is at least its cumulative
     cost: capital spent (``spend``) plus the running cost of keeping the
-    systems going (``running_cost``, when the results have it), summed over
+    systems going (``running_cost``) and of keeping non-digital routes open
+    (``dual_running_cost``), summed over
     programmes and accumulated over years (GBP, real terms). The years are
     every year of the results: the appraisal period (ten years by default),
     not only the claim window. This is a first crossing: when benefits decay
@@ -1896,9 +1897,9 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
     ----------
     ds : xarray.Dataset
         Output of :func:`nhsrisk.simulate`, or of :func:`nhsrisk.update`:
-        needs ``cumulative_value`` (year, draw) and ``spend`` (year,
-        programme, draw); ``running_cost`` (year, programme, draw) is added to
-        the costs when present.
+        needs ``cumulative_value`` (year, draw), ``spend``, ``running_cost`` and
+        ``dual_running_cost`` (year, programme, draw). A Dataset built by hand,
+        without the attrs of a run, may leave out either running cost.
 
     Returns
     -------
@@ -1972,8 +1973,10 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
     cumulative_value = _variable(ds, "cumulative_value", caller, parameter="ds", weighted=True)
     spend = _variable(ds, "spend", caller, parameter="ds", weighted=True)
     costs = [spend]
-    if "running_cost" in ds.data_vars:
-        costs.append(_variable(ds, "running_cost", caller, parameter="ds", weighted=True))
+    for name in ("running_cost", "dual_running_cost"):
+        # results of nhsrisk.simulate always hold them: a missing one is an error, not a smaller cost
+        if name in ds.data_vars or "n_draws" in ds.attrs:
+            costs.append(_variable(ds, name, caller, parameter="ds", weighted=True))
     for da in (cumulative_value, *costs):
         if "year" not in da.dims:
             raise ValueError(
@@ -2078,7 +2081,7 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
             "n_draws": int(ds.sizes["draw"]),
             **weighting,
             "definition": "first year with cumulative_value >= cumulative "
-            + ("spend + running_cost" if len(costs) > 1 else "spend"),
+            + " + ".join(str(cost.name) for cost in costs),
             "period": f"{years[0]} to {years[-1]}",
             # which run this is, for the title and footer of a figure of it
             **{key: ds.attrs[key] for key in _RUN_IDENTITY if key in ds.attrs},

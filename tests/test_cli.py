@@ -74,7 +74,7 @@ def test_run_writes_results_and_figure_and_prints_the_summary(tmp_path, capsys):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_run_keep_all_writes_every_output_and_the_default_a_quarter_of_the_bytes(tmp_path, capsys):
+def test_run_keep_all_writes_every_output_and_the_default_about_half_the_bytes(tmp_path, capsys):
     light, full = tmp_path / "light", tmp_path / "full"
     assert run(["--draws", "3000", "--seed", "8", "--out", str(light)]) == 0
     assert run(["--draws", "3000", "--seed", "8", "--out", str(full), "--keep", "all"]) == 0
@@ -82,7 +82,9 @@ def test_run_keep_all_writes_every_output_and_the_default_a_quarter_of_the_bytes
     first, second, _ = capsys.readouterr().out.split("\nWrote ")
     assert first == second.split("\n", 1)[1]
     with nhsrisk.open_results(full / "results.nc") as saved:
-        xr.testing.assert_identical(saved.load(), nhsrisk.simulate(draws=3000, seed=8))
+        xr.testing.assert_identical(saved.load(), nhsrisk.simulate(draws=3000, seed=8, keep="all"))
+    with nhsrisk.open_results(light / "results.nc") as saved:
+        xr.testing.assert_identical(saved.load(), nhsrisk.simulate(draws=3000, seed=8))  # the default
     with (
         nhsrisk.open_results(full / "results.nc") as everything,
         nhsrisk.open_results(light / "results.nc") as headline,
@@ -93,7 +95,7 @@ def test_run_keep_all_writes_every_output_and_the_default_a_quarter_of_the_bytes
         assert repr(nhsrisk.summary(headline.load())) == repr(nhsrisk.summary(everything.load()))
     light_bytes = (light / "results.nc").stat().st_size
     full_bytes = (full / "results.nc").stat().st_size
-    assert light_bytes < 0.5 * full_bytes
+    assert light_bytes < 0.55 * full_bytes
 
 
 def test_run_timings_name_every_phase_on_stderr(tmp_path, capsys):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -9,6 +11,9 @@ import xarray as xr
 import nhsrisk
 from nhsrisk.testing import assert_hours_within_cap, financial_years, synthetic_scenario
 from tests._hardening import adds_work
+
+# These tests read every output of the model, not only the headline ones a run keeps by default.
+simulate_all = functools.partial(nhsrisk.simulate, keep="all")
 
 
 def test_financial_years_cross_the_century():
@@ -18,7 +23,7 @@ def test_financial_years_cross_the_century():
 @pytest.mark.parametrize(("programmes", "years"), [(1, 1), (1, 40), (64, 5), (64, 40)])
 def test_large_shapes_run_and_keep_the_invariants(programmes, years):
     scenario = synthetic_scenario(programmes, years)
-    ds = nhsrisk.simulate(scenario, draws=300, seed=8)
+    ds = simulate_all(scenario, draws=300, seed=8)
     assert ds.sizes["programme"] == programmes and ds.sizes["year"] == years
     for name in ("npv", "bcr", "cumulative_value", "value", "hours_released", "running_cost"):
         assert np.isfinite(ds[name].values).all(), name
@@ -43,14 +48,14 @@ def test_sixty_four_programmes_share_the_staff_cap():
     scenario = synthetic_scenario(64, 8).with_values(
         {f"staff_groups.{g}.max_release_share": 0.01 for g in nhsrisk.load_scenario().staff_groups}
     )
-    ds = nhsrisk.simulate(scenario, draws=500, seed=2)
+    ds = simulate_all(scenario, draws=500, seed=2)
     assert ds["hours_capped"].any()
     assert_hours_within_cap(ds, scenario, rtol=1e-12)
 
 
 def test_one_draw_equals_the_first_draw_of_many():
-    one = nhsrisk.simulate(draws=1, seed=5)
-    many = nhsrisk.simulate(draws=700, seed=5)
+    one = simulate_all(draws=1, seed=5)
+    many = simulate_all(draws=700, seed=5)
     for name in ("npv", "bcr", "cumulative_value", "hours_released", "risks.digital_exclusion"):
         np.testing.assert_array_equal(
             one[name].values, many[name].isel(draw=slice(0, 1)).values, err_msg=name
@@ -61,7 +66,7 @@ def test_zero_budget_in_a_year_is_valid():
     base = nhsrisk.load_scenario()
     spend = list(base.programmes["it_modernisation"].spend.values)
     spend[1] = 0.0
-    ds = nhsrisk.simulate(base.with_values({"programmes.it_modernisation.spend": spend}), draws=200, seed=1)
+    ds = simulate_all(base.with_values({"programmes.it_modernisation.spend": spend}), draws=200, seed=1)
     assert (ds["spend"].sel(programme="it_modernisation", year="2026/27") == 0).all()
     assert np.isfinite(ds["npv"]).all()
 
@@ -73,7 +78,7 @@ def test_synthetic_scenario_rejects_bad_sizes(n):
 
 
 def test_the_cap_assertion_fails_when_hours_exceed_the_cap():
-    ds = nhsrisk.simulate(draws=50, seed=1)
+    ds = simulate_all(draws=50, seed=1)
     scenario = nhsrisk.load_scenario()
     assert_hours_within_cap(ds, scenario)
     over = ds.copy(deep=True)

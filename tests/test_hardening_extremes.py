@@ -69,7 +69,8 @@ def _write_the_tally(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]
 
 def simulate(scenario: Scenario | str = "as-announced", **kwargs: Any) -> xr.Dataset:
     tally("scenario simulated (extremes)")
-    return nhsrisk.simulate(scenario, **kwargs)
+    # these tests check every output of the model, not only the headline ones a run keeps by default
+    return nhsrisk.simulate(scenario, **{"keep": "all", **kwargs})
 
 
 def draw_first(ds: xr.Dataset, name: str) -> np.ndarray:

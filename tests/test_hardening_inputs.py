@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import functools
 import json
 import math
 import re
@@ -55,6 +56,9 @@ from nhsrisk.scenario import (
     StaffGroup,
     Target,
 )
+
+# These tests read every output of the model, not only the headline ones a run keeps by default.
+simulate_all = functools.partial(nhsrisk.simulate, keep="all")
 
 try:
     from tests._hardening import tally, toml_text, toml_value, write_tally
@@ -355,7 +359,7 @@ def check_refused(
     file = directory / "scenario.toml"
     file.write_text(toml_text(case.document), encoding="utf-8")
     with kernel_trap(), pytest.raises(ScenarioError) as info:
-        nhsrisk.simulate(file, draws=10, seed=1)
+        simulate_all(file, draws=10, seed=1)
     error = info.value
     tally(category, error)
     message = str(error)
@@ -1004,7 +1008,7 @@ def simulate_argument_cases(draw: st.DrawFn) -> tuple[dict[str, Any], str, Any]:
 def _check_simulate_arguments(case: tuple[dict[str, Any], str, Any], category: str) -> None:
     kwargs, name, value = case
     with kernel_trap(), pytest.raises((ValueError, TypeError)) as info:
-        nhsrisk.simulate(**{"draws": 10, "seed": 1, **kwargs})
+        simulate_all(**{"draws": 10, "seed": 1, **kwargs})
     tally(category, info.value)
     message = str(info.value)
     assert message.startswith(f"The {name!r} parameter of simulate must be "), message
@@ -1029,7 +1033,7 @@ def test_simulate_messages_about_combined_arguments_follow_the_convention(
 ) -> None:
     # Every message reads "The 'name' parameter of simulate must ... Got ... instead.", as _validate's do.
     with kernel_trap(), pytest.raises(ValueError) as info:
-        nhsrisk.simulate(**{"seed": 1, **kwargs})
+        simulate_all(**{"seed": 1, **kwargs})
     message = str(info.value)
     assert message.startswith(f"The {name!r} parameter of simulate "), message
     assert re.search(r"\. Got [^.].* instead\.$", message), message
@@ -1207,7 +1211,7 @@ def test_a_negative_value_per_contact_is_allowed_and_gives_negative_patient_valu
     # takes it, and the run returns finite results whose patient value is never above zero.
     key = "programmes.patient_services.patients.value_per_contact"
     scenario = BASE.with_values({key: Triangular(-4.0, -1.0, 0.0)})
-    ds = nhsrisk.simulate(scenario, draws=200, seed=1)
+    ds = simulate_all(scenario, draws=200, seed=1)
     patient = ds["patient_value"].sel(programme="patient_services")
     assert (patient <= 0).all() and (patient < 0).any()
     assert np.isfinite(ds["npv"]).all() and np.isfinite(ds["cumulative_value"]).all()

@@ -37,6 +37,7 @@ scratch runs with every warning turned into an error (full tier).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
@@ -62,6 +63,9 @@ from nhsrisk._progress import COMPILE_NOTICE
 from nhsrisk.distributions import PERT, Distribution, Fixed, LogNormal, Normal, Triangular, Uniform
 from nhsrisk.testing import assert_hours_within_cap, input_values
 from tests._hardening import adds_work
+
+# These tests read every output of the model, not only the headline ones a run keeps by default.
+simulate_all = functools.partial(nhsrisk.simulate, keep="all")
 
 # a scenario with a population table has a long repr; hypothesis warns when it shows one
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
@@ -307,13 +311,13 @@ def check_invariants(ds: xr.Dataset, scenario: Scenario) -> None:
 
 
 def check_reproducible_everywhere(scenario: Scenario, sampler: str, seed: int) -> None:
-    one = nhsrisk.simulate(scenario, draws=DRAWS, seed=seed, sampler=sampler, threads=1)
-    two = nhsrisk.simulate(scenario, draws=DRAWS, seed=seed, sampler=sampler, threads=2)
+    one = simulate_all(scenario, draws=DRAWS, seed=seed, sampler=sampler, threads=1)
+    two = simulate_all(scenario, draws=DRAWS, seed=seed, sampler=sampler, threads=2)
     tally("scenario simulated (properties)")
     xr.testing.assert_identical(one, two)
     # In slices: the draws run in several kernel calls, as a progress bar runs them.
     with mock.patch.object(_engine, "PROGRESS_SLICE", 3000):
-        sliced = nhsrisk.simulate(scenario, draws=DRAWS, seed=seed, sampler=sampler, progress=True)
+        sliced = simulate_all(scenario, draws=DRAWS, seed=seed, sampler=sampler, progress=True)
     xr.testing.assert_identical(sliced, one)
     assert one.attrs["correlated_inputs"] == list(scenario.correlations.inputs)
     check_invariants(one, scenario)
@@ -417,8 +421,8 @@ def check_worse_never_better(scenario: Scenario, change: tuple[str, dict[str, An
     correlated = set(scenario.correlations.inputs)
     assume(not correlated & set(better))  # a correlated input cannot be made a fixed value
     # A generated budget change stays in both runs unless the worsening itself is a cut.
-    a = nhsrisk.simulate(scenario.with_values(better), draws=400, seed=21)
-    b = nhsrisk.simulate(scenario.with_values(worse), draws=400, seed=21)
+    a = simulate_all(scenario.with_values(better), draws=400, seed=21)
+    b = simulate_all(scenario.with_values(worse), draws=400, seed=21)
     tally("scenario simulated (properties)", None)
     # Common random numbers: every other input is drawn identically, so the comparison is draw by draw.
     for name in correlated:
@@ -495,14 +499,16 @@ import numpy as np
 import nhsrisk
 from nhsrisk.io import open_results, save_results
 
+
+
 scenario = nhsrisk.load_scenario("plus-digital-inclusion").with_correlations(
     ["programmes.it_modernisation.cost_overrun", "risks.staff_capacity"], [[1.0, -0.4], [-0.4, 1.0]],
     source="assumption: x",
 )
 for sampler, draws in (("random", 5000), ("lhs", 5000), ("sobol", 4096)):
-    ds = nhsrisk.simulate(scenario, draws=draws, seed=1, sampler=sampler)
+    ds = simulate_all(scenario, draws=draws, seed=1, sampler=sampler)
     assert np.isfinite(ds["npv"]).all()
-nhsrisk.simulate(draws=1000, seed=2, precision=1e8, max_draws=20000)
+simulate_all(draws=1000, seed=2, precision=1e8, max_draws=20000)
 nhsrisk.summary(ds)
 with tempfile.TemporaryDirectory() as folder:
     for name in ("run.nc", "run.zarr"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -33,6 +34,9 @@ from nhsrisk.io import (
 )
 from nhsrisk.scenario import ScenarioError, scenario_from_attrs
 
+# These tests read every output of the model, not only the headline ones a run keeps by default.
+simulate_all = functools.partial(nhsrisk.simulate, keep="all")
+
 SUFFIXES = {"netcdf": ".nc", "zarr": ".zarr"}
 REPOSITORY = Path(nhsrisk.__file__).resolve().parents[1]
 
@@ -45,7 +49,7 @@ def results() -> xr.Dataset:
         [[1.0, -0.4], [-0.4, 1.0]],
         source="assumption: test fixture",
     )
-    return nhsrisk.simulate(scenario, draws=2_000, seed=11)
+    return simulate_all(scenario, draws=2_000, seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -675,7 +679,7 @@ def test_a_store_marked_complete_without_consolidated_metadata_is_refused(tmp_pa
 
 
 def test_load_scenario_reads_a_zarr_store(tmp_path):
-    ds = nhsrisk.simulate(draws=200, seed=4)
+    ds = simulate_all(draws=200, seed=4)
     path = nhsrisk.save_results(ds, tmp_path / "run.zarr")
     assert nhsrisk.load_scenario(path) == nhsrisk.load_scenario()
 

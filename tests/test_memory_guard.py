@@ -9,20 +9,33 @@ import pytest
 
 import nhsrisk
 from nhsrisk import cli
-from nhsrisk._engine import MEMORY_LIMIT_VARIABLE, available_memory, memory_limit, result_bytes
+from nhsrisk._engine import KEPT_SLICE, MEMORY_LIMIT_VARIABLE, available_memory, memory_limit, result_bytes
 from nhsrisk._format import format_bytes
+from nhsrisk._model import HEADLINE_OUTPUTS
 from nhsrisk._plan import build_plan
 
 SCENARIO = nhsrisk.load_scenario()
 PER_DRAW = result_bytes(build_plan(SCENARIO), 1)
 
 
+def _held(ds) -> int:
+    # every variable with a draw dimension; the rest (planned spend, the claim) are a few hundred bytes
+    return sum(variable.nbytes for variable in ds.data_vars.values() if "draw" in variable.dims)
+
+
 @pytest.mark.parametrize("scenario", ["as-announced", "after-the-cut"])
 def test_the_estimate_is_the_bytes_the_result_holds(scenario):
-    ds = nhsrisk.simulate(scenario, draws=3_000, seed=1)
-    # every variable with a draw dimension; the rest (planned spend, the claim) are a few hundred bytes
-    held = sum(variable.nbytes for variable in ds.data_vars.values() if "draw" in variable.dims)
-    assert result_bytes(build_plan(nhsrisk.load_scenario(scenario)), 3_000) == held
+    plan = build_plan(nhsrisk.load_scenario(scenario))
+    ds = nhsrisk.simulate(scenario, draws=3_000, seed=1, keep="all")
+    assert result_bytes(plan, 3_000) == _held(ds)
+    # the default keeps the headline outputs: beyond one slice, what it holds plus one slice of scratch
+    draws = KEPT_SLICE + 1_000
+    lean = nhsrisk.simulate(scenario, draws=draws, seed=1)
+    scratch = result_bytes(plan, KEPT_SLICE)
+    assert result_bytes(plan, draws, outputs=HEADLINE_OUTPUTS) == _held(lean) + scratch
+    assert _held(lean) < 0.55 * result_bytes(plan, draws)
+    # within one slice a run computes every output at once: its peak is that of keeping them all
+    assert result_bytes(plan, 3_000, outputs=HEADLINE_OUTPUTS) == result_bytes(plan, 3_000)
 
 
 def test_the_default_limit_is_half_the_available_memory(monkeypatch):
@@ -47,7 +60,7 @@ def test_a_run_over_the_limit_is_refused_at_once_naming_the_estimate_and_the_way
         tracemalloc.stop()
     assert peak < 50e6  # nothing of the 500 GB was allocated
     message = str(refused.value)
-    estimate = f"{PER_DRAW * draws / 1e9:.0f} GB"
+    estimate = f"{result_bytes(build_plan(SCENARIO), draws, outputs=HEADLINE_OUTPUTS) / 1e9:.0f} GB"
     assert f"100,000,000 draws would hold about {estimate}" in message
     assert "limit of 1.00 GB (NHSRISK_MEMORY_LIMIT=1e9)" in message
     assert 'keep="summary"' in message and "chunks=N" in message

@@ -18,6 +18,7 @@ delivery_delay) are left as they are.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 
 import numpy as np
@@ -29,6 +30,9 @@ import nhsrisk
 from nhsrisk.distributions import PERT, Fixed, Uniform
 from nhsrisk.scenario import Scenario, _parse_scenario
 from tests._hardening import adds_work
+
+# These tests read every output of the model, not only the headline ones a run keeps by default.
+simulate_all = functools.partial(nhsrisk.simulate, keep="all")
 
 # a scenario with a population table has a long repr; hypothesis warns when it shows one
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
@@ -144,7 +148,7 @@ def cut(data: dict, programme: str, year: str, amount: float) -> dict:
 
 
 def run(data: dict, draws: int = DRAWS):
-    return nhsrisk.simulate(_parse_scenario(data, None), draws=draws, seed=0)
+    return simulate_all(_parse_scenario(data, None), draws=draws, seed=0)
 
 
 def S(z: float) -> float:
@@ -713,8 +717,8 @@ def changed(draw, *, cut_only: bool):
 
 def assert_causal(case) -> None:
     scenario, _, k, after = case
-    a = nhsrisk.simulate(scenario, draws=PROPERTY_DRAWS, seed=SEED)
-    b = nhsrisk.simulate(after, draws=PROPERTY_DRAWS, seed=SEED)
+    a = simulate_all(scenario, draws=PROPERTY_DRAWS, seed=SEED)
+    b = simulate_all(after, draws=PROPERTY_DRAWS, seed=SEED)
     checked = 0
     for name, var in a.data_vars.items():
         if "year" in var.dims:
@@ -771,8 +775,8 @@ def received_lower(base, lower) -> np.ndarray:
 def assert_cut_propagates(case) -> None:
     scenario, pid, k, after = case
     p = PROGRAMMES.index(pid)
-    a = nhsrisk.simulate(scenario, draws=PROPERTY_DRAWS, seed=SEED)
-    b = nhsrisk.simulate(after, draws=PROPERTY_DRAWS, seed=SEED)
+    a = simulate_all(scenario, draws=PROPERTY_DRAWS, seed=SEED)
+    b = simulate_all(after, draws=PROPERTY_DRAWS, seed=SEED)
     bite = received_lower(a, b)
     assert not bite[:k].any()
     assert_never_raised(a, b, bite)
@@ -811,10 +815,10 @@ def test_a_cut_never_raises_adequacy_uptake_hours_or_value_full(case):
 
 
 def assert_raids_lower(scenario: Scenario) -> None:
-    calm = nhsrisk.simulate(
+    calm = simulate_all(
         scenario.with_values({"risks.raid_probability": 0.0}), draws=PROPERTY_DRAWS, seed=SEED
     )
-    raided = nhsrisk.simulate(
+    raided = simulate_all(
         scenario.with_values({"risks.raid_probability": 1.0}), draws=PROPERTY_DRAWS, seed=SEED
     )
     assert not calm["raid"].values.any()
@@ -847,10 +851,10 @@ def assert_raid_from_k_is_causal(scenario: Scenario, k: int) -> None:
             profile[k] = 1.0e8
         values[f"programmes.{pid}.spend"] = profile
     scenario = scenario.with_values(values)
-    calm = nhsrisk.simulate(
+    calm = simulate_all(
         scenario.with_values({"risks.raid_probability": 0.0}), draws=PROPERTY_DRAWS, seed=SEED
     )
-    raided = nhsrisk.simulate(
+    raided = simulate_all(
         scenario.with_values({"risks.raid_probability": 1.0}), draws=PROPERTY_DRAWS, seed=SEED
     )
     assert not raided["raid"].values[:k].any() and raided["raid"].values.any()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 import importlib.resources
 import tomllib
 from pathlib import Path
@@ -24,6 +25,9 @@ from nhsrisk import cli
 from nhsrisk._format import money_unit
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO
 from tests._hardening import adds_work
+
+# These tests read every output of the model, not only the headline ones a run keeps by default.
+simulate_all = functools.partial(nhsrisk.simulate, keep="all")
 
 VARIANTS = ("after-the-cut", "ring-fenced", "plus-digital-inclusion")
 #: Key paths (of Scenario.to_dict()) where each variant may differ from as-announced, beyond its
@@ -59,7 +63,7 @@ def base() -> nhsrisk.Scenario:
 @pytest.fixture(scope="module")
 def runs() -> dict[str, xr.Dataset]:
     """Every shipped scenario at the same seed and draws."""
-    return {name: nhsrisk.simulate(name, draws=DRAWS, seed=SEED) for name in BUILTIN_SCENARIOS}
+    return {name: simulate_all(name, draws=DRAWS, seed=SEED) for name in BUILTIN_SCENARIOS}
 
 
 # ---------------------------------------------------------------------------------
@@ -285,7 +289,7 @@ def test_budget_changes_are_the_money_each_scenario_moves(runs):
 
 def test_common_random_numbers_shrink_the_error_of_a_change(runs):
     independent = nhsrisk.budget_change_effect(
-        runs["after-the-cut"], nhsrisk.simulate("as-announced", draws=DRAWS, seed=SEED + 1)
+        runs["after-the-cut"], simulate_all("as-announced", draws=DRAWS, seed=SEED + 1)
     )
     assert independent.attrs["common_random_numbers"] == 0
     common = effect(runs, "after-the-cut")
@@ -316,8 +320,8 @@ def test_run_scenario_prints_both_horizons_and_the_change_against_its_baseline(n
     assert claim < appraisal < change
     # the printed change is the library's, on the same runs
     expected = nhsrisk.budget_change_effect(
-        nhsrisk.simulate(name, draws=DRAWS, seed=SEED),
-        nhsrisk.simulate("as-announced", draws=DRAWS, seed=SEED),
+        simulate_all(name, draws=DRAWS, seed=SEED),
+        simulate_all("as-announced", draws=DRAWS, seed=SEED),
     )
     assert text[change:].startswith(cli.comparison_table(expected))
     budget_line = next(line for line in text.splitlines() if line.startswith("Budget change:"))
@@ -342,7 +346,7 @@ def test_run_without_a_seed_runs_the_baseline_on_the_run_s_own_seed(tmp_path, ca
     with xr.open_dataset(tmp_path / "results.nc", engine="h5netcdf") as saved:
         seed = int(saved.attrs["seed"])
     expected = nhsrisk.budget_change_effect(
-        nhsrisk.simulate("ring-fenced", draws=500, seed=seed), nhsrisk.simulate(draws=500, seed=seed)
+        simulate_all("ring-fenced", draws=500, seed=seed), simulate_all(draws=500, seed=seed)
     )
     assert cli.comparison_table(expected) in text
 

@@ -9,6 +9,8 @@ so they hold draw by draw.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -20,6 +22,9 @@ from nhsrisk.distributions import PERT, Fixed, Uniform
 from nhsrisk.simulation import OUTPUTS
 from nhsrisk.testing import assert_hours_within_cap
 from tests._hardening import adds_work
+
+# These tests read every output of the model, not only the headline ones a run keeps by default.
+simulate_all = functools.partial(nhsrisk.simulate, keep="all")
 
 # a scenario with a population table has a long repr; hypothesis warns when it shows one
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
@@ -110,7 +115,7 @@ def cuts(draw, scenario):
 
 
 def check_invariants(scenario) -> None:
-    ds = nhsrisk.simulate(scenario, draws=DRAWS, seed=3)
+    ds = simulate_all(scenario, draws=DRAWS, seed=3)
     for name in OUTPUTS:
         assert np.isfinite(ds[name].values.astype(float)).all(), name
     for name in ("uptake", "additional_uptake", "funding_adequacy"):
@@ -166,8 +171,8 @@ def check_cut(scenario, cut) -> None:
     """A cut in year t changes nothing before t, and lowers adequacy, uptake and value from t on."""
     change, t = cut
     cut_scenario = scenario.with_values({"budget_changes": [change]})
-    a = nhsrisk.simulate(scenario, draws=DRAWS, seed=17)
-    b = nhsrisk.simulate(cut_scenario, draws=DRAWS, seed=17)
+    a = simulate_all(scenario, draws=DRAWS, seed=17)
+    b = simulate_all(cut_scenario, draws=DRAWS, seed=17)
     # Causality: every output of every year before the cut is the same to the bit.
     before = list(scenario.years[:t])
     for name in PER_YEAR:
@@ -225,8 +230,8 @@ def check_worse_risk_never_raises_value(scenario, risk) -> None:
     if risk == "cost_overrun":
         # the black-swan event would replace the body overrun: switch it off to isolate it
         scenario = scenario.with_values({f"programmes.{pid}.black_swan": 0.0 for pid in scenario.programmes})
-    a = nhsrisk.simulate(scenario.with_values(dict.fromkeys(keys, better)), draws=DRAWS, seed=11)
-    b = nhsrisk.simulate(scenario.with_values(dict.fromkeys(keys, worse)), draws=DRAWS, seed=11)
+    a = simulate_all(scenario.with_values(dict.fromkeys(keys, better)), draws=DRAWS, seed=11)
+    b = simulate_all(scenario.with_values(dict.fromkeys(keys, worse)), draws=DRAWS, seed=11)
     # Common random numbers: the same draws of everything else, so the comparison is draw by draw.
     # Released hours per staff group never rise...
     hours_a = a["hours_released"].sum("programme")
@@ -253,9 +258,9 @@ def test_a_worse_risk_never_raises_value_full(scenario, risk):
 @FAST
 @given(scenarios(), st.integers(0, 2**64), st.integers(1, 700), st.integers(0, 2**40))
 def test_same_seed_same_bits_for_any_split_and_thread_count(scenario, seed, draws, start):
-    whole = nhsrisk.simulate(scenario, draws=draws + 5, seed=seed, start=start, threads=1)
-    split = nhsrisk.simulate(scenario, draws=5, seed=seed, start=start + draws, threads=2)
-    head = nhsrisk.simulate(scenario, draws=draws, seed=seed, start=start, threads=2)
+    whole = simulate_all(scenario, draws=draws + 5, seed=seed, start=start, threads=1)
+    split = simulate_all(scenario, draws=5, seed=seed, start=start + draws, threads=2)
+    head = simulate_all(scenario, draws=draws, seed=seed, start=start, threads=2)
     joined = xr.concat([head, split], dim="draw", data_vars="minimal", coords="minimal", compat="override")
     for name in ("npv", "bcr", "cumulative_value", "hours_released", "raid", "running_cost"):
         np.testing.assert_array_equal(joined[name].values, whole[name].values, err_msg=name)
@@ -277,7 +282,7 @@ def test_a_binding_cap_can_move_value_between_programmes():
     for pid in ("staff_technology", "patient_services"):
         values |= {f"programmes.{pid}.social_care_share": 0.0, f"programmes.{pid}.raid_exposure": 0.0}
     scenario = BASE.with_values(values)
-    calm = nhsrisk.simulate(scenario.with_values({"risks.raid_probability": 0.0}), draws=500, seed=1)
-    raided = nhsrisk.simulate(scenario.with_values({"risks.raid_probability": 1.0}), draws=500, seed=1)
+    calm = simulate_all(scenario.with_values({"risks.raid_probability": 0.0}), draws=500, seed=1)
+    raided = simulate_all(scenario.with_values({"risks.raid_probability": 1.0}), draws=500, seed=1)
     assert (raided["hours_released"].sum("programme") <= calm["hours_released"].sum("programme") + 1e-6).all()
     assert (raided["cumulative_value"].isel(year=-1) > calm["cumulative_value"].isel(year=-1)).mean() > 0.9

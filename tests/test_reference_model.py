@@ -37,6 +37,7 @@ threshold by a few percent, which 4 sigma absorbs.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -54,6 +55,9 @@ from nhsrisk._plan import build_plan
 from nhsrisk.distributions import Discrete, Fixed
 from nhsrisk.scenario import Scenario, dumps_toml
 from nhsrisk.testing import synthetic_scenario
+
+# These tests read every output of the model, not only the headline ones a run keeps by default.
+simulate_all = functools.partial(nhsrisk.simulate, keep="all")
 
 # Tests run from the repository root with --import-mode=importlib, which does not
 # put the root directory on sys.path; when pytest is started as a script (not
@@ -99,7 +103,7 @@ def scenario() -> Scenario:
 
 @pytest.fixture(scope="module")
 def kernel_run(scenario):
-    return nhsrisk.simulate(scenario, draws=N_DRAWS, seed=SEED_KERNEL)
+    return simulate_all(scenario, draws=N_DRAWS, seed=SEED_KERNEL)
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +229,7 @@ _PROGRAMMES = tuple(nhsrisk.load_scenario().programmes)
 def test_fixed_inputs_exact(scenario, overrides):
     fixed = _at_means(scenario, overrides)
     draws = 257
-    ds = nhsrisk.simulate(fixed, draws=draws, seed=3)
+    ds = simulate_all(fixed, draws=draws, seed=3)
     ref = simulate_reference(fixed, draws, seed=4)
     expected_raid = overrides["risks.raid_probability"] == 1.0
     raid = ds["raid"].values
@@ -588,7 +592,7 @@ def test_fixed_inputs_by_hand():
     assert expected["hours_capped"].any() and not expected["hours_capped"].all()
     assert expected["pv_residual_value"] > 0.0
     reference = simulate_reference(fixed, 3, seed=0)
-    ds = nhsrisk.simulate(fixed, draws=3, seed=0)
+    ds = simulate_all(fixed, draws=3, seed=0)
     kernel = run_outputs(ds)
     for name in M.OUTPUTS:
         want = np.asarray(expected[name])
@@ -741,7 +745,7 @@ EDGE_CASES = {
 def test_same_inputs_same_outputs_edge_cases(case):
     make, check = EDGE_CASES[case]
     scenario = make()
-    ds = nhsrisk.simulate(scenario, draws=1_500, seed=SEED_KERNEL)
+    ds = simulate_all(scenario, draws=1_500, seed=SEED_KERNEL)
     check(ds)
     _assert_same_inputs_same_outputs(scenario, ds)
 
@@ -782,7 +786,7 @@ def _generated(draw: st.DrawFn) -> Scenario:
 @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(_generated())
 def test_same_inputs_same_outputs_generated(generated):
-    ds = nhsrisk.simulate(generated, draws=96, seed=7)
+    ds = simulate_all(generated, draws=96, seed=7)
     _assert_same_inputs_same_outputs(generated, ds)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,9 @@ import xarray as xr
 import nhsrisk
 from nhsrisk._segments import GRID, build_segments, exclusion_by_segment
 from nhsrisk.scenario import Scenario, ScenarioError, dumps_toml
+
+# These tests read every output of the model, not only the headline ones a run keeps by default.
+simulate_all = functools.partial(nhsrisk.simulate, keep="all")
 
 DRAWS = 2_000
 
@@ -28,7 +32,7 @@ def _edited(name: str, change) -> Scenario:
 
 @pytest.fixture(scope="module")
 def default_run() -> xr.Dataset:
-    return nhsrisk.simulate(draws=DRAWS, seed=7, progress=False)
+    return simulate_all(draws=DRAWS, seed=7, progress=False)
 
 
 def test_segment_sums_equal_the_totals(default_run: xr.Dataset) -> None:
@@ -58,8 +62,8 @@ def test_equal_exclusion_in_every_segment_is_the_population_share_model() -> Non
     def remove(data: dict[str, Any]) -> None:
         del data["population"]
 
-    flat = nhsrisk.simulate(_edited("as-announced", flatten), draws=DRAWS, seed=3, progress=False)
-    whole = nhsrisk.simulate(_edited("as-announced", remove), draws=DRAWS, seed=3, progress=False)
+    flat = simulate_all(_edited("as-announced", flatten), draws=DRAWS, seed=3, progress=False)
+    whole = simulate_all(_edited("as-announced", remove), draws=DRAWS, seed=3, progress=False)
     np.testing.assert_allclose(
         flat.contact_weighted_exclusion.isel(year=0), flat["risks.digital_exclusion"], rtol=1e-14
     )
@@ -73,7 +77,7 @@ def test_weights_switched_off_give_the_unweighted_npv() -> None:
     def switch_off(data: dict[str, Any]) -> None:
         data["population"]["inequality_aversion"] = {"value": 0.0, "source": "test: no weights"}
 
-    ds = nhsrisk.simulate(_edited("as-announced", switch_off), draws=DRAWS, seed=3, progress=False)
+    ds = simulate_all(_edited("as-announced", switch_off), draws=DRAWS, seed=3, progress=False)
     np.testing.assert_array_equal(ds.npv_distributional, ds.npv)
 
 
@@ -125,8 +129,8 @@ def test_the_exclusion_table_is_monotone_and_ordered_by_age_and_deprivation() ->
 
 
 def test_an_inclusion_programme_changes_only_the_segments_it_targets() -> None:
-    announced = nhsrisk.simulate("as-announced", draws=DRAWS, seed=5, progress=False)
-    inclusion = nhsrisk.simulate("plus-digital-inclusion", draws=DRAWS, seed=5, progress=False)
+    announced = simulate_all("as-announced", draws=DRAWS, seed=5, progress=False)
+    inclusion = simulate_all("plus-digital-inclusion", draws=DRAWS, seed=5, progress=False)
     targets = nhsrisk.load_scenario("plus-digital-inclusion").programmes["digital_inclusion"].inclusion
     assert targets.target_quintiles and targets.target_age_bands
     untargeted = [q for q in announced.quintile.values if q not in targets.target_quintiles]
@@ -251,15 +255,15 @@ def test_equity_needs_a_population() -> None:
     def remove(data: dict[str, Any]) -> None:
         del data["population"]
 
-    ds = nhsrisk.simulate(_edited("as-announced", remove), draws=500, seed=1, progress=False)
+    ds = simulate_all(_edited("as-announced", remove), draws=500, seed=1, progress=False)
     with pytest.raises(ValueError, match="population"):
         equity(ds)
 
 
 @pytest.fixture(scope="module")
 def inclusion_pair() -> tuple[xr.Dataset, xr.Dataset]:
-    base = nhsrisk.simulate("as-announced", draws=DRAWS, seed=11, progress=False)
-    plus = nhsrisk.simulate("plus-digital-inclusion", draws=DRAWS, seed=11, progress=False)
+    base = simulate_all("as-announced", draws=DRAWS, seed=11, progress=False)
+    plus = simulate_all("plus-digital-inclusion", draws=DRAWS, seed=11, progress=False)
     return plus, base
 
 
@@ -298,7 +302,7 @@ def test_equity_refuses_a_baseline_on_other_draws(inclusion_pair) -> None:
     from nhsrisk.stats import equity
 
     plus, _ = inclusion_pair
-    other = nhsrisk.simulate("as-announced", draws=DRAWS // 2, seed=11, progress=False)
+    other = simulate_all("as-announced", draws=DRAWS // 2, seed=11, progress=False)
     with pytest.raises(ValueError, match="'baseline_ds' parameter of equity.*same draws"):
         equity(plus, other)
     with pytest.raises(TypeError, match="'baseline_ds' parameter of equity"):
@@ -355,7 +359,7 @@ def test_the_ratio_error_matches_the_spread_over_independent_runs() -> None:
 
     from nhsrisk.stats import equity
 
-    runs = [equity(nhsrisk.simulate(draws=DRAWS, seed=100 + k, progress=False)) for k in range(60)]
+    runs = [equity(simulate_all(draws=DRAWS, seed=100 + k, progress=False)) for k in range(60)]
     ratios = np.array([float(run.most_to_least_deprived) for run in runs])
     errors = np.array([float(run.most_to_least_deprived_mcse) for run in runs])
     # (k - 1) s^2 / sigma^2 is chi-square with k - 1 degrees of freedom: a two-sided 99.9% interval

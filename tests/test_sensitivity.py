@@ -256,7 +256,7 @@ def test_constant_inputs_are_dropped_and_recorded(rng):
 
 def test_bad_arguments_are_named(run):
     cases = [
-        (lambda: prcc(run.to_array()), TypeError, r"'ds' parameter of prcc must be an xarray\.Dataset"),
+        (lambda: prcc(run["npv"]), TypeError, r"'ds' parameter of prcc must be an xarray\.Dataset"),
         (
             lambda: prcc(run, "nope"),
             ValueError,

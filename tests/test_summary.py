@@ -412,13 +412,14 @@ def test_payback_on_hand_built_draws():
     assert result.attrs["definition"].endswith("cumulative spend + running_cost")
 
 
-def test_payback_of_a_simulation_counts_capital_and_running_costs_over_the_appraisal_period(run):
+def test_payback_of_a_simulation_counts_capital_running_and_dual_running_costs_over_the_appraisal_period(run):
     result = payback(run)
     assert result["year"].values.tolist() == run["year"].values.tolist()  # ten years, not five
     assert result.attrs["period"] == "2025/26 to 2034/35"
     assert float(result["payback_year_probability"].sum()) == pytest.approx(1.0, abs=1e-12)
-    costs = (run["spend"] + run["running_cost"]).sum("programme").cumsum("year")
+    costs = (run["spend"] + run["running_cost"] + run["dual_running_cost"]).sum("programme").cumsum("year")
     paid = (run["cumulative_value"] >= costs).cumsum("year") > 0
+    assert result.attrs["definition"].endswith("cumulative spend + running_cost + dual_running_cost")
     np.testing.assert_array_equal(result["payback_probability"], paid.mean("draw"))
     first = xr.where(paid.any("year"), paid.argmax("year"), run.sizes["year"])
     categories = result["payback_year"].values.tolist()
@@ -426,8 +427,14 @@ def test_payback_of_a_simulation_counts_capital_and_running_costs_over_the_appra
     np.testing.assert_array_equal(result["payback_year_probability"], shares)
     median = categories[int(np.argmax(np.cumsum(shares) >= 0.5))]
     assert str(result["median_payback_year"].values) == median
-    # Capital alone is a lower cost: at least as many draws pay back against it in every year.
-    capital_only = payback(run.drop_vars("running_cost"))
+    # A run that lost a cost line is refused, not paid back against a smaller cost
+    with pytest.raises(ValueError, match="'running_cost' is an output this run did not keep"):
+        payback(run.drop_vars("running_cost"))
+    # Capital alone (a Dataset built by hand, without a run's attrs) is a lower cost: at least as
+    # many draws pay back against it in every year.
+    by_hand = run.drop_vars(["running_cost", "dual_running_cost"])
+    by_hand.attrs = {}
+    capital_only = payback(by_hand)
     assert (capital_only["payback_probability"] >= result["payback_probability"]).all()
 
 
