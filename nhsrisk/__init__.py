@@ -29,7 +29,7 @@ from nhsrisk.scenario import (
     ScenarioError,
     load_scenario,
 )
-from nhsrisk.simulation import simulate
+from nhsrisk.simulation import simulate, with_outputs
 from nhsrisk.sobol import sobol_indices
 from nhsrisk.stats import budget_change_effect, describe, draws_needed, payback, running_mean, summary
 from nhsrisk.update import Observation, load_observations, observation_effects, update
@@ -60,6 +60,7 @@ __all__ = [
     "running_mean",
     "save_results",
     "simulate",
+    "with_outputs",
     "sobol_analysis",
     "sobol_indices",
     "spider",

@@ -190,7 +190,8 @@ def test_what_cannot_use_weights_refuses_updated_results_and_what_can_uses_them(
     # payback uses them: its probabilities are shares of the weight, not of the draws
     weighted = nhsrisk.payback(post).payback_probability.values
     cumulative = post.cumulative_value.transpose("year", "draw").values
-    costs = (post.spend + post.running_cost).sum("programme").cumsum("year").transpose("year", "draw").values
+    costs = (post.spend + post.running_cost + post.dual_running_cost).sum("programme").cumsum("year")
+    costs = costs.transpose("year", "draw").values
     first = np.maximum.accumulate(cumulative >= costs, axis=0)
     np.testing.assert_allclose(weighted, first.astype(float) @ post.weight.values, rtol=1e-12)
     # the unweighted results still work, and are unchanged
