@@ -29,7 +29,10 @@ def _compile() -> None:
 
 
 class Simulate:
-    """``nhsrisk.simulate(draws=n)`` on the default scenario, all numba threads."""
+    """``nhsrisk.simulate(draws=n)`` on the default scenario, all numba threads.
+
+    The default keeps the headline outputs; ``keep="all"`` every output, for comparison.
+    """
 
     params = DRAWS
     param_names = ["draws"]
@@ -48,12 +51,19 @@ class Simulate:
     def peakmem_simulate(self, draws):
         nhsrisk.simulate(self.scenario, draws=draws, seed=SEED)
 
+    def time_simulate_every_output(self, draws):
+        nhsrisk.simulate(self.scenario, draws=draws, seed=SEED, keep="all")
+
+    def peakmem_simulate_every_output(self, draws):
+        nhsrisk.simulate(self.scenario, draws=draws, seed=SEED, keep="all")
+
 
 class SimulateStreamed:
     """``simulate(keep="summary")`` up to 10**7 draws: the size the issue asks for.
 
     With every draw kept, 10**7 draws of the default scenario (ten years) take
-    about 50 GB (5,030 bytes a draw: outputs and kept inputs), more than this
+    about 27 GB with the headline outputs (2,700 bytes a draw, kept inputs included) and
+    55 GB with every output, more than this
     24 GB machine holds; streamed in chunks, only the summaries and one chunk's
     buffers are in memory.
     """
