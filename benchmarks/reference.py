@@ -725,6 +725,10 @@ def run_inputs(ds: Any) -> dict[str, np.ndarray]:
     return inputs
 
 
+#: Draws the reference model evaluates at once (its per-segment arrays take 2 kB a draw each).
+REFERENCE_CHUNK = 2**17
+
+
 def simulate_reference(
     scenario: Scenario | str = DEFAULT_SCENARIO,
     draws: int = 100_000,
@@ -742,7 +746,21 @@ def simulate_reference(
     scenario = load_scenario(scenario)
     rng = np.random.default_rng(seed)
     inputs = sample_inputs(scenario, draws, rng, method=method)
-    out = evaluate_reference(scenario, inputs, draws)
+    # Whole arrays of draws by year by segment (25 segments) do not fit in memory at 10**6 draws:
+    # evaluate in chunks of draws, as an analyst would, and join the outputs (draw first).
+    pieces = []
+    for lo in range(0, draws, REFERENCE_CHUNK):
+        hi = min(draws, lo + REFERENCE_CHUNK)
+        part = {
+            name: value[lo:hi] if isinstance(value, np.ndarray) and value.ndim else value
+            for name, value in inputs.items()
+        }
+        pieces.append(evaluate_reference(scenario, part, hi - lo))
+    out = (
+        pieces[0]
+        if len(pieces) == 1
+        else {name: np.concatenate([piece[name] for piece in pieces]) for name in pieces[0]}
+    )
     if keep_inputs:
         out.update(inputs)
     return out
