@@ -137,8 +137,9 @@ def simulate(
         Dimensions ``year`` (the appraisal period, labels such as ``"2025/26"``),
         ``programme``, ``staff_group`` and ``draw`` (last, so that the draws of
         one year are contiguous in memory). Every uncertain input is a variable
-        named by its key path (``"risks.digital_exclusion"``); outputs are
-        listed in :data:`OUTPUTS` (money in GBP at ``price_base`` prices).
+        named by its key path (``"risks.digital_exclusion"``); the outputs kept
+        are those ``keep`` and ``outputs`` name, from :data:`OUTPUTS` (money in
+        GBP at ``price_base`` prices).
         Attrs hold the scenario as TOML, its hash, the seed (as a string: it
         may exceed 64 bits), both horizons (``claim_window``, up to
         ``target_year``, and ``appraisal_period``) and the package version.
