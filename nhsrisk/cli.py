@@ -37,7 +37,7 @@ from nhsrisk.experiments import waterfall
 from nhsrisk.io import open_results, run_results_file, save_results, write_folder_atomically
 from nhsrisk.report import REPORT_FILE, WATERFALL_DRAWS, write_report
 from nhsrisk.scenario import BUILTIN_SCENARIOS, DEFAULT_SCENARIO, SCENARIO_ALIASES
-from nhsrisk.stats import cap_binding, equity, minimum_draws, summary
+from nhsrisk.stats import cap_binding, equity, has_segments, minimum_draws, summary
 from nhsrisk.tables import TABLE_FORMATS, write_tables
 from nhsrisk.update import (
     MIN_EFFECTIVE_SHARE,
@@ -392,15 +392,9 @@ def summary_table(ds: xr.Dataset) -> str:
     Staff-time cap binding: never (in no draw, year or staff group)
     """
     text = f"{summary(ds)!r}\n\n"
-    if _segmented(ds):
+    if has_segments(ds) and WEIGHT not in ds:  # equity is not yet weighted
         text += f"{equity_table(ds)}\n\n"
     return f"{text}Staff-time cap binding: {cap_binding(ds)}"
-
-
-def _segmented(ds: xr.Dataset) -> bool:
-    """Tell whether results are unweighted and have population segments (beyond ``"all"``)."""
-    needed = ("contact_weighted_exclusion", "pv_patient_by_quintile", "people_by_quintile")
-    return all(name in ds for name in needed) and ds.sizes.get("quintile", 0) > 1 and WEIGHT not in ds
 
 
 def equity_table(ds: xr.Dataset) -> str:

@@ -40,7 +40,7 @@ from nhsrisk.experiments import tornado as compute_tornado
 from nhsrisk.experiments import waterfall as compute_waterfall
 from nhsrisk.io import open_results, run_results_file, write_atomically
 from nhsrisk.scenario import LONG_TERM_FROM_YEAR, Scenario, scenario_from_attrs
-from nhsrisk.stats import SummaryDataset, _probability_text, cap_binding, equity, summary
+from nhsrisk.stats import SummaryDataset, _probability_text, cap_binding, equity, has_segments, summary
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -732,7 +732,7 @@ def _figures(
             f"(the vertical line; the {shown} largest of {int(tornado.sizes.get('input', 0))} inputs).",
         ),
     ]
-    if _segmented(ds):
+    if has_segments(ds):
         gap = equity(ds)
         ratio = significant(float(gap["most_to_least_deprived"]), 3)
         error = significant(float(gap["most_to_least_deprived_mcse"]), 1)
@@ -751,12 +751,6 @@ def _figures(
             )
         )
     return [(name, _png(draw, height), alt, caption) for name, draw, height, alt, caption in drawings]
-
-
-def _segmented(ds: xr.Dataset) -> bool:
-    """Tell whether the results have population segments (a scenario with a ``[population]`` table)."""
-    needed = ("contact_weighted_exclusion", "pv_patient_by_quintile", "people_by_quintile")
-    return all(name in ds for name in needed) and ds.sizes.get("quintile", 0) > 1
 
 
 def _png(draw: Callable[[Axes], Any], height: float) -> str:

@@ -2089,6 +2089,19 @@ def payback(ds: xr.Dataset) -> xr.Dataset:
     )
 
 
+def has_segments(ds: xr.Dataset) -> bool:
+    """Tell whether results hold population segments (a scenario with a ``[population]`` table).
+
+    Examples
+    --------
+    >>> import nhsrisk
+    >>> has_segments(nhsrisk.simulate(draws=100, seed=1))
+    True
+    """
+    needed = ("contact_weighted_exclusion", "pv_patient_by_quintile", "people_by_quintile")
+    return all(name in ds for name in needed) and ds.sizes.get("quintile", 0) > 1
+
+
 def _ratio_of_means(numerator: np.ndarray, denominator: np.ndarray) -> tuple[float, float]:
     """Ratio of the means of paired draws and its Monte Carlo standard error (delta method)."""
     ratio = float(numerator.mean() / denominator.mean())
