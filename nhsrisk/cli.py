@@ -350,16 +350,21 @@ def effects_table(effects: xr.Dataset) -> str:
                 f"{significant(float(row.npv_mean_mcse) / money.divisor, 2)}",
             )
         )
-    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
     lines = [
         f"What each observation changes ({int(effects.attrs['n_draws']):,} draws; "
-        "95% intervals in brackets, ± one MCSE)"
+        "95% intervals in brackets, ± one MCSE)",
+        *_aligned([header, *rows]),
     ]
-    for r in (header, *rows):
-        lines.append(
-            "  ".join([r[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True))])
-        )
     return "\n".join(lines)
+
+
+def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Lines of a plain-text table: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join([row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))])
+        for row in rows
+    ]
 
 
 def summary_table(ds: xr.Dataset) -> str:
@@ -451,13 +456,7 @@ def equity_table(ds: xr.Dataset) -> str:
         for label, row in rows
     ]
     header = ("Patient-channel benefit per head (PV)", "units", "mean ± MCSE", "5%", "95%")
-    widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]
-    for row in [header, *cells]:
-        lines.append(
-            "  ".join(
-                [row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))]
-            )
-        )
+    lines += _aligned([header, *cells])
     ratio, error = float(table["most_to_least_deprived"]), float(table["most_to_least_deprived_mcse"])
     lines.append(
         f"Per head, the {quintiles[0]} quintile gets {significant(ratio, 3)} ± {significant(error, 2)} "
