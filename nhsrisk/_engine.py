@@ -27,7 +27,7 @@ import xarray as xr
 
 from nhsrisk import _design
 from nhsrisk._format import format_bytes
-from nhsrisk._kernels import simulate_kernel
+from nhsrisk._kernels import KEPT_PIECE, simulate_kernel
 from nhsrisk._model import MODEL_ARRAYS, OUTPUTS
 from nhsrisk._plan import Plan
 from nhsrisk._progress import progress_bar
@@ -51,9 +51,9 @@ __all__ = [
     "to_dataset",
 ]
 
-#: Draws per kernel call when only some outputs are kept: every output of this many draws is
-#: written into one set of scratch arrays (about 80 MB for the default scenario), touched once
-#: and reused, and the kept ones copied out. Fresh memory costs more to fill than the model does.
+#: A run of more draws than this that keeps only some outputs evaluates them a piece at a time
+#: (see :func:`~nhsrisk._kernels.simulate_kernel`'s ``keep``); a smaller one computes every
+#: output at once and drops the others.
 KEPT_SLICE = 2**14
 
 #: Draws per kernel call at most. Ctrl-C is seen between calls (a compiled kernel does not
@@ -82,9 +82,9 @@ def result_bytes(
     """Bytes a run of ``draws`` draws holds: its outputs, its kept inputs and, for LHS or Sobol', its design.
 
     ``outputs`` names the outputs kept (None: all of them); a run that keeps some holds
-    scratch arrays of every output for :data:`KEPT_SLICE` draws besides, and a run of
-    at most :data:`KEPT_SLICE` draws computes every output at once (so holds them all
-    until it drops the others).
+    scratch arrays of every output for :data:`~nhsrisk._kernels.KEPT_PIECE` draws per
+    thread besides, and a run of at most :data:`KEPT_SLICE` draws computes every output
+    at once (so holds them all until it drops the others).
 
     Examples
     --------
@@ -110,7 +110,7 @@ def result_bytes(
     if outputs is None:
         return per_draw * draws
     scratch_per_draw = output_bytes(OUTPUTS) + 8 * len(plan.stored)
-    return per_draw * draws + scratch_per_draw * min(draws, KEPT_SLICE)
+    return per_draw * draws + scratch_per_draw * min(draws, KEPT_PIECE * numba.config.NUMBA_NUM_THREADS)
 
 
 def available_memory() -> int | None:
@@ -409,22 +409,30 @@ def _run_keeping(
     progress: bool | None,
     kept: Collection[str],
 ) -> dict[str, np.ndarray]:
-    """:func:`run` keeping only the outputs named in ``kept`` (and the inputs), a slice at a time."""
-    step = min(draws, KEPT_SLICE)
-    scratch, scratch_inputs = allocate_results(plan, step)
+    """:func:`run` keeping only the outputs named in ``kept`` (and the inputs).
+
+    The kernel's threads evaluate every output of a piece into their own scratch
+    arrays and copy the kept ones out (``keep`` of
+    :func:`~nhsrisk._kernels.simulate_kernel`): the thread that computes a draw
+    first touches its memory, and nothing is copied after the kernel returns.
+    """
     arrays, inputs = allocate_results(plan, draws, kept)
-    arguments = list(kernel_arguments(plan, seed, start, scratch_inputs, scratch, sampling))
+    sizes = output_sizes(plan)
+    # the outputs not kept are passed as shapes only: no draws
+    shapes = {
+        name: arrays[name]
+        if name in arrays
+        else np.empty((*(sizes[d] for d in out.dims), 0), dtype=bool if out.boolean else float)
+        for name, out in OUTPUTS.items()
+    }
+    keep = tuple(position for position, name in enumerate(OUTPUTS) if name in arrays)
+    arguments = list(kernel_arguments(plan, seed, start, inputs, shapes, sampling))
 
     def fill(offset: int, count: int) -> None:
-        # the slice's first draw sits at position 0 of the scratch arrays
-        arguments[0] = np.uint64(start + offset)
-        arguments[1] = (np.int64(0), np.int64(count))
-        kernel(*arguments)
-        for name, array in arrays.items():
-            array[..., offset : offset + count] = scratch[name][..., :count]
-        inputs[:, offset : offset + count] = scratch_inputs[:, :count]
+        arguments[1] = (np.int64(offset), np.int64(count))
+        kernel(*arguments, keep=keep)
 
-    _in_slices(draws, step, threads, progress, fill)
+    _in_slices(draws, PROGRESS_SLICE, threads, progress, fill)
     arrays["_inputs"] = inputs
     return arrays
 

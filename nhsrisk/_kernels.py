@@ -12,6 +12,7 @@ name the slots of the index arrays built by :mod:`nhsrisk._plan`.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import math
 import os
 import threading
@@ -36,6 +37,10 @@ BLOCK = 512
 #: Draws per piece of work handed to a thread: a piece's kept inputs (8 bytes x
 #: inputs x CHUNK) are read back by the model while still in the thread's cache.
 CHUNK = 8192
+#: Draws per piece when only some outputs are kept: the thread writes every output of the
+#: piece into its own scratch arrays (about 11 MB for the default scenario, touched once and
+#: reused) and copies the kept ones out while they are still in its cache.
+KEPT_PIECE = 2048
 
 
 @numba.njit(cache=NUMBA_CACHE, error_model=ERROR_MODEL, inline="always")
@@ -638,6 +643,7 @@ def simulate_kernel(
     span: Sequence[SupportsInt],
     *arguments: Any,
     span_kernel: Callable[..., None] | None = None,
+    keep: Sequence[int] | None = None,
 ) -> None:
     """Sample and evaluate the draws at positions ``span = (offset, count)`` of the output arrays.
 
@@ -656,6 +662,14 @@ def simulate_kernel(
     codes, params, table_rows, tables, keys, store_rows, model, inputs_out,
     outputs`` (its ``work`` arrays are the running thread's own). ``span_kernel``
     replaces :func:`simulate_span` (its ``py_func``, in a test).
+
+    ``keep`` lists the positions in ``outputs`` to fill (None: every one). Each
+    piece of :data:`KEPT_PIECE` draws is then evaluated into the running thread's
+    own scratch arrays and the kept outputs and the inputs are copied out, so the
+    thread that computes a draw is the one that first touches its memory; the
+    arrays given for the other outputs only give their shape (a draw axis of
+    length 0 will do). The design of a ``DESIGN`` sampler is read at positions
+    counted from the piece, so that sampler is run without ``keep``.
     """
     run_span = simulate_span if span_kernel is None else span_kernel
     offset, count = int(span[0]), int(span[1])
@@ -664,13 +678,14 @@ def simulate_kernel(
     threads = numba.get_num_threads()
     # A span shorter than a CHUNK per thread is shared out in smaller pieces (whole BLOCKs), so
     # that a short run (a waterfall's 135 runs of 5,000 draws) keeps every thread busy.
-    size = min(CHUNK, max(BLOCK, -(-count // (threads * BLOCK)) * BLOCK))
+    size = min(CHUNK if keep is None else KEPT_PIECE, max(BLOCK, -(-count // (threads * BLOCK)) * BLOCK))
     pieces = [(np.int64(lo), np.int64(min(size, end - lo))) for lo in range(offset, end, size)]
+    run = _run_piece if keep is None else functools.partial(_run_piece_keeping, tuple(keep), size)
     if threads == 1 or len(pieces) == 1:
         for piece in pieces:
-            _run_piece(run_span, piece, arguments)
+            run(run_span, piece, arguments)
         return
-    futures = [_pool(threads).submit(_run_piece, run_span, piece, arguments) for piece in pieces]
+    futures = [_pool(threads).submit(run, run_span, piece, arguments) for piece in pieces]
     try:
         for future in futures:
             future.result()
@@ -686,6 +701,38 @@ def _run_piece(
 ) -> None:
     """Run one piece on this thread, with this thread's work arrays (see :func:`_workspace`)."""
     run_span(piece, *arguments, _workspace(arguments))
+
+
+def _run_piece_keeping(
+    keep: tuple[int, ...],
+    size: int,
+    run_span: Callable[..., None],
+    piece: tuple[np.int64, np.int64],
+    arguments: tuple[Any, ...],
+) -> None:
+    """Run one piece into this thread's scratch arrays, then copy out the kept outputs and the inputs."""
+    lo, count = int(piece[0]), int(piece[1])
+    inputs_out, outputs = arguments[-2], arguments[-1]
+    scratch_inputs, scratch = _scratch(inputs_out, outputs, size)
+    # position 0 of the scratch arrays holds the piece's first draw
+    moved = (arguments[0] + np.uint64(lo), *arguments[1:-2], scratch_inputs, scratch)
+    run_span((np.int64(0), np.int64(count)), *moved, _workspace(moved))
+    # NumPy lets go of the GIL while it copies, so the threads copy side by side
+    inputs_out[:, lo : lo + count] = scratch_inputs[:, :count]
+    for position in keep:
+        outputs[position][..., lo : lo + count] = scratch[position][..., :count]
+
+
+def _scratch(
+    inputs_out: np.ndarray, outputs: tuple[np.ndarray, ...], size: int
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Return this thread's inputs and outputs for ``size`` draws: made once for a shape, then reused."""
+    key = (size, inputs_out.shape[0], *((array.shape[:-1], array.dtype.str) for array in outputs))
+    kept = getattr(_WORKSPACES, "scratch", None)
+    if kept is None or kept[0] != key:
+        arrays = tuple(np.empty((*array.shape[:-1], size), dtype=array.dtype) for array in outputs)
+        kept = _WORKSPACES.scratch = (key, np.empty((inputs_out.shape[0], size)), arrays)
+    return kept[1], kept[2]
 
 
 _WORKSPACES = threading.local()
