@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import math
 import os
+import threading
 import warnings
 from collections.abc import Collection, Iterator
 from typing import Any
@@ -24,6 +25,8 @@ from typing import Any
 import numba
 import numpy as np
 import xarray as xr
+from xarray.backends import BackendArray
+from xarray.core import indexing
 
 from nhsrisk import _design
 from nhsrisk._format import format_bytes
@@ -36,6 +39,7 @@ from nhsrisk.scenario import Scenario, scenario_attrs
 
 __all__ = [
     "PROGRESS_SLICE",
+    "RegeneratedInputs",
     "allocate_results",
     "available_memory",
     "check_finite",
@@ -104,7 +108,8 @@ def result_bytes(
     if outputs is not None and draws <= KEPT_SLICE:
         outputs = None  # a run this small computes every output at once and drops the others
     per_draw = output_bytes(OUTPUTS if outputs is None else outputs)
-    per_draw += 8 * len(plan.stored)
+    if outputs is None:  # a run in slices draws its inputs again when they are read
+        per_draw += 8 * len(plan.stored)
     if sampler != "random":
         per_draw += 8 * plan.uniforms_per_draw  # the design: a uniform per input and draw
     if outputs is None:
@@ -217,11 +222,12 @@ def _huge_page_advice(nbytes: int) -> Iterator[None]:
 
 
 def allocate_results(
-    plan: Plan, draws: int, outputs: Collection[str] | None = None
+    plan: Plan, draws: int, outputs: Collection[str] | None = None, *, inputs: bool = True
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Allocate the output arrays (shaped as :data:`~nhsrisk._model.OUTPUTS`, draws last) and kept inputs.
 
-    ``outputs`` names the outputs to allocate (None: all), in the order of ``OUTPUTS``.
+    ``outputs`` names the outputs to allocate (None: all), in the order of ``OUTPUTS``;
+    ``inputs=False`` gives the inputs an array of no draws (they are not kept).
     Large results are allocated without the huge-page advice (see :data:`HUGE_PAGE_ADVICE_LIMIT`);
     the kernel's threads touch their pages first, each writing its own draws.
     """
@@ -231,7 +237,7 @@ def allocate_results(
         for name, out in OUTPUTS.items()
         if outputs is None or name in outputs
     }
-    inputs_shape = (len(plan.stored), draws)
+    inputs_shape = (len(plan.stored), draws if inputs else 0)
     nbytes = 8 * math.prod(inputs_shape)
     nbytes += sum(math.prod(shape) * dtype.itemsize for shape, dtype in shapes.values())
     with _huge_page_advice(nbytes):
@@ -353,6 +359,7 @@ def run(
     progress: bool | None = False,
     buffers: tuple[dict[str, np.ndarray], np.ndarray] | None = None,
     outputs: Collection[str] | None = None,
+    keep_inputs: bool = True,
 ) -> dict[str, np.ndarray]:
     """Sample and evaluate draws ``start .. start + draws - 1`` of a plan: the kernel's arrays.
 
@@ -364,11 +371,14 @@ def run(
     replaces :func:`~nhsrisk._kernels.simulate_kernel` (in a test). ``outputs``
     names the outputs to return (None: all): the draws then run :data:`KEPT_SLICE`
     at a time through scratch arrays, and only the named outputs and the inputs
-    are held for every draw. Results do not depend on ``threads``, ``progress``,
-    ``buffers`` or ``outputs``.
+    are held for every draw; with ``keep_inputs=False`` the inputs are not held
+    either and ``"_inputs"`` is left out (see :class:`RegeneratedInputs`). Results
+    do not depend on ``threads``, ``progress``, ``buffers`` or ``outputs``.
     """
     if outputs is not None:
-        return _run_keeping(plan, seed, start, draws, threads, kernel, sampling, progress, outputs)
+        return _run_keeping(
+            plan, seed, start, draws, threads, kernel, sampling, progress, outputs, keep_inputs
+        )
     arrays, inputs = buffers if buffers is not None else allocate_results(plan, draws)
     arguments = list(kernel_arguments(plan, seed, start, inputs, arrays, sampling))
 
@@ -408,15 +418,16 @@ def _run_keeping(
     sampling: tuple[Any, ...] | None,
     progress: bool | None,
     kept: Collection[str],
+    keep_inputs: bool,
 ) -> dict[str, np.ndarray]:
-    """:func:`run` keeping only the outputs named in ``kept`` (and the inputs).
+    """:func:`run` keeping only the outputs named in ``kept`` (and the inputs if ``keep_inputs``).
 
     The kernel's threads evaluate every output of a piece into their own scratch
     arrays and copy the kept ones out (``keep`` of
     :func:`~nhsrisk._kernels.simulate_kernel`): the thread that computes a draw
     first touches its memory, and nothing is copied after the kernel returns.
     """
-    arrays, inputs = allocate_results(plan, draws, kept)
+    arrays, inputs = allocate_results(plan, draws, kept, inputs=keep_inputs)
     sizes = output_sizes(plan)
     # the outputs not kept are passed as shapes only: no draws
     shapes = {
@@ -430,11 +441,74 @@ def _run_keeping(
 
     def fill(offset: int, count: int) -> None:
         arguments[1] = (np.int64(offset), np.int64(count))
-        kernel(*arguments, keep=keep)
+        kernel(*arguments, keep=keep, keep_inputs=keep_inputs)
 
     _in_slices(draws, PROGRESS_SLICE, threads, progress, fill)
-    arrays["_inputs"] = inputs
+    if keep_inputs:
+        arrays["_inputs"] = inputs
     return arrays
+
+
+class RegeneratedInputs:
+    """The sampled inputs of a run, drawn again from their streams when they are read, not stored.
+
+    Every input of draw ``i`` comes from the counter-based stream of ``(seed, i)``,
+    so it can be computed again for any span of draws, bit for bit; a run keeping
+    the headline outputs holds this instead of 8 bytes an input a draw (a third of
+    its memory). The last span computed is cached, so reading every input costs one
+    pass of the kernel, on the draws asked for.
+    """
+
+    def __init__(self, plan: Plan, seed: int, start: int, draws: int, sampler: str) -> None:
+        if sampler not in ("random", "lhs"):  # a Sobol' design is one block: it cannot be cut
+            raise ValueError(f"inputs of a {sampler!r} run are kept, not drawn again")
+        self.plan, self.seed, self.start, self.draws, self.sampler = plan, seed, start, draws, sampler
+        self.shape = (len(plan.stored), draws)
+        self._lock = threading.Lock()
+        self._cached: tuple[int, np.ndarray] | None = None
+
+    def columns(self, lo: int, hi: int) -> np.ndarray:
+        """Return the inputs at positions ``lo .. hi - 1`` (draws ``start + lo`` on), a row an input."""
+        with self._lock:
+            cached = self._cached
+            if cached is None or not (cached[0] <= lo and hi <= cached[0] + cached[1].shape[1]):
+                first, count = self.start + lo, hi - lo
+                design_size = self.draws if self.sampler == "lhs" else None
+                sampling = sampler_arguments(self.plan, self.sampler, self.seed, first, count, design_size)
+                arrays = run(self.plan, self.seed, first, count, None, sampling=sampling, outputs=())
+                cached = self._cached = (lo, arrays["_inputs"])
+            return cached[1][:, lo - cached[0] : hi - cached[0]]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # the cache and the lock stay behind: a copy draws its inputs again when it reads them
+        return (RegeneratedInputs, (self.plan, self.seed, self.start, self.draws, self.sampler))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> RegeneratedInputs:
+        return self  # nothing in it changes once made
+
+
+class _InputVariable(BackendArray):
+    """One sampled input of a run (``(draw,)`` or ``(year, draw)``), read from :class:`RegeneratedInputs`."""
+
+    def __init__(self, source: RegeneratedInputs, rows: list[int], per_year: bool) -> None:
+        self.source, self.rows, self.per_year = source, rows, per_year
+        draws = source.shape[1]
+        self.shape = (len(rows), draws) if per_year else (draws,)
+        self.dtype = np.dtype(float)
+
+    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
+        return indexing.explicit_indexing_adapter(  # type: ignore[no-any-return]
+            key, self.shape, indexing.IndexingSupport.OUTER, self._read
+        )
+
+    def _read(self, key: tuple[Any, ...]) -> np.ndarray:
+        positions = np.arange(self.shape[-1])[key[-1]]
+        if positions.size == 0:
+            block = np.empty((len(self.rows), 0))
+        else:
+            lo, hi = int(positions.min()), int(positions.max()) + 1
+            block = self.source.columns(lo, hi)[self.rows][:, positions - lo]
+        return np.ascontiguousarray(block[key[0]] if self.per_year else block[0])
 
 
 def check_finite(plan: Plan, arrays: dict[str, np.ndarray], start: int) -> None:
@@ -457,9 +531,9 @@ def check_finite(plan: Plan, arrays: dict[str, np.ndarray], start: int) -> None:
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
             i = int(bad[0])
-            inputs = {
-                stored.variable: float(arrays["_inputs"][row, i]) for row, stored in enumerate(plan.stored)
-            }
+            kept = arrays["_inputs"]
+            column = kept.columns(i, i + 1)[:, 0] if isinstance(kept, RegeneratedInputs) else kept[:, i]
+            inputs = {stored.variable: float(column[row]) for row, stored in enumerate(plan.stored)}
             raise FloatingPointError(
                 f"simulate produced a non-finite {name} ({values[i]!r}) in draw {start + i} "
                 f"({bad.size} draws in all); the sampled inputs of that draw were {inputs}"
@@ -518,11 +592,11 @@ def to_dataset(scenario: Scenario, plan: Plan, arrays: dict[str, Any], seed: int
             "sampled_input": 1,
         }
         if stored.year is None:
-            data_vars[stored.variable] = ("draw", inputs[row], attrs)
+            data_vars[stored.variable] = ("draw", _input_rows(inputs, [row], False), attrs)
         else:
             per_year.setdefault(stored.variable, ([], attrs))[0].append(row)
     for variable, (rows, attrs) in per_year.items():
-        data_vars[variable] = (("year", "draw"), inputs[rows], attrs)
+        data_vars[variable] = (("year", "draw"), _input_rows(inputs, rows, True), attrs)
 
     data_vars["planned_spend"] = (
         ("year", "programme"),
@@ -586,7 +660,16 @@ def to_dataset(scenario: Scenario, plan: Plan, arrays: dict[str, Any], seed: int
     )
 
 
+def _input_rows(inputs: Any, rows: list[int], per_year: bool) -> Any:
+    """Return rows of the kept inputs (NumPy or dask), or a lazy array of a :class:`RegeneratedInputs`."""
+    if isinstance(inputs, RegeneratedInputs):
+        return indexing.LazilyIndexedArray(_InputVariable(inputs, rows, per_year))
+    return inputs[rows] if per_year else inputs[rows[0]]
+
+
 def _numpy_variable(dims: str | tuple[str, ...], data: Any, attrs: dict[str, Any]) -> xr.Variable:
     if isinstance(data, np.ndarray | list | float | int):
         return xr.Variable(dims, np.asarray(data), attrs, fastpath=True)
+    if isinstance(data, indexing.LazilyIndexedArray):
+        return xr.Variable(dims, data, attrs, fastpath=True)  # inputs drawn again when read
     return xr.Variable(dims, data, attrs)  # a dask array, kept lazy

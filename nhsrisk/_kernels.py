@@ -644,6 +644,7 @@ def simulate_kernel(
     *arguments: Any,
     span_kernel: Callable[..., None] | None = None,
     keep: Sequence[int] | None = None,
+    keep_inputs: bool = True,
 ) -> None:
     """Sample and evaluate the draws at positions ``span = (offset, count)`` of the output arrays.
 
@@ -670,6 +671,8 @@ def simulate_kernel(
     arrays given for the other outputs only give their shape (a draw axis of
     length 0 will do). The design of a ``DESIGN`` sampler is read at positions
     counted from the piece, so that sampler is run without ``keep``.
+    ``keep_inputs=False`` (with ``keep``) leaves ``inputs_out`` unwritten: the
+    inputs can be drawn again from their streams when they are read.
     """
     run_span = simulate_span if span_kernel is None else span_kernel
     offset, count = int(span[0]), int(span[1])
@@ -680,7 +683,9 @@ def simulate_kernel(
     # that a short run (a waterfall's 135 runs of 5,000 draws) keeps every thread busy.
     size = min(CHUNK if keep is None else KEPT_PIECE, max(BLOCK, -(-count // (threads * BLOCK)) * BLOCK))
     pieces = [(np.int64(lo), np.int64(min(size, end - lo))) for lo in range(offset, end, size)]
-    run = _run_piece if keep is None else functools.partial(_run_piece_keeping, tuple(keep), size)
+    run = (
+        _run_piece if keep is None else functools.partial(_run_piece_keeping, tuple(keep), keep_inputs, size)
+    )
     if threads == 1 or len(pieces) == 1:
         for piece in pieces:
             run(run_span, piece, arguments)
@@ -705,6 +710,7 @@ def _run_piece(
 
 def _run_piece_keeping(
     keep: tuple[int, ...],
+    keep_inputs: bool,
     size: int,
     run_span: Callable[..., None],
     piece: tuple[np.int64, np.int64],
@@ -718,7 +724,8 @@ def _run_piece_keeping(
     moved = (arguments[0] + np.uint64(lo), *arguments[1:-2], scratch_inputs, scratch)
     run_span((np.int64(0), np.int64(count)), *moved, _workspace(moved))
     # NumPy lets go of the GIL while it copies, so the threads copy side by side
-    inputs_out[:, lo : lo + count] = scratch_inputs[:, :count]
+    if keep_inputs:
+        inputs_out[:, lo : lo + count] = scratch_inputs[:, :count]
     for position in keep:
         outputs[position][..., lo : lo + count] = scratch[position][..., :count]
 

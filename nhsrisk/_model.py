@@ -309,7 +309,7 @@ OUT_NPV_DISTRIBUTIONAL = OUTPUT_NAMES.index("npv_distributional")
 CLAIM_OUTPUT = "cumulative_value"
 APPRAISAL_OUTPUTS = ("npv", "bcr")
 
-#: Outputs that a run holds by default (``simulate(keep="headline")``, with every sampled input):
+#: Outputs that a run holds by default (``simulate(keep="headline")``, with the sampled inputs):
 #: what a summary, payback, the fan chart, the exceedance curve, rank correlations (raid events
 #: are inputs), a comparison against a baseline and an update by observed delivery read. Per draw
 #: they take about 40% of the bytes of every output; the rest (hours by staff group, value by kind,

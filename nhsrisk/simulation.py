@@ -11,7 +11,7 @@ import numba
 import numpy as np
 import xarray as xr
 
-from nhsrisk._engine import KEPT_SLICE, check_result_size, result_bytes
+from nhsrisk._engine import KEPT_SLICE, RegeneratedInputs, check_result_size, result_bytes
 from nhsrisk._engine import check_finite as _check_finite
 from nhsrisk._engine import run as _run
 from nhsrisk._engine import sampler_arguments as _sampling
@@ -100,15 +100,16 @@ def simulate(
         else an ImportError saying so). With ``keep="summary"``: draws per step
         (default 2**17).
     keep : {"headline", "all", "summary"}, default="headline"
-        ``"headline"`` keeps every sampled input and the outputs that summaries,
+        ``"headline"`` gives every sampled input and the outputs that summaries,
         payback, the fan chart, the exceedance curve, rank correlations,
         :func:`~nhsrisk.budget_change_effect` and :func:`~nhsrisk.update` read
         (:data:`HEADLINE_OUTPUTS`: the per-draw totals such as ``npv`` and
         ``bcr``, ``cumulative_value``, and by year and programme ``spend``,
         ``running_cost``, ``dual_running_cost``, ``uptake`` and ``value``), about
-        2.5 kB a draw for the default scenario; the draws run in slices through
-        scratch arrays, so fresh memory is touched once, and the values are
-        those of ``"all"`` bit for bit. ``"all"`` keeps every output
+        1.7 kB a draw for the default scenario. The values are those of ``"all"``
+        bit for bit; a run of more than 16,384 draws does not store its inputs
+        (1 kB a draw) but draws them again from their streams, bit for bit,
+        when one is first read (lazily, as xarray reads a file). ``"all"`` keeps every output
         (:data:`OUTPUTS`), about 5.5 kB a draw: hours released by staff group,
         value by kind, funding adequacy, additional uptake and net benefit besides.
         ``"summary"`` keeps no draws: summary statistics of ``cumulative_value``,
@@ -255,7 +256,20 @@ def simulate(
         return _keeping(ds, kept_names)
     if precision is None:
         sampling = _sampling(plan, sampler, seed, start, draws)
-        arrays = _run(plan, seed, start, draws, threads, sampling=sampling, progress=progress, outputs=kept)
+        # a run in slices keeps no inputs: they are drawn again from their streams when read
+        arrays = _run(
+            plan,
+            seed,
+            start,
+            draws,
+            threads,
+            sampling=sampling,
+            progress=progress,
+            outputs=kept,
+            keep_inputs=kept is None,
+        )
+        if kept is not None:
+            arrays["_inputs"] = RegeneratedInputs(plan, seed, start, draws, sampler)
         _check_finite(plan, arrays, start)
         ds = _to_dataset(scenario, plan, arrays, seed, start)
     else:
