@@ -508,7 +508,7 @@ class _InputVariable(BackendArray):
         else:
             lo, hi = int(positions.min()), int(positions.max()) + 1
             block = self.source.columns(lo, hi)[self.rows][:, positions - lo]
-        return np.ascontiguousarray(block[key[0]] if self.per_year else block[0])
+        return np.array(block[key[0]] if self.per_year else block[0], order="C")  # 0-d for one draw
 
 
 def check_finite(plan: Plan, arrays: dict[str, np.ndarray], start: int) -> None:

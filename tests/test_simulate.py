@@ -821,7 +821,7 @@ def test_inputs_drawn_again_when_read_are_the_kept_ones_bit_for_bit(sampler):
     import copy
     import pickle
 
-    draws, start = 2 * _engine.KEPT_SLICE + 123, 777
+    draws, start = 2 * _engine.KEPT_SLICE + 123, 777 if sampler == "random" else 0  # one LHS design
     lazy = nhsrisk.simulate(draws=draws, seed=5, start=start, sampler=sampler)
     every = nhsrisk.simulate(draws=draws, seed=5, start=start, sampler=sampler, keep="all")
     names = [name for name in lazy.data_vars if lazy[name].attrs.get("sampled_input")]
