@@ -115,7 +115,8 @@ def result_bytes(
     if outputs is None:
         return per_draw * draws
     scratch_per_draw = output_bytes(OUTPUTS) + 8 * len(plan.stored)
-    return per_draw * draws + scratch_per_draw * min(draws, KEPT_PIECE * numba.config.NUMBA_NUM_THREADS)
+    most_threads = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set from the environment
+    return per_draw * draws + scratch_per_draw * min(draws, KEPT_PIECE * most_threads)
 
 
 def available_memory() -> int | None:
@@ -497,9 +498,7 @@ class _InputVariable(BackendArray):
         self.dtype = np.dtype(float)
 
     def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
-        return indexing.explicit_indexing_adapter(  # type: ignore[no-any-return]
-            key, self.shape, indexing.IndexingSupport.OUTER, self._read
-        )
+        return indexing.explicit_indexing_adapter(key, self.shape, indexing.IndexingSupport.OUTER, self._read)
 
     def _read(self, key: tuple[Any, ...]) -> np.ndarray:
         positions = np.arange(self.shape[-1])[key[-1]]

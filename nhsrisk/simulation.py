@@ -257,7 +257,7 @@ def simulate(
     if precision is None:
         sampling = _sampling(plan, sampler, seed, start, draws)
         # a run in slices keeps no inputs: they are drawn again from their streams when read
-        arrays = _run(
+        arrays: dict[str, Any] = _run(
             plan,
             seed,
             start,
