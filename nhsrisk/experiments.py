@@ -140,19 +140,27 @@ def _output_reader(scenario: Scenario, output: str, caller: str) -> tuple[Any, s
 
 
 def _evaluate(
-    plan: Plan, uniforms: np.ndarray, threads: int | None = None, *, correlated: bool = False
+    plan: Plan,
+    uniforms: np.ndarray,
+    threads: int | None = None,
+    *,
+    correlated: bool = False,
+    buffers: tuple[dict[str, np.ndarray], np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Run the kernel on a design: ``uniforms[column, draw]`` for every non-fixed stream.
 
     ``correlated=True`` passes the correlated inputs' uniforms through the
     scenario's copula first (Sobol' designs over groups of correlated inputs);
-    otherwise each input sits exactly where the design puts it.
+    otherwise each input sits exactly where the design puts it. ``buffers``
+    (from :func:`~nhsrisk._engine.allocate_results`) are filled instead of fresh
+    arrays, so a sequence of designs touches its memory once; what is read from
+    them must be copied before the next design overwrites it.
     """
     design = np.ascontiguousarray(uniforms, dtype=float)
     if threads is None and design.shape[1] <= _SMALL_DESIGN:
         threads = 1  # waking a thread pool costs more than a few hundred draws (results do not change)
     sampling = sampling_arguments(plan, _design.DESIGN, design=design, correlated=correlated)
-    arrays = _run(plan, 0, 0, design.shape[1], threads, sampling=sampling)
+    arrays = _run(plan, 0, 0, design.shape[1], threads, sampling=sampling, buffers=buffers)
     _check_finite(plan, arrays, 0)
     return arrays
 
@@ -529,15 +537,18 @@ def sobol_analysis(
     a, b = saltelli_design(plan.uniforms_per_draw, base_samples, seed)
     a, b = a.T.copy(), b.T.copy()
     correlated = bool(linked)
+    # one set of output arrays and one mixed design serve every matrix (read copies what it reads)
+    buffers = allocate_results(plan, a.shape[1])
     with progress_bar(len(groups) + 2, "Sobol' design", progress, unit="matrix") as bar:
-        f_a = read(_evaluate(plan, a, threads, correlated=correlated))
-        f_b = read(_evaluate(plan, b, threads, correlated=correlated))
+        f_a = read(_evaluate(plan, a, threads, correlated=correlated, buffers=buffers))
+        f_b = read(_evaluate(plan, b, threads, correlated=correlated, buffers=buffers))
         bar.update(2)
         f_ab = np.empty((len(groups), a.shape[1]))
+        mixed = np.empty_like(a)
         for g, cols in enumerate(columns):
-            mixed = a.copy()
+            mixed[...] = a
             mixed[cols] = b[cols]
-            f_ab[g] = read(_evaluate(plan, mixed, threads, correlated=correlated))
+            f_ab[g] = read(_evaluate(plan, mixed, threads, correlated=correlated, buffers=buffers))
             bar.update(1)
     result = sobol_from_evaluations(
         f_a, f_b, f_ab, groups, confidence=confidence, bootstrap=bootstrap, seed=seed
