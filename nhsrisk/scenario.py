@@ -14,6 +14,7 @@ import importlib.resources
 import json
 import math
 import numbers
+import os
 import re
 import tomllib
 import types
@@ -28,6 +29,7 @@ import numpy as np
 from nhsrisk._errors import ScenarioError
 from nhsrisk._stored import results_attributes, stored_scenario_text
 from nhsrisk._stored import verify_scenario_checksum as verify_scenario_checksum
+from nhsrisk._validate import _message
 from nhsrisk.distributions import Distribution, Fixed, _describe_number, distribution_from_dict
 
 __all__ = [
@@ -2324,6 +2326,11 @@ def load_scenario(name_or_path: str | Path | Scenario = DEFAULT_SCENARIO) -> Sce
     """
     if isinstance(name_or_path, Scenario):
         return name_or_path
+    if not isinstance(name_or_path, str | os.PathLike):
+        allowed = "a built-in scenario name, the path of a .toml or results file, or a Scenario"
+        if isinstance(name_or_path, numbers.Number):  # simulate(100_000): draws are a keyword
+            allowed += f" (a number of draws goes in the 'draws' keyword: draws={name_or_path!r})"
+        raise TypeError(_message("name_or_path", "load_scenario", allowed, name_or_path))
     text = SCENARIO_ALIASES.get(str(name_or_path), str(name_or_path))
     if text in BUILTIN_SCENARIOS:
         resource = importlib.resources.files("nhsrisk") / "data" / f"{text}.toml"

@@ -1804,3 +1804,17 @@ def test_changes_in_a_file_are_one_line_strings(default: Scenario) -> None:
     data["changes"] = ["a\nb"]
     with pytest.raises(ScenarioError, match=r"^changes\[0\]: contains the control character"):
         Scenario.from_toml(dumps_toml(data))
+
+
+@pytest.mark.parametrize("value", [100_000, 2.5, None, b"as-announced"])
+def test_load_scenario_names_its_parameter_when_given_something_else(value):
+    with pytest.raises(TypeError, match="'name_or_path' parameter of load_scenario") as raised:
+        load_scenario(value)
+    assert repr(value) in str(raised.value)
+    if isinstance(value, int | float):  # simulate(100_000) means draws
+        assert f"draws={value!r}" in str(raised.value)
+
+
+def test_simulate_with_a_number_first_says_draws_is_a_keyword():
+    with pytest.raises(TypeError, match=r"'draws' keyword: draws=100000"):
+        nhsrisk.simulate(100_000)
