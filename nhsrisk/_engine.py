@@ -370,9 +370,9 @@ def run(
     filled instead of fresh arrays and views of their first ``draws`` draws
     are returned: a loop over chunks then touches its memory once. ``kernel``
     replaces :func:`~nhsrisk._kernels.simulate_kernel` (in a test). ``outputs``
-    names the outputs to return (None: all): the draws then run :data:`KEPT_SLICE`
-    at a time through scratch arrays, and only the named outputs and the inputs
-    are held for every draw; with ``keep_inputs=False`` the inputs are not held
+    names the outputs to return (None: all): the kernel's threads then evaluate each
+    piece of draws into scratch arrays of their own and copy out the named outputs
+    and the inputs, which alone are held for every draw; with ``keep_inputs=False`` the inputs are not held
     either and ``"_inputs"`` is left out (see :class:`RegeneratedInputs`). Results
     do not depend on ``threads``, ``progress``, ``buffers`` or ``outputs``.
     """
@@ -456,8 +456,9 @@ class RegeneratedInputs:
     Every input of draw ``i`` comes from the counter-based stream of ``(seed, i)``,
     so it can be computed again for any span of draws, bit for bit; a run keeping
     the headline outputs holds this instead of 8 bytes an input a draw (a third of
-    its memory). The last span computed is cached, so reading every input costs one
-    pass of the kernel, on the draws asked for.
+    its memory). Spans computed are cached, up to the bytes that storing every input
+    would take, so reading every input costs one pass of the kernel on the draws
+    asked for, and a dask chunk of draws is computed once for all its inputs.
     """
 
     def __init__(self, plan: Plan, seed: int, start: int, draws: int, sampler: str) -> None:
@@ -466,19 +467,26 @@ class RegeneratedInputs:
         self.plan, self.seed, self.start, self.draws, self.sampler = plan, seed, start, draws, sampler
         self.shape = (len(plan.stored), draws)
         self._lock = threading.Lock()
-        self._cached: tuple[int, np.ndarray] | None = None
+        self._cached: list[tuple[int, np.ndarray]] = []  # (first position, inputs), oldest first
 
     def columns(self, lo: int, hi: int) -> np.ndarray:
         """Return the inputs at positions ``lo .. hi - 1`` (draws ``start + lo`` on), a row an input."""
         with self._lock:
-            cached = self._cached
-            if cached is None or not (cached[0] <= lo and hi <= cached[0] + cached[1].shape[1]):
-                first, count = self.start + lo, hi - lo
-                design_size = self.draws if self.sampler == "lhs" else None
-                sampling = sampler_arguments(self.plan, self.sampler, self.seed, first, count, design_size)
-                arrays = run(self.plan, self.seed, first, count, None, sampling=sampling, outputs=())
-                cached = self._cached = (lo, arrays["_inputs"])
-            return cached[1][:, lo - cached[0] : hi - cached[0]]
+            for first, block in self._cached:
+                if first <= lo and hi <= first + block.shape[1]:
+                    return block[:, lo - first : hi - first]
+            count = hi - lo
+            design_size = self.draws if self.sampler == "lhs" else None
+            sampling = sampler_arguments(
+                self.plan, self.sampler, self.seed, self.start + lo, count, design_size
+            )
+            block = run(self.plan, self.seed, self.start + lo, count, None, sampling=sampling, outputs=())[
+                "_inputs"
+            ]
+            self._cached.append((lo, block))
+            while sum(b.nbytes for _, b in self._cached) > 8 * math.prod(self.shape):
+                self._cached.pop(0)
+            return block
 
     def __reduce__(self) -> tuple[Any, ...]:
         # the cache and the lock stay behind: a copy draws its inputs again when it reads them

@@ -850,3 +850,27 @@ def test_inputs_drawn_again_when_read_are_the_kept_ones_bit_for_bit(sampler):
     ):
         for name in names:
             assert other[name].values.tobytes() == every[name].sel(draw=other["draw"]).values.tobytes()
+
+
+def test_inputs_drawn_again_serve_dask_chunks_with_one_pass_a_chunk(monkeypatch):
+    pytest.importorskip("dask")
+    draws = 2 * _engine.KEPT_SLICE + 100
+    lazy = nhsrisk.simulate(draws=draws, seed=8)
+    every = nhsrisk.simulate(draws=draws, seed=8, keep="all")
+    names = [name for name in lazy.data_vars if lazy[name].attrs.get("sampled_input")]
+    passes = []
+    original = _engine.run
+
+    def counted(*args, **kwargs):
+        passes.append(args[3])  # draws
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_engine, "run", counted)
+    chunked = lazy[names].chunk({"draw": 10_000})
+    totals = chunked.sum("draw").compute(scheduler="threads")
+    # four chunks of draws, each drawn once for every input
+    assert sorted(passes) == [draws - 30_000, 10_000, 10_000, 10_000]
+    for name in names:
+        np.testing.assert_array_equal(
+            totals[name].values, every[name].chunk({"draw": 10_000}).sum("draw").values
+        )
