@@ -683,9 +683,9 @@ def simulate_kernel(
     # that a short run (a waterfall's 135 runs of 5,000 draws) keeps every thread busy.
     size = min(CHUNK if keep is None else KEPT_PIECE, max(BLOCK, -(-count // (threads * BLOCK)) * BLOCK))
     pieces = [(np.int64(lo), np.int64(min(size, end - lo))) for lo in range(offset, end, size)]
-    run = (
-        _run_piece if keep is None else functools.partial(_run_piece_keeping, tuple(keep), keep_inputs, size)
-    )
+    if keep is not None and int(arguments[1][0]) == DESIGN:
+        raise ValueError("a DESIGN sampler reads its design by position: run it without 'keep'")
+    run = _run_piece if keep is None else functools.partial(_run_piece_keeping, tuple(keep), keep_inputs)
     if threads == 1 or len(pieces) == 1:
         for piece in pieces:
             run(run_span, piece, arguments)
@@ -711,7 +711,6 @@ def _run_piece(
 def _run_piece_keeping(
     keep: tuple[int, ...],
     keep_inputs: bool,
-    size: int,
     run_span: Callable[..., None],
     piece: tuple[np.int64, np.int64],
     arguments: tuple[Any, ...],
@@ -719,7 +718,7 @@ def _run_piece_keeping(
     """Run one piece into this thread's scratch arrays, then copy out the kept outputs and the inputs."""
     lo, count = int(piece[0]), int(piece[1])
     inputs_out, outputs = arguments[-2], arguments[-1]
-    scratch_inputs, scratch = _scratch(inputs_out, outputs, size)
+    scratch_inputs, scratch = _scratch(inputs_out, outputs)  # room for KEPT_PIECE draws, the most a piece has
     # position 0 of the scratch arrays holds the piece's first draw
     moved = (arguments[0] + np.uint64(lo), *arguments[1:-2], scratch_inputs, scratch)
     run_span((np.int64(0), np.int64(count)), *moved, _workspace(moved))
@@ -731,9 +730,10 @@ def _run_piece_keeping(
 
 
 def _scratch(
-    inputs_out: np.ndarray, outputs: tuple[np.ndarray, ...], size: int
+    inputs_out: np.ndarray, outputs: tuple[np.ndarray, ...]
 ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """Return this thread's inputs and outputs for ``size`` draws: made once for a shape, then reused."""
+    """Return this thread's inputs and outputs for :data:`KEPT_PIECE` draws, made once for a shape."""
+    size = KEPT_PIECE
     key = (size, inputs_out.shape[0], *((array.shape[:-1], array.dtype.str) for array in outputs))
     kept = getattr(_WORKSPACES, "scratch", None)
     if kept is None or kept[0] != key:

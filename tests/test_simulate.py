@@ -18,7 +18,7 @@ import pytest
 import xarray as xr
 
 import nhsrisk
-from nhsrisk import _engine, _kernels, _model
+from nhsrisk import _design, _engine, _kernels, _model
 from nhsrisk._engine import run as _run
 from nhsrisk._plan import build_plan
 from nhsrisk.distributions import Beta, Fixed, Uniform
@@ -874,3 +874,13 @@ def test_inputs_drawn_again_serve_dask_chunks_with_one_pass_a_chunk(monkeypatch)
         np.testing.assert_array_equal(
             totals[name].values, every[name].chunk({"draw": 10_000}).sum("draw").values
         )
+
+
+def test_the_kernel_refuses_to_keep_some_outputs_of_a_design_it_reads_by_position():
+    plan = build_plan(nhsrisk.load_scenario())
+    arrays, inputs = _engine.allocate_results(plan, 8)
+    design = np.full((plan.uniforms_per_draw, 8), 0.5)
+    sampling = _engine.sampling_arguments(plan, _design.DESIGN, design=design)
+    arguments = _engine.kernel_arguments(plan, 1, 0, inputs, arrays, sampling)
+    with pytest.raises(ValueError, match="run it without 'keep'"):
+        _kernels.simulate_kernel(*arguments, keep=(0,))
