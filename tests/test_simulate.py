@@ -884,3 +884,16 @@ def test_the_kernel_refuses_to_keep_some_outputs_of_a_design_it_reads_by_positio
     arguments = _engine.kernel_arguments(plan, 1, 0, inputs, arrays, sampling)
     with pytest.raises(ValueError, match="run it without 'keep'"):
         _kernels.simulate_kernel(*arguments, keep=(0,))
+
+
+@pytest.mark.parametrize("suffix", [".nc", ".zarr"])
+def test_results_whose_inputs_are_drawn_again_save_the_same_bits(tmp_path, suffix):
+    if suffix == ".zarr":
+        pytest.importorskip("zarr")
+    draws = _engine.KEPT_SLICE + 500
+    lazy = nhsrisk.simulate(draws=draws, seed=4)
+    every = nhsrisk.simulate(draws=draws, seed=4, keep="all")
+    reopened = nhsrisk.open_results(nhsrisk.save_results(lazy, tmp_path / f"run{suffix}")).load()
+    assert set(reopened.data_vars) == set(lazy.data_vars)
+    for name in lazy.data_vars:
+        assert reopened[name].values.tobytes() == every[name].values.tobytes(), name
