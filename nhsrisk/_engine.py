@@ -32,7 +32,7 @@ from nhsrisk import _design
 from nhsrisk._format import format_bytes
 from nhsrisk._kernels import KEPT_PIECE, simulate_kernel
 from nhsrisk._model import MODEL_ARRAYS, OUTPUTS
-from nhsrisk._plan import Plan
+from nhsrisk._plan import Plan, build_plan
 from nhsrisk._progress import progress_bar
 from nhsrisk._version import __version__
 from nhsrisk.scenario import Scenario, scenario_attrs
@@ -461,10 +461,13 @@ class RegeneratedInputs:
     asked for, and a dask chunk of draws is computed once for all its inputs.
     """
 
-    def __init__(self, plan: Plan, seed: int, start: int, draws: int, sampler: str) -> None:
+    def __init__(
+        self, scenario: Scenario, plan: Plan, seed: int, start: int, draws: int, sampler: str
+    ) -> None:
         if sampler not in ("random", "lhs"):  # a Sobol' design is one block: it cannot be cut
             raise ValueError(f"inputs of a {sampler!r} run are kept, not drawn again")
-        self.plan, self.seed, self.start, self.draws, self.sampler = plan, seed, start, draws, sampler
+        self.scenario, self.plan = scenario, plan
+        self.seed, self.start, self.draws, self.sampler = seed, start, draws, sampler
         self.shape = (len(plan.stored), draws)
         self._lock = threading.Lock()
         self._cached: list[tuple[int, np.ndarray]] = []  # (first position, inputs), oldest first
@@ -489,11 +492,22 @@ class RegeneratedInputs:
             return block
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # the cache and the lock stay behind: a copy draws its inputs again when it reads them
-        return (RegeneratedInputs, (self.plan, self.seed, self.start, self.draws, self.sampler))
+        # The scenario travels as its TOML (kilobytes; the plan's inverse-CDF tables are megabytes)
+        # and the plan is built again from it. The cache and the lock stay behind: a copy draws
+        # its inputs again when it reads them.
+        return (
+            _regenerated_inputs,
+            (self.scenario.to_toml(), self.seed, self.start, self.draws, self.sampler),
+        )
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RegeneratedInputs:
         return self  # nothing in it changes once made
+
+
+def _regenerated_inputs(toml: str, seed: int, start: int, draws: int, sampler: str) -> RegeneratedInputs:
+    """Rebuild a pickled :class:`RegeneratedInputs` from its scenario's TOML."""
+    scenario = Scenario.from_toml(toml)
+    return RegeneratedInputs(scenario, build_plan(scenario), seed, start, draws, sampler)
 
 
 class _InputVariable(BackendArray):

@@ -269,7 +269,7 @@ def simulate(
             keep_inputs=kept is None,
         )
         if kept is not None:
-            arrays["_inputs"] = RegeneratedInputs(plan, seed, start, draws, sampler)
+            arrays["_inputs"] = RegeneratedInputs(scenario, plan, seed, start, draws, sampler)
         _check_finite(plan, arrays, start)
         ds = _to_dataset(scenario, plan, arrays, seed, start)
     else:

@@ -842,6 +842,9 @@ def test_inputs_drawn_again_when_read_are_the_kept_ones_bit_for_bit(sampler):
             got, want = lazy[name].isel(chosen), every[name].isel(chosen)
             xr.testing.assert_identical(got, want)
             assert got.values.tobytes() == want.values.tobytes(), (name, selection)
+    # a pickle carries the scenario (kilobytes), not the inputs nor the plan's tables (megabytes)
+    held = sum(variable.nbytes for variable in lazy.variables.values() if variable._in_memory)
+    assert len(pickle.dumps(lazy)) < held + 1_000_000  # the plan alone pickles to 3.7 MB
     # a copy, a pickle (which leaves the cache behind) and a selection of draws all read the same bits
     for other in (
         copy.deepcopy(lazy),
