@@ -429,14 +429,8 @@ def _run_keeping(
     first touches its memory, and nothing is copied after the kernel returns.
     """
     arrays, inputs = allocate_results(plan, draws, kept, inputs=keep_inputs)
-    sizes = output_sizes(plan)
-    # the outputs not kept are passed as shapes only: no draws
-    shapes = {
-        name: arrays[name]
-        if name in arrays
-        else np.empty((*(sizes[d] for d in out.dims), 0), dtype=bool if out.boolean else float)
-        for name, out in OUTPUTS.items()
-    }
+    # the outputs not kept are passed as shapes only: arrays of no draws
+    shapes = {**allocate_results(plan, 0)[0], **arrays}
     keep = tuple(position for position, name in enumerate(OUTPUTS) if name in arrays)
     arguments = list(kernel_arguments(plan, seed, start, inputs, shapes, sampling))
 

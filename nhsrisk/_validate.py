@@ -6,6 +6,7 @@ Messages follow ``The 'name' parameter of caller must be <allowed>. Got <value> 
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, SupportsInt, cast
 
 import numpy as np
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = [
     "WEIGHT",
     "check_count",
+    "check_names",
     "check_seed_int",
     "draw_weights",
     "refuse_weighted",
@@ -52,6 +54,32 @@ def check_count(value: Any, name: str, caller: str, *, minimum: int = 1) -> int:
     if number < minimum:
         raise ValueError(_message(name, caller, f"an int >= {minimum}", value))
     return number
+
+
+def check_names(
+    value: Any, allowed: Sequence[str], name: str, caller: str, *, one: bool = False, empty: bool = True
+) -> tuple[str, ...]:
+    """Return ``value``, a sequence of names each in ``allowed``, as a tuple.
+
+    ``one=True`` also takes a single name (a bare string); otherwise a string is
+    refused rather than read letter by letter. ``empty=False`` refuses an empty
+    sequence. A wrong type raises TypeError, a wrong or missing name ValueError.
+    """
+    kind = "a name or a sequence of names" if one else "a sequence of names"
+    names = (value,) if one and isinstance(value, str) else value
+    if (
+        isinstance(names, str)
+        or not isinstance(names, Sequence)
+        or not all(isinstance(n, str) for n in names)
+    ):
+        raise TypeError(_message(name, caller, f"{kind} from {list(allowed)}", value))
+    if not empty and not names:
+        raise ValueError(_message(name, caller, f"{kind} from {list(allowed)}, at least one", value))
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        got = repr(unknown[0]) if len(unknown) == 1 else repr(unknown)
+        raise ValueError(_described(name, caller, f"{kind} from {list(allowed)}", got))
+    return tuple(names)
 
 
 def check_seed_int(seed: Any, caller: str) -> int:

@@ -35,7 +35,7 @@ from nhsrisk._model import OUTPUTS
 from nhsrisk._plan import Plan, build_plan
 from nhsrisk._progress import check_progress, progress_bar
 from nhsrisk._sampling import FIXED
-from nhsrisk._validate import check_count, resolve_seed
+from nhsrisk._validate import check_count, check_names, resolve_seed
 from nhsrisk._version import __version__
 from nhsrisk.distributions import Distribution
 from nhsrisk.scenario import DEFAULT_SCENARIO, Scenario, dumps_toml, load_scenario, scenario_attrs
@@ -658,19 +658,7 @@ def _cell_label(value: Any) -> Any:
 
 
 def _check_outputs(outputs: Any, caller: str) -> list[str]:
-    names = [outputs] if isinstance(outputs, str) else outputs
-    if not isinstance(names, Sequence) or not names or not all(isinstance(n, str) for n in names):
-        raise ValueError(
-            f"The 'outputs' parameter of {caller} must be an output name or a non-empty sequence of them. "
-            f"Got {outputs!r} instead."
-        )
-    for name in names:
-        if name not in OUTPUTS:
-            raise ValueError(
-                f"The 'outputs' parameter of {caller} must list outputs from {sorted(OUTPUTS)}. "
-                f"Got {name!r} instead."
-            )
-    return list(names)
+    return list(check_names(outputs, tuple(OUTPUTS), "outputs", caller, one=True, empty=False))
 
 
 def sweep(

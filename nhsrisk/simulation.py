@@ -19,7 +19,7 @@ from nhsrisk._engine import to_dataset as _to_dataset
 from nhsrisk._model import HEADLINE_OUTPUTS, OUTPUTS
 from nhsrisk._plan import Plan, build_plan
 from nhsrisk._progress import check_progress
-from nhsrisk._validate import check_count, resolve_seed
+from nhsrisk._validate import _described, _message, check_count, check_names, resolve_seed
 from nhsrisk.scenario import DEFAULT_SCENARIO, Scenario, load_scenario, scenario_from_attrs
 from nhsrisk.streaming import DEFAULT_CHUNK, lazy_results, streaming_summary
 
@@ -303,23 +303,12 @@ def _check_outputs(outputs: Any, keep: str, caller: str = "simulate") -> tuple[s
     """Check the names of the outputs asked for besides the headline ones, and return them."""
     if outputs is None:
         return ()
-    if isinstance(outputs, str) or not isinstance(outputs, Sequence):
-        raise TypeError(
-            f"The 'outputs' parameter of {caller} must be a sequence of output names, such as "
-            f"['hours_released']. Got {outputs!r} instead."
-        )
-    unknown = [name for name in outputs if name not in OUTPUTS]
-    if unknown:
-        raise ValueError(
-            f"The 'outputs' parameter of {caller} must name outputs from {list(OUTPUTS)}. "
-            f"Got {unknown!r}, which are not outputs."
-        )
+    names = check_names(outputs, tuple(OUTPUTS), "outputs", caller)
     if keep == "summary":
         raise ValueError(
-            "The 'outputs' parameter of simulate cannot be used with keep='summary', which keeps no draws. "
-            f"Got outputs={list(outputs)!r}."
+            _message("outputs", caller, "left out with keep='summary', which keeps no draws", outputs)
         )
-    return tuple(outputs)
+    return names
 
 
 def _check_choice(value: Any, name: str, allowed: tuple[str, ...]) -> str:
@@ -459,10 +448,7 @@ def with_outputs(ds: xr.Dataset, outputs: Sequence[str]) -> xr.Dataset:
     """
     caller = "with_outputs"
     if not isinstance(ds, xr.Dataset):
-        raise TypeError(
-            f"The 'ds' parameter of {caller} must be an xarray.Dataset of nhsrisk results. "
-            f"Got {type(ds).__name__} instead."
-        )
+        raise TypeError(_described("ds", caller, "an xarray.Dataset of nhsrisk results", type(ds).__name__))
     names = _check_outputs(outputs, "headline", caller)
     missing = [name for name in OUTPUTS if name in names and name not in ds.data_vars]
     if not missing:

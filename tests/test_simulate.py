@@ -900,3 +900,31 @@ def test_results_whose_inputs_are_drawn_again_save_the_same_bits(tmp_path, suffi
     assert set(reopened.data_vars) == set(lazy.data_vars)
     for name in lazy.data_vars:
         assert reopened[name].values.tobytes() == every[name].values.tobytes(), name
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: nhsrisk.simulate(draws=10, outputs="hours_released"), TypeError, r"Got 'hours_released'"),
+        (lambda: nhsrisk.simulate(draws=10, outputs=["npvv"]), ValueError, r"'npv'.*Got 'npvv' instead"),
+        (lambda: nhsrisk.simulate(draws=10, outputs=["a", "b"]), ValueError, r"Got \['a', 'b'\] instead"),
+        (
+            lambda: nhsrisk.simulate(draws=10, outputs=["net_benefit"], keep="summary"),
+            ValueError,
+            "left out with keep='summary'",
+        ),
+        (
+            lambda: nhsrisk.with_outputs(5, ["net_benefit"]),
+            TypeError,
+            "'ds' parameter of with_outputs.*Got int",
+        ),
+        (
+            lambda: nhsrisk.with_outputs(nhsrisk.simulate(draws=10, seed=1), ["npvv"]),
+            ValueError,
+            "'outputs' parameter of with_outputs.*Got 'npvv'",
+        ),
+    ],
+)
+def test_bad_outputs_are_named_before_any_run(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
